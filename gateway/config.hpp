@@ -1,0 +1,119 @@
+// The gateway's configuration: one YAML file parsed once into plain, validated
+// structs. A Config is immutable once loaded and shared as
+// shared_ptr<const Config>; SIGHUP builds a new one and swaps it in.
+//
+// Loading never throws for bad input: every problem becomes a ConfigError
+// carrying file:line:column, and all of them are reported together.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gateway {
+
+using Duration = std::chrono::milliseconds;
+
+struct ConfigError {
+  std::string file;
+  int line = 0;    // 1-based
+  int column = 0;  // 1-based
+  std::string message;
+  std::string to_string() const;  // "file:line:col: message"
+};
+
+// "host:port" as given, and its parts. IPv6 literals are written "[::1]:8080".
+struct Endpoint {
+  std::string text;
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct Limits {
+  std::size_t header_bytes = 16 * 1024;
+  std::size_t uri_bytes = 8 * 1024;
+  std::uint64_t body_bytes = 10 * 1024 * 1024;
+  std::size_t headers = 100;
+};
+
+struct Timeouts {
+  Duration client_header{10'000};
+  Duration client_body{30'000};
+  Duration keepalive{60'000};
+  Duration upstream_connect{1'000};
+  Duration upstream_read{30'000};
+  Duration upstream_send{30'000};
+  Duration shutdown{10'000};  // SIGTERM drain deadline
+};
+
+enum class Balance { round_robin, weighted, least_conn, hash };
+
+struct InstanceConfig {
+  Endpoint address;
+  int weight = 1;
+};
+
+struct HealthCheckConfig {
+  std::string path = "/health";
+  Duration interval{2'000};
+  Duration timeout{1'000};
+  int passes = 1;  // consecutive successes to mark up
+  int fails = 2;   // consecutive failures to mark down
+};
+
+struct UpstreamConfig {
+  std::string name;
+  Balance balance = Balance::round_robin;
+  std::vector<InstanceConfig> instances;
+  int keepalive = 32;        // idle connections kept per worker per instance
+  int retries = 1;           // extra tries on another instance
+  int max_fails = 1;         // passive health: failures in a row ...
+  Duration fail_timeout{10'000};  // ... take the instance out this long
+  std::optional<HealthCheckConfig> health;
+};
+
+struct RouteConfig {
+  enum class Kind { proxy, page, aggregate };
+  Kind kind = Kind::proxy;
+  std::vector<std::string> hosts;  // empty: any host
+  std::string prefix;              // match by longest prefix ...
+  std::string path;                // ... or by a path pattern with {params}
+  bool strip_prefix = false;
+  std::string upstream;            // proxy: upstream group name
+  std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
+  std::string name;                // for logs and metrics; defaults to prefix or path
+  int line = 0;                    // where it was defined, for messages
+};
+
+struct AdminConfig {
+  std::optional<Endpoint> listen;
+};
+
+struct Config {
+  std::string file;  // absolute path of the file loaded
+  std::vector<Endpoint> listen;
+  int workers = 0;  // 0: one per core
+  AdminConfig admin;
+  std::string access_log = "stdout";  // stdout | off | a file path
+  Limits limits;
+  Timeouts timeouts;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<RouteConfig> routes;
+
+  const UpstreamConfig* find_upstream(std::string_view name) const;
+};
+
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null if errors is not empty
+  std::vector<ConfigError> errors;
+};
+
+LoadResult load_config(const std::string& path);
+// For tests: parse YAML text as if it came from `file`.
+LoadResult load_config_from_string(const std::string& yaml, const std::string& file = "<string>");
+
+}  // namespace gateway

@@ -1,0 +1,287 @@
+#include "gateway/http/parser.hpp"
+
+#include <cassert>
+#include <cstring>
+
+namespace gateway::http {
+
+namespace {
+Parser& self(llhttp_t* p) { return *static_cast<Parser*>(p->data); }
+}  // namespace
+
+Parser::Parser(Kind kind, const ParserLimits& limits) : kind_(kind), limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = &Parser::on_message_begin;
+  settings_.on_url = &Parser::on_url;
+  settings_.on_status = &Parser::on_status;
+  settings_.on_header_field = &Parser::on_header_field;
+  settings_.on_header_value = &Parser::on_header_value;
+  settings_.on_headers_complete = &Parser::on_headers_complete;
+  settings_.on_body = &Parser::on_body;
+  settings_.on_message_complete = &Parser::on_message_complete;
+  llhttp_init(&llp_, kind == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+  llp_.data = this;
+}
+
+void Parser::reset() {
+  llhttp_reset(&llp_);
+  error_status_ = 0;
+  error_reason_.clear();
+}
+
+void Parser::start(Request& req) {
+  assert(kind_ == Kind::request);
+  req.clear();
+  req_ = &req;
+  begun_ = headers_done_ = message_done_ = in_value_ = false;
+  header_bytes_ = header_count_ = 0;
+  body_bytes_ = 0;
+}
+
+void Parser::start(Response& resp, bool head_request) {
+  assert(kind_ == Kind::response);
+  resp.clear();
+  resp_ = &resp;
+  head_request_ = head_request;
+  begun_ = headers_done_ = message_done_ = in_value_ = false;
+  header_bytes_ = header_count_ = 0;
+  body_bytes_ = 0;
+}
+
+int Parser::fail(int status, std::string reason) {
+  error_status_ = status;
+  error_reason_ = std::move(reason);
+  return -1;
+}
+
+int Parser::on_message_begin(llhttp_t* p) {
+  self(p).begun_ = true;
+  return 0;
+}
+
+int Parser::on_url(llhttp_t* p, const char* at, std::size_t len) {
+  auto& s = self(p);
+  if (s.req_->target.size() + len > s.limits_.uri_bytes) return s.fail(414, "request target too long");
+  s.req_->target.append(at, len);
+  return 0;
+}
+
+int Parser::on_status(llhttp_t* p, const char* at, std::size_t len) {
+  auto& s = self(p);
+  if (s.resp_->reason.size() + len > 256) return s.fail(502, "status line too long");
+  s.resp_->reason.append(at, len);
+  return 0;
+}
+
+int Parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+  auto& s = self(p);
+  HeaderMap& h = s.kind_ == Kind::request ? s.req_->headers : s.resp_->headers;
+  if (s.in_value_ || s.header_count_ == 0) {
+    if (++s.header_count_ > s.limits_.headers)
+      return s.fail(s.kind_ == Kind::request ? 431 : 502, "too many header fields");
+    h.begin_field();
+    s.in_value_ = false;
+  }
+  s.header_bytes_ += len;
+  if (s.header_bytes_ > s.limits_.header_bytes)
+    return s.fail(s.kind_ == Kind::request ? 431 : 502, "header fields too large");
+  // llhttp 8 lets "Name : value" through with the space in the name; a
+  // server behind us might trim it, so refuse it (RFC 9112 5.1).
+  if (std::memchr(at, ' ', len) || std::memchr(at, '\t', len))
+    return s.fail(s.kind_ == Kind::request ? 400 : 502, "whitespace in header field name");
+  h.append_name({at, len});
+  return 0;
+}
+
+int Parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+  auto& s = self(p);
+  HeaderMap& h = s.kind_ == Kind::request ? s.req_->headers : s.resp_->headers;
+  s.in_value_ = true;
+  s.header_bytes_ += len;
+  if (s.header_bytes_ > s.limits_.header_bytes)
+    return s.fail(s.kind_ == Kind::request ? 431 : 502, "header fields too large");
+  h.append_value({at, len});
+  return 0;
+}
+
+namespace {
+// Only "chunked" alone is accepted: any other coding we would have to undo
+// or would forward mislabelled.
+bool only_chunked(const HeaderMap& h) {
+  int codings = 0;
+  bool chunked = false;
+  for_each_token(h.get_all("Transfer-Encoding"), [&](std::string_view t) {
+    ++codings;
+    chunked = iequals(t, "chunked");
+  });
+  return codings == 1 && chunked;
+}
+}  // namespace
+
+int Parser::headers_complete_request() {
+  Request& r = *req_;
+  if (llp_.http_major != 1) return fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  r.version_minor = llp_.http_minor;
+  r.method = llhttp_method_name(static_cast<llhttp_method_t>(llp_.method));
+  if (llp_.method == HTTP_CONNECT) return fail(405, "CONNECT is not supported");
+
+  // Absolute-form (RFC 9112 3.2.2): the authority replaces Host.
+  if (r.target.size() > 7 && (r.target.compare(0, 7, "http://") == 0 || r.target.compare(0, 8, "https://") == 0)) {
+    auto scheme_end = r.target.find("://") + 3;
+    auto path_start = r.target.find_first_of("/?", scheme_end);
+    std::string authority = r.target.substr(scheme_end, path_start - scheme_end);
+    r.headers.set("Host", authority);
+    r.target = path_start == std::string::npos ? "/" : r.target.substr(path_start);
+    if (r.target.front() == '?') r.target.insert(0, "/");
+  } else if (r.target.empty() || (r.target.front() != '/' && r.target != "*")) {
+    return fail(400, "request target must be origin-form or absolute-form");
+  }
+
+  auto hosts = r.headers.count("Host");
+  if (hosts > 1) return fail(400, "more than one Host header");
+  if (hosts == 0 && r.version_minor >= 1) return fail(400, "HTTP/1.1 request without Host header");
+
+  r.chunked = (llp_.flags & F_CHUNKED) != 0;
+  if (r.chunked && !only_chunked(r.headers)) return fail(501, "unsupported transfer coding");
+  if (llp_.flags & F_CONTENT_LENGTH) r.content_length = llp_.content_length;
+  if (r.content_length && limits_.body_bytes && *r.content_length > limits_.body_bytes)
+    return fail(413, "request body larger than limit");
+  if (auto expect = r.headers.get("Expect")) {
+    if (!iequals(*expect, "100-continue")) return fail(417, "unsupported Expect value");
+    r.expect_continue = r.version_minor >= 1;
+  }
+  r.keep_alive = llhttp_should_keep_alive(&llp_) != 0;
+  return 0;
+}
+
+int Parser::headers_complete_response() {
+  Response& r = *resp_;
+  if (llp_.http_major != 1) return fail(502, "upstream spoke a version other than HTTP/1.x");
+  r.status = llp_.status_code;
+  r.version_minor = llp_.http_minor;
+  r.chunked = (llp_.flags & F_CHUNKED) != 0;
+  if (r.chunked && !only_chunked(r.headers)) return fail(502, "upstream used an unsupported transfer coding");
+  if (llp_.flags & F_CONTENT_LENGTH) r.content_length = llp_.content_length;
+  r.keep_alive = llhttp_should_keep_alive(&llp_) != 0;
+  return 0;
+}
+
+int Parser::on_headers_complete(llhttp_t* p) {
+  auto& s = self(p);
+  if (s.kind_ == Kind::request) {
+    if (s.headers_complete_request() != 0) return -1;
+    s.headers_done_ = true;
+    return HPE_PAUSED;
+  }
+  if (s.headers_complete_response() != 0) return -1;
+  int status = s.resp_->status;
+  if (status >= 100 && status < 200) {
+    // Interim response (100 Continue, 103 Early Hints): dropped, the final
+    // one follows on the same connection.
+    if (status == 101) return s.fail(502, "upstream switched protocols");
+    return 0;
+  }
+  s.headers_done_ = true;
+  // A response to HEAD has no body whatever its framing headers say.
+  if (s.head_request_) return 1;
+  return HPE_PAUSED;
+}
+
+int Parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
+  auto& s = self(p);
+  s.body_bytes_ += len;
+  if (s.kind_ == Kind::request && s.limits_.body_bytes && s.body_bytes_ > s.limits_.body_bytes)
+    return s.fail(413, "request body larger than limit");
+  // Compact this piece onto the previous ones: pieces arrive in order and
+  // never before the write position, so the move stays inside the buffer.
+  char* piece = const_cast<char*>(at);
+  if (!s.body_begin_) {
+    s.body_begin_ = piece;
+    s.body_end_ = piece + len;
+  } else {
+    if (s.body_end_ != piece) std::memmove(s.body_end_, piece, len);
+    s.body_end_ += len;
+  }
+  return 0;
+}
+
+int Parser::on_message_complete(llhttp_t* p) {
+  auto& s = self(p);
+  if (s.kind_ == Kind::response && !s.headers_done_) {
+    // End of an interim response: start over for the final one.
+    s.resp_->clear();
+    s.header_bytes_ = s.header_count_ = 0;
+    s.in_value_ = false;
+    return 0;
+  }
+  s.message_done_ = true;
+  return HPE_PAUSED;
+}
+
+FeedResult Parser::result(llhttp_errno_t err, const char* data, std::size_t len) {
+  FeedResult r;
+  if (body_begin_) r.body = {body_begin_, static_cast<std::size_t>(body_end_ - body_begin_)};
+  switch (err) {
+    case HPE_OK:
+      r.consumed = len;
+      r.event = Event::need_more;
+      return r;
+    case HPE_PAUSED:
+    case HPE_PAUSED_UPGRADE:
+      r.consumed = static_cast<std::size_t>(llhttp_get_error_pos(&llp_) - data);
+      if (err == HPE_PAUSED) llhttp_resume(&llp_);
+      else llhttp_resume_after_upgrade(&llp_);
+      if (err == HPE_PAUSED_UPGRADE) message_done_ = true;  // Upgrade is not supported: plain request
+      r.event = message_done_ ? Event::message_done : Event::headers;
+      return r;
+    default:
+      if (error_status_ == 0) {
+        bool req = kind_ == Kind::request;
+        error_status_ = req ? 400 : 502;
+        const char* reason = llhttp_get_error_reason(&llp_);
+        error_reason_ = reason ? reason : llhttp_errno_name(err);
+      }
+      r.consumed = len;
+      r.event = Event::error;
+      return r;
+  }
+}
+
+FeedResult Parser::feed(char* data, std::size_t len) {
+  body_begin_ = body_end_ = nullptr;
+  if (error_status_ != 0) {
+    FeedResult r;
+    r.event = Event::error;
+    return r;
+  }
+  return result(llhttp_execute(&llp_, data, len), data, len);
+}
+
+FeedResult Parser::finish() {
+  body_begin_ = body_end_ = nullptr;
+  if (error_status_ != 0) return FeedResult{0, Event::error, {}};
+  if (!begun_) return FeedResult{0, Event::need_more, {}};
+  auto err = llhttp_finish(&llp_);
+  if (err == HPE_OK && !message_done_) {
+    // llhttp_finish completed a close-delimited body without pausing.
+    if (headers_done_ && kind_ == Kind::response && !resp_->chunked && !resp_->content_length) {
+      message_done_ = true;
+      return FeedResult{0, Event::message_done, {}};
+    }
+    error_status_ = kind_ == Kind::request ? 400 : 502;
+    error_reason_ = "connection closed before the message was complete";
+    return FeedResult{0, Event::error, {}};
+  }
+  if (err == HPE_PAUSED) {
+    llhttp_resume(&llp_);
+    return FeedResult{0, Event::message_done, {}};
+  }
+  if (err != HPE_OK) {
+    error_status_ = kind_ == Kind::request ? 400 : 502;
+    error_reason_ = "connection closed before the message was complete";
+    return FeedResult{0, Event::error, {}};
+  }
+  return FeedResult{0, Event::message_done, {}};
+}
+
+}  // namespace gateway::http

@@ -1,0 +1,36 @@
+// Messages back to bytes, and the hop-by-hop rules a proxy applies between the
+// two connections of an exchange. Pure functions; no thread affinity.
+#pragma once
+
+#include <cstddef>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/http/message.hpp"
+
+namespace gateway::http {
+
+inline constexpr std::string_view kCrlf = "\r\n";
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+// Appends "METHOD target HTTP/1.1\r\n", the fields and the blank line.
+void serialize_request_head(const Request& req, std::string& out);
+// Appends "HTTP/1.1 status reason\r\n", the fields and the blank line.
+void serialize_response_head(const Response& resp, std::string& out);
+// Appends the size line of a chunk of n bytes ("1a2b\r\n").
+void append_chunk_header(std::size_t n, std::string& out);
+
+// Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+// Upgrade (RFC 9110 7.6.1).
+bool is_hop_by_hop(std::string_view name) noexcept;
+// Removes the hop-by-hop fields and every field the Connection header names.
+void remove_hop_by_hop(HeaderMap& headers);
+
+// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7).
+std::string format_http_date(std::time_t t);
+// Accepts IMF-fixdate and the two obsolete forms; nullopt if unparseable.
+std::optional<std::time_t> parse_http_date(std::string_view s);
+
+}  // namespace gateway::http
