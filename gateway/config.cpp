@@ -1,1 +1,860 @@
-// stub
+// Owns loading the configuration: YAML text -> a validated, immutable Config.
+// Runs on the thread that loads (main at start-up, the signal handler's thread
+// on SIGHUP); nothing here is on the request path.
+//
+// Two layers. The lower one (Field, MapReader and the read_* functions) knows
+// YAML: node types, duplicate and unknown keys, typed values, and where each
+// node sits in the file. The upper one (Loader) knows the configuration's
+// shape: one small function per section, dispatched from tables, so a new
+// section or key is one row and a few lines. Every problem is recorded and
+// reading goes on, so a user sees all of them at once.
+#include "gateway/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <span>
+#include <sstream>
+#include <utility>
+
+#include "gateway/units.hpp"
+
+namespace gateway {
+
+std::string ConfigError::to_string() const {
+  if (line <= 0) return file + ": " + message;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+const UpstreamConfig* Config::find_upstream(std::string_view name) const {
+  for (const auto& upstream : upstreams) {
+    if (upstream.name == name) return &upstream;
+  }
+  return nullptr;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kDefaultListen = "127.0.0.1:8080";
+constexpr int kMaxWorkers = 256;
+constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
+constexpr std::size_t kMaxQuotedValue = 64;
+
+// ---------------------------------------------------------------------------
+// YAML layer
+// ---------------------------------------------------------------------------
+
+// A node, where to blame it, and how to name it in messages.
+struct Field {
+  YAML::Node node;
+  YAML::Mark mark;   // the node's own mark, or its key's when the value is empty
+  std::string path;  // "upstreams.channels.retries", for messages
+};
+
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  out.append(text.substr(0, kMaxQuotedValue));
+  if (text.size() > kMaxQuotedValue) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return quote(node.Scalar());
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a map";
+    default: return "nothing";
+  }
+}
+
+std::string child_path(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+// " in upstreams.channels", or nothing at the top level.
+std::string where(const Field& field) {
+  return field.path.empty() ? std::string() : " in " + field.path;
+}
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+
+  void error(const YAML::Mark& mark, std::string message) {
+    ConfigError e{file_, 0, 0, std::move(message)};
+    if (!mark.is_null()) {
+      e.line = mark.line + 1;
+      e.column = mark.column + 1;
+    }
+    errors_.push_back(std::move(e));
+  }
+
+  // "path: message", blamed on the field's node.
+  void error(const Field& field, std::string_view message) {
+    error(field.mark, field.path.empty() ? std::string(message)
+                                         : field.path + ": " + std::string(message));
+  }
+
+  bool ok() const { return errors_.empty(); }
+
+  // In file order, whatever order the checks ran in.
+  std::vector<ConfigError> take() {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
+      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+    });
+    return std::move(errors_);
+  }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+YAML::Mark mark_of(const YAML::Node& node, const YAML::Mark& fallback) {
+  // yaml-cpp marks an empty value ("key:" then a newline) where the next token
+  // starts, which would blame the wrong line.
+  if (node.IsNull() || node.Mark().is_null()) return fallback;
+  return node.Mark();
+}
+
+bool expect_type(Diagnostics& diag, const Field& field, YAML::NodeType::value type) {
+  if (field.node.Type() == type) return true;
+  std::string_view wanted = type == YAML::NodeType::Map        ? "a map"
+                            : type == YAML::NodeType::Sequence ? "a list"
+                                                               : "a single value";
+  diag.error(field, "expected " + std::string(wanted) + ", got " + describe(field.node));
+  return false;
+}
+
+struct Entry {
+  std::string key;
+  YAML::Mark key_mark;
+  Field value;
+};
+
+// The pairs of a map in file order. yaml-cpp keeps every pair of a map that
+// repeats a key while lookups see only one of them: report the repeats here.
+// `noun` names what the keys are ("key", "upstream") in that message.
+std::vector<Entry> map_entries(Diagnostics& diag, const Field& map, std::string_view noun = "key") {
+  std::vector<Entry> entries;
+  for (auto it = map.node.begin(); it != map.node.end(); ++it) {
+    // Copies: `it->` yields a proxy that dies with the full expression.
+    const YAML::Node key = it->first;
+    const YAML::Node value = it->second;
+    if (!key.IsScalar()) {
+      diag.error(mark_of(key, map.mark), "keys must be plain strings" + where(map));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    auto first = std::find_if(entries.begin(), entries.end(),
+                              [&](const Entry& e) { return e.key == name; });
+    if (first != entries.end()) {
+      diag.error(key.Mark(), "duplicate " + std::string(noun) + " " + quote(name) + where(map) +
+                                 " (first at line " + std::to_string(first->key_mark.line + 1) +
+                                 ")");
+      continue;
+    }
+    entries.push_back(
+        {name, key.Mark(), Field{value, mark_of(value, key.Mark()), child_path(map.path, name)}});
+  }
+  return entries;
+}
+
+// The items of a list, each named "path[i]".
+std::vector<Field> sequence_items(const Field& list) {
+  std::vector<Field> items;
+  std::size_t i = 0;
+  for (const auto& node : list.node) {
+    items.push_back({node, mark_of(node, list.mark), list.path + "[" + std::to_string(i++) + "]"});
+  }
+  return items;
+}
+
+// Typed values. Each reports its own error and returns nullopt on failure.
+
+std::optional<std::string> read_string(Diagnostics& diag, const Field& field) {
+  if (!field.node.IsScalar()) {
+    diag.error(field, "expected a string, got " + describe(field.node));
+    return std::nullopt;
+  }
+  if (field.node.Scalar().empty()) {
+    diag.error(field, "must not be empty");
+    return std::nullopt;
+  }
+  return field.node.Scalar();
+}
+
+std::optional<long long> read_integer(Diagnostics& diag, const Field& field, long long min,
+                                      long long max) {
+  const std::string* text = field.node.IsScalar() ? &field.node.Scalar() : nullptr;
+  long long value = 0;
+  if (text != nullptr) {
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec == std::errc::result_out_of_range) {
+      diag.error(field, *text + " is out of range (" + std::to_string(min) + ".." +
+                            std::to_string(max) + ")");
+      return std::nullopt;
+    }
+    if (ec != std::errc{} || end != text->data() + text->size()) text = nullptr;
+  }
+  if (text == nullptr) {
+    diag.error(field, "expected an integer, got " + describe(field.node));
+    return std::nullopt;
+  }
+  if (value < min || value > max) {
+    diag.error(field, std::to_string(value) + " is out of range (" + std::to_string(min) + ".." +
+                          std::to_string(max) + ")");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<bool> read_bool(Diagnostics& diag, const Field& field) {
+  if (field.node.IsScalar()) {
+    if (field.node.Scalar() == "true") return true;
+    if (field.node.Scalar() == "false") return false;
+  }
+  diag.error(field, "expected true or false, got " + describe(field.node));
+  return std::nullopt;
+}
+
+std::optional<Duration> read_duration(Diagnostics& diag, const Field& field, Duration min) {
+  auto text = read_string(diag, field);
+  if (!text) return std::nullopt;
+  auto value = parse_duration(*text);
+  if (!value) {
+    diag.error(field, "invalid duration " + quote(*text) + " (e.g. 500ms, 10s, 1m30s)");
+    return std::nullopt;
+  }
+  if (*value < min) {
+    diag.error(field, "duration " + quote(*text) + " must be at least " +
+                          std::to_string(min.count()) + "ms");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<std::uint64_t> read_size(Diagnostics& diag, const Field& field, std::uint64_t min,
+                                       std::uint64_t max) {
+  auto text = read_string(diag, field);
+  if (!text) return std::nullopt;
+  auto value = parse_size(*text);
+  if (!value) {
+    diag.error(field, "invalid size " + quote(*text) + " (e.g. 512, 16KiB, 10MiB)");
+    return std::nullopt;
+  }
+  if (*value < min || *value > max) {
+    diag.error(field, "size " + quote(*text) + " is out of range (" + std::to_string(min) + ".." +
+                          std::to_string(max) + " bytes)");
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<Endpoint> read_endpoint(Diagnostics& diag, const Field& field, bool allow_zero_port) {
+  auto text = read_string(diag, field);
+  if (!text) return std::nullopt;
+  auto value = parse_endpoint(*text, allow_zero_port);
+  if (!value) {
+    diag.error(field, "invalid address " + quote(*text) + " (expected host:port or [ipv6]:port, port " +
+                          (allow_zero_port ? "0" : "1") + "-65535)");
+  }
+  return value;
+}
+
+template <class E>
+using Choices = std::span<const std::pair<std::string_view, E>>;
+
+template <class E>
+std::optional<E> read_choice(Diagnostics& diag, const Field& field, Choices<E> choices) {
+  auto text = read_string(diag, field);
+  if (!text) return std::nullopt;
+  std::string names;
+  for (const auto& [name, value] : choices) {
+    if (name == *text) return value;
+    names += names.empty() ? "" : ", ";
+    names += name;
+  }
+  diag.error(field, "unknown value " + quote(*text) + " (expected one of: " + names + ")");
+  return std::nullopt;
+}
+
+// A map with a fixed set of keys: reports unknown and duplicate keys once, then
+// hands out its values by name. Values that fail to read leave `out` as it was
+// (the default), so reading goes on after an error.
+class MapReader {
+ public:
+  MapReader(Diagnostics& diag, const Field& map, std::span<const std::string_view> allowed)
+      : diag_(diag), map_(map) {
+    valid_ = expect_type(diag, map, YAML::NodeType::Map);
+    if (!valid_) return;
+    for (auto& entry : map_entries(diag, map)) {
+      if (std::find(allowed.begin(), allowed.end(), entry.key) == allowed.end()) {
+        diag.error(entry.key_mark, "unknown key " + quote(entry.key) + where(map));
+        continue;
+      }
+      entries_.push_back(std::move(entry));
+    }
+  }
+  MapReader(Diagnostics& diag, const Field& map, std::initializer_list<std::string_view> allowed)
+      : MapReader(diag, map, std::span(allowed.begin(), allowed.size())) {}
+
+  bool valid() const { return valid_; }
+
+  // Null when the key is absent (or was unknown or repeated).
+  const Field* get(std::string_view key) const {
+    for (const auto& entry : entries_) {
+      if (entry.key == key) return &entry.value;
+    }
+    return nullptr;
+  }
+
+  // Reports a missing key at the map's own mark.
+  const Field* require(std::string_view key) const {
+    const Field* field = get(key);
+    if (field == nullptr && valid_) {
+      diag_.error(map_, "missing required key " + quote(key));
+    }
+    return field;
+  }
+
+  const YAML::Mark* key_mark(std::string_view key) const {
+    for (const auto& entry : entries_) {
+      if (entry.key == key) return &entry.key_mark;
+    }
+    return nullptr;
+  }
+
+  // read(key, out, reader): if the key is present and reader(field) gives a
+  // value, store it in `out`.
+  template <class T, class Read>
+  void read(std::string_view key, T& out, Read&& reader) const {
+    if (const Field* field = get(key)) {
+      if (auto value = reader(*field)) out = static_cast<T>(*value);
+    }
+  }
+
+  template <class T>
+  void read_int(std::string_view key, T& out, long long min, long long max) const {
+    read(key, out, [&](const Field& f) { return read_integer(diag_, f, min, max); });
+  }
+  template <class T>
+  void read_size(std::string_view key, T& out, std::uint64_t min, std::uint64_t max) const {
+    read(key, out, [&](const Field& f) { return gateway::read_size(diag_, f, min, max); });
+  }
+  void read_duration(std::string_view key, Duration& out, Duration min = Duration{0}) const {
+    read(key, out, [&](const Field& f) { return gateway::read_duration(diag_, f, min); });
+  }
+  void read_bool(std::string_view key, bool& out) const {
+    read(key, out, [&](const Field& f) { return gateway::read_bool(diag_, f); });
+  }
+  void read_string(std::string_view key, std::string& out) const {
+    read(key, out, [&](const Field& f) { return gateway::read_string(diag_, f); });
+  }
+  template <class E>
+  void read_choice(std::string_view key, E& out, Choices<E> choices) const {
+    read(key, out, [&](const Field& f) { return gateway::read_choice(diag_, f, choices); });
+  }
+
+ private:
+  Diagnostics& diag_;
+  Field map_;
+  std::vector<Entry> entries_;
+  bool valid_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// The configuration's shape
+// ---------------------------------------------------------------------------
+
+constexpr std::pair<std::string_view, Balance> kBalances[] = {
+    {"round_robin", Balance::round_robin},
+    {"weighted", Balance::weighted},
+    {"least_conn", Balance::least_conn},
+    {"hash", Balance::hash},
+};
+
+struct TimeoutKey {
+  std::string_view key;
+  Duration Timeouts::*field;
+  Duration min;
+};
+
+// keepalive 0 turns client keep-alive off; the others must leave some time.
+constexpr TimeoutKey kTimeoutKeys[] = {
+    {"client_header", &Timeouts::client_header, Duration{1}},
+    {"client_body", &Timeouts::client_body, Duration{1}},
+    {"keepalive", &Timeouts::keepalive, Duration{0}},
+    {"upstream_connect", &Timeouts::upstream_connect, Duration{1}},
+    {"upstream_read", &Timeouts::upstream_read, Duration{1}},
+    {"upstream_send", &Timeouts::upstream_send, Duration{1}},
+    {"shutdown", &Timeouts::shutdown, Duration{0}},
+};
+
+bool valid_upstream_name(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool valid_param_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name.front()))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// "/channels/{id}/items": literal segments and {name} parameters, each a whole
+// segment. Returns what is wrong, or nothing.
+std::optional<std::string> check_path_pattern(std::string_view pattern) {
+  if (pattern.empty() || pattern.front() != '/') return "must start with '/'";
+  std::set<std::string_view> params;
+  std::size_t start = 1;
+  while (start <= pattern.size()) {
+    auto end = pattern.find('/', start);
+    if (end == std::string_view::npos) end = pattern.size();
+    auto segment = pattern.substr(start, end - start);
+    bool braced = !segment.empty() && segment.front() == '{';
+    if (braced) {
+      auto name = segment.substr(1, segment.size() - 2);
+      if (segment.back() != '}' || name.find_first_of("{}") != std::string_view::npos) {
+        return "parameter " + quote(segment) + " must be a whole segment";
+      }
+      if (!valid_param_name(name)) return "invalid parameter name " + quote(name);
+      if (!params.insert(name).second) return "duplicate parameter " + quote(name);
+    } else if (segment.find_first_of("{}") != std::string_view::npos) {
+      return "parameter in " + quote(segment) + " must be a whole segment";
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool same_endpoint(const Endpoint& a, const Endpoint& b) {
+  return a.port == b.port && lowercase(a.host) == lowercase(b.host);
+}
+
+class Loader {
+ public:
+  Loader(Diagnostics& diag, Config& config, fs::path dir)
+      : diag_(diag), config_(config), dir_(std::move(dir)) {}
+
+  void load(const YAML::Node& root);
+
+ private:
+  // Where each upstream and route reference was written, for the checks that
+  // run once everything is read.
+  struct UpstreamUse {
+    std::size_t route;
+    Field field;
+  };
+
+  void read_listen(const Field& field);
+  void read_workers(const Field& field);
+  void read_admin(const Field& field);
+  void read_access_log(const Field& field);
+  void read_limits(const Field& field);
+  void read_timeouts(const Field& field);
+  void read_upstreams(const Field& field);
+  void read_routes(const Field& field);
+
+  void read_upstream(const Field& field, UpstreamConfig& upstream);
+  void read_instances(const Field& field, UpstreamConfig& upstream);
+  void read_health(const Field& field, HealthCheckConfig& health);
+  void read_route(const Field& field);
+  std::vector<std::string> read_hosts(const Field& field);
+
+  void resolve_upstreams();
+  void check_duplicate_routes();
+
+  struct Section {
+    std::string_view key;
+    void (Loader::*read)(const Field&);
+    bool required;
+  };
+  static const Section kSections[];
+
+  Diagnostics& diag_;
+  Config& config_;
+  fs::path dir_;  // relative paths in the file are relative to this
+  std::vector<YAML::Mark> upstream_marks_;  // parallel to config_.upstreams
+  std::vector<Field> route_fields_;         // parallel to config_.routes
+  std::vector<UpstreamUse> upstream_uses_;
+  std::set<std::string> referenced_;  // upstream names any route gave
+  // Whether every route was read far enough to know its upstream; if not, an
+  // upstream may look unused only because of an error already reported.
+  bool routes_complete_ = false;
+};
+
+const Loader::Section Loader::kSections[] = {
+    {"listen", &Loader::read_listen, false},
+    {"workers", &Loader::read_workers, false},
+    {"admin", &Loader::read_admin, false},
+    {"access_log", &Loader::read_access_log, false},
+    {"limits", &Loader::read_limits, false},
+    {"timeouts", &Loader::read_timeouts, false},
+    {"upstreams", &Loader::read_upstreams, false},
+    {"routes", &Loader::read_routes, true},
+};
+
+void Loader::load(const YAML::Node& root) {
+  std::vector<std::string_view> keys;
+  for (const auto& section : kSections) keys.push_back(section.key);
+
+  // An empty file is an empty map: it then fails on the required keys.
+  Field top{root.IsNull() ? YAML::Node(YAML::NodeType::Map) : root, mark_of(root, YAML::Mark()), ""};
+  MapReader map(diag_, top, keys);
+  if (!map.valid()) return;
+  config_.listen = {*parse_endpoint(kDefaultListen)};
+  for (const auto& section : kSections) {
+    const Field* field = section.required ? map.require(section.key) : map.get(section.key);
+    if (field != nullptr) (this->*section.read)(*field);
+  }
+  resolve_upstreams();
+  check_duplicate_routes();
+}
+
+void Loader::read_listen(const Field& field) {
+  std::vector<Field> items;
+  if (field.node.IsScalar()) {
+    items.push_back(field);
+  } else if (expect_type(diag_, field, YAML::NodeType::Sequence)) {
+    items = sequence_items(field);
+    if (items.empty()) diag_.error(field, "must list at least one address");
+  }
+  if (items.empty()) return;
+
+  config_.listen.clear();
+  for (const auto& item : items) {
+    auto endpoint = read_endpoint(diag_, item, true);
+    if (!endpoint) continue;
+    // Port 0 asks the OS for a fresh port each time, so it may repeat.
+    bool repeated = endpoint->port != 0 &&
+                    std::any_of(config_.listen.begin(), config_.listen.end(),
+                                [&](const Endpoint& e) { return same_endpoint(e, *endpoint); });
+    if (repeated) {
+      diag_.error(item, "address " + quote(endpoint->text) + " is listed twice");
+      continue;
+    }
+    config_.listen.push_back(std::move(*endpoint));
+  }
+}
+
+void Loader::read_workers(const Field& field) {
+  if (field.node.IsScalar() && field.node.Scalar() == "auto") {
+    config_.workers = 0;
+    return;
+  }
+  if (auto n = read_integer(diag_, field, 1, kMaxWorkers)) config_.workers = static_cast<int>(*n);
+}
+
+void Loader::read_admin(const Field& field) {
+  MapReader map(diag_, field, {"listen"});
+  if (const Field* listen = map.require("listen")) {
+    config_.admin.listen = read_endpoint(diag_, *listen, true);
+  }
+}
+
+void Loader::read_access_log(const Field& field) {
+  auto value = read_string(diag_, field);
+  if (!value) return;
+  if (*value == "stdout" || *value == "off") {
+    config_.access_log = *value;
+    return;
+  }
+  fs::path path(*value);
+  if (path.is_relative()) path = dir_ / path;
+  config_.access_log = path.lexically_normal().string();
+}
+
+void Loader::read_limits(const Field& field) {
+  MapReader map(diag_, field, {"header_bytes", "uri_bytes", "body_bytes", "headers"});
+  auto& limits = config_.limits;
+  map.read_size("header_bytes", limits.header_bytes, 1, kMaxHeaderBytes);
+  map.read_size("uri_bytes", limits.uri_bytes, 1, kMaxHeaderBytes);
+  map.read_size("body_bytes", limits.body_bytes, 0, std::numeric_limits<std::uint64_t>::max());
+  map.read_int("headers", limits.headers, 1, 10'000);
+}
+
+void Loader::read_timeouts(const Field& field) {
+  std::vector<std::string_view> keys;
+  for (const auto& timeout : kTimeoutKeys) keys.push_back(timeout.key);
+  MapReader map(diag_, field, keys);
+  for (const auto& timeout : kTimeoutKeys) {
+    map.read_duration(timeout.key, config_.timeouts.*timeout.field, timeout.min);
+  }
+}
+
+void Loader::read_upstreams(const Field& field) {
+  if (!expect_type(diag_, field, YAML::NodeType::Map)) return;
+  for (const auto& entry : map_entries(diag_, field, "upstream")) {
+    if (!valid_upstream_name(entry.key)) {
+      diag_.error(entry.key_mark, "invalid upstream name " + quote(entry.key) +
+                                      " (letters, digits, '_', '.', '-')");
+    }
+    UpstreamConfig upstream;
+    upstream.name = entry.key;
+    read_upstream(entry.value, upstream);
+    // Kept even when invalid, so routes naming it don't add a second error.
+    config_.upstreams.push_back(std::move(upstream));
+    upstream_marks_.push_back(entry.key_mark);
+  }
+}
+
+void Loader::read_upstream(const Field& field, UpstreamConfig& upstream) {
+  MapReader map(diag_, field,
+                {"balance", "instances", "keepalive", "retries", "max_fails", "fails",
+                 "fail_timeout", "health"});
+  if (!map.valid()) return;
+  map.read_choice("balance", upstream.balance, Choices<Balance>(kBalances));
+  if (const Field* instances = map.require("instances")) read_instances(*instances, upstream);
+  map.read_int("keepalive", upstream.keepalive, 0, 10'000);
+  map.read_int("retries", upstream.retries, 0, 100);
+  // `fails` is an alias of max_fails (the nginx name).
+  if (map.get("max_fails") && map.get("fails")) {
+    diag_.error(*map.key_mark("fails"),
+                field.path + ": give max_fails or its alias fails, not both");
+  } else {
+    map.read_int(map.get("fails") ? "fails" : "max_fails", upstream.max_fails, 0, 1'000);
+  }
+  map.read_duration("fail_timeout", upstream.fail_timeout);
+  if (const Field* health = map.get("health")) read_health(*health, upstream.health.emplace());
+}
+
+void Loader::read_instances(const Field& field, UpstreamConfig& upstream) {
+  if (!expect_type(diag_, field, YAML::NodeType::Sequence)) return;
+  auto items = sequence_items(field);
+  if (items.empty()) {
+    diag_.error(field, "must list at least one instance");
+    return;
+  }
+  std::vector<YAML::Mark> marks;  // parallel to upstream.instances
+  for (const auto& item : items) {
+    InstanceConfig instance;
+    const Field* address = &item;
+    std::optional<MapReader> map;
+    if (item.node.IsMap()) {
+      map.emplace(diag_, item, std::initializer_list<std::string_view>{"address", "weight"});
+      address = map->require("address");
+      map->read_int("weight", instance.weight, 1, 1'000);
+    }
+    if (address == nullptr) continue;
+    auto endpoint = read_endpoint(diag_, *address, false);
+    if (!endpoint) continue;
+    instance.address = std::move(*endpoint);
+
+    auto first = std::find_if(
+        upstream.instances.begin(), upstream.instances.end(),
+        [&](const InstanceConfig& other) { return same_endpoint(other.address, instance.address); });
+    if (first != upstream.instances.end()) {
+      auto line = marks[static_cast<std::size_t>(first - upstream.instances.begin())].line + 1;
+      diag_.error(*address, "duplicate instance " + quote(instance.address.text) +
+                                " (first at line " + std::to_string(line) + ")");
+      continue;
+    }
+    upstream.instances.push_back(std::move(instance));
+    marks.push_back(address->mark);
+  }
+}
+
+void Loader::read_health(const Field& field, HealthCheckConfig& health) {
+  MapReader map(diag_, field, {"path", "interval", "timeout", "passes", "fails"});
+  if (const Field* path = map.get("path")) {
+    if (auto value = read_string(diag_, *path)) {
+      if (value->front() == '/') {
+        health.path = *value;
+      } else {
+        diag_.error(*path, "path " + quote(*value) + " must start with '/'");
+      }
+    }
+  }
+  map.read_duration("interval", health.interval, Duration{1});
+  map.read_duration("timeout", health.timeout, Duration{1});
+  map.read_int("passes", health.passes, 1, 100);
+  map.read_int("fails", health.fails, 1, 100);
+}
+
+void Loader::read_routes(const Field& field) {
+  if (!expect_type(diag_, field, YAML::NodeType::Sequence)) return;
+  auto items = sequence_items(field);
+  if (items.empty()) diag_.error(field, "must list at least one route");
+  routes_complete_ = true;
+  for (const auto& item : items) read_route(item);
+}
+
+void Loader::read_route(const Field& field) {
+  MapReader map(diag_, field, {"prefix", "path", "host", "upstream", "strip_prefix", "name"});
+  routes_complete_ = routes_complete_ && map.valid();
+  if (!map.valid()) return;
+  RouteConfig route;
+  route.line = field.mark.line + 1;
+
+  const Field* prefix = map.get("prefix");
+  const Field* path = map.get("path");
+  if (prefix && path) {
+    diag_.error(*map.key_mark("path"), field.path + ": give prefix or path, not both");
+  } else if (!prefix && !path) {
+    diag_.error(field, "missing required key \"prefix\" or \"path\"");
+  } else if (prefix) {
+    if (auto value = read_string(diag_, *prefix)) {
+      if (value->front() == '/') {
+        route.prefix = *value;
+      } else {
+        diag_.error(*prefix, "prefix " + quote(*value) + " must start with '/'");
+      }
+    }
+  } else if (auto value = read_string(diag_, *path)) {
+    if (auto problem = check_path_pattern(*value)) {
+      diag_.error(*path, "path " + quote(*value) + ": " + *problem);
+    } else {
+      route.path = *value;
+    }
+  }
+
+  if (const Field* hosts = map.get("host")) route.hosts = read_hosts(*hosts);
+
+  const Field* upstream = map.require("upstream");
+  if (auto name = upstream ? read_string(diag_, *upstream) : std::nullopt) {
+    route.upstream = *name;
+    referenced_.insert(*name);
+    upstream_uses_.push_back({config_.routes.size(), *upstream});
+  } else {
+    routes_complete_ = false;
+  }
+
+  if (map.get("strip_prefix") && !prefix) {
+    diag_.error(*map.key_mark("strip_prefix"), field.path + ": strip_prefix needs a prefix route");
+  } else {
+    map.read_bool("strip_prefix", route.strip_prefix);
+  }
+
+  route.name = route.prefix.empty() ? route.path : route.prefix;
+  map.read_string("name", route.name);
+
+  config_.routes.push_back(std::move(route));
+  route_fields_.push_back(field);
+}
+
+std::vector<std::string> Loader::read_hosts(const Field& field) {
+  std::vector<Field> items;
+  if (field.node.IsScalar()) {
+    items.push_back(field);
+  } else if (expect_type(diag_, field, YAML::NodeType::Sequence)) {
+    items = sequence_items(field);
+    if (items.empty()) diag_.error(field, "must list at least one host (or leave host out)");
+  }
+  std::vector<std::string> hosts;
+  for (const auto& item : items) {
+    if (auto host = read_string(diag_, item)) hosts.push_back(lowercase(*host));
+  }
+  return hosts;
+}
+
+void Loader::resolve_upstreams() {
+  for (const auto& use : upstream_uses_) {
+    auto& route = config_.routes[use.route];
+    auto found = std::find_if(config_.upstreams.begin(), config_.upstreams.end(),
+                              [&](const UpstreamConfig& u) { return u.name == route.upstream; });
+    if (found == config_.upstreams.end()) {
+      diag_.error(use.field, "unknown upstream " + quote(route.upstream));
+    } else {
+      route.upstream_index = static_cast<std::size_t>(found - config_.upstreams.begin());
+    }
+  }
+  for (std::size_t i = 0; routes_complete_ && i < config_.upstreams.size(); ++i) {
+    if (!referenced_.count(config_.upstreams[i].name)) {
+      diag_.error(upstream_marks_[i], "upstream " + quote(config_.upstreams[i].name) +
+                                          " is not used by any route");
+    }
+  }
+}
+
+void Loader::check_duplicate_routes() {
+  // Same hosts (in any order) and the same prefix or pattern: the second
+  // route could never match.
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < config_.routes.size(); ++i) {
+    const auto& route = config_.routes[i];
+    if (route.prefix.empty() && route.path.empty()) continue;  // already reported
+    auto hosts = route.hosts;
+    std::sort(hosts.begin(), hosts.end());
+    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+    std::string key = route.prefix.empty() ? "path " + route.path : "prefix " + route.prefix;
+    for (const auto& host : hosts) key += "\n" + host;
+    auto [it, inserted] = seen.emplace(key, i);
+    if (!inserted) {
+      diag_.error(route_fields_[i], "duplicate route: same host and " +
+                                        std::string(route.prefix.empty() ? "path" : "prefix") +
+                                        " as " + route_fields_[it->second].path + " (line " +
+                                        std::to_string(config_.routes[it->second].line) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+LoadResult load_config_from_string(const std::string& yaml, const std::string& file) {
+  Diagnostics diag(file);
+  auto config = std::make_shared<Config>();
+  std::error_code ec;
+  fs::path absolute = fs::absolute(file, ec);
+  if (ec) absolute = file;
+  config->file = absolute.lexically_normal().string();
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    diag.error(e.mark, "YAML syntax error: " + e.msg);
+    return {nullptr, diag.take()};
+  }
+
+  try {
+    Loader loader(diag, *config, absolute.parent_path());
+    loader.load(root);
+  } catch (const YAML::Exception& e) {
+    // The reader never converts with as<>, so this is a bug; still no throw.
+    diag.error(e.mark, std::string("internal error reading the configuration: ") + e.what());
+  }
+  if (!diag.ok()) return {nullptr, diag.take()};
+  return {std::move(config), {}};
+}
+
+LoadResult load_config(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return {nullptr, {ConfigError{path, 0, 0, "cannot read configuration: is a directory"}}};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return {nullptr, {ConfigError{path, 0, 0,
+                                  std::string("cannot read configuration: ") + std::strerror(errno)}}};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return {nullptr, {ConfigError{path, 0, 0, "cannot read configuration: read error"}}};
+  }
+  return load_config_from_string(text.str(), path);
+}
+
+}  // namespace gateway

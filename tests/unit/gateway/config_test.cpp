@@ -1,0 +1,641 @@
+// Tests for gateway/config: a complete file parses into the expected structs,
+// and each kind of mistake is reported at the exact line:column of the node at
+// fault. The YAML starts right after R"( so its first line is line 1.
+#include "gateway/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace fs = std::filesystem;
+using gateway::Balance;
+using gateway::ConfigError;
+using gateway::Duration;
+
+namespace {
+
+std::string all_errors(const std::vector<ConfigError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e.to_string() + "\n";
+  return out;
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* yaml;
+  int line;
+  int column;
+  const char* fragment;  // must appear in the message
+};
+
+// A temporary directory removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "gw-config-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+  fs::path write(const std::string& name, const std::string& text) const {
+    fs::path file = path_ / name;
+    fs::create_directories(file.parent_path());
+    std::ofstream(file) << text;
+    return file;
+  }
+
+ private:
+  fs::path path_;
+};
+
+constexpr const char* kComplete = R"(listen: ["127.0.0.1:8080", "[::1]:0"]
+workers: 4
+admin: {listen: "127.0.0.1:0"}
+access_log: logs/access.log
+limits: {header_bytes: 32KiB, uri_bytes: 4k, body_bytes: 1GB, headers: 50}
+timeouts:
+  client_header: 5s
+  keepalive: 1m30s
+  upstream_connect: 250ms
+upstreams:
+  channels:
+    balance: weighted
+    instances:
+      - "127.0.0.1:9001"
+      - {address: "127.0.0.1:9003", weight: 2}
+    keepalive: 16
+    retries: 2
+    max_fails: 3
+    fail_timeout: 20s
+    health: {path: /healthz, interval: 5s, timeout: 500ms, passes: 2, fails: 3}
+  chat:
+    instances: ["[::1]:9100"]
+    fails: 0
+routes:
+  - prefix: /api/channels/
+    upstream: channels
+    strip_prefix: true
+    host: [Example.COM, www.example.com]
+  - path: /api/chat/{id}/messages/{page}
+    upstream: chat
+    name: chat-messages
+  - prefix: /
+    host: example.com
+    upstream: channels
+)";
+
+}  // namespace
+
+TEST_CASE("a complete file parses into the expected structs") {
+  TempDir dir;
+  fs::path file = dir.write("conf/gateway.yaml", kComplete);
+  auto result = gateway::load_config(file.string());
+  INFO(all_errors(result.errors));
+  REQUIRE(result.errors.empty());
+  REQUIRE(result.config != nullptr);
+  const auto& config = *result.config;
+
+  CHECK(config.file == file.string());
+  REQUIRE(config.listen.size() == 2);
+  CHECK(config.listen[0].text == "127.0.0.1:8080");
+  CHECK(config.listen[0].host == "127.0.0.1");
+  CHECK(config.listen[0].port == 8080);
+  CHECK(config.listen[1].host == "::1");
+  CHECK(config.listen[1].port == 0);
+  CHECK(config.workers == 4);
+  REQUIRE(config.admin.listen.has_value());
+  CHECK(config.admin.listen->port == 0);
+  // Relative to the config file's directory, not the working directory.
+  CHECK(config.access_log == (dir.path() / "conf/logs/access.log").string());
+
+  CHECK(config.limits.header_bytes == 32 * 1024);
+  CHECK(config.limits.uri_bytes == 4 * 1024);
+  CHECK(config.limits.body_bytes == 1'000'000'000);
+  CHECK(config.limits.headers == 50);
+
+  CHECK(config.timeouts.client_header == Duration{5'000});
+  CHECK(config.timeouts.keepalive == Duration{90'000});
+  CHECK(config.timeouts.upstream_connect == Duration{250});
+  CHECK(config.timeouts.client_body == Duration{30'000});  // default
+  CHECK(config.timeouts.shutdown == Duration{10'000});     // default
+
+  REQUIRE(config.upstreams.size() == 2);
+  const auto& channels = config.upstreams[0];
+  CHECK(channels.name == "channels");
+  CHECK(channels.balance == Balance::weighted);
+  REQUIRE(channels.instances.size() == 2);
+  CHECK(channels.instances[0].address.port == 9001);
+  CHECK(channels.instances[0].weight == 1);
+  CHECK(channels.instances[1].address.text == "127.0.0.1:9003");
+  CHECK(channels.instances[1].weight == 2);
+  CHECK(channels.keepalive == 16);
+  CHECK(channels.retries == 2);
+  CHECK(channels.max_fails == 3);
+  CHECK(channels.fail_timeout == Duration{20'000});
+  REQUIRE(channels.health.has_value());
+  CHECK(channels.health->path == "/healthz");
+  CHECK(channels.health->interval == Duration{5'000});
+  CHECK(channels.health->timeout == Duration{500});
+  CHECK(channels.health->passes == 2);
+  CHECK(channels.health->fails == 3);
+
+  const auto& chat = config.upstreams[1];
+  CHECK(chat.balance == Balance::round_robin);  // default
+  CHECK(chat.keepalive == 32);                  // default
+  CHECK(chat.max_fails == 0);                   // through the alias `fails`
+  CHECK_FALSE(chat.health.has_value());
+  CHECK(config.find_upstream("chat") == &chat);
+  CHECK(config.find_upstream("nope") == nullptr);
+
+  REQUIRE(config.routes.size() == 3);
+  const auto& api = config.routes[0];
+  CHECK(api.prefix == "/api/channels/");
+  CHECK(api.path.empty());
+  CHECK(api.strip_prefix);
+  CHECK(api.hosts == std::vector<std::string>{"example.com", "www.example.com"});
+  CHECK(api.upstream == "channels");
+  CHECK(api.upstream_index == 0);
+  CHECK(api.name == "/api/channels/");  // defaults to the prefix
+  CHECK(api.line == 25);
+  CHECK(api.kind == gateway::RouteConfig::Kind::proxy);
+
+  const auto& messages = config.routes[1];
+  CHECK(messages.path == "/api/chat/{id}/messages/{page}");
+  CHECK(messages.prefix.empty());
+  CHECK_FALSE(messages.strip_prefix);
+  CHECK(messages.hosts.empty());
+  CHECK(messages.upstream_index == 1);
+  CHECK(messages.name == "chat-messages");
+  CHECK(messages.line == 29);
+
+  CHECK(config.routes[2].hosts == std::vector<std::string>{"example.com"});
+  CHECK(config.routes[2].upstream_index == 0);
+}
+
+TEST_CASE("a minimal file gets every default") {
+  auto result = gateway::load_config_from_string(R"(upstreams:
+  app: {instances: ["localhost:9001"]}
+routes:
+  - {path: /, upstream: app}
+)", "/etc/gateway/gateway.yaml");
+  INFO(all_errors(result.errors));
+  REQUIRE(result.config != nullptr);
+  const auto& config = *result.config;
+  CHECK(config.file == "/etc/gateway/gateway.yaml");
+  REQUIRE(config.listen.size() == 1);
+  CHECK(config.listen[0].text == "127.0.0.1:8080");
+  CHECK(config.workers == 0);
+  CHECK_FALSE(config.admin.listen.has_value());
+  CHECK(config.access_log == "stdout");
+  CHECK(config.limits.header_bytes == 16 * 1024);
+  CHECK(config.limits.body_bytes == 10 * 1024 * 1024);
+  CHECK(config.timeouts.upstream_read == Duration{30'000});
+  CHECK(config.upstreams[0].retries == 1);
+  CHECK(config.upstreams[0].fail_timeout == Duration{10'000});
+  CHECK(config.routes[0].name == "/");
+}
+
+TEST_CASE("single values and keywords where lists and numbers also fit") {
+  auto result = gateway::load_config_from_string(R"(listen: "0.0.0.0:0"
+workers: auto
+access_log: /var/log/gateway/../access.log
+upstreams:
+  a.b-c_1: {instances: ["127.0.0.1:1"], keepalive: 0, retries: 0}
+routes:
+  - {prefix: /x, upstream: a.b-c_1, strip_prefix: false}
+  - {prefix: /x, host: other.example, upstream: a.b-c_1}
+)", "rel/gw.yaml");
+  INFO(all_errors(result.errors));
+  REQUIRE(result.config != nullptr);
+  const auto& config = *result.config;
+  CHECK(fs::path(config.file).is_absolute());
+  CHECK(config.file == (fs::current_path() / "rel/gw.yaml").string());
+  CHECK(config.listen.size() == 1);
+  CHECK(config.listen[0].port == 0);
+  CHECK(config.access_log == "/var/log/access.log");
+  CHECK(config.upstreams[0].keepalive == 0);
+  CHECK(config.routes.size() == 2);
+}
+
+TEST_CASE("off keeps access_log off") {
+  auto result = gateway::load_config_from_string(R"(access_log: "off"
+upstreams: {app: {instances: ["127.0.0.1:1"]}}
+routes: [{prefix: /, upstream: app}]
+)");
+  INFO(all_errors(result.errors));
+  REQUIRE(result.config != nullptr);
+  CHECK(result.config->access_log == "off");
+}
+
+TEST_CASE("each kind of error is reported at the node at fault") {
+  const ErrorCase cases[] = {
+      {"unknown top-level key", R"(listen: "127.0.0.1:8080"
+lisen: "127.0.0.1:8081"
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 1, "unknown key \"lisen\""},
+
+      {"unknown key in an upstream", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    retires: 2
+routes: [{prefix: /, upstream: app}]
+)", 4, 5, "unknown key \"retires\" in upstreams.app"},
+
+      {"unknown key in a route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    strip: true
+)", 5, 5, "unknown key \"strip\" in routes[0]"},
+
+      {"unknown key in health", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    health: {path: /h, every: 2s}
+routes: [{prefix: /, upstream: app}]
+)", 4, 24, "unknown key \"every\""},
+
+      {"a map where a list is expected", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  prefix: /
+  upstream: app
+)", 3, 3, "routes: expected a list, got a map"},
+
+      {"a list where a map is expected", R"(limits: [16KiB]
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 9, "limits: expected a map, got a list"},
+
+      {"a string where an integer is expected", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    retries: many
+routes: [{prefix: /, upstream: app}]
+)", 4, 14, "upstreams.app.retries: expected an integer, got \"many\""},
+
+      {"an empty value", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    keepalive:
+routes: [{prefix: /, upstream: app}]
+)", 4, 5, "expected an integer, got nothing"},
+
+      {"a bad boolean", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app, strip_prefix: yes}]
+)", 2, 51, "expected true or false, got \"yes\""},
+
+      {"a bad duration", R"(timeouts: {keepalive: 10x}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 23, "timeouts.keepalive: invalid duration \"10x\""},
+
+      {"a zero connect timeout", R"(timeouts:
+  upstream_connect: 0s
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 21, "at least 1ms"},
+
+      {"a bad size", R"(limits:
+  header_bytes: 16Kb
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 17, "limits.header_bytes: invalid size \"16Kb\""},
+
+      {"a bad listen address", R"(listen: ["127.0.0.1:8080", "127.0.0.1"]
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 28, "listen[1]: invalid address \"127.0.0.1\""},
+
+      {"a listen address given twice", R"(listen: ["127.0.0.1:8080", "127.0.0.1:8080"]
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 28, "listed twice"},
+
+      {"port 0 for an instance", R"(upstreams:
+  app:
+    instances:
+      - "127.0.0.1:0"
+routes: [{prefix: /, upstream: app}]
+)", 4, 9, "upstreams.app.instances[0]: invalid address \"127.0.0.1:0\""},
+
+      {"a bad admin address", R"(admin:
+  listen: "localhost"
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 11, "admin.listen: invalid address \"localhost\""},
+
+      {"a duplicate top-level key", R"(workers: 2
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+workers: 4
+routes: [{prefix: /, upstream: app}]
+)", 3, 1, "duplicate key \"workers\" (first at line 1)"},
+
+      {"a duplicate key in a flow map", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app, prefix: /x}]
+)", 2, 37, "duplicate key \"prefix\" in routes[0]"},
+
+      {"a duplicate upstream", R"(upstreams:
+  app: {instances: ["127.0.0.1:9001"]}
+  app: {instances: ["127.0.0.1:9002"]}
+routes: [{prefix: /, upstream: app}]
+)", 3, 3, "duplicate upstream \"app\" in upstreams (first at line 2)"},
+
+      {"an invalid upstream name", R"(upstreams:
+  "my app": {instances: ["127.0.0.1:9001"]}
+routes: [{prefix: /, upstream: my app}]
+)", 2, 3, "invalid upstream name \"my app\""},
+
+      {"a duplicate route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - {prefix: /api/, host: [a.example, B.example], upstream: app}
+  - {prefix: /, upstream: app}
+  - {prefix: /api/, host: [b.example, a.example], upstream: app}
+)", 5, 5, "duplicate route: same host and prefix as routes[0] (line 3)"},
+
+      {"a route naming an unknown upstream", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - {prefix: /, upstream: app}
+  - prefix: /v2/
+    upstream: ap
+)", 5, 15, "routes[1].upstream: unknown upstream \"ap\""},
+
+      {"an upstream no route uses", R"(upstreams:
+  app: {instances: ["127.0.0.1:9001"]}
+  spare: {instances: ["127.0.0.1:9002"]}
+routes: [{prefix: /, upstream: app}]
+)", 3, 3, "upstream \"spare\" is not used by any route"},
+
+      {"a route without an upstream", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - {prefix: /, upstream: app}
+  - prefix: /v2/
+    name: v2
+)", 4, 5, "routes[1]: missing required key \"upstream\""},
+
+      {"a route with neither prefix nor path", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - upstream: app
+)", 3, 5, "missing required key \"prefix\" or \"path\""},
+
+      {"a route with both prefix and path", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /a/
+    path: /a/{id}
+    upstream: app
+)", 4, 5, "give prefix or path, not both"},
+
+      {"strip_prefix on a path route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /a/{id}
+    strip_prefix: true
+    upstream: app
+)", 4, 5, "strip_prefix needs a prefix route"},
+
+      {"a prefix not starting with a slash", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: api/, upstream: app}]
+)", 2, 19, "must start with '/'"},
+
+      {"a path pattern with a parameter inside a segment", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/id-{id}
+    upstream: app
+)", 3, 11, "must be a whole segment"},
+
+      {"a path pattern repeating a parameter", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /a/{id}/b/{id}
+    upstream: app
+)", 3, 11, "duplicate parameter \"id\""},
+
+      {"a path pattern with a bad parameter name", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /a/{1st}
+    upstream: app
+)", 3, 11, "invalid parameter name \"1st\""},
+
+      {"a file without routes", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+workers: 2
+)", 1, 1, "missing required key \"routes\""},
+
+      {"an empty route list", R"(routes: []
+)", 1, 9, "routes: must list at least one route"},
+
+      {"an empty instance list", R"(upstreams:
+  app:
+    instances: []
+routes: [{prefix: /, upstream: app}]
+)", 3, 16, "upstreams.app.instances: must list at least one instance"},
+
+      {"an upstream without instances", R"(upstreams:
+  app:
+    retries: 2
+routes: [{prefix: /, upstream: app}]
+)", 3, 5, "upstreams.app: missing required key \"instances\""},
+
+      {"an instance map without an address", R"(upstreams:
+  app:
+    instances:
+      - {weight: 2}
+routes: [{prefix: /, upstream: app}]
+)", 4, 9, "missing required key \"address\""},
+
+      {"a duplicate instance", R"(upstreams:
+  app:
+    instances:
+      - "127.0.0.1:9001"
+      - {address: "127.0.0.1:9001", weight: 3}
+routes: [{prefix: /, upstream: app}]
+)", 5, 19, "duplicate instance \"127.0.0.1:9001\" (first at line 4)"},
+
+      {"a weight out of range", R"(upstreams:
+  app:
+    instances: [{address: "127.0.0.1:9001", weight: 0}]
+routes: [{prefix: /, upstream: app}]
+)", 3, 53, "0 is out of range (1..1000)"},
+
+      {"too many workers", R"(workers: 300
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 10, "workers: 300 is out of range (1..256)"},
+
+      {"workers neither auto nor a number", R"(workers: lots
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 10, "expected an integer, got \"lots\""},
+
+      {"keepalive out of range", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    keepalive: 10001
+routes: [{prefix: /, upstream: app}]
+)", 4, 16, "10001 is out of range (0..10000)"},
+
+      {"an integer too large for any type", R"(limits: {headers: 99999999999999999999999}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 19, "out of range"},
+
+      {"a negative retry count", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    retries: -1
+routes: [{prefix: /, upstream: app}]
+)", 4, 14, "-1 is out of range (0..100)"},
+
+      {"max_fails and its alias together", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    max_fails: 2
+    fails: 3
+routes: [{prefix: /, upstream: app}]
+)", 5, 5, "not both"},
+
+      {"an unknown balance", R"(upstreams:
+  app:
+    balance: random
+    instances: ["127.0.0.1:9001"]
+routes: [{prefix: /, upstream: app}]
+)", 3, 14, "unknown value \"random\" (expected one of: round_robin, weighted, least_conn, hash)"},
+
+      {"a health path without a slash", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    health:
+      path: health
+routes: [{prefix: /, upstream: app}]
+)", 5, 13, "path \"health\" must start with '/'"},
+
+      {"a host list with a map in it", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    host: [a.example, {b: c}]
+    upstream: app
+)", 4, 23, "routes[0].host[1]: expected a string, got a map"},
+
+      {"an empty string", R"(access_log: ""
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 13, "access_log: must not be empty"},
+
+      {"a document that is not a map", R"(- listen
+- routes
+)", 1, 1, "expected a map, got a list"},
+  };
+
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    auto result = gateway::load_config_from_string(c.yaml, "test.yaml");
+    INFO(all_errors(result.errors));
+    CHECK(result.config == nullptr);
+    REQUIRE(result.errors.size() == 1);
+    const auto& e = result.errors[0];
+    CHECK(e.file == "test.yaml");
+    CHECK(e.line == c.line);
+    CHECK(e.column == c.column);
+    CHECK(e.message.find(c.fragment) != std::string::npos);
+  }
+}
+
+TEST_CASE("every error in a file is reported, in file order") {
+  auto result = gateway::load_config_from_string(R"(workers: 0
+limits: {body_bytes: lots}
+timeouts:
+  keepalive: 1y
+upstreams:
+  app:
+    instances: ["127.0.0.1"]
+    colour: blue
+routes:
+  - prefix: /
+    upstream: nowhere
+  - path: /x/{a}{b}
+    upstream: app
+)", "many.yaml");
+  REQUIRE(result.config == nullptr);
+  std::vector<std::string> got;
+  for (const auto& e : result.errors) got.push_back(e.to_string());
+  const std::vector<std::string> expected = {
+      "many.yaml:1:10: workers: 0 is out of range (1..256)",
+      "many.yaml:2:22: limits.body_bytes: invalid size \"lots\" (e.g. 512, 16KiB, 10MiB)",
+      "many.yaml:4:14: timeouts.keepalive: invalid duration \"1y\" (e.g. 500ms, 10s, 1m30s)",
+      "many.yaml:7:17: upstreams.app.instances[0]: invalid address \"127.0.0.1\" "
+      "(expected host:port or [ipv6]:port, port 1-65535)",
+      "many.yaml:8:5: unknown key \"colour\" in upstreams.app",
+      "many.yaml:11:15: routes[0].upstream: unknown upstream \"nowhere\"",
+      "many.yaml:12:11: routes[1].path: path \"/x/{a}{b}\": parameter \"{a}{b}\" must be a whole "
+      "segment",
+  };
+  INFO(all_errors(result.errors));
+  CHECK(got == expected);
+}
+
+TEST_CASE("a YAML syntax error has a line and column") {
+  auto result = gateway::load_config_from_string(R"(upstreams:
+  app: {instances: ["127.0.0.1:9001"]}
+routes: [{prefix: /, upstream: app}
+workers: 2
+)", "broken.yaml");
+  CHECK(result.config == nullptr);
+  REQUIRE(result.errors.size() == 1);
+  const auto& e = result.errors[0];
+  CHECK(e.line == 4);
+  CHECK(e.column > 0);
+  CHECK(e.message.find("YAML syntax error") != std::string::npos);
+  CHECK(e.to_string().rfind("broken.yaml:4:", 0) == 0);
+}
+
+TEST_CASE("a bad indentation is a syntax error on its line") {
+  auto result = gateway::load_config_from_string("workers: 2\n  listen: x\n", "indent.yaml");
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].line == 2);
+  CHECK(result.errors[0].column == 9);
+}
+
+TEST_CASE("an empty file lacks routes") {
+  auto result = gateway::load_config_from_string("", "empty.yaml");
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].message.find("missing required key \"routes\"") != std::string::npos);
+}
+
+TEST_CASE("a missing file is one error without a line") {
+  TempDir dir;
+  std::string path = (dir.path() / "nope.yaml").string();
+  auto result = gateway::load_config(path);
+  CHECK(result.config == nullptr);
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].file == path);
+  CHECK(result.errors[0].line == 0);
+  CHECK(result.errors[0].message.find("No such file") != std::string::npos);
+  CHECK(result.errors[0].to_string() == path + ": " + result.errors[0].message);
+}
+
+TEST_CASE("a directory is not a config file") {
+  TempDir dir;
+  auto result = gateway::load_config(dir.path().string());
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].line == 0);
+}
+
+TEST_CASE("errors from a file name that file") {
+  TempDir dir;
+  fs::path file = dir.write("bad.yaml", "routes: []\n");
+  auto result = gateway::load_config(file.string());
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].to_string() ==
+        file.string() + ":1:9: routes: must list at least one route");
+}
+
+TEST_CASE("ConfigError::to_string") {
+  CHECK(ConfigError{"a.yaml", 3, 7, "boom"}.to_string() == "a.yaml:3:7: boom");
+  CHECK(ConfigError{"a.yaml", 0, 0, "boom"}.to_string() == "a.yaml: boom");
+}
