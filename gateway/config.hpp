@@ -47,6 +47,7 @@ struct Timeouts {
   Duration upstream_connect{1'000};
   Duration upstream_read{30'000};
   Duration upstream_send{30'000};
+  Duration client_send{60'000};  // a client that reads nothing for this long is dropped
   Duration shutdown{10'000};  // SIGTERM drain deadline
 };
 

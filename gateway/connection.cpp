@@ -1,1 +1,317 @@
-// stub
+#include "gateway/connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <array>
+
+#include "gateway/admin.hpp"
+#include "gateway/http/serializer.hpp"
+#include "gateway/log.hpp"
+#include "gateway/proxy.hpp"
+#include "gateway/worker.hpp"
+
+namespace gateway {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::size_t kInputBuffer = 16 * 1024;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+
+std::string format_peer(const asio::ip::tcp::socket& s) {
+  boost::system::error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "-";
+  return ep.address().to_string();
+}
+
+// Date header value, formatted once per second per thread.
+const std::string& current_http_date() {
+  thread_local std::time_t second = 0;
+  thread_local std::string value;
+  std::time_t now = std::time(nullptr);
+  if (now != second) {
+    second = now;
+    value = http::format_http_date(now);
+  }
+  return value;
+}
+}  // namespace
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, bool admin)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      admin_(admin),
+      peer_(format_peer(socket_)),
+      state_(worker.state()),
+      parser_(http::Parser::Kind::request, state_->runtime->request_limits),
+      in_(new char[kInputBuffer]),
+      deadline_(&ClientConnection::on_deadline, this) {
+  boost::system::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  worker_.attach(*this);
+}
+
+ClientConnection::~ClientConnection() { worker_.detach(*this); }
+
+void ClientConnection::on_deadline(void* self) {
+  // The pending read or write completes with operation_aborted; the loop
+  // sees deadline_.expired().
+  boost::system::error_code ignored;
+  static_cast<ClientConnection*>(self)->socket_.cancel(ignored);
+}
+
+void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadlines().arm(deadline_, timeout); }
+
+void ClientConnection::close_if_idle() {
+  if (phase_ == Phase::idle) {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+}
+
+void ClientConnection::abort() {
+  aborted_ = true;
+  keep_alive_ = false;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+asio::awaitable<bool> ClientConnection::read_more() {
+  if (deadline_.expired() || !socket_.is_open()) co_return false;
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_.get() + in_end_, kInputBuffer - in_end_), kAwait);
+  if (ec || deadline_.expired()) co_return false;
+  in_end_ += n;
+  co_return true;
+}
+
+asio::awaitable<void> ClientConnection::run() {
+  co_await serve();
+  // Unread input (a refused request, an unread body, pipelined requests
+  // after a close) calls for a lingering close; otherwise close now.
+  bool unread = !body_done_ || in_begin_ < in_end_ || parser_.error_status() != 0;
+  if (!socket_.is_open() || !unread) co_return;
+  // Lingering close (as nginx): after our last byte, read and drop what the
+  // client still sends for a moment, so that closing with unread input does
+  // not reset the connection and destroy the response in flight.
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  arm(kLingerTime);
+  std::size_t drained = 0;
+  while (drained < kLingerBytes) {
+    in_begin_ = in_end_ = 0;
+    if (!co_await read_more()) break;
+    drained += in_end_;
+  }
+  http::Deadlines::disarm(deadline_);
+  socket_.close(ec);
+}
+
+asio::awaitable<void> ClientConnection::serve() {
+  arm(state_->runtime->config->timeouts.client_header);
+  for (;;) {
+    // Between requests the configuration may have been reloaded.
+    if (state_ != worker_.state()) {
+      state_ = worker_.state();
+      parser_.set_limits(state_->runtime->request_limits);
+    }
+    const auto& t = state_->runtime->config->timeouts;
+    phase_ = Phase::idle;
+    parser_.start(req_);
+    if (in_begin_ == in_end_ && requests_ > 0) arm(t.keepalive);
+
+    // Read the head. The buffer may already hold it (pipelining).
+    bool head_done = false;
+    while (!head_done) {
+      if (in_begin_ == in_end_) {
+        if (worker_.draining() && phase_ == Phase::idle) co_return;
+        if (!co_await read_more()) {
+          if (phase_ == Phase::head && deadline_.expired()) {
+            // Slow or stalled head: tell the client why before closing.
+            keep_alive_ = false;
+            co_await respond(*this, 408, "408 Request Timeout: request head not received in time\n");
+          }
+          co_return;
+        }
+      }
+      if (phase_ == Phase::idle) {
+        phase_ = Phase::head;
+        arm(t.client_header);
+        started_ = http::Clock::now();
+      }
+      auto r = parser_.feed(in_.get() + in_begin_, in_end_ - in_begin_);
+      in_begin_ += r.consumed;
+      if (r.event == http::Event::error) {
+        worker_.metrics().bad_requests.inc();
+        reset_exchange();
+        keep_alive_ = false;
+        body_done_ = true;
+        std::string body = std::to_string(parser_.error_status()) + " " +
+                           std::string(http::reason_phrase(parser_.error_status())) + ": " + parser_.error_reason() + "\n";
+        co_await respond(*this, parser_.error_status(), body);
+        log_exchange();
+        co_return;
+      }
+      head_done = r.event != http::Event::need_more;
+    }
+
+    phase_ = Phase::handling;
+    http::Deadlines::disarm(deadline_);
+    ++requests_;
+    reset_exchange();
+    co_await handle();
+    log_exchange();
+    if (!keep_alive_ || aborted_ || !socket_.is_open()) co_return;
+    if (!body_done_) co_return;  // the handler left part of the body unread
+    if (worker_.draining()) co_return;
+  }
+}
+
+void ClientConnection::reset_exchange() {
+  head_.clear();
+  status_ = 0;
+  head_sent_ = false;
+  chunked_out_ = false;
+  body_allowed_ = true;
+  keep_alive_ = req_.keep_alive;
+  finished_ = false;
+  aborted_ = false;
+  body_bytes_out_ = 0;
+  body_done_ = !req_.has_body() || parser_.message_done();
+  continue_sent_ = false;
+  info_ = RequestInfo{};
+}
+
+asio::awaitable<void> ClientConnection::handle() {
+  worker_.metrics().requests_total.inc();
+  if (admin_) {
+    co_await worker_.admin().serve(*this, worker_);
+  } else {
+    Router::Match match;
+    auto host = req_.headers.get("Host").value_or("");
+    if (!state_->runtime->router.match(host, req_.path(), match)) {
+      co_await respond(*this, 404, "404 Not Found: no route for this path\n");
+    } else {
+      info_.route = match.route->name;
+      co_await proxy::serve(*this, match, *state_, worker_);
+      auto& stats = *state_->route_stats[match.index];
+      if (status_ >= 100 && status_ < 600) stats.by_class[status_ / 100 - 1].inc();
+    }
+  }
+  if (!finished_ && !aborted_ && socket_.is_open()) {
+    // A handler that wrote a head must finish its body; one that wrote
+    // nothing is a bug, answered rather than left hanging.
+    if (status_ == 0) {
+      log::error("handler produced no response for " + req_.target);
+      keep_alive_ = false;
+      co_await respond(*this, 500, "500 Internal Server Error\n");
+    } else {
+      co_await finish();
+    }
+  }
+}
+
+void ClientConnection::log_exchange() {
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - started_);
+  worker_.access_log().record(peer_, req_, status_, body_bytes_out_, info_, elapsed);
+}
+
+asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span<const char>& piece, bool& done) {
+  piece = {};
+  done = body_done_;
+  if (done) co_return boost::system::error_code{};
+  const auto& t = state_->runtime->config->timeouts;
+  if (req_.expect_continue && !continue_sent_ && in_begin_ == in_end_) {
+    // The client waits for our go-ahead before sending the body (RFC 9110 10.1.1).
+    continue_sent_ = true;
+    arm(t.client_send);
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), kAwait);
+    http::Deadlines::disarm(deadline_);
+    if (ec) co_return ec;
+  }
+  for (;;) {
+    if (in_begin_ < in_end_) {
+      auto r = parser_.feed(in_.get() + in_begin_, in_end_ - in_begin_);
+      in_begin_ += r.consumed;
+      if (r.event == http::Event::error) {
+        keep_alive_ = false;
+        co_return boost::system::error_code(asio::error::invalid_argument);
+      }
+      piece = r.body;
+      if (r.event == http::Event::message_done) {
+        done = body_done_ = true;
+        co_return boost::system::error_code{};
+      }
+      if (!piece.empty()) co_return boost::system::error_code{};
+    }
+    arm(t.client_body);
+    bool got = co_await read_more();
+    http::Deadlines::disarm(deadline_);
+    if (!got) {
+      keep_alive_ = false;
+      if (deadline_.expired()) co_return boost::system::error_code(asio::error::timed_out);
+      co_return boost::system::error_code(asio::error::eof);
+    }
+  }
+}
+
+void ClientConnection::write_head(http::Response& resp) {
+  status_ = resp.status;
+  auto& h = resp.headers;
+  h.remove("Content-Length");
+  h.remove("Transfer-Encoding");
+  h.remove("Connection");
+  if (!h.contains("Date")) h.add("Date", current_http_date());
+
+  const bool head_request = req_.is_head();
+  body_allowed_ = http::response_has_body(resp.status, head_request);
+  if (!http::response_has_body(resp.status, false)) {
+    // 1xx, 204, 304: no body and no framing, except that a 304 may repeat
+    // the Content-Length of the representation.
+    if (resp.status == 304 && resp.content_length) h.add("Content-Length", std::to_string(*resp.content_length));
+  } else if (resp.content_length) {
+    h.add("Content-Length", std::to_string(*resp.content_length));
+  } else if (req_.version_minor >= 1) {
+    h.add("Transfer-Encoding", "chunked");
+    chunked_out_ = !head_request;
+  } else {
+    keep_alive_ = false;  // HTTP/1.0 client: the end of the body is the close
+  }
+  if (worker_.draining() || !body_done_) keep_alive_ = false;
+  if (!keep_alive_) h.add("Connection", "close");
+  else if (req_.version_minor == 0) h.add("Connection", "keep-alive");
+  http::serialize_response_head(resp, head_);
+}
+
+asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::span<const char> data, bool last) {
+  if (finished_) co_return boost::system::error_code{};
+  if (!body_allowed_) data = {};
+  std::array<asio::const_buffer, 3> bufs;
+  std::size_t n = 0;
+  std::string_view trailer = chunked_out_ ? http::frame_chunk(data.size(), last, head_) : std::string_view{};
+  if (!head_.empty()) bufs[n++] = asio::buffer(head_);
+  if (!data.empty()) bufs[n++] = asio::buffer(data.data(), data.size());
+  if (!trailer.empty()) bufs[n++] = asio::buffer(trailer);
+  if (last) finished_ = true;
+  if (n == 0) co_return boost::system::error_code{};
+  arm(state_->runtime->config->timeouts.client_send);
+  auto [ec, written] = co_await asio::async_write(socket_, std::span(bufs.data(), n), kAwait);
+  http::Deadlines::disarm(deadline_);
+  head_.clear();
+  head_sent_ = true;
+  if (ec) {
+    keep_alive_ = false;
+    aborted_ = true;
+    co_return ec;
+  }
+  body_bytes_out_ += data.size();
+  co_return boost::system::error_code{};
+}
+
+}  // namespace gateway

@@ -1,1 +1,102 @@
-int main() { return 0; }
+// gateway: a caching reverse proxy and aggregation gateway.
+//
+//   gateway -c FILE          run with FILE
+//   gateway --check -c FILE  validate FILE and exit (like nginx -t)
+#include <curl/curl.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "gateway/config.hpp"
+#include "gateway/log.hpp"
+#include "gateway/runtime.hpp"
+#include "gateway/server.hpp"
+
+#ifndef GATEWAY_VERSION
+#define GATEWAY_VERSION "dev"
+#endif
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: gateway [-c FILE] [--check] [--help] [--version]\n"
+    "\n"
+    "  -c, --config FILE  configuration file (default: conf/gateway.yaml)\n"
+    "  -t, --check        validate the configuration and exit: 0 if valid, else\n"
+    "                     1 with every error printed as FILE:LINE:COLUMN: message\n"
+    "  -h, --help         this text\n"
+    "  -v, --version      print the version\n"
+    "\n"
+    "signals: SIGHUP reloads the configuration (a bad file is rejected and the\n"
+    "running one kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
+    "flight within timeouts.shutdown, and exit 0.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = "conf/gateway.yaml";
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "-c" || a == "--config") && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else if (a == "-t" || a == "--check") {
+      check = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "-v" || a == "--version") {
+      std::printf("gateway %s\n", GATEWAY_VERSION);
+      return 0;
+    } else {
+      std::fprintf(stderr, "gateway: unknown argument '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+
+  auto loaded = gateway::load_config(config_path);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+    std::fprintf(stderr, "gateway: configuration %s has %zu error%s\n", config_path.c_str(), loaded.errors.size(),
+                 loaded.errors.size() == 1 ? "" : "s");
+    return 1;
+  }
+  std::string error;
+  auto runtime = gateway::Runtime::build(loaded.config, nullptr, error);
+  if (!runtime) {
+    std::fprintf(stderr, "gateway: %s\n", error.c_str());
+    return 1;
+  }
+  if (check) {
+    std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
+    return 0;
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);
+  // Block the stop and reload signals in every thread but the one waiting
+  // for them, so they never interrupt a worker's system call.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  int rc;
+  {
+    gateway::Server server(runtime);
+    if (!server.start(error)) {
+      gateway::log::error(error);
+      return 1;
+    }
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    rc = server.wait();
+  }
+  curl_global_cleanup();
+  return rc;
+}

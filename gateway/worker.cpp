@@ -1,1 +1,138 @@
-// stub
+#include "gateway/worker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "gateway/connection.hpp"
+#include "gateway/log.hpp"
+
+namespace gateway {
+
+namespace {
+constexpr std::chrono::milliseconds kTick{100};
+}
+
+Worker::Worker(int id, Admin& admin)
+    : id_(id), admin_(admin), io_(std::make_unique<asio::io_context>(1)) {
+  tick_.emplace(*io_);
+}
+
+Worker::~Worker() {
+  join();
+  acceptors_.clear();
+  tick_.reset();
+  state_.reset();
+  io_.reset();
+}
+
+void Worker::add_acceptor(tcp::acceptor acceptor, bool admin) {
+  acceptors_.emplace_back(std::make_unique<tcp::acceptor>(std::move(acceptor)), admin);
+}
+
+void Worker::start(std::shared_ptr<const Runtime> rt) {
+  apply(std::move(rt));
+  for (auto& [acc, admin] : acceptors_) {
+    asio::co_spawn(*io_, accept_loop(*acc, admin), asio::detached);
+  }
+  schedule_tick();
+  thread_ = std::thread([this] {
+    try {
+      io_->run();
+    } catch (const std::exception& e) {
+      log::error(std::string("worker ") + std::to_string(id_) + " stopped: " + e.what());
+    }
+    access_log_.flush();
+    finished_.store(true);
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::apply(std::shared_ptr<const Runtime> rt) {
+  access_log_.set_sink(rt->access_log);
+  state_ = std::make_shared<WorkerState>(std::move(rt), metrics_);
+}
+
+void Worker::post_runtime(std::shared_ptr<const Runtime> rt) {
+  asio::post(*io_, [this, rt = std::move(rt)]() mutable { apply(std::move(rt)); });
+}
+
+void Worker::post_drain() {
+  asio::post(*io_, [this] {
+    draining_.store(true);
+    for (auto& [acc, admin] : acceptors_) {
+      boost::system::error_code ec;
+      acc->close(ec);
+    }
+    for (auto& c : connections_) c.close_if_idle();
+    maybe_finish_drain();
+  });
+}
+
+void Worker::maybe_finish_drain() {
+  if (draining_.load() && connections_.empty()) {
+    // Nothing left: let io_context::run() return.
+    tick_->cancel();
+    access_log_.flush();
+  }
+}
+
+void Worker::schedule_tick() {
+  tick_->expires_after(kTick);
+  tick_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    deadlines_.expire(http::Clock::now());
+    access_log_.flush();
+    if (draining_.load() && connections_.empty()) return;
+    schedule_tick();
+  });
+}
+
+void Worker::attach(Attached& c) {
+  connections_.push_back(c);
+  metrics_.connections_active.inc();
+  metrics_.connections_total.inc();
+}
+
+void Worker::detach(Attached& c) {
+  c.unlink();
+  metrics_.connections_active.dec();
+  maybe_finish_drain();
+}
+
+asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, bool admin) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      // Out of descriptors or a connection aborted before accept: note it,
+      // pause briefly so a persistent error does not spin, and go on.
+      log::warn("accept failed: " + ec.message());
+      asio::steady_timer pause(*io_, std::chrono::milliseconds(50));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (draining_.load()) co_return;
+    asio::co_spawn(
+        *io_,
+        [this, admin, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+          auto conn = std::make_unique<ClientConnection>(*this, std::move(s), admin);
+          co_await conn->run();
+        },
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            log::error(std::string("connection failed: ") + ex.what());
+          }
+        });
+  }
+}
+
+}  // namespace gateway

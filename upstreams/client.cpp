@@ -1,1 +1,182 @@
-// stub
+#include "upstreams/client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+namespace gateway::upstreams {
+
+namespace {
+constexpr std::size_t kBufferSize = 16 * 1024;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+}  // namespace
+
+const char* to_string(Outcome o) noexcept {
+  switch (o) {
+    case Outcome::ok: return "ok";
+    case Outcome::connect_failed: return "connect failed";
+    case Outcome::connect_timeout: return "connect timed out";
+    case Outcome::send_failed: return "send failed";
+    case Outcome::closed_early: return "closed before responding";
+    case Outcome::read_timeout: return "read timed out";
+    case Outcome::read_failed: return "connection lost mid-response";
+    case Outcome::bad_response: return "invalid response";
+  }
+  return "?";
+}
+
+int status_for(Outcome o) noexcept {
+  return (o == Outcome::connect_timeout || o == Outcome::read_timeout) ? 504 : 502;
+}
+
+Connection::Connection(const asio::any_io_executor& ex, http::Deadlines& deadlines, std::size_t instance,
+                       const http::ParserLimits& limits)
+    : socket_(ex),
+      deadlines_(deadlines),
+      deadline_(&Connection::on_deadline, this),
+      instance_(instance),
+      parser_(http::Parser::Kind::response, limits),
+      buf_(new char[kBufferSize]) {}
+
+Connection::~Connection() = default;
+
+void Connection::on_deadline(void* self) {
+  // Closing makes the pending operation complete with operation_aborted;
+  // the awaiting step sees deadline_.expired() and reports a timeout.
+  static_cast<Connection*>(self)->close();
+}
+
+void Connection::close() noexcept {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
+
+asio::awaitable<Outcome> Connection::connect(const std::vector<tcp::endpoint>& endpoints,
+                                             http::Clock::duration timeout) {
+  if (endpoints.empty()) {
+    error_ = asio::error::host_not_found;
+    co_return Outcome::connect_failed;
+  }
+  deadlines_.arm(deadline_, timeout);
+  auto [ec, ep] = co_await asio::async_connect(socket_, endpoints, kAwait);
+  http::Deadlines::disarm(deadline_);
+  if (deadline_.expired()) co_return Outcome::connect_timeout;
+  if (ec) {
+    error_ = ec;
+    co_return Outcome::connect_failed;
+  }
+  socket_.set_option(tcp::no_delay(true), ec);
+  co_return Outcome::ok;
+}
+
+asio::awaitable<Outcome> Connection::send(std::span<const asio::const_buffer> buffers,
+                                          http::Clock::duration timeout) {
+  deadlines_.arm(deadline_, timeout);
+  auto [ec, n] = co_await asio::async_write(socket_, buffers, kAwait);
+  http::Deadlines::disarm(deadline_);
+  if (deadline_.expired()) co_return Outcome::read_timeout;
+  if (ec) {
+    error_ = ec;
+    co_return Outcome::send_failed;
+  }
+  co_return Outcome::ok;
+}
+
+asio::awaitable<bool> Connection::fill() {
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (end_ == kBufferSize) {
+    // Unparsed bytes at the end of a full buffer: move them to the front.
+    std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf_.get() + end_, kBufferSize - end_), kAwait);
+  if (ec) {
+    error_ = ec;
+    if (ec == asio::error::eof) eof_ = true;
+    co_return false;
+  }
+  end_ += n;
+  response_started_ = true;
+  co_return true;
+}
+
+asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_request,
+                                               http::Clock::duration timeout) {
+  response_ = &out;
+  response_started_ = false;
+  eof_ = false;
+  parser_.start(out, head_request);
+  deadlines_.arm(deadline_, timeout);
+  for (;;) {
+    if (begin_ == end_) {
+      if (!co_await fill()) {
+        http::Deadlines::disarm(deadline_);
+        if (deadline_.expired()) co_return Outcome::read_timeout;
+        if (eof_ && parser_.in_message()) {
+          // Close-delimited response without a body, e.g. a bare head.
+          auto r = parser_.finish();
+          if (r.event == http::Event::message_done) co_return Outcome::ok;
+        }
+        co_return response_started_ ? Outcome::read_failed : Outcome::closed_early;
+      }
+    }
+    auto r = parser_.feed(buf_.get() + begin_, end_ - begin_);
+    begin_ += r.consumed;
+    if (r.event == http::Event::error) {
+      http::Deadlines::disarm(deadline_);
+      co_return Outcome::bad_response;
+    }
+    if (r.event == http::Event::headers || r.event == http::Event::message_done) {
+      http::Deadlines::disarm(deadline_);
+      co_return Outcome::ok;
+    }
+  }
+}
+
+asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, bool& done,
+                                               http::Clock::duration timeout) {
+  piece = {};
+  done = parser_.message_done();
+  if (done) {
+    ++responses_;
+    co_return Outcome::ok;
+  }
+  for (;;) {
+    if (begin_ < end_) {
+      auto r = parser_.feed(buf_.get() + begin_, end_ - begin_);
+      begin_ += r.consumed;
+      if (r.event == http::Event::error) co_return Outcome::bad_response;
+      piece = r.body;
+      if (r.event == http::Event::message_done) {
+        done = true;
+        ++responses_;
+        co_return Outcome::ok;
+      }
+      if (!piece.empty()) co_return Outcome::ok;
+      continue;
+    }
+    deadlines_.arm(deadline_, timeout);
+    bool got = co_await fill();
+    http::Deadlines::disarm(deadline_);
+    if (got) continue;
+    if (deadline_.expired()) co_return Outcome::read_timeout;
+    if (eof_) {
+      auto r = parser_.finish();
+      if (r.event == http::Event::message_done) {
+        done = true;
+        co_return Outcome::ok;
+      }
+    }
+    co_return Outcome::read_failed;
+  }
+}
+
+bool Connection::reusable() const noexcept {
+  return socket_.is_open() && parser_.message_done() && response_ && response_->keep_alive && !eof_ &&
+         begin_ == end_;
+}
+
+}  // namespace gateway::upstreams

@@ -1,1 +1,155 @@
-// stub
+#include "upstreams/group.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <netdb.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "upstreams/client.hpp"
+
+namespace gateway::upstreams {
+
+namespace {
+namespace ip = boost::asio::ip;
+
+std::int64_t ticks(http::Clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Resolves once, at load: the hot path connects to addresses, never names.
+std::vector<ip::tcp::endpoint> resolve(const Endpoint& e) {
+  std::vector<ip::tcp::endpoint> out;
+  boost::system::error_code ec;
+  auto addr = ip::make_address(e.host, ec);
+  if (!ec) {
+    out.emplace_back(addr, e.port);
+    return out;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(e.host.c_str(), nullptr, &hints, &res) != 0) return out;
+  for (auto* p = res; p; p = p->ai_next) {
+    if (p->ai_family == AF_INET) {
+      sockaddr_in sa;
+      std::memcpy(&sa, p->ai_addr, sizeof sa);
+      out.emplace_back(ip::address_v4(ntohl(sa.sin_addr.s_addr)), e.port);
+    } else if (p->ai_family == AF_INET6) {
+      sockaddr_in6 sa;
+      std::memcpy(&sa, p->ai_addr, sizeof sa);
+      ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), &sa.sin6_addr, 16);
+      out.emplace_back(ip::address_v6(b), e.port);
+    }
+  }
+  freeaddrinfo(res);
+  return out;
+}
+// Keep-alive connections idle longer than this are closed rather than
+// reused: most servers drop theirs after a few seconds to a minute.
+constexpr auto kIdleMax = std::chrono::seconds(30);
+}  // namespace
+
+Group::Group(const UpstreamConfig& config, const Group* previous) : config_(config) {
+  for (const auto& ic : config_.instances) {
+    auto st = std::make_unique<InstanceState>();
+    st->address = ic.address;
+    st->weight = ic.weight;
+    st->endpoints = resolve(ic.address);
+    if (previous) {
+      for (const auto& old : previous->instances_) {
+        if (old->address.text != ic.address.text) continue;
+        st->fails.store(old->fails.load());
+        st->down_until.store(old->down_until.load());
+        st->probe_up.store(old->probe_up.load());
+        st->probe_streak.store(old->probe_streak.load());
+      }
+    }
+    instances_.push_back(std::move(st));
+  }
+}
+
+bool Group::usable(std::size_t i, http::Clock::time_point now) const noexcept {
+  const auto& s = *instances_[i];
+  if (!s.probe_up.load(std::memory_order_relaxed)) return false;
+  return s.down_until.load(std::memory_order_relaxed) <= ticks(now);
+}
+
+void Group::report_failure(std::size_t i, http::Clock::time_point now) noexcept {
+  auto& s = *instances_[i];
+  s.failures_total.fetch_add(1, std::memory_order_relaxed);
+  if (config_.max_fails <= 0) return;
+  int fails = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (fails >= config_.max_fails) {
+    s.down_until.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);
+    s.fails.store(0, std::memory_order_relaxed);
+    s.ejections_total.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Group::report_success(std::size_t i) noexcept {
+  auto& s = *instances_[i];
+  // Read first: the common case writes nothing and keeps the line shared.
+  if (s.fails.load(std::memory_order_relaxed) != 0) s.fails.store(0, std::memory_order_relaxed);
+}
+
+bool Group::report_probe(std::size_t i, bool ok) noexcept {
+  auto& s = *instances_[i];
+  int streak = s.probe_streak.load();
+  streak = ok ? (streak > 0 ? streak + 1 : 1) : (streak < 0 ? streak - 1 : -1);
+  s.probe_streak.store(streak);
+  const auto& hc = *config_.health;
+  bool up = s.probe_up.load();
+  if (up && streak <= -hc.fails) {
+    s.probe_up.store(false);
+    return true;
+  }
+  if (!up && streak >= hc.passes) {
+    s.probe_up.store(true);
+    return true;
+  }
+  return false;
+}
+
+Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats)
+    : group_(std::move(group)),
+      stats_(stats),
+      balancer_(group_->config().balance,
+                [&] {
+                  std::vector<int> w;
+                  for (std::size_t i = 0; i < group_->size(); ++i) w.push_back(group_->instance(i).weight);
+                  return w;
+                }()),
+      active_(group_->size(), 0),
+      idle_(group_->size()) {}
+
+Pool::~Pool() = default;
+
+std::unique_ptr<Connection> Pool::take_idle(std::size_t i, http::Clock::time_point now) {
+  auto& stack = idle_[i];
+  while (!stack.empty()) {
+    auto c = std::move(stack.back());
+    stack.pop_back();
+    if (now - c->idle_since() < kIdleMax) return c;
+  }
+  return nullptr;
+}
+
+void Pool::give_back(std::unique_ptr<Connection> c, http::Clock::time_point now) {
+  const auto cap = static_cast<std::size_t>(std::max(group_->config().keepalive, 0));
+  if (cap == 0) return;
+  auto& stack = idle_[c->instance()];
+  // Full: drop the oldest, keep the one just used (it is warm).
+  if (stack.size() >= cap) stack.erase(stack.begin());
+  c->set_idle_since(now);
+  stack.push_back(std::move(c));
+}
+
+std::size_t Pool::idle_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& s : idle_) n += s.size();
+  return n;
+}
+
+}  // namespace gateway::upstreams

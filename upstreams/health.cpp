@@ -1,1 +1,115 @@
-// stub
+#include "upstreams/health.hpp"
+
+#include <curl/curl.h>
+
+#include "gateway/log.hpp"
+
+namespace gateway::upstreams {
+
+namespace {
+struct Probe {
+  std::shared_ptr<Group> group;
+  std::size_t instance = 0;
+  std::string url;
+  CURL* easy = nullptr;
+  http::Clock::time_point due{};
+};
+
+std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
+
+std::string probe_url(const Group& g, std::size_t i) {
+  const auto& a = g.instance(i).address;
+  std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
+  return "http://" + host + ":" + std::to_string(a.port) + g.config().health->path;
+}
+}  // namespace
+
+HealthChecker::~HealthChecker() { stop(); }
+
+void HealthChecker::set_groups(std::vector<std::shared_ptr<Group>> groups) {
+  std::lock_guard lock(mu_);
+  groups_ = std::move(groups);
+  changed_ = true;
+}
+
+void HealthChecker::start() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+}
+
+void HealthChecker::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void HealthChecker::run() {
+  CURLM* multi = curl_multi_init();
+  std::vector<Probe> probes;
+  auto drop_probes = [&] {
+    for (auto& p : probes) {
+      if (p.easy) {
+        curl_multi_remove_handle(multi, p.easy);
+        curl_easy_cleanup(p.easy);
+      }
+    }
+    probes.clear();
+  };
+
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) break;
+      if (changed_) {
+        changed_ = false;
+        drop_probes();
+        for (const auto& g : groups_) {
+          if (!g->config().health) continue;
+          for (std::size_t i = 0; i < g->size(); ++i) probes.push_back(Probe{g, i, probe_url(*g, i), nullptr, {}});
+        }
+      }
+    }
+    auto now = http::Clock::now();
+    for (auto& p : probes) {
+      if (p.easy || p.due > now) continue;
+      const auto& hc = *p.group->config().health;
+      p.easy = curl_easy_init();
+      curl_easy_setopt(p.easy, CURLOPT_URL, p.url.c_str());
+      curl_easy_setopt(p.easy, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(p.easy, CURLOPT_TIMEOUT_MS, static_cast<long>(hc.timeout.count()));
+      curl_easy_setopt(p.easy, CURLOPT_WRITEFUNCTION, &discard);
+      curl_easy_setopt(p.easy, CURLOPT_USERAGENT, "gateway-health-check");
+      curl_easy_setopt(p.easy, CURLOPT_PRIVATE, &p);
+      curl_multi_add_handle(multi, p.easy);
+    }
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Probe* p = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&p));
+      long code = 0;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+      bool ok = msg->data.result == CURLE_OK && code >= 200 && code < 400;
+      if (p->group->report_probe(p->instance, ok)) {
+        std::string what = "upstream " + p->group->name() + " instance " + p->group->instance(p->instance).address.text +
+                           (ok ? " is up (health check passed)" : " is down (health check: ");
+        if (!ok)
+          what += (msg->data.result != CURLE_OK ? curl_easy_strerror(msg->data.result) : "status " + std::to_string(code)) +
+                  std::string(")");
+        ok ? log::info(what) : log::warn(what);
+      }
+      curl_multi_remove_handle(multi, p->easy);
+      curl_easy_cleanup(p->easy);
+      p->easy = nullptr;
+      p->due = http::Clock::now() + p->group->config().health->interval;
+    }
+    curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  }
+  drop_probes();
+  curl_multi_cleanup(multi);
+}
+
+}  // namespace gateway::upstreams

@@ -58,6 +58,12 @@ constexpr std::array<std::string_view, 8> kHopByHop = {
     "Trailer",    "Transfer-Encoding", "Upgrade", "Proxy-Authenticate"};
 }  // namespace
 
+std::string_view frame_chunk(std::size_t n, bool last, std::string& prefix) {
+  if (n == 0) return last ? kLastChunk : std::string_view{};
+  append_chunk_header(n, prefix);
+  return last ? std::string_view("\r\n0\r\n\r\n") : kCrlf;
+}
+
 bool is_hop_by_hop(std::string_view name) noexcept {
   for (auto n : kHopByHop)
     if (iequals(n, name)) return true;

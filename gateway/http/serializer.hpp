@@ -21,6 +21,10 @@ void serialize_request_head(const Request& req, std::string& out);
 void serialize_response_head(const Response& resp, std::string& out);
 // Appends the size line of a chunk of n bytes ("1a2b\r\n").
 void append_chunk_header(std::size_t n, std::string& out);
+// Chunked framing around a run of n body bytes: appends the size line (if
+// n > 0) to `prefix` and returns what must follow the bytes ("\r\n", and
+// the last chunk if `last`).
+std::string_view frame_chunk(std::size_t n, bool last, std::string& prefix);
 
 // Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
 // Upgrade (RFC 9110 7.6.1).

@@ -1,0 +1,33 @@
+// The admin listener's endpoints: /metrics (Prometheus text), /status (JSON:
+// upstream instances and their health), /health. Served by the worker that
+// accepted the admin connection; reads other workers' counters through their
+// atomics and never blocks them.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <vector>
+
+#include "gateway/exchange.hpp"
+
+namespace gateway {
+
+class Worker;
+
+class Admin {
+ public:
+  Admin();
+  // Before workers start.
+  void set_workers(std::vector<const Worker*> workers) { workers_ = std::move(workers); }
+
+  boost::asio::awaitable<void> serve(Downstream& down, Worker& worker);
+
+  std::string metrics_text() const;
+  std::string status_json(const Worker& worker) const;
+
+ private:
+  std::vector<const Worker*> workers_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+}  // namespace gateway

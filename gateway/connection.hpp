@@ -1,0 +1,88 @@
+// A client connection: the read -> parse -> handle -> write loop, and the
+// Downstream the handlers write their response to. Owned by its coroutine on
+// one worker thread.
+//
+// Limits are enforced as bytes arrive (by the parser) and each phase has a
+// deadline: client_header from the first byte of a request to the end of its
+// head, client_body between body reads, keepalive while idle between
+// requests, client_send while the client does not read.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/intrusive/list_hook.hpp>
+#include <memory>
+#include <string>
+
+#include "gateway/exchange.hpp"
+#include "gateway/http/deadline.hpp"
+#include "gateway/http/parser.hpp"
+#include "gateway/worker.hpp"
+
+namespace gateway {
+
+
+class ClientConnection final : public Downstream, public Attached {
+ public:
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, bool admin);
+  ~ClientConnection() override;
+
+  boost::asio::awaitable<void> run();
+  // Draining: closes the connection if it waits for a next request.
+  void close_if_idle() override;
+
+  // Downstream
+  const http::Request& request() const override { return req_; }
+  std::string_view peer() const override { return peer_; }
+  RequestInfo& info() override { return info_; }
+  boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override;
+  bool body_complete() const override { return body_done_; }
+  void write_head(http::Response& resp) override;
+  boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override;
+  bool head_written() const override { return status_ != 0; }
+  void abort() override;
+
+ private:
+  enum class Phase { idle, head, handling };
+
+  static void on_deadline(void* self);
+  boost::asio::awaitable<void> serve();
+  void arm(std::chrono::milliseconds timeout);
+  // Reads more bytes into the input buffer; false on EOF, error or timeout.
+  boost::asio::awaitable<bool> read_more();
+  boost::asio::awaitable<void> handle();
+  void reset_exchange();
+  void log_exchange();
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket socket_;
+  bool admin_;
+  std::string peer_;
+  std::shared_ptr<WorkerState> state_;  // configuration of the current request
+  http::Parser parser_;
+  http::Request req_;
+  std::unique_ptr<char[]> in_;
+  std::size_t in_begin_ = 0, in_end_ = 0;
+
+  // The response being written.
+  std::string head_;  // queued bytes: the head and/or a chunk size line
+  int status_ = 0;    // 0: no head yet
+  bool head_sent_ = false;
+  bool chunked_out_ = false;
+  bool body_allowed_ = true;
+  bool keep_alive_ = true;
+  bool finished_ = false;
+  bool aborted_ = false;
+  std::uint64_t body_bytes_out_ = 0;
+
+  bool body_done_ = true;  // request body fully read
+  bool continue_sent_ = false;
+  RequestInfo info_;
+  http::Clock::time_point started_{};
+  std::uint64_t requests_ = 0;
+
+  http::Deadline deadline_;
+  Phase phase_ = Phase::idle;
+};
+
+}  // namespace gateway

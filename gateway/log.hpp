@@ -1,0 +1,36 @@
+// The error log: one line per event on stderr, with a UTC timestamp and a
+// level, as nginx's error_log. Any thread may log; a line is written with a
+// single write(2) so lines from different threads never interleave.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace gateway::log {
+
+enum class Level { info, warn, error };
+
+inline void write(Level level, std::string_view message) {
+  static constexpr const char* kNames[] = {"info", "warn", "error"};
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::string line;
+  line.reserve(message.size() + 48);
+  line.append(stamp).append(" [").append(kNames[static_cast<int>(level)]).append("] ");
+  line.append(message).push_back('\n');
+  ssize_t rc = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)rc;
+}
+
+inline void info(std::string_view m) { write(Level::info, m); }
+inline void warn(std::string_view m) { write(Level::warn, m); }
+inline void error(std::string_view m) { write(Level::error, m); }
+
+}  // namespace gateway::log

@@ -1,0 +1,84 @@
+// Per-worker counters, summed when /metrics or /status is read.
+//
+// Each counter has one writer (its worker), so an increment is a relaxed
+// load and store: no locked instruction, no shared cache line on the hot
+// path. Readers on other threads see values at most slightly stale.
+// The maps from names to counters change only when a configuration is
+// applied, under the mutex; counters live as long as the worker, so they
+// survive reloads.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "upstreams/group.hpp"
+
+namespace gateway {
+
+struct Counter {
+  std::atomic<std::uint64_t> v{0};
+  void inc(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void dec() noexcept { v.store(v.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed); }
+  std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+class Histogram {
+ public:
+  static constexpr std::array<double, 12> kBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                     0.1,   0.25,   0.5,   1,    2.5,   5};
+  void observe(std::chrono::microseconds d) noexcept;
+  std::array<Counter, kBounds.size() + 1> buckets;  // last: +Inf
+  Counter sum_us;
+  Counter count;
+};
+
+struct RouteStats {
+  std::array<Counter, 5> by_class;  // 1xx .. 5xx
+};
+
+struct UpstreamStats {
+  Histogram response_time;
+  upstreams::PoolStats pool;
+  Counter errors;    // 502/504 produced by this gateway
+  Counter retries;
+};
+
+class WorkerMetrics {
+ public:
+  RouteStats& route(const std::string& name);
+  UpstreamStats& upstream(const std::string& name);
+
+  Counter connections_active;  // gauge
+  Counter connections_total;
+  Counter requests_total;
+  Counter bad_requests;        // refused before routing (4xx from the parser)
+
+  // For readers: visit every route / upstream counter set.
+  template <class F>
+  void for_each_route(F&& f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, s] : routes_) f(name, *s);
+  }
+  template <class F>
+  void for_each_upstream(F&& f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, s] : upstreams_) f(name, *s);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<RouteStats>> routes_;
+  std::map<std::string, std::unique_ptr<UpstreamStats>> upstreams_;
+};
+
+// Prometheus text exposition format (version 0.0.4) of all workers' sums.
+std::string render_prometheus(const std::vector<const WorkerMetrics*>& workers);
+
+}  // namespace gateway

@@ -1,0 +1,34 @@
+#include "gateway/runtime.hpp"
+
+namespace gateway {
+
+std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> config, const Runtime* previous,
+                                              std::string& error) {
+  auto sink = AccessLogSink::open(config->access_log, error);
+  if (!sink) return nullptr;
+  auto rt = std::make_shared<Runtime>(Runtime{config, Router(*config), {}, {}, {}, std::move(sink)});
+  for (const auto& uc : config->upstreams) {
+    const upstreams::Group* old = nullptr;
+    if (previous)
+      for (const auto& g : previous->groups)
+        if (g->name() == uc.name) old = g.get();
+    rt->groups.push_back(std::make_shared<upstreams::Group>(uc, old));
+  }
+  const auto& l = config->limits;
+  rt->request_limits = http::ParserLimits{l.uri_bytes, l.header_bytes, l.headers, l.body_bytes};
+  // Upstream responses: the same head limits, no body limit (bodies stream).
+  rt->response_limits = http::ParserLimits{l.uri_bytes, l.header_bytes, l.headers, 0};
+  return rt;
+}
+
+WorkerState::WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics) : runtime(std::move(rt)) {
+  const auto& cfg = *runtime->config;
+  for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
+    auto& us = metrics.upstream(cfg.upstreams[i].name);
+    upstream_stats.push_back(&us);
+    pools.push_back(std::make_unique<upstreams::Pool>(runtime->groups[i], &us.pool));
+  }
+  for (const auto& r : cfg.routes) route_stats.push_back(&metrics.route(r.name));
+}
+
+}  // namespace gateway

@@ -1,0 +1,46 @@
+// What a configuration becomes when applied: the Runtime (shared by all
+// workers, immutable) and each worker's WorkerState (its pools, balancers and
+// counter pointers for that Runtime).
+//
+// SIGHUP builds a new Runtime on the main thread and posts it to every
+// worker; a request in flight keeps the WorkerState it started with through
+// a shared_ptr, so it finishes on the old configuration.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/access_log.hpp"
+#include "gateway/config.hpp"
+#include "gateway/http/parser.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/router.hpp"
+#include "upstreams/group.hpp"
+
+namespace gateway {
+
+struct Runtime {
+  std::shared_ptr<const Config> config;
+  Router router;
+  std::vector<std::shared_ptr<upstreams::Group>> groups;  // by Config::upstreams index
+  http::ParserLimits request_limits;
+  http::ParserLimits response_limits;
+  std::shared_ptr<AccessLogSink> access_log;
+
+  // Null with `error` set if something outside the file's syntax fails
+  // (an access log that cannot be opened).
+  static std::shared_ptr<const Runtime> build(std::shared_ptr<const Config> config, const Runtime* previous,
+                                              std::string& error);
+};
+
+struct WorkerState {
+  std::shared_ptr<const Runtime> runtime;
+  std::vector<std::unique_ptr<upstreams::Pool>> pools;  // by upstream index
+  std::vector<RouteStats*> route_stats;                 // by route index
+  std::vector<UpstreamStats*> upstream_stats;           // by upstream index
+
+  WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics);
+};
+
+}  // namespace gateway

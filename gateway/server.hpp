@@ -1,0 +1,42 @@
+// The process: binds the listeners, starts the workers and the health
+// checker, and turns signals into actions on the main thread: SIGHUP
+// reloads the configuration, SIGTERM/SIGINT drain and stop.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/admin.hpp"
+#include "gateway/config.hpp"
+#include "gateway/runtime.hpp"
+#include "upstreams/health.hpp"
+
+namespace gateway {
+
+class Worker;
+
+class Server {
+ public:
+  explicit Server(std::shared_ptr<const Runtime> runtime);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener and starts the workers; false with `error` set if a
+  // listener cannot be bound.
+  bool start(std::string& error);
+  // Runs until a stop signal and the drain that follows; returns the exit code.
+  int wait();
+
+ private:
+  void reload();
+  void apply(std::shared_ptr<const Runtime> rt);
+
+  std::shared_ptr<const Runtime> runtime_;
+  Admin admin_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  upstreams::HealthChecker health_;
+};
+
+}  // namespace gateway

@@ -1,0 +1,99 @@
+// A worker: one thread, one io_context, its own acceptors (SO_REUSEPORT on
+// the shared listen ports), connections, upstream pools, deadlines, counters
+// and access-log buffer. Nothing here is touched by another thread except
+// through post(), the metrics' atomics and draining_.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "gateway/access_log.hpp"
+#include "gateway/http/deadline.hpp"
+#include "gateway/metrics.hpp"
+#include "gateway/runtime.hpp"
+
+namespace gateway {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class Admin;
+
+// What the worker needs of a client connection: a place in its registry and
+// a way to close it if idle, for draining.
+class Attached
+    : public boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+ public:
+  virtual void close_if_idle() = 0;
+
+ protected:
+  ~Attached() = default;
+};
+
+class Worker {
+ public:
+  Worker(int id, Admin& admin);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  int id() const noexcept { return id_; }
+  asio::io_context& io() noexcept { return *io_; }
+  http::Deadlines& deadlines() noexcept { return deadlines_; }
+  WorkerMetrics& metrics() noexcept { return metrics_; }
+  const WorkerMetrics& metrics() const noexcept { return metrics_; }
+  AccessLog& access_log() noexcept { return access_log_; }
+  Admin& admin() noexcept { return admin_; }
+  const std::shared_ptr<WorkerState>& state() const noexcept { return state_; }
+  bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
+
+  // Before start(): the listening sockets this worker accepts on.
+  void add_acceptor(tcp::acceptor acceptor, bool admin);
+  // Starts the thread, with `rt` applied first.
+  void start(std::shared_ptr<const Runtime> rt);
+  // From any thread: apply a new configuration between requests.
+  void post_runtime(std::shared_ptr<const Runtime> rt);
+  // From any thread: stop accepting, close idle connections, let the others
+  // finish their current request; the thread ends when none is left.
+  void post_drain();
+  // From any thread: stop now (the drain deadline passed).
+  void stop() { io_->stop(); }
+  void join();
+  // The thread has returned from io_context::run().
+  bool finished() const noexcept { return finished_.load(); }
+
+  // Connection registry, for draining and the active gauge.
+  void attach(Attached& c);
+  void detach(Attached& c);
+
+ private:
+  void apply(std::shared_ptr<const Runtime> rt);
+  void schedule_tick();
+  void maybe_finish_drain();
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool admin);
+
+  int id_;
+  Admin& admin_;
+  // Destroyed explicitly, first: suspended coroutines (and the connections
+  // they own) must go while the rest of the worker is still alive.
+  std::unique_ptr<asio::io_context> io_;
+  std::optional<asio::steady_timer> tick_;
+  http::Deadlines deadlines_;
+  WorkerMetrics metrics_;
+  AccessLog access_log_;
+  std::shared_ptr<WorkerState> state_;
+  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, bool>> acceptors_;
+  boost::intrusive::list<Attached, boost::intrusive::constant_time_size<false>> connections_;
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
+}  // namespace gateway

@@ -1,0 +1,47 @@
+// Choosing an instance of an upstream group: round robin, smooth weighted
+// round robin (nginx's algorithm), least connections and consistent hashing.
+//
+// Pure logic. One Balancer per worker per group, used only by that worker's
+// thread: the hot path shares nothing, and per-worker round robin still
+// spreads evenly because each worker's share is spread evenly.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "gateway/config.hpp"
+
+namespace gateway::upstreams {
+
+class Balancer {
+ public:
+  Balancer(Balance kind, std::vector<int> weights);
+
+  // Index of the instance to try, skipping those with excluded[i] set
+  // (unhealthy, or already tried for this request); -1 if none is left.
+  // `active` (in-flight requests per instance) is used by least_conn;
+  // `hash` (of the request URI) by hash.
+  int pick(std::span<const std::uint8_t> excluded, std::span<const int> active = {}, std::uint64_t hash = 0);
+
+  std::size_t size() const noexcept { return weights_.size(); }
+
+ private:
+  int pick_round_robin(std::span<const std::uint8_t> excluded);
+  int pick_weighted(std::span<const std::uint8_t> excluded);
+  int pick_least_conn(std::span<const std::uint8_t> excluded, std::span<const int> active);
+  int pick_hash(std::span<const std::uint8_t> excluded, std::uint64_t hash);
+
+  Balance kind_;
+  std::vector<int> weights_;
+  std::vector<int> current_;  // smooth weighted: current weights
+  std::size_t next_ = 0;      // round robin position
+  // Consistent hash ring: (point, instance), sorted by point.
+  std::vector<std::pair<std::uint64_t, int>> ring_;
+};
+
+// 64-bit FNV-1a, for hash balancing and cache keys' shards.
+std::uint64_t fnv1a(std::string_view data) noexcept;
+
+}  // namespace gateway::upstreams

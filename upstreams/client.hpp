@@ -1,0 +1,89 @@
+// One keep-alive connection to an upstream instance, and the hot path of an
+// upstream exchange: connect, send the request, parse the response head and
+// stream its body. Owned by one worker (in a Pool while idle, by the proxy
+// while in use); never touched by another thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "gateway/http/deadline.hpp"
+#include "gateway/http/parser.hpp"
+
+namespace gateway::upstreams {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// How an upstream step ended. Everything but ok is a failure of the
+// instance or of the network, never of the client.
+enum class Outcome {
+  ok,
+  connect_failed,   // refused, unreachable
+  connect_timeout,
+  send_failed,      // reset or closed while sending
+  closed_early,     // closed or reset before any byte of a response
+  read_timeout,
+  read_failed,      // reset or closed mid-response
+  bad_response,     // not parseable as HTTP/1.x
+};
+const char* to_string(Outcome o) noexcept;
+// 502 for errors, 504 for timeouts.
+int status_for(Outcome o) noexcept;
+
+class Connection {
+ public:
+  Connection(const asio::any_io_executor& ex, http::Deadlines& deadlines, std::size_t instance,
+             const http::ParserLimits& limits);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  std::size_t instance() const noexcept { return instance_; }
+  // Has served a response before: a failure before any response byte may
+  // just mean the server closed it while idle.
+  bool reused() const noexcept { return responses_ > 0; }
+  const boost::system::error_code& last_error() const noexcept { return error_; }
+  const std::string& parse_error() const noexcept { return parser_.error_reason(); }
+
+  asio::awaitable<Outcome> connect(const std::vector<tcp::endpoint>& endpoints, http::Clock::duration timeout);
+  asio::awaitable<Outcome> send(std::span<const asio::const_buffer> buffers, http::Clock::duration timeout);
+  // Reads until the head of the final response is parsed (1xx are skipped).
+  asio::awaitable<Outcome> read_head(http::Response& out, bool head_request, http::Clock::duration timeout);
+  // The next run of body bytes (valid until the next call); `done` is set
+  // with the last one. A run may be empty only when done.
+  asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done, http::Clock::duration timeout);
+  // Response complete and both sides keep the connection open.
+  bool reusable() const noexcept;
+  // Some byte of the current response arrived.
+  bool response_started() const noexcept { return response_started_; }
+
+  http::Clock::time_point idle_since() const noexcept { return idle_since_; }
+  void set_idle_since(http::Clock::time_point t) noexcept { idle_since_ = t; }
+  void close() noexcept;
+
+ private:
+  static void on_deadline(void* self);
+  // Reads more bytes into the buffer; false on EOF/error (error_ set).
+  asio::awaitable<bool> fill();
+
+  tcp::socket socket_;
+  http::Deadlines& deadlines_;
+  http::Deadline deadline_;
+  std::size_t instance_;
+  http::Parser parser_;
+  http::Response* response_ = nullptr;
+  std::unique_ptr<char[]> buf_;
+  std::size_t begin_ = 0, end_ = 0;
+  std::uint64_t responses_ = 0;
+  bool response_started_ = false;
+  bool eof_ = false;
+  boost::system::error_code error_;
+  http::Clock::time_point idle_since_{};
+};
+
+}  // namespace gateway::upstreams

@@ -1,0 +1,98 @@
+// Upstream groups: their instances and health (shared by all workers), and
+// the per-worker Pool of keep-alive connections and balancer state.
+//
+// Group: built at config load, shared as shared_ptr by workers and the health
+// checker. Only the health atomics change after construction; they are
+// written on failures and probe results, read on every pick.
+// Pool: owned by one worker, touched only on that worker's thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/config.hpp"
+#include "gateway/http/deadline.hpp"
+#include "upstreams/balancer.hpp"
+
+namespace gateway::upstreams {
+
+class Connection;
+
+struct InstanceState {
+  Endpoint address;
+  int weight = 1;
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints;  // resolved at load
+  // Passive health (nginx max_fails / fail_timeout).
+  std::atomic<int> fails{0};
+  std::atomic<std::int64_t> down_until{0};  // steady clock, ns since epoch
+  // Active health: the probe's verdict and its current streak.
+  std::atomic<bool> probe_up{true};
+  std::atomic<int> probe_streak{0};  // >0: passes in a row, <0: failures in a row
+  std::atomic<std::uint64_t> failures_total{0};
+  std::atomic<std::uint64_t> ejections_total{0};
+};
+
+class Group {
+ public:
+  // `previous`: the group of the same name in the configuration being
+  // replaced; instances at the same address keep their health.
+  Group(const UpstreamConfig& config, const Group* previous = nullptr);
+
+  const UpstreamConfig& config() const noexcept { return config_; }
+  const std::string& name() const noexcept { return config_.name; }
+  std::size_t size() const noexcept { return instances_.size(); }
+  InstanceState& instance(std::size_t i) noexcept { return *instances_[i]; }
+  const InstanceState& instance(std::size_t i) const noexcept { return *instances_[i]; }
+
+  bool usable(std::size_t i, http::Clock::time_point now) const noexcept;
+  // Passive health: a failed attempt (connect error, reset, timeout).
+  void report_failure(std::size_t i, http::Clock::time_point now) noexcept;
+  void report_success(std::size_t i) noexcept;
+  // Active health: a probe result; returns true if the verdict changed.
+  bool report_probe(std::size_t i, bool ok) noexcept;
+
+ private:
+  UpstreamConfig config_;
+  std::vector<std::unique_ptr<InstanceState>> instances_;
+};
+
+// Counters a pool keeps for /metrics (single writer: the worker).
+struct PoolStats {
+  std::atomic<std::uint64_t> opened{0};
+  std::atomic<std::uint64_t> reused{0};
+  static void inc(std::atomic<std::uint64_t>& c) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+};
+
+class Pool {
+ public:
+  Pool(std::shared_ptr<Group> group, PoolStats* stats);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  Group& group() noexcept { return *group_; }
+  Balancer& balancer() noexcept { return balancer_; }
+  std::vector<int>& active() noexcept { return active_; }
+  PoolStats& stats() noexcept { return *stats_; }
+
+  // An idle keep-alive connection to instance i, most recently used first;
+  // null if none.
+  std::unique_ptr<Connection> take_idle(std::size_t i, http::Clock::time_point now);
+  // Keeps c for reuse if the pool has room, else closes it.
+  void give_back(std::unique_ptr<Connection> c, http::Clock::time_point now);
+  std::size_t idle_count() const noexcept;
+
+ private:
+  std::shared_ptr<Group> group_;
+  PoolStats* stats_;
+  Balancer balancer_;
+  std::vector<int> active_;
+  std::vector<std::vector<std::unique_ptr<Connection>>> idle_;
+};
+
+}  // namespace gateway::upstreams
