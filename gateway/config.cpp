@@ -400,6 +400,7 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"upstream_connect", &Timeouts::upstream_connect, Duration{1}},
     {"upstream_read", &Timeouts::upstream_read, Duration{1}},
     {"upstream_send", &Timeouts::upstream_send, Duration{1}},
+    {"client_send", &Timeouts::client_send, Duration{1}},
     {"shutdown", &Timeouts::shutdown, Duration{0}},
 };
 
@@ -496,13 +497,8 @@ class Loader {
   Diagnostics& diag_;
   Config& config_;
   fs::path dir_;  // relative paths in the file are relative to this
-  std::vector<YAML::Mark> upstream_marks_;  // parallel to config_.upstreams
   std::vector<Field> route_fields_;         // parallel to config_.routes
   std::vector<UpstreamUse> upstream_uses_;
-  std::set<std::string> referenced_;  // upstream names any route gave
-  // Whether every route was read far enough to know its upstream; if not, an
-  // upstream may look unused only because of an error already reported.
-  bool routes_complete_ = false;
 };
 
 const Loader::Section Loader::kSections[] = {
@@ -616,7 +612,6 @@ void Loader::read_upstreams(const Field& field) {
     read_upstream(entry.value, upstream);
     // Kept even when invalid, so routes naming it don't add a second error.
     config_.upstreams.push_back(std::move(upstream));
-    upstream_marks_.push_back(entry.key_mark);
   }
 }
 
@@ -697,13 +692,11 @@ void Loader::read_routes(const Field& field) {
   if (!expect_type(diag_, field, YAML::NodeType::Sequence)) return;
   auto items = sequence_items(field);
   if (items.empty()) diag_.error(field, "must list at least one route");
-  routes_complete_ = true;
   for (const auto& item : items) read_route(item);
 }
 
 void Loader::read_route(const Field& field) {
   MapReader map(diag_, field, {"prefix", "path", "host", "upstream", "strip_prefix", "name"});
-  routes_complete_ = routes_complete_ && map.valid();
   if (!map.valid()) return;
   RouteConfig route;
   route.line = field.mark.line + 1;
@@ -735,10 +728,7 @@ void Loader::read_route(const Field& field) {
   const Field* upstream = map.require("upstream");
   if (auto name = upstream ? read_string(diag_, *upstream) : std::nullopt) {
     route.upstream = *name;
-    referenced_.insert(*name);
     upstream_uses_.push_back({config_.routes.size(), *upstream});
-  } else {
-    routes_complete_ = false;
   }
 
   if (map.get("strip_prefix") && !prefix) {
@@ -778,12 +768,6 @@ void Loader::resolve_upstreams() {
       diag_.error(use.field, "unknown upstream " + quote(route.upstream));
     } else {
       route.upstream_index = static_cast<std::size_t>(found - config_.upstreams.begin());
-    }
-  }
-  for (std::size_t i = 0; routes_complete_ && i < config_.upstreams.size(); ++i) {
-    if (!referenced_.count(config_.upstreams[i].name)) {
-      diag_.error(upstream_marks_[i], "upstream " + quote(config_.upstreams[i].name) +
-                                          " is not used by any route");
     }
   }
 }

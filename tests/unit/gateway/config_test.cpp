@@ -369,12 +369,6 @@ routes:
     upstream: ap
 )", 5, 15, "routes[1].upstream: unknown upstream \"ap\""},
 
-      {"an upstream no route uses", R"(upstreams:
-  app: {instances: ["127.0.0.1:9001"]}
-  spare: {instances: ["127.0.0.1:9002"]}
-routes: [{prefix: /, upstream: app}]
-)", 3, 3, "upstream \"spare\" is not used by any route"},
-
       {"a route without an upstream", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
   - {prefix: /, upstream: app}
