@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the gateway needs that are missing, then
+# configures and builds. Sourced by demo.sh and test.sh; safe to run alone.
+#
+#   scripts/setup.sh [build|test|bench]   which package set (default: build)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+BUILD_PKGS=(cmake make g++ pkg-config libboost1.81-dev node-llhttp libcurl4-openssl-dev
+            libhiredis-dev libyaml-cpp-dev doctest-dev curl)
+TEST_PKGS=(redis-server)
+BENCH_PKGS=(wrk nginx varnish haproxy)
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  echo "setup: installing ${missing[*]}" >&2
+  local sudo=()
+  [[ $(id -u) == 0 ]] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build_tree DIR [cmake args...]: configure (once) and build everything.
+build_tree() {
+  local dir="$1"; shift
+  if [[ ! -f "$ROOT/$dir/CMakeCache.txt" ]]; then
+    cmake -S "$ROOT" -B "$ROOT/$dir" "$@" >/dev/null
+  fi
+  cmake --build "$ROOT/$dir" -j"$(nproc)"
+}
+
+setup_packages() {
+  case "${1:-build}" in
+    build) install_missing "${BUILD_PKGS[@]}" ;;
+    test)  install_missing "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" ;;
+    bench) install_missing "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}" ;;
+    *) echo "setup: unknown set '$1' (build|test|bench)" >&2; return 2 ;;
+  esac
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  setup_packages "${1:-build}"
+  build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi

@@ -1,0 +1,208 @@
+// Integration test harness: real gateway, sample-service and redis-server
+// processes on loopback ephemeral ports, and clients to talk to them.
+//
+// Every process is owned by an object whose destructor stops it (SIGTERM,
+// then SIGKILL) and reaps it, so a failing test never leaves one behind.
+// Ports: servers bind port 0 and report the port they got; nothing is
+// guessed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace itest {
+
+using namespace std::chrono_literals;
+using Ms = std::chrono::milliseconds;
+
+// A temporary directory, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
+  // Writes `content` to file(name) and returns its path.
+  std::string write(std::string_view name, std::string_view content) const;
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path);
+
+// A child process with stdout and stderr redirected to log files.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::string stdout_path, std::string stderr_path);
+  ~Process();
+  Process(Process&&) noexcept;
+  Process& operator=(Process&&) = delete;
+  Process(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends `sig` (the process keeps running if it handles it).
+  void signal(int sig);
+  // SIGTERM, wait up to `grace`, then SIGKILL. Returns the exit status
+  // (WEXITSTATUS) or 128+signal; -1 if it was already reaped.
+  int stop(Ms grace = 10s);
+  // Waits for the process to exit by itself; nullopt on timeout.
+  std::optional<int> wait_exit(Ms timeout);
+  std::string out() const { return read_file(stdout_path_); }
+  std::string err() const { return read_file(stderr_path_); }
+  // Waits until `needle` appears in stderr (or stdout); false on timeout or exit.
+  bool wait_for_output(std::string_view needle, Ms timeout = 10s);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string stdout_path_, stderr_path_;
+};
+
+// One instance of bench/sample-service on an ephemeral port.
+class SampleService {
+ public:
+  explicit SampleService(const TempDir& dir, std::string name = "svc", std::vector<std::string> extra_args = {});
+  std::uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& name() const { return name_; }
+  Process& process() { return proc_; }
+  // GET /stats, and one integer field of it ("requests", "connections", ...).
+  std::string stats_json();
+  std::int64_t stat(std::string_view field);
+  void reset_stats();
+
+ private:
+  std::string name_;
+  Process proc_;
+  std::uint16_t port_ = 0;
+};
+
+// A gateway running the given configuration. `listen` and `admin.listen`
+// must not be in `yaml`: the harness adds both on port 0 and reads the
+// ports the gateway reports.
+class Gateway {
+ public:
+  Gateway(const TempDir& dir, const std::string& yaml, std::vector<std::string> extra_args = {});
+  std::uint16_t port() const { return port_; }
+  std::uint16_t admin_port() const { return admin_port_; }
+  const std::string& config_path() const { return config_path_; }
+  Process& process() { return proc_; }
+  std::string access_log() const { return proc_.out(); }
+  std::string error_log() const { return proc_.err(); }
+  // Resident set size now, and its peak, in KiB (from /proc).
+  std::int64_t rss_kib() const;
+  std::int64_t peak_rss_kib() const;
+
+ private:
+  std::string config_path_;
+  Process proc_;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+};
+
+// Runs `gateway --check -c path`: exit code and combined output.
+struct CheckResult {
+  int exit_code;
+  std::string output;
+};
+CheckResult gateway_check(const std::string& config_path);
+
+struct Response {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent
+  std::string body;
+  std::optional<std::string> header(std::string_view name) const;  // case-insensitive, first
+  std::size_t header_count(std::string_view name) const;
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  // full URL, e.g. "http://127.0.0.1:1234/x"
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+  Ms timeout = 30s;
+  bool http10 = false;
+};
+
+// libcurl; a fresh connection per call unless a Client is reused.
+class Client {
+ public:
+  Client();
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  // On a transport error, status is 0 and the body holds curl's message.
+  Response send(const Request& req);
+  Response get(const std::string& url, std::vector<std::string> headers = {});
+
+ private:
+  void* curl_;
+};
+
+Response http_get(const std::string& url, std::vector<std::string> headers = {});
+std::string url(std::uint16_t port, std::string_view path);
+
+// A raw TCP connection for bytes no well-behaved client would send.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool send(std::string_view bytes);
+  // Reads until the peer closes or `timeout` passes; returns what arrived.
+  std::string read_until_close(Ms timeout = 10s);
+  // Reads until `n` complete HTTP responses (Content-Length framed or
+  // chunked) arrived, or timeout.
+  std::string read_responses(int n, Ms timeout = 10s);
+  // Reads whatever arrives within `timeout` (at least one read).
+  std::string read_some(Ms timeout = 5s);
+  void shutdown_write();
+  bool closed_by_peer(Ms timeout = 5s);
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+// Splits a byte stream of HTTP/1.1 responses into (status line, headers, body).
+struct RawResponse {
+  int status = 0;
+  std::string head;
+  std::string body;
+};
+std::vector<RawResponse> parse_responses(std::string_view bytes);
+
+// Integer field of a flat JSON object: "requests": 12 -> 12. nullopt if absent.
+std::optional<std::int64_t> json_int(std::string_view json, std::string_view field);
+// Value of a Prometheus sample line "name{labels} value" (labels as written).
+std::optional<double> metric(std::string_view text, std::string_view series);
+
+// Polls `pred` every 20 ms until true or timeout.
+template <class Pred>
+bool eventually(Pred pred, Ms timeout = 10s) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    struct timespec ts{0, 20'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  return pred();
+}
+
+// An upstream block for the given services: "name:\n  instances: [...]\n" + extra lines.
+std::string upstream_yaml(std::string_view name, const std::vector<const SampleService*>& services,
+                          std::string_view extra = "");
+
+}  // namespace itest
