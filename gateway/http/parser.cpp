@@ -232,6 +232,15 @@ FeedResult Parser::result(llhttp_errno_t err, const char* data, std::size_t len)
       if (err == HPE_PAUSED) llhttp_resume(&llp_);
       else llhttp_resume_after_upgrade(&llp_);
       if (err == HPE_PAUSED_UPGRADE) message_done_ = true;  // Upgrade is not supported: plain request
+      if (!message_done_) {
+        // Paused at the end of the head. A message without a body (no
+        // Content-Length, Content-Length: 0, 204, 304) completes without
+        // another byte: run the parser on no input to find out now, so
+        // the caller never waits for bytes that will not come.
+        auto more = llhttp_execute(&llp_, data + r.consumed, 0);
+        if (more == HPE_PAUSED) llhttp_resume(&llp_);
+        else if (more != HPE_OK) return result(more, data, len);
+      }
       r.event = message_done_ ? Event::message_done : Event::headers;
       return r;
     default:
