@@ -77,6 +77,41 @@ struct UpstreamConfig {
   std::optional<HealthCheckConfig> health;
 };
 
+// A cache zone (`caches:`): where and how much is stored.
+struct CacheZoneConfig {
+  std::string name;
+  std::string path;                          // absolute; relative paths resolve against the config file
+  std::uint64_t max_size = 1ull << 30;       // bytes on disk
+  std::uint64_t memory = 64ull << 20;        // RAM tier for small hot entries
+  std::uint64_t memory_entry_max = 64 << 10; // entries up to this size may live in RAM
+  std::string policy = "s3fifo";             // lru | s3fifo
+  Duration inactive{600'000};                // entries unused this long are removed
+  std::string tags_header = "Surrogate-Key"; // response header listing purge tags
+  int line = 0;
+};
+
+// A route's `cache:` block: how its responses are cached.
+struct CacheRuleConfig {
+  std::string zone;
+  std::size_t zone_index = 0;   // into Config::caches, resolved at load
+  Duration ttl{0};              // when the response gives no freshness (0: not cached)
+  // Per-status TTLs, like nginx's proxy_cache_valid: `valid: {200: 10s, 404: 1s}`.
+  std::vector<std::pair<int, Duration>> valid;
+  bool override = false;        // route TTLs win over Cache-Control/Expires
+  enum class Query { keep, sorted, ignore };
+  Query query = Query::keep;    // the query string in the key
+  std::vector<std::string> key_headers;  // request headers added to the key
+  std::vector<std::string> key_cookies;  // request cookies added to the key
+  std::vector<std::string> bypass_headers;  // present and not "" / "0": skip the cache
+  std::vector<std::string> bypass_cookies;
+  bool store_set_cookie = false;  // store responses with Set-Cookie (the cookie itself is never stored)
+  bool honor_client_no_cache = false;  // request no-cache / max-age=0 force revalidation
+  std::vector<std::string> use_stale;  // error | timeout | updating | http_500 | http_502 | http_503 | http_504
+  Duration lock_timeout{5'000};  // a waiter on another request's fill gives up after this
+  std::size_t lock_max_waiters = 10'000;
+  Duration background_update_timeout{30'000};
+};
+
 struct RouteConfig {
   enum class Kind { proxy, page, aggregate };
   Kind kind = Kind::proxy;
@@ -87,6 +122,7 @@ struct RouteConfig {
   std::string upstream;            // proxy: upstream group name
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
+  std::optional<CacheRuleConfig> cache;
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -102,6 +138,7 @@ struct Config {
   std::string access_log = "stdout";  // stdout | off | a file path
   Limits limits;
   Timeouts timeouts;
+  std::vector<CacheZoneConfig> caches;
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;
 
