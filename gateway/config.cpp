@@ -404,6 +404,27 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"shutdown", &Timeouts::shutdown, Duration{0}},
 };
 
+constexpr std::pair<std::string_view, std::string_view> kCachePolicies[] = {
+    {"lru", "lru"},
+    {"s3fifo", "s3fifo"},
+};
+
+constexpr std::pair<std::string_view, CacheRuleConfig::Query> kCacheQueries[] = {
+    {"keep", CacheRuleConfig::Query::keep},
+    {"sorted", CacheRuleConfig::Query::sorted},
+    {"ignore", CacheRuleConfig::Query::ignore},
+};
+
+constexpr std::pair<std::string_view, std::string_view> kUseStale[] = {
+    {"error", "error"},       {"timeout", "timeout"},   {"updating", "updating"},
+    {"http_500", "http_500"}, {"http_502", "http_502"}, {"http_503", "http_503"},
+    {"http_504", "http_504"},
+};
+
+constexpr std::uint64_t kMaxSize = std::numeric_limits<std::uint64_t>::max();
+constexpr long long kMaxLockWaiters = 1'000'000;
+
+// Names of upstreams and cache zones.
 bool valid_upstream_name(std::string_view name) {
   if (name.empty()) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -444,6 +465,20 @@ std::optional<std::string> check_path_pattern(std::string_view pattern) {
   return std::nullopt;
 }
 
+// RFC 9110 token: header field names, and cookie names (RFC 6265).
+bool valid_token(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
+// Whether `inner` is `outer` or lies under it; both absolute and normal.
+bool path_within(const fs::path& inner, const fs::path& outer) {
+  return std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first == outer.end();
+}
+
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -462,9 +497,9 @@ class Loader {
   void load(const YAML::Node& root);
 
  private:
-  // Where each upstream and route reference was written, for the checks that
-  // run once everything is read.
-  struct UpstreamUse {
+  // Where a route names an upstream or a cache zone, for the checks that run
+  // once everything is read.
+  struct NameUse {
     std::size_t route;
     Field field;
   };
@@ -475,6 +510,7 @@ class Loader {
   void read_access_log(const Field& field);
   void read_limits(const Field& field);
   void read_timeouts(const Field& field);
+  void read_caches(const Field& field);
   void read_upstreams(const Field& field);
   void read_routes(const Field& field);
 
@@ -484,7 +520,18 @@ class Loader {
   void read_route(const Field& field);
   std::vector<std::string> read_hosts(const Field& field);
 
+  void read_cache_zone(const Field& field, CacheZoneConfig& zone);
+  void read_cache_path(const Field& field, CacheZoneConfig& zone);
+  void read_cache_rule(const Field& field, CacheRuleConfig& rule);
+  void read_cache_valid(const Field& field, CacheRuleConfig& rule);
+  void read_cache_names(const Field& field, std::vector<std::string>& headers,
+                        std::vector<std::string>& cookies);
+  std::vector<std::string> read_name_list(const Field& field, std::string_view noun,
+                                          bool ignore_case);
+  std::vector<std::string> read_use_stale(const Field& field);
+
   void resolve_upstreams();
+  void resolve_cache_zones();
   void check_duplicate_routes();
 
   struct Section {
@@ -498,7 +545,8 @@ class Loader {
   Config& config_;
   fs::path dir_;  // relative paths in the file are relative to this
   std::vector<Field> route_fields_;         // parallel to config_.routes
-  std::vector<UpstreamUse> upstream_uses_;
+  std::vector<NameUse> upstream_uses_;
+  std::vector<NameUse> zone_uses_;
 };
 
 const Loader::Section Loader::kSections[] = {
@@ -508,6 +556,7 @@ const Loader::Section Loader::kSections[] = {
     {"access_log", &Loader::read_access_log, false},
     {"limits", &Loader::read_limits, false},
     {"timeouts", &Loader::read_timeouts, false},
+    {"caches", &Loader::read_caches, false},
     {"upstreams", &Loader::read_upstreams, false},
     {"routes", &Loader::read_routes, true},
 };
@@ -526,6 +575,7 @@ void Loader::load(const YAML::Node& root) {
     if (field != nullptr) (this->*section.read)(*field);
   }
   resolve_upstreams();
+  resolve_cache_zones();
   check_duplicate_routes();
 }
 
@@ -598,6 +648,213 @@ void Loader::read_timeouts(const Field& field) {
   for (const auto& timeout : kTimeoutKeys) {
     map.read_duration(timeout.key, config_.timeouts.*timeout.field, timeout.min);
   }
+}
+
+void Loader::read_caches(const Field& field) {
+  if (!expect_type(diag_, field, YAML::NodeType::Map)) return;
+  for (const auto& entry : map_entries(diag_, field, "cache zone")) {
+    if (!valid_upstream_name(entry.key)) {
+      diag_.error(entry.key_mark, "invalid cache zone name " + quote(entry.key) +
+                                      " (letters, digits, '_', '.', '-')");
+    }
+    CacheZoneConfig zone;
+    zone.name = entry.key;
+    zone.line = entry.key_mark.line + 1;
+    read_cache_zone(entry.value, zone);
+    // Kept even when invalid, so routes naming it don't add a second error.
+    config_.caches.push_back(std::move(zone));
+  }
+}
+
+void Loader::read_cache_zone(const Field& field, CacheZoneConfig& zone) {
+  MapReader map(diag_, field,
+                {"path", "max_size", "memory", "memory_entry_max", "policy", "inactive",
+                 "tags_header"});
+  if (!map.valid()) return;
+  if (const Field* path = map.require("path")) read_cache_path(*path, zone);
+  map.read_size("max_size", zone.max_size, 1, kMaxSize);
+
+  // memory 0 turns the RAM tier off. An explicit memory_entry_max must fit in
+  // memory; the default one shrinks to fit.
+  bool memory_read = true;
+  if (const Field* memory = map.get("memory")) {
+    auto value = read_size(diag_, *memory, 0, kMaxSize);
+    if (value) zone.memory = *value;
+    memory_read = value.has_value();
+  }
+  if (const Field* entry_max = map.get("memory_entry_max")) {
+    if (auto value = read_size(diag_, *entry_max, 0, kMaxSize)) {
+      zone.memory_entry_max = *value;
+      if (memory_read && *value > zone.memory) {
+        diag_.error(*entry_max, quote(entry_max->node.Scalar()) + " is larger than memory (" +
+                                    std::to_string(zone.memory) + " bytes)");
+      }
+    }
+  } else {
+    zone.memory_entry_max = std::min(zone.memory_entry_max, zone.memory);
+  }
+
+  map.read("policy", zone.policy, [&](const Field& f) {
+    return read_choice(diag_, f, Choices<std::string_view>(kCachePolicies));
+  });
+  map.read_duration("inactive", zone.inactive, Duration{1});
+  if (const Field* tags = map.get("tags_header")) {
+    if (auto value = read_string(diag_, *tags)) {
+      if (valid_token(*value)) {
+        zone.tags_header = *value;
+      } else {
+        diag_.error(*tags, "invalid header name " + quote(*value));
+      }
+    }
+  }
+}
+
+// Relative to the config file's directory; normal, without a trailing '/'.
+// Two zones must not share a directory, nor nest one in the other: each
+// zone's loader and eviction would take the other's files for its own.
+void Loader::read_cache_path(const Field& field, CacheZoneConfig& zone) {
+  auto value = read_string(diag_, field);
+  if (!value) return;
+  fs::path path(*value);
+  if (path.is_relative()) path = dir_ / path;
+  path = path.lexically_normal();
+  if (!path.has_filename() && path.has_relative_path()) path = path.parent_path();
+
+  for (const auto& other : config_.caches) {
+    if (other.path.empty()) continue;
+    fs::path other_path(other.path);
+    std::string_view clash = path == other_path               ? " is the path of zone "
+                             : path_within(path, other_path) ? " is inside the path of zone "
+                             : path_within(other_path, path) ? " contains the path of zone "
+                                                             : "";
+    if (!clash.empty()) {
+      diag_.error(field, "path " + quote(*value) + std::string(clash) + quote(other.name) +
+                             " (line " + std::to_string(other.line) + ")");
+      return;
+    }
+  }
+  zone.path = path.string();
+}
+
+void Loader::read_cache_rule(const Field& field, CacheRuleConfig& rule) {
+  const std::size_t route = config_.routes.size();
+  // `cache: main` is `cache: {zone: main}`.
+  if (field.node.IsScalar()) {
+    if (auto zone = read_string(diag_, field)) {
+      rule.zone = *zone;
+      zone_uses_.push_back({route, field});
+    }
+    return;
+  }
+  MapReader map(diag_, field,
+                {"zone", "ttl", "valid", "override", "query", "key", "bypass",
+                 "store_set_cookie", "honor_client_no_cache", "use_stale", "lock_timeout",
+                 "lock_max_waiters", "background_update_timeout"});
+  if (!map.valid()) return;
+  if (const Field* zone = map.require("zone")) {
+    if (auto name = read_string(diag_, *zone)) {
+      rule.zone = *name;
+      zone_uses_.push_back({route, *zone});
+    }
+  }
+  map.read_duration("ttl", rule.ttl);
+  if (const Field* valid = map.get("valid")) read_cache_valid(*valid, rule);
+  map.read_bool("override", rule.override);
+  map.read_choice("query", rule.query, Choices<CacheRuleConfig::Query>(kCacheQueries));
+  if (const Field* key = map.get("key")) read_cache_names(*key, rule.key_headers, rule.key_cookies);
+  if (const Field* bypass = map.get("bypass")) {
+    read_cache_names(*bypass, rule.bypass_headers, rule.bypass_cookies);
+  }
+  map.read_bool("store_set_cookie", rule.store_set_cookie);
+  map.read_bool("honor_client_no_cache", rule.honor_client_no_cache);
+  if (const Field* use_stale = map.get("use_stale")) rule.use_stale = read_use_stale(*use_stale);
+  map.read_duration("lock_timeout", rule.lock_timeout, Duration{1});
+  map.read_int("lock_max_waiters", rule.lock_max_waiters, 1, kMaxLockWaiters);
+  map.read_duration("background_update_timeout", rule.background_update_timeout, Duration{1});
+}
+
+// `valid: {200: 10s, 404: 1s}`: a TTL per status code, in file order.
+void Loader::read_cache_valid(const Field& field, CacheRuleConfig& rule) {
+  if (!expect_type(diag_, field, YAML::NodeType::Map)) return;
+  std::map<int, int> lines;  // status -> line first given
+  for (const auto& entry : map_entries(diag_, field, "status")) {
+    int status = 0;
+    auto [end, ec] = std::from_chars(entry.key.data(), entry.key.data() + entry.key.size(), status);
+    if (ec != std::errc{} || end != entry.key.data() + entry.key.size() || status < 100 ||
+        status > 599) {
+      diag_.error(entry.key_mark, "invalid status code " + quote(entry.key) + where(field) +
+                                      " (100..599)");
+      continue;
+    }
+    auto [first, inserted] = lines.emplace(status, entry.key_mark.line + 1);
+    if (!inserted) {
+      diag_.error(entry.key_mark, "duplicate status " + std::to_string(status) + where(field) +
+                                      " (first at line " + std::to_string(first->second) + ")");
+      continue;
+    }
+    if (auto ttl = read_duration(diag_, entry.value, Duration{0})) {
+      rule.valid.emplace_back(status, *ttl);
+    }
+  }
+}
+
+// `key:` and `bypass:`: {headers: [...], cookies: [...]}.
+void Loader::read_cache_names(const Field& field, std::vector<std::string>& headers,
+                              std::vector<std::string>& cookies) {
+  MapReader map(diag_, field, {"headers", "cookies"});
+  if (const Field* list = map.get("headers")) headers = read_name_list(*list, "header", true);
+  if (const Field* list = map.get("cookies")) cookies = read_name_list(*list, "cookie", false);
+}
+
+// A list of header or cookie names (or one name alone), as written. Header
+// names repeat whatever their case; cookie names are case-sensitive.
+std::vector<std::string> Loader::read_name_list(const Field& field, std::string_view noun,
+                                                bool ignore_case) {
+  std::vector<Field> items;
+  if (field.node.IsScalar()) {
+    items.push_back(field);
+  } else if (expect_type(diag_, field, YAML::NodeType::Sequence)) {
+    items = sequence_items(field);
+  }
+  std::vector<std::string> names;
+  std::map<std::string, int> lines;  // compared name -> line first given
+  for (const auto& item : items) {
+    auto name = read_string(diag_, item);
+    if (!name) continue;
+    if (!valid_token(*name)) {
+      diag_.error(item, "invalid " + std::string(noun) + " name " + quote(*name));
+      continue;
+    }
+    auto [first, inserted] =
+        lines.emplace(ignore_case ? lowercase(*name) : *name, item.mark.line + 1);
+    if (!inserted) {
+      diag_.error(item, "duplicate " + std::string(noun) + " " + quote(*name) +
+                            " (first at line " + std::to_string(first->second) + ")");
+      continue;
+    }
+    names.push_back(std::move(*name));
+  }
+  return names;
+}
+
+std::vector<std::string> Loader::read_use_stale(const Field& field) {
+  std::vector<Field> items;
+  if (field.node.IsScalar()) {
+    items.push_back(field);
+  } else if (expect_type(diag_, field, YAML::NodeType::Sequence)) {
+    items = sequence_items(field);
+  }
+  std::vector<std::string> values;
+  for (const auto& item : items) {
+    auto value = read_choice(diag_, item, Choices<std::string_view>(kUseStale));
+    if (!value) continue;
+    if (std::find(values.begin(), values.end(), *value) != values.end()) {
+      diag_.error(item, quote(*value) + " is listed twice");
+      continue;
+    }
+    values.emplace_back(*value);
+  }
+  return values;
 }
 
 void Loader::read_upstreams(const Field& field) {
@@ -696,7 +953,8 @@ void Loader::read_routes(const Field& field) {
 }
 
 void Loader::read_route(const Field& field) {
-  MapReader map(diag_, field, {"prefix", "path", "host", "upstream", "strip_prefix", "name"});
+  MapReader map(diag_, field,
+                {"prefix", "path", "host", "upstream", "strip_prefix", "name", "cache"});
   if (!map.valid()) return;
   RouteConfig route;
   route.line = field.mark.line + 1;
@@ -740,6 +998,8 @@ void Loader::read_route(const Field& field) {
   route.name = route.prefix.empty() ? route.path : route.prefix;
   map.read_string("name", route.name);
 
+  if (const Field* cache = map.get("cache")) read_cache_rule(*cache, route.cache.emplace());
+
   config_.routes.push_back(std::move(route));
   route_fields_.push_back(field);
 }
@@ -768,6 +1028,19 @@ void Loader::resolve_upstreams() {
       diag_.error(use.field, "unknown upstream " + quote(route.upstream));
     } else {
       route.upstream_index = static_cast<std::size_t>(found - config_.upstreams.begin());
+    }
+  }
+}
+
+void Loader::resolve_cache_zones() {
+  for (const auto& use : zone_uses_) {
+    auto& rule = *config_.routes[use.route].cache;
+    auto found = std::find_if(config_.caches.begin(), config_.caches.end(),
+                              [&](const CacheZoneConfig& z) { return z.name == rule.zone; });
+    if (found == config_.caches.end()) {
+      diag_.error(use.field, "unknown cache zone " + quote(rule.zone));
+    } else {
+      rule.zone_index = static_cast<std::size_t>(found - config_.caches.begin());
     }
   }
 }

@@ -13,6 +13,7 @@
 
 namespace fs = std::filesystem;
 using gateway::Balance;
+using gateway::CacheRuleConfig;
 using gateway::ConfigError;
 using gateway::Duration;
 
@@ -66,6 +67,16 @@ timeouts:
   client_header: 5s
   keepalive: 1m30s
   upstream_connect: 250ms
+caches:
+  main:
+    path: var/../var/cache/
+    max_size: 2GiB
+    memory: 32MiB
+    memory_entry_max: 16KiB
+    policy: lru
+    inactive: 1h
+    tags_header: Cache-Tag
+  small.zone-2: {path: /srv/cache/small}
 upstreams:
   channels:
     balance: weighted
@@ -85,9 +96,24 @@ routes:
     upstream: channels
     strip_prefix: true
     host: [Example.COM, www.example.com]
+    cache:
+      zone: small.zone-2
+      ttl: 10s
+      valid: {200: 10s, 404: 1s, 301: 0s}
+      override: true
+      query: sorted
+      key: {headers: [Accept-Language, X-Tenant], cookies: [session]}
+      bypass: {headers: X-No-Cache, cookies: [nocache, NoCache]}
+      store_set_cookie: true
+      honor_client_no_cache: true
+      use_stale: [error, timeout, updating, http_500, http_502, http_503, http_504]
+      lock_timeout: 2s
+      lock_max_waiters: 50
+      background_update_timeout: 45s
   - path: /api/chat/{id}/messages/{page}
     upstream: chat
     name: chat-messages
+    cache: main
   - prefix: /
     host: example.com
     upstream: channels
@@ -128,6 +154,30 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(config.timeouts.client_body == Duration{30'000});  // default
   CHECK(config.timeouts.shutdown == Duration{10'000});     // default
 
+  REQUIRE(config.caches.size() == 2);
+  const auto& main_zone = config.caches[0];
+  CHECK(main_zone.name == "main");
+  CHECK(main_zone.line == 11);
+  // Absolute, relative to the config file's directory, normal, no trailing '/'.
+  CHECK(main_zone.path == (dir.path() / "conf/var/cache").string());
+  CHECK(main_zone.max_size == 2ull << 30);
+  CHECK(main_zone.memory == 32ull << 20);
+  CHECK(main_zone.memory_entry_max == 16 << 10);
+  CHECK(main_zone.policy == "lru");
+  CHECK(main_zone.inactive == Duration{3'600'000});
+  CHECK(main_zone.tags_header == "Cache-Tag");
+
+  const auto& small = config.caches[1];
+  CHECK(small.name == "small.zone-2");
+  CHECK(small.line == 19);
+  CHECK(small.path == "/srv/cache/small");
+  CHECK(small.max_size == 1ull << 30);         // defaults from here on
+  CHECK(small.memory == 64ull << 20);
+  CHECK(small.memory_entry_max == 64 << 10);
+  CHECK(small.policy == "s3fifo");
+  CHECK(small.inactive == Duration{600'000});
+  CHECK(small.tags_header == "Surrogate-Key");
+
   REQUIRE(config.upstreams.size() == 2);
   const auto& channels = config.upstreams[0];
   CHECK(channels.name == "channels");
@@ -165,8 +215,29 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(api.upstream == "channels");
   CHECK(api.upstream_index == 0);
   CHECK(api.name == "/api/channels/");  // defaults to the prefix
-  CHECK(api.line == 25);
+  CHECK(api.line == 35);
   CHECK(api.kind == gateway::RouteConfig::Kind::proxy);
+  REQUIRE(api.cache.has_value());
+  const auto& rule = *api.cache;
+  CHECK(rule.zone == "small.zone-2");
+  CHECK(rule.zone_index == 1);
+  CHECK(rule.ttl == Duration{10'000});
+  const std::vector<std::pair<int, Duration>> valid = {
+      {200, Duration{10'000}}, {404, Duration{1'000}}, {301, Duration{0}}};
+  CHECK(rule.valid == valid);  // in file order
+  CHECK(rule.override);
+  CHECK(rule.query == CacheRuleConfig::Query::sorted);
+  CHECK(rule.key_headers == std::vector<std::string>{"Accept-Language", "X-Tenant"});
+  CHECK(rule.key_cookies == std::vector<std::string>{"session"});
+  CHECK(rule.bypass_headers == std::vector<std::string>{"X-No-Cache"});  // one name alone
+  CHECK(rule.bypass_cookies == std::vector<std::string>{"nocache", "NoCache"});  // case matters
+  CHECK(rule.store_set_cookie);
+  CHECK(rule.honor_client_no_cache);
+  CHECK(rule.use_stale == std::vector<std::string>{"error", "timeout", "updating", "http_500",
+                                                   "http_502", "http_503", "http_504"});
+  CHECK(rule.lock_timeout == Duration{2'000});
+  CHECK(rule.lock_max_waiters == 50);
+  CHECK(rule.background_update_timeout == Duration{45'000});
 
   const auto& messages = config.routes[1];
   CHECK(messages.path == "/api/chat/{id}/messages/{page}");
@@ -175,10 +246,30 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(messages.hosts.empty());
   CHECK(messages.upstream_index == 1);
   CHECK(messages.name == "chat-messages");
-  CHECK(messages.line == 29);
+  CHECK(messages.line == 53);
+  // `cache: main` is the zone alone, with every other default.
+  REQUIRE(messages.cache.has_value());
+  const auto& plain = *messages.cache;
+  CHECK(plain.zone == "main");
+  CHECK(plain.zone_index == 0);
+  CHECK(plain.ttl == Duration{0});
+  CHECK(plain.valid.empty());
+  CHECK_FALSE(plain.override);
+  CHECK(plain.query == CacheRuleConfig::Query::keep);
+  CHECK(plain.key_headers.empty());
+  CHECK(plain.key_cookies.empty());
+  CHECK(plain.bypass_headers.empty());
+  CHECK(plain.bypass_cookies.empty());
+  CHECK_FALSE(plain.store_set_cookie);
+  CHECK_FALSE(plain.honor_client_no_cache);
+  CHECK(plain.use_stale.empty());
+  CHECK(plain.lock_timeout == Duration{5'000});
+  CHECK(plain.lock_max_waiters == 10'000);
+  CHECK(plain.background_update_timeout == Duration{30'000});
 
   CHECK(config.routes[2].hosts == std::vector<std::string>{"example.com"});
   CHECK(config.routes[2].upstream_index == 0);
+  CHECK_FALSE(config.routes[2].cache.has_value());
 }
 
 TEST_CASE("a minimal file gets every default") {
@@ -224,6 +315,39 @@ routes:
   CHECK(config.access_log == "/var/log/access.log");
   CHECK(config.upstreams[0].keepalive == 0);
   CHECK(config.routes.size() == 2);
+}
+
+TEST_CASE("cache zones: paths, the RAM tier's sizes, unused zones") {
+  auto result = gateway::load_config_from_string(R"(caches:
+  a: {path: var/cache/a}
+  b: {path: /var/cache/b, memory: 0}
+  c: {path: ../c/, memory: 32KiB}
+  d: {path: d, memory: 1MiB, memory_entry_max: 1MiB}
+  ab: {path: var/cache/ab}
+upstreams: {app: {instances: ["127.0.0.1:1"]}}
+routes:
+  - {prefix: /a/, upstream: app, cache: {zone: a, ttl: 0s, valid: {200: 0}}}
+  - {prefix: /d/, upstream: app, cache: d}
+)", "/etc/gateway/gw.yaml");
+  INFO(all_errors(result.errors));
+  REQUIRE(result.config != nullptr);
+  const auto& caches = result.config->caches;
+  REQUIRE(caches.size() == 5);  // b, c and ab are used by no route: fine
+  CHECK(caches[0].path == "/etc/gateway/var/cache/a");
+  CHECK(caches[1].path == "/var/cache/b");
+  CHECK(caches[2].path == "/etc/c");
+  CHECK(caches[3].path == "/etc/gateway/d");
+  CHECK(caches[4].path == "/etc/gateway/var/cache/ab");  // a sibling of a, not inside it
+  // memory 0 turns the RAM tier off; the default entry limit shrinks to fit.
+  CHECK(caches[1].memory == 0);
+  CHECK(caches[1].memory_entry_max == 0);
+  CHECK(caches[2].memory_entry_max == 32 << 10);
+  CHECK(caches[3].memory_entry_max == 1 << 20);  // equal to memory is fine
+  const auto& routes = result.config->routes;
+  CHECK(routes[0].cache->zone_index == 0);
+  CHECK(routes[0].cache->ttl == Duration{0});
+  CHECK(routes[0].cache->valid == std::vector<std::pair<int, Duration>>{{200, Duration{0}}});
+  CHECK(routes[1].cache->zone_index == 3);
 }
 
 TEST_CASE("off keeps access_log off") {
@@ -521,6 +645,379 @@ upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
 )", 1, 13, "access_log: must not be empty"},
 
+      // --- cache zones (`caches:`) ---
+      {"unknown key in a cache zone", R"(caches:
+  main:
+    path: var/cache
+    maxsize: 1GiB
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 5, "unknown key \"maxsize\" in caches.main"},
+
+      {"caches as a list", R"(caches: [main]
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 9, "caches: expected a map, got a list"},
+
+      {"a cache zone that is not a map", R"(caches:
+  main: var/cache
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 9, "caches.main: expected a map, got \"var/cache\""},
+
+      {"a cache zone without a path", R"(caches:
+  main:
+    max_size: 1GiB
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 5, "caches.main: missing required key \"path\""},
+
+      {"a bad cache size", R"(caches:
+  main:
+    path: var/cache
+    max_size: lots
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 15, "caches.main.max_size: invalid size \"lots\""},
+
+      {"a zero max_size", R"(caches:
+  main:
+    path: var/cache
+    max_size: 0
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 15, "caches.main.max_size: size \"0\" is out of range (1.."},
+
+      {"a bad inactive duration", R"(caches:
+  main:
+    path: var/cache
+    inactive: 10 minutes
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 15, "caches.main.inactive: invalid duration \"10 minutes\""},
+
+      {"an unknown eviction policy", R"(caches:
+  main:
+    path: var/cache
+    policy: lfu
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 13, "caches.main.policy: unknown value \"lfu\" (expected one of: lru, s3fifo)"},
+
+      {"a tags header that is not a header name", R"(caches:
+  main:
+    path: var/cache
+    tags_header: Surrogate Key
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 18, "caches.main.tags_header: invalid header name \"Surrogate Key\""},
+
+      {"memory_entry_max larger than memory", R"(caches:
+  main:
+    path: var/cache
+    memory: 1MiB
+    memory_entry_max: 2MiB
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 5, 23, "caches.main.memory_entry_max: \"2MiB\" is larger than memory (1048576 bytes)"},
+
+      {"memory_entry_max larger than the default memory", R"(caches: {main: {path: var/cache, memory_entry_max: 128MiB}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 1, 52, "is larger than memory (67108864 bytes)"},
+
+      {"a duplicate cache zone", R"(caches:
+  main: {path: var/cache/a}
+  main: {path: var/cache/b}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 3, "duplicate cache zone \"main\" in caches (first at line 2)"},
+
+      {"an invalid cache zone name", R"(caches:
+  "my zone": {path: var/cache}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 3, "invalid cache zone name \"my zone\""},
+
+      {"two cache zones with one path", R"(caches:
+  a: {path: var/cache}
+  b: {path: ./var/cache/}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 13, "caches.b.path: path \"./var/cache/\" is the path of zone \"a\" (line 2)"},
+
+      {"a cache zone inside another", R"(caches:
+  a: {path: /srv/cache}
+  b: {path: /srv/cache/b}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 13, "path \"/srv/cache/b\" is inside the path of zone \"a\" (line 2)"},
+
+      {"a cache zone containing another", R"(caches:
+  a: {path: /srv/cache/a}
+  b: {path: /srv}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 13, "path \"/srv\" contains the path of zone \"a\" (line 2)"},
+
+      // --- a route's `cache:` ---
+      {"unknown key in a route's cache", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      tll: 10s
+)", 8, 7, "unknown key \"tll\" in routes[0].cache"},
+
+      {"unknown key in a cache key", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      key: {header: [Accept]}
+)", 8, 13, "unknown key \"header\" in routes[0].cache.key"},
+
+      {"a route naming an unknown cache zone", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache: {zone: mian, ttl: 10s}
+)", 6, 19, "routes[0].cache.zone: unknown cache zone \"mian\""},
+
+      {"a shorthand cache naming an unknown zone", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache: mian
+)", 6, 12, "routes[0].cache: unknown cache zone \"mian\""},
+
+      {"a cache zone used without any caches", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+)", 6, 13, "routes[0].cache.zone: unknown cache zone \"main\""},
+
+      {"a route cache without a zone", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache: {ttl: 10s}
+)", 6, 12, "routes[0].cache: missing required key \"zone\""},
+
+      {"a route cache as a list", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache: [main]
+)", 6, 12, "routes[0].cache: expected a map, got a list"},
+
+      {"a bad cache ttl", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache: {zone: main, ttl: soon}
+)", 6, 30, "routes[0].cache.ttl: invalid duration \"soon\""},
+
+      {"a status code out of range in valid", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache: {zone: main, valid: {200: 10s, 600: 1s}}
+)", 6, 43, "invalid status code \"600\" in routes[0].cache.valid (100..599)"},
+
+      {"a status code that is not a number", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      valid:
+        200: 10s
+        ok: 1s
+)", 10, 9, "invalid status code \"ok\""},
+
+      {"a status code given twice in valid", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      valid:
+        200: 10s
+        404: 1s
+        200: 1m
+)", 11, 9, "duplicate status \"200\" in routes[0].cache.valid (first at line 9)"},
+
+      {"a status code given twice in two spellings", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      valid:
+        200: 10s
+        0200: 1m
+)", 10, 9, "duplicate status 200 in routes[0].cache.valid (first at line 9)"},
+
+      {"a bad duration in valid", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      valid: {200: forever}
+)", 8, 20, "routes[0].cache.valid.200: invalid duration \"forever\""},
+
+      {"valid as a list", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      valid: [200, 10s]
+)", 8, 14, "routes[0].cache.valid: expected a map, got a list"},
+
+      {"an unknown query mode", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      query: drop
+)", 8, 14, "unknown value \"drop\" (expected one of: keep, sorted, ignore)"},
+
+      {"a bad cache boolean", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      override: yes
+)", 8, 17, "routes[0].cache.override: expected true or false, got \"yes\""},
+
+      {"an unknown use_stale condition", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      use_stale: [error, http_404]
+)", 8, 26, "routes[0].cache.use_stale[1]: unknown value \"http_404\" (expected one of: error, "
+           "timeout, updating, http_500, http_502, http_503, http_504)"},
+
+      {"a use_stale condition listed twice", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      use_stale: [timeout, error, timeout]
+)", 8, 35, "routes[0].cache.use_stale[2]: \"timeout\" is listed twice"},
+
+      {"a key header listed twice in another case", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      key:
+        headers:
+          - Accept-Language
+          - accept-language
+)", 11, 13, "routes[0].cache.key.headers[1]: duplicate header \"accept-language\" (first at line 10)"},
+
+      {"a bypass cookie listed twice", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      bypass: {cookies: [nocache, nocache]}
+)", 8, 35, "routes[0].cache.bypass.cookies[1]: duplicate cookie \"nocache\" (first at line 8)"},
+
+      {"a key header that is not a header name", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      key: {headers: ["Accept Language"]}
+)", 8, 23, "routes[0].cache.key.headers[0]: invalid header name \"Accept Language\""},
+
+      {"a key cookie that is not a cookie name", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      key: {cookies: [session, "a=b"]}
+)", 8, 32, "routes[0].cache.key.cookies[1]: invalid cookie name \"a=b\""},
+
+      {"bypass headers as a map", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      bypass: {headers: {X-No-Cache: 1}}
+)", 8, 25, "routes[0].cache.bypass.headers: expected a list, got a map"},
+
+      {"no lock waiters allowed", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      lock_max_waiters: 0
+)", 8, 25, "routes[0].cache.lock_max_waiters: 0 is out of range (1..1000000)"},
+
+      {"too many lock waiters", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      lock_max_waiters: 1000001
+)", 8, 25, "1000001 is out of range (1..1000000)"},
+
+      {"a zero lock timeout", R"(caches: {main: {path: var/cache}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    cache:
+      zone: main
+      lock_timeout: 0s
+)", 8, 21, "routes[0].cache.lock_timeout: duration \"0s\" must be at least 1ms"},
+
       {"a document that is not a map", R"(- listen
 - routes
 )", 1, 1, "expected a map, got a list"},
@@ -568,6 +1065,28 @@ routes:
       "many.yaml:11:15: routes[0].upstream: unknown upstream \"nowhere\"",
       "many.yaml:12:11: routes[1].path: path \"/x/{a}{b}\": parameter \"{a}{b}\" must be a whole "
       "segment",
+  };
+  INFO(all_errors(result.errors));
+  CHECK(got == expected);
+}
+
+TEST_CASE("a cache zone with errors still counts for the routes naming it") {
+  auto result = gateway::load_config_from_string(R"(caches:
+  main:
+    path: var/cache
+    policy: fifo
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - {prefix: /a/, upstream: app, cache: main}
+  - {prefix: /b/, upstream: app, cache: {zone: main, ttl: 1s, query: none}}
+)", "zones.yaml");
+  REQUIRE(result.config == nullptr);
+  std::vector<std::string> got;
+  for (const auto& e : result.errors) got.push_back(e.to_string());
+  const std::vector<std::string> expected = {
+      "zones.yaml:4:13: caches.main.policy: unknown value \"fifo\" (expected one of: lru, s3fifo)",
+      "zones.yaml:8:70: routes[1].cache.query: unknown value \"none\" (expected one of: keep, "
+      "sorted, ignore)",
   };
   INFO(all_errors(result.errors));
   CHECK(got == expected);
