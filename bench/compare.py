@@ -1,0 +1,748 @@
+#!/usr/bin/env python3
+"""Gateway vs nginx on the same fleet, in the same run.
+
+Starts a fleet of sample-service instances on free loopback ports, puts the
+gateway and nginx in front of the SAME instances (same worker count, upstream
+keep-alive, access logs off), runs wrk against each in turn (A B A B ...) and
+prints medians and the ratios gateway/nginx. Then measures memory: RSS after
+the load, and bytes per idle keep-alive client connection.
+
+    python3 bench/compare.py [--quick] [--scenario proxy] [--json FILE]
+
+Scenarios are data (SCENARIOS below): a later benchmark (cache hits, composed
+pages, a bigger fleet) is one more Scenario entry. Standard library only.
+See bench/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Optional
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CONF = BENCH / "conf"
+HOST = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------
+# Scenarios: what to configure on each target and how to load it.
+
+@dataclasses.dataclass
+class Scenario:
+    """One benchmark, described as data.
+
+    Fragments may use @TMP@ (the run's temp dir, e.g. for cache paths) and
+    @UPSTREAM@ (the name of the fleet's upstream group on both targets)."""
+    name: str
+    description: str
+    path: str                       # request target wrk asks for
+    gateway_routes: str             # YAML list items under `routes:`
+    nginx_locations: str            # location blocks inside `server {}`
+    gateway_top: str = ""           # top-level YAML (e.g. `caches:`)
+    nginx_http: str = ""            # http-level nginx config (e.g. proxy_cache_path)
+    instances: int = 3              # fleet size
+    fleet_args: list[str] = dataclasses.field(default_factory=list)  # extra sample-service flags
+    wrk_threads: int = 2
+    wrk_connections: int = 64
+    wrk_args: list[str] = dataclasses.field(default_factory=list)    # e.g. ["-s", "script.lua"]
+    # Called with the target before its warm-up and before each of its rounds
+    # (e.g. purge or prime a cache). Gets (target, scenario, url_base).
+    before_round: Optional[Callable[["Target", "Scenario", str], None]] = None
+
+
+def scenarios(args) -> list[Scenario]:
+    size_q = f"?size={args.size}" if args.size is not None else ""
+    return [
+        Scenario(
+            name="proxy",
+            description="proxy path, no cache: round robin over the fleet, "
+                        "upstream keep-alive",
+            path=f"/api/channels/1{size_q}",
+            gateway_routes=(
+                "  - prefix: /\n"
+                "    upstream: @UPSTREAM@\n"),
+            nginx_locations=(
+                "        location / {\n"
+                "            proxy_pass http://@UPSTREAM@;\n"
+                "        }\n"),
+        ),
+        # Later issues add entries here, e.g. "cache-hit-1k", "cache-hit-100k"
+        # (gateway_top: caches, nginx_http: proxy_cache_path, a before_round
+        # that primes the cache), "cold-cache" (before_round purges; fleet_args
+        # ["--default-delay-ms", "20"]), "composed-page", "fleet-14"
+        # (instances=14).
+    ]
+
+
+# --------------------------------------------------------------------------
+# Processes: every one we start is tracked and stopped at the end.
+
+def _pdeathsig():
+    """In the child: die with us even if we are killed without cleanup."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Procs:
+    def __init__(self):
+        self.running: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name, argv, log_path, **kw) -> subprocess.Popen:
+        log = open(log_path, "wb")
+        try:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                 stderr=subprocess.STDOUT, preexec_fn=_pdeathsig, **kw)
+        finally:
+            log.close()
+        self.running.append((name, p))
+        return p
+
+    def stop(self, p: subprocess.Popen, extra_pids=(), grace=5.0):
+        """SIGTERM, wait, then SIGKILL the process and any extra PIDs
+        (nginx workers) that are still there."""
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=grace)
+            except ProcessLookupError:
+                pass
+        for pid in extra_pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.running = [(n, q) for n, q in self.running if q is not p]
+
+    def stop_all(self):
+        for _, p in reversed(list(self.running)):
+            extra = children_of(p.pid) if p.poll() is None else []
+            self.stop(p, extra)
+
+
+def children_of(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # comm may contain spaces or ')': the fields after the last ')' are fixed.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, what, proc=None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = Path(log).read_text(errors="replace")[-2000:] if log else ""
+            raise RuntimeError(f"{what}: exited with {proc.returncode}\n{tail}")
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what}: not ready after {timeout}s")
+
+
+def http_get(port: int, path: str, timeout=5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+# --------------------------------------------------------------------------
+# The fleet and the targets.
+
+class Fleet:
+    def __init__(self, procs: Procs, binary: Path, tmp: Path, scenario: Scenario):
+        self.procs, self.ports, self.pids = procs, [], []
+        for i in range(scenario.instances):
+            port_file, log = tmp / f"fleet-{i}.port", tmp / f"fleet-{i}.log"
+            port_file.unlink(missing_ok=True)   # an earlier fleet's
+            p = procs.start(f"fleet-{i}", [str(binary), "--port", "0", "--port-file", str(port_file),
+                                           "--name", f"fleet-{i}", "--threads", "1",
+                                           *scenario.fleet_args], log)
+            wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 10,
+                       f"sample-service fleet-{i}", p, log)
+            self.ports.append(int(port_file.read_text().strip()))
+            self.pids.append(p)
+
+    def stats(self) -> dict:
+        """Requests and connections the fleet served, summed over instances
+        (our own /stats connection is not counted)."""
+        total = {"requests": 0, "connections": 0}
+        for port in self.ports:
+            st = json.loads(http_get(port, "/stats")[1])
+            total["requests"] += st["requests"]
+            total["connections"] += st["connections"] - st.get("stats_requests", 0)
+        return total
+
+    def stop(self):
+        for p in self.pids:
+            self.procs.stop(p)
+
+
+class Target:
+    name = "?"
+
+    def __init__(self, procs: Procs, tmp: Path, workers: int, keepalive: int):
+        self.procs, self.tmp, self.workers, self.keepalive = procs, tmp, workers, keepalive
+        self.port = 0
+        self.proc: Optional[subprocess.Popen] = None
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid] if self.proc else []
+
+    def rss(self) -> int:
+        return sum(rss_bytes(pid) for pid in self.pids())
+
+    def start(self, scenario: Scenario, fleet_ports: list[int]):
+        raise NotImplementedError
+
+    def wait_ready(self, scenario: Scenario, log):
+        wait_until(lambda: http_get(self.port, scenario.path, 1.0)[0] == 200, 15,
+                   self.name, self.proc, log)
+
+    def stop(self):
+        if self.proc:
+            self.procs.stop(self.proc, [pid for pid in self.pids() if pid != self.proc.pid])
+            self.proc = None
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        template = template.replace(f"@{key}@", value)
+    left = re.findall(r"@[A-Z_]+@", template)
+    if left:
+        raise ValueError(f"unfilled placeholders: {sorted(set(left))}")
+    return template
+
+
+class Gateway(Target):
+    name = "gateway"
+
+    def __init__(self, binary: Path, *a):
+        super().__init__(*a)
+        self.binary = binary
+
+    def start(self, scenario, fleet_ports):
+        self.port = free_port()
+        frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet"}
+        conf = fill((CONF / "gateway.yaml.in").read_text(), {
+            "PORT": str(self.port), "WORKERS": str(self.workers),
+            "KEEPALIVE": str(self.keepalive),
+            "INSTANCES": ", ".join(f'"{HOST}:{p}"' for p in fleet_ports),
+            "GATEWAY_TOP": fill(scenario.gateway_top, frag),
+            "GATEWAY_ROUTES": fill(scenario.gateway_routes, frag).rstrip("\n"),
+        })
+        path, log = self.tmp / "gateway.yaml", self.tmp / "gateway.log"
+        path.write_text(conf)
+        check = subprocess.run([str(self.binary), "--check", "-c", str(path)],
+                               capture_output=True, text=True, timeout=30)
+        if check.returncode != 0:
+            raise RuntimeError(f"gateway --check failed:\n{check.stdout}{check.stderr}")
+        self.proc = self.procs.start("gateway", [str(self.binary), "-c", str(path)], log)
+        self.wait_ready(scenario, log)
+
+
+class Nginx(Target):
+    name = "nginx"
+    worker_connections = 4096      # room for the idle-connection test; see main()
+
+    def pids(self):
+        if not self.proc:
+            return []
+        return [self.proc.pid] + children_of(self.proc.pid)   # master + workers
+
+    def start(self, scenario, fleet_ports):
+        self.port = free_port()
+        frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet"}
+        conf = fill((CONF / "nginx.conf.in").read_text(), {
+            "TMP": str(self.tmp), "PORT": str(self.port), "WORKERS": str(self.workers),
+            # The gateway's `keepalive` caps idle connections per instance
+            # per worker; nginx's caps them per worker for the whole group.
+            # Same cap per instance: keepalive x instances.
+            "KEEPALIVE": str(self.keepalive * len(fleet_ports)),
+            # As root, nginx would run its workers as `nobody`, who cannot
+            # enter our 0700 temp dir.
+            "USER": "user root;" if os.geteuid() == 0 else "",
+            "NGINX_SERVERS": "\n".join(f"        server {HOST}:{p};" for p in fleet_ports),
+            "WORKER_CONNECTIONS": str(self.worker_connections),
+            "NGINX_HTTP": fill(scenario.nginx_http, frag),
+            "NGINX_LOCATIONS": fill(scenario.nginx_locations, frag).rstrip("\n"),
+        })
+        path, log = self.tmp / "nginx.conf", self.tmp / "nginx.log"
+        path.write_text(conf)
+        base = ["nginx", "-p", str(self.tmp), "-e", str(self.tmp / "nginx-error.log"),
+                "-c", str(path), "-g", "daemon off;"]
+        check = subprocess.run(base[:-2] + ["-t"], capture_output=True, text=True, timeout=30)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t failed:\n{check.stdout}{check.stderr}")
+        self.proc = self.procs.start("nginx", base, log)
+        self.wait_ready(scenario, log)
+        wait_until(lambda: len(self.pids()) == 1 + self.workers, 10, "nginx workers")
+
+
+# --------------------------------------------------------------------------
+# wrk.
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not m:
+        raise ValueError(f"wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(out: str) -> dict:
+    r = {"rps": None, "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None,
+         "requests": 0, "non_2xx_3xx": 0,
+         "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
+    if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
+        r["rps"] = float(m.group(1))
+    for pct in ("50", "75", "90", "99"):
+        if m := re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M):
+            r[f"p{pct}_ms"] = _ms(m.group(1))
+    if m := re.search(r"^\s+(\d+) requests in", out, re.M):
+        r["requests"] = int(m.group(1))
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        r["non_2xx_3xx"] = int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        r["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, m.groups())))
+    problems = []
+    if r["rps"] is None or r["p99_ms"] is None or r["requests"] == 0:
+        problems.append("wrk output not understood")
+    if r["non_2xx_3xx"]:
+        problems.append(f"{r['non_2xx_3xx']} non-2xx/3xx")
+    if errs := {k: v for k, v in r["socket_errors"].items() if v}:
+        problems.append("socket errors " + ", ".join(f"{k} {v}" for k, v in errs.items()))
+    r["valid"] = not problems
+    r["problems"] = problems
+    return r
+
+
+def run_wrk(scenario: Scenario, port: int, duration: float) -> dict:
+    argv = ["wrk", f"-t{scenario.wrk_threads}", f"-c{scenario.wrk_connections}",
+            f"-d{duration:g}s", "--latency", *scenario.wrk_args,
+            f"http://{HOST}:{port}{scenario.path}"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    r = parse_wrk(out.stdout)
+    if out.returncode != 0:
+        r["valid"] = False
+        r["problems"].append(f"wrk exited {out.returncode}: {out.stderr.strip()[:200]}")
+    r["wrk_command"] = " ".join(argv)
+    return r
+
+
+# --------------------------------------------------------------------------
+# Memory per idle keep-alive connection.
+
+def _read_response(sock: socket.socket) -> int:
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before the response head")
+        buf += chunk
+    head, body = buf.split(b"\r\n\r\n", 1)
+    status = int(head.split(b" ", 2)[1])
+    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+    if not m:
+        raise ConnectionError("response without Content-Length")
+    need = int(m.group(1)) - len(body)
+    while need > 0:
+        chunk = sock.recv(min(need, 65536))
+        if not chunk:
+            raise ConnectionError("closed inside the body")
+        need -= len(chunk)
+    return status
+
+
+def idle_connection_memory(target: Target, path: str, n: int, settle: float = 1.0,
+                           deadline_s: float = 120.0) -> dict:
+    """Open n keep-alive connections, one request on each, leave them idle,
+    and report the RSS growth per connection. Bounded by deadline_s."""
+    req = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{target.port}\r\n\r\n".encode()
+    # Warm up first (upstream pool, lazily allocated structures), on one connection.
+    with socket.create_connection((HOST, target.port), timeout=5) as s:
+        for _ in range(50):
+            s.sendall(req)
+            _read_response(s)
+    time.sleep(settle)
+    before = target.rss()
+    socks: list[socket.socket] = []
+    deadline = time.monotonic() + deadline_s
+    try:
+        for _ in range(n):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{target.name}: idle-connection test over {deadline_s}s")
+            s = socket.create_connection((HOST, target.port), timeout=5)
+            socks.append(s)
+            s.sendall(req)
+            if _read_response(s) != 200:
+                raise RuntimeError(f"{target.name}: non-200 in the idle-connection test")
+        time.sleep(settle)
+        after = target.rss()
+        # Still open? A socket the server closed reads as EOF without blocking.
+        still_open = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                if s.recv(1, socket.MSG_PEEK) == b"":
+                    continue                 # EOF: the server closed it
+            except BlockingIOError:
+                pass                         # nothing to read: open and idle
+            except OSError:
+                continue                     # reset
+            still_open += 1
+    finally:
+        for s in socks:
+            s.close()
+    return {"connections": n, "still_open": still_open, "rss_before": before,
+            "rss_after": after, "bytes_per_connection": (after - before) / n}
+
+
+# --------------------------------------------------------------------------
+# Reporting.
+
+def machine_info(build_dir: Path) -> dict:
+    def cmd(argv):
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    build_type, source = "?", str(ROOT)
+    try:
+        for line in (build_dir / "CMakeCache.txt").read_text().splitlines():
+            if line.startswith("CMAKE_BUILD_TYPE:"):
+                build_type = line.split("=", 1)[1] or "(none)"
+            elif line.startswith("CMAKE_HOME_DIRECTORY:"):
+                source = line.split("=", 1)[1]
+    except OSError:
+        pass
+    commit = cmd(["git", "-C", source, "rev-parse", "--short", "HEAD"])
+    if not re.fullmatch(r"[0-9a-f]{4,40}", commit):
+        commit = "? (not a git tree)"
+    elif cmd(["git", "-C", source, "status", "--porcelain", "--untracked-files=no"]) not in ("", "?"):
+        commit += " + uncommitted changes"
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+        "nginx": cmd(["nginx", "-v"]), "wrk": cmd(["wrk", "-v"]),
+        "python": platform.python_version(), "gateway_build": build_type,
+        "gateway_commit": commit, "gateway_source": source,
+    }
+
+
+def summarize(values: list[float]) -> Optional[dict]:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def fmt_stat(s: Optional[dict], fmt: str) -> str:
+    if s is None:
+        return "-"
+    return f"{format(s['median'], fmt)} [{format(s['min'], fmt)}..{format(s['max'], fmt)}]"
+
+
+def mib(n: float) -> str:
+    return f"{n / 1048576:.1f} MiB"
+
+
+def report(result: dict) -> str:
+    out = []
+    m, cfg = result["machine"], result["config"]
+    out.append(f"machine: {m['nproc']} cores ({m['cpu']}), kernel {m['kernel']}, {m['nginx']}, "
+               f"{m['wrk']}")
+    out.append(f"date: {m['date']}; gateway: {m['gateway_build']} build of {m['gateway_source']} "
+               f"at {m['gateway_commit']}")
+    out.append(f"setup: {cfg['workers']} worker(s) each, upstream keep-alive {cfg['keepalive']} idle "
+               f"per instance per worker (nginx: keepalive {cfg['keepalive']} x instances), "
+               f"access logs off, {cfg['rounds']} rounds x {cfg['duration']:g}s per target, "
+               f"alternating, warm-up {cfg['warmup']:g}s; wrk, fleet and both proxies share "
+               f"{m['nproc']} cores")
+    for sc in result["scenarios"]:
+        out.append("")
+        out.append(f"== {sc['name']}: {sc['description']}")
+        out.append(f"   GET {sc['path']}  ({sc['instances']} sample-service instances, 1 thread each; "
+                   f"wrk -t{sc['wrk_threads']} -c{sc['wrk_connections']})")
+        out.append("   rounds, in the order run:")
+        out.append(f"     {'#':>2} {'target':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+                   f"{'fleet conns':>11}  status")
+        for r in sc["runs"]:
+            status = "ok" if r["valid"] else "INVALID: " + "; ".join(r["problems"])
+            out.append(f"     {r['round']:>2} {r['target']:<8} {r['rps'] or 0:>10,.0f} "
+                       f"{r['p50_ms'] or 0:>8.2f} {r['p99_ms'] or 0:>8.2f} "
+                       f"{r.get('fleet_connections', '-'):>11}  {status}")
+        out.append("   median [min..max] over valid rounds:")
+        out.append(f"     {'target':<8} {'req/s':<28} {'p50 ms':<20} {'p99 ms':<20} {'valid':<6} "
+                   f"RSS after")
+        for t, s in sc["summary"].items():
+            out.append(f"     {t:<8} {fmt_stat(s['rps'], ',.0f'):<28} {fmt_stat(s['p50_ms'], '.2f'):<20} "
+                       f"{fmt_stat(s['p99_ms'], '.2f'):<20} {s['valid']}/{s['rounds']:<4} "
+                       f"{mib(s['rss_after'])}")
+        rt = sc.get("ratios")
+        if rt:
+            out.append(f"   gateway/nginx: req/s {rt['rps']:.3f}x (higher is better), "
+                       f"p50 {rt['p50_ms']:.3f}x, p99 {rt['p99_ms']:.3f}x (lower is better)")
+            if rt.get("rps_paired"):
+                out.append(f"   per-round pairs: req/s ratio {fmt_stat(rt['rps_paired'], '.3f')}, "
+                           f"p99 ratio {fmt_stat(rt['p99_paired'], '.3f')}")
+        else:
+            out.append("   gateway/nginx: no ratio (a target has no valid round)")
+    mem = result.get("memory")
+    if mem:
+        out.append("")
+        out.append(f"== memory per idle keep-alive connection ({mem['connections']} connections, "
+                   f"one request each, fresh processes, scenario {mem['scenario']})")
+        for t, r in mem["targets"].items():
+            out.append(f"     {t:<8} {r['bytes_per_connection']:>8,.0f} bytes/conn  "
+                       f"(RSS {mib(r['rss_before'])} -> {mib(r['rss_after'])}, "
+                       f"{r['still_open']}/{r['connections']} still open)")
+        if mem.get("ratio") is not None:
+            out.append(f"   gateway/nginx: {mem['ratio']:.2f}x (lower is better; user-space RSS only, "
+                       f"kernel socket buffers not included)")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------
+# The run.
+
+def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
+    fleet = Fleet(procs, bins["sample-service"], tmp, sc)
+    targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
+                             Nginx(procs, tmp, args.workers, args.keepalive)]
+    try:
+        for t in targets:
+            t.start(sc, fleet.ports)
+            log(f"[{sc.name}] {t.name} on port {t.port}")
+        # Pre-flight: both return 200 and the same body the instances give.
+        direct = http_get(fleet.ports[0], sc.path)
+        for t in targets:
+            status, body = http_get(t.port, sc.path)
+            if status != 200 or len(body) != len(direct[1]):
+                raise RuntimeError(f"{t.name}: GET {sc.path} gave {status}, {len(body)} bytes "
+                                   f"(an instance gives {direct[0]}, {len(direct[1])} bytes)")
+        for t in targets:
+            if sc.before_round:
+                sc.before_round(t, sc, f"http://{HOST}:{t.port}")
+            log(f"[{sc.name}] warm-up {t.name} {args.warmup:g}s")
+            run_wrk(sc, t.port, args.warmup)
+        runs = []
+        for rnd in range(1, args.rounds + 1):
+            for t in targets:
+                if sc.before_round:
+                    sc.before_round(t, sc, f"http://{HOST}:{t.port}")
+                before = fleet.stats()
+                r = run_wrk(sc, t.port, args.duration)
+                after = fleet.stats()
+                r.update(round=rnd, target=t.name,
+                         fleet_connections=after["connections"] - before["connections"],
+                         fleet_requests=after["requests"] - before["requests"])
+                runs.append(r)
+                log(f"[{sc.name}] round {rnd} {t.name}: {r['rps'] or 0:,.0f} req/s, "
+                    f"p50 {r['p50_ms'] or 0:.2f} ms, p99 {r['p99_ms'] or 0:.2f} ms, "
+                    f"{r['fleet_connections']} new fleet conns"
+                    + ("" if r["valid"] else "  INVALID: " + "; ".join(r["problems"])))
+        summary = {}
+        for t in targets:
+            mine = [r for r in runs if r["target"] == t.name]
+            ok = [r for r in mine if r["valid"]]
+            summary[t.name] = {
+                "rounds": len(mine), "valid": len(ok),
+                "rps": summarize([r["rps"] for r in ok]),
+                "p50_ms": summarize([r["p50_ms"] for r in ok]),
+                "p99_ms": summarize([r["p99_ms"] for r in ok]),
+                "rss_after": t.rss(),
+            }
+        ratios = None
+        g, n = summary["gateway"], summary["nginx"]
+        if g["rps"] and n["rps"]:
+            ratios = {k: g[k]["median"] / n[k]["median"] for k in ("rps", "p50_ms", "p99_ms")}
+            pairs = [(a, b) for a, b in zip([r for r in runs if r["target"] == "gateway"],
+                                            [r for r in runs if r["target"] == "nginx"])
+                     if a["valid"] and b["valid"]]
+            ratios["rps_paired"] = summarize([a["rps"] / b["rps"] for a, b in pairs])
+            ratios["p99_paired"] = summarize([a["p99_ms"] / b["p99_ms"] for a, b in pairs])
+        return {"name": sc.name, "description": sc.description, "path": sc.path,
+                "instances": sc.instances, "wrk_threads": sc.wrk_threads,
+                "wrk_connections": sc.wrk_connections, "runs": runs,
+                "summary": summary, "ratios": ratios}
+    finally:
+        for t in targets:
+            t.stop()
+        fleet.stop()
+
+
+def run_memory(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
+    fleet = Fleet(procs, bins["sample-service"], tmp, sc)
+    targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
+                             Nginx(procs, tmp, args.workers, args.keepalive)]
+    try:
+        res = {}
+        for t in targets:
+            t.start(sc, fleet.ports)
+        for t in targets:
+            log(f"[memory] {args.idle_connections} idle keep-alive connections to {t.name}")
+            res[t.name] = idle_connection_memory(t, sc.path, args.idle_connections)
+        g, n = res["gateway"]["bytes_per_connection"], res["nginx"]["bytes_per_connection"]
+        return {"scenario": sc.name, "connections": args.idle_connections, "targets": res,
+                "ratio": g / n if n > 0 else None}
+    finally:
+        for t in targets:
+            t.stop()
+        fleet.stop()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", action="append",
+                    help="scenario to run (repeatable; default: all). Known: "
+                         + ", ".join(s.name for s in scenarios(argparse.Namespace(size=None))))
+    ap.add_argument("--quick", action="store_true", help="2 rounds of 3 s, 1 s warm-up, 500 idle conns")
+    ap.add_argument("--rounds", type=int, help="rounds per target (default 3; --quick 2)")
+    ap.add_argument("--duration", type=float, help="seconds per round (default 10; --quick 3)")
+    ap.add_argument("--warmup", type=float, help="warm-up seconds per target (default 3; --quick 1)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="gateway workers = nginx worker_processes (default 1: wrk and the "
+                         "fleet need the other core)")
+    ap.add_argument("--keepalive", type=int, default=64, help="idle upstream connections kept per instance per worker (default 64): "
+                         "gateway `keepalive: N`, nginx `keepalive N x instances`")
+    ap.add_argument("--size", type=int, help="response body bytes (sample-service ?size=N)")
+    ap.add_argument("--idle-connections", type=int,
+                    help="idle keep-alive connections for the memory test "
+                         "(default 2000; --quick 500; 0 skips)")
+    ap.add_argument("--build-dir", type=Path, default=ROOT / "build",
+                    help="where gateway and sample-service are (default: build/)")
+    ap.add_argument("--json", type=Path, help="also write the results as JSON to FILE")
+    args = ap.parse_args(argv)
+    # Explicit flags win over --quick.
+    for key, full, quick in (("rounds", 3, 2), ("duration", 10.0, 3.0), ("warmup", 3.0, 1.0),
+                             ("idle_connections", 2000, 500)):
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else full)
+
+    bins = {b: args.build_dir / b for b in ("gateway", "sample-service")}
+    for b, path in bins.items():
+        if not os.access(path, os.X_OK):
+            sys.exit(f"compare.py: {path} missing; build first: "
+                     f"cmake -B build -S . && make -C build -j2 gateway sample-service")
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            sys.exit(f"compare.py: {tool} not found (apt-get install {tool})")
+    all_sc = scenarios(args)
+    known = {s.name: s for s in all_sc}
+    chosen = all_sc if not args.scenario else []
+    for name in args.scenario or []:
+        if name not in known:
+            sys.exit(f"compare.py: unknown scenario {name!r}; known: {', '.join(known)}")
+        chosen.append(known[name])
+
+    # Idle connections need descriptors, here and in the children (inherited).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, args.idle_connections + 4096))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if args.idle_connections + 1000 > min(want, Nginx.worker_connections):
+        sys.exit(f"compare.py: --idle-connections {args.idle_connections} needs more room "
+                 f"(open-file limit {want}, nginx worker_connections {Nginx.worker_connections})")
+
+    # SIGTERM/SIGHUP unwind like Ctrl-C so that `finally` stops everything.
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    t0 = time.monotonic()
+
+    def log(msg):
+        print(f"  {time.monotonic() - t0:6.1f}s {msg}", file=sys.stderr, flush=True)
+
+    procs = Procs()
+    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
+    result = {"machine": machine_info(args.build_dir),
+              "command": " ".join(["python3", "bench/compare.py", *(argv if argv is not None else sys.argv[1:])]),
+              "config": {"workers": args.workers, "keepalive": args.keepalive, "rounds": args.rounds,
+                         "duration": args.duration, "warmup": args.warmup, "size": args.size},
+              "scenarios": []}
+    try:
+        for sc in chosen:
+            result["scenarios"].append(run_scenario(sc, args, procs, tmp, bins, log))
+        if args.idle_connections > 0:
+            result["memory"] = run_memory(chosen[0], args, procs, tmp, bins, log)
+    except KeyboardInterrupt:
+        print("compare.py: interrupted; stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        procs.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"$ {result['command']}")
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    bad = any(s["summary"][t]["valid"] == 0 for s in result["scenarios"] for t in s["summary"])
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
