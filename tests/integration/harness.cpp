@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,8 @@ bool iequal(std::string_view a, std::string_view b) {
 struct CurlInit {
   CurlInit() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 } curl_init;
+
+constexpr std::string_view kGatewayPreamble = "listen: [\"127.0.0.1:0\"]\nadmin: {listen: \"127.0.0.1:0\"}\n";
 
 std::uint16_t port_from_line(const std::string& text, const std::string& prefix) {
   std::regex re(prefix + R"(\S*:(\d+))");
@@ -182,8 +185,7 @@ void SampleService::reset_stats() {
 // ---------------------------------------------------------------- Gateway
 
 Gateway::Gateway(const TempDir& dir, const std::string& yaml, std::vector<std::string> extra_args)
-    : config_path_(dir.write("gateway.yaml",
-                             "listen: [\"127.0.0.1:0\"]\nadmin: {listen: \"127.0.0.1:0\"}\n" + yaml)),
+    : config_path_(dir.write("gateway.yaml", std::string(kGatewayPreamble) + yaml)),
       proc_(
           [&] {
             std::vector<std::string> argv = {GATEWAY_BIN, "-c", config_path_};
@@ -215,6 +217,27 @@ std::int64_t proc_status_kib(pid_t pid, const char* key) {
 
 std::int64_t Gateway::rss_kib() const { return proc_status_kib(proc_.pid(), "VmRSS:"); }
 std::int64_t Gateway::peak_rss_kib() const { return proc_status_kib(proc_.pid(), "VmHWM:"); }
+
+std::string Gateway::metrics() const { return http_get(url(admin_port_, "/metrics")).body; }
+std::string Gateway::status() const { return http_get(url(admin_port_, "/status")).body; }
+
+void Gateway::rewrite_config(const std::string& yaml) const {
+  // Write aside and rename, so the gateway never reads a half-written file.
+  std::string tmp = config_path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << kGatewayPreamble << yaml;
+  }
+  fs::rename(tmp, config_path_);
+}
+
+int Gateway::config_line_of(std::string_view needle) const {
+  std::ifstream in(config_path_);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n)
+    if (line.find(needle) != std::string::npos) return n;
+  return 0;
+}
 
 CheckResult gateway_check(const std::string& config_path) {
   TempDir d;
@@ -476,6 +499,252 @@ std::optional<double> metric(std::string_view text, std::string_view series) {
     pos = after;
   }
   return std::nullopt;
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = 0;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    throw std::runtime_error("bind for a free port failed");
+  }
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);  // never listened: connects are refused
+  return ntohs(sa.sin_port);
+}
+
+bool can_connect(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// ---------------------------------------------------------------- CaptureServer
+
+CaptureServer::CaptureServer(std::string response) : response_(std::move(response)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(listen_fd_, 64) != 0)
+    throw std::runtime_error(std::string("CaptureServer: ") + std::strerror(errno));
+  socklen_t len = sizeof sa;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+  port_ = ntohs(sa.sin_port);
+  thread_ = std::thread([this] { run(); });
+}
+
+CaptureServer::~CaptureServer() {
+  stop_.store(true);
+  thread_.join();
+  ::close(listen_fd_);
+}
+
+std::vector<std::string> CaptureServer::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+namespace {
+// Length of the first complete request in `in` (head + body framed by
+// Content-Length or chunked), or 0 if it is not complete yet.
+std::size_t complete_request(const std::string& in) {
+  auto head_end = in.find("\r\n\r\n");
+  if (head_end == std::string::npos) return 0;
+  std::string_view head(in.data(), head_end + 4);
+  std::size_t body_start = head_end + 4;
+  auto te = head_header(head, "Transfer-Encoding");
+  if (te && te->find("chunked") != std::string::npos) {
+    auto end = in.find("0\r\n\r\n", body_start);
+    // The terminating chunk: at the body's start or right after a chunk's CRLF.
+    while (end != std::string::npos && end != body_start && in.compare(end - 2, 2, "\r\n") != 0)
+      end = in.find("0\r\n\r\n", end + 1);
+    return end == std::string::npos ? 0 : end + 5;
+  }
+  std::size_t cl = 0;
+  if (auto v = head_header(head, "Content-Length")) cl = std::strtoull(v->c_str(), nullptr, 10);
+  return in.size() >= body_start + cl ? body_start + cl : 0;
+}
+}  // namespace
+
+void CaptureServer::run() {
+  struct Conn {
+    int fd;
+    std::string in;
+  };
+  std::vector<Conn> conns;
+  while (!stop_.load()) {
+    std::vector<pollfd> fds;
+    fds.push_back({listen_fd_, POLLIN, 0});
+    for (auto& c : conns) fds.push_back({c.fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+    if (fds[0].revents & POLLIN) {
+      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        conns.push_back({fd, {}});
+        connections_.fetch_add(1);
+      }
+    }
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      auto& c = conns[i - 1];
+      char buf[65536];
+      ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        ::close(c.fd);
+        c.fd = -1;
+        continue;
+      }
+      c.in.append(buf, static_cast<std::size_t>(n));
+      while (std::size_t len = complete_request(c.in)) {
+        {
+          std::lock_guard lock(mu_);
+          requests_.push_back(c.in.substr(0, len));
+        }
+        c.in.erase(0, len);
+        std::string_view out = response_;
+        while (!out.empty()) {
+          ssize_t w = ::send(c.fd, out.data(), out.size(), MSG_NOSIGNAL);
+          if (w <= 0) break;
+          out.remove_prefix(static_cast<std::size_t>(w));
+        }
+      }
+    }
+    std::erase_if(conns, [](const Conn& c) { return c.fd < 0; });
+  }
+  for (auto& c : conns) ::close(c.fd);
+}
+
+std::optional<std::string> head_header(std::string_view head, std::string_view name) {
+  std::size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos && pos + 2 < head.size()) {
+    std::size_t start = pos + 2;
+    std::size_t end = head.find("\r\n", start);
+    if (end == std::string_view::npos) end = head.size();
+    std::string_view line = head.substr(start, end - start);
+    auto colon = line.find(':');
+    if (colon != std::string_view::npos && iequal(line.substr(0, colon), name)) {
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      return std::string(value);
+    }
+    pos = end;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- streaming
+
+char pattern_byte(std::uint64_t offset) {
+  // Not periodic at any power of two a buffer size could hide behind.
+  return static_cast<char>('a' + (offset + offset / 4093) % 26);
+}
+
+std::optional<std::string> StreamResult::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (iequal(n, name)) return v;
+  return std::nullopt;
+}
+
+namespace {
+struct StreamState {
+  StreamResult* result;
+  std::uint64_t upload_total;
+  std::uint64_t sent = 0;
+  bool check_echo;
+};
+
+std::size_t stream_read(char* buf, std::size_t size, std::size_t n, void* ud) {
+  auto* s = static_cast<StreamState*>(ud);
+  std::size_t k = std::min<std::uint64_t>(size * n, s->upload_total - s->sent);
+  for (std::size_t i = 0; i < k; ++i) buf[i] = pattern_byte(s->sent + i);
+  s->sent += k;
+  return k;
+}
+
+std::size_t stream_write(char* p, std::size_t size, std::size_t n, void* ud) {
+  auto* s = static_cast<StreamState*>(ud);
+  std::size_t k = size * n;
+  if (s->check_echo && s->result->echo_matches) {
+    for (std::size_t i = 0; i < k; ++i) {
+      if (p[i] != pattern_byte(s->result->received + i)) {
+        s->result->echo_matches = false;
+        break;
+      }
+    }
+  }
+  s->result->received += k;
+  return k;
+}
+
+std::size_t stream_header(char* p, std::size_t size, std::size_t n, void* ud) {
+  auto* r = static_cast<StreamResult*>(ud);
+  Response tmp;
+  tmp.headers = std::move(r->headers);
+  on_header(p, size, n, &tmp);
+  r->headers = std::move(tmp.headers);
+  return size * n;
+}
+}  // namespace
+
+StreamResult stream_exchange(const std::string& u, std::uint64_t upload_bytes, bool chunked_upload, bool check_echo,
+                             Ms timeout) {
+  StreamResult r;
+  StreamState st{&r, upload_bytes, 0, check_echo};
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, u.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &stream_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &st);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &stream_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+  curl_slist* list = nullptr;
+  if (upload_bytes > 0 || chunked_upload) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, &stream_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, &st);
+    if (chunked_upload) list = curl_slist_append(list, "Transfer-Encoding: chunked");
+    else curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(upload_bytes));
+    list = curl_slist_append(list, "Content-Type: application/octet-stream");
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) r.error = curl_easy_strerror(rc);
+  else curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(list);
+  curl_easy_cleanup(c);
+  if (st.sent != upload_bytes && r.error.empty()) r.error = "upload stopped after " + std::to_string(st.sent) + " bytes";
+  return r;
+}
+
+std::optional<std::string> instance_state(std::string_view json, std::string_view address) {
+  auto pos = json.find("\"address\":\"" + std::string(address) + "\"");
+  if (pos == std::string_view::npos) return std::nullopt;
+  auto end = json.find('}', pos);
+  auto key = json.find("\"state\":\"", pos);
+  if (key == std::string_view::npos || key > end) return std::nullopt;
+  key += 9;
+  auto close = json.find('"', key);
+  return std::string(json.substr(key, close - key));
+}
+
+std::size_t count_of(std::string_view text, std::string_view needle) {
+  std::size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string_view::npos; pos = text.find(needle, pos + needle.size())) ++n;
+  return n;
 }
 
 std::string upstream_yaml(std::string_view name, const std::vector<const SampleService*>& services,

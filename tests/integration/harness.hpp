@@ -9,12 +9,15 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace itest {
@@ -103,6 +106,15 @@ class Gateway {
   // Resident set size now, and its peak, in KiB (from /proc).
   std::int64_t rss_kib() const;
   std::int64_t peak_rss_kib() const;
+  // GET on the admin listener: /metrics text and /status JSON bodies.
+  std::string metrics() const;
+  std::string status() const;
+  // Replaces the configuration file (with the same listen/admin lines the
+  // constructor wrote in front of `yaml`); send SIGHUP to apply it.
+  void rewrite_config(const std::string& yaml) const;
+  // The line in the configuration file on which `needle` first appears
+  // (1-based), 0 if absent: for checking file:line:col messages.
+  int config_line_of(std::string_view needle) const;
 
  private:
   std::string config_path_;
@@ -200,6 +212,66 @@ bool eventually(Pred pred, Ms timeout = 10s) {
   }
   return pred();
 }
+
+// A loopback port on which nothing listens (bound, then closed: connects to
+// it are refused).
+std::uint16_t free_port();
+// Whether a TCP connect to 127.0.0.1:port succeeds now.
+bool can_connect(std::uint16_t port);
+
+// A scripted upstream on an ephemeral port: records every request it gets
+// (head and body, raw bytes) and answers each with `response`, keeping the
+// connection open (unless the response says close). For checking exactly
+// what the gateway sends upstream, which sample-service does not reflect.
+class CaptureServer {
+ public:
+  explicit CaptureServer(std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  ~CaptureServer();
+  CaptureServer(const CaptureServer&) = delete;
+  CaptureServer& operator=(const CaptureServer&) = delete;
+  std::uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Raw requests received so far (head including its blank line, then body).
+  std::vector<std::string> requests() const;
+  int connections() const { return connections_.load(); }
+
+ private:
+  void run();
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::string response_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+// Value of header `name` in a raw HTTP head (request or response),
+// case-insensitive, first occurrence; nullopt if absent.
+std::optional<std::string> head_header(std::string_view head, std::string_view name);
+
+// A streamed exchange through libcurl, for bodies too large to hold: the
+// upload (if any) is generated on the fly from pattern_byte(offset); the
+// response body is counted and, with `check_echo`, compared byte by byte
+// with the same pattern.
+struct StreamResult {
+  long status = 0;  // 0: transport error, see error
+  std::string error;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::uint64_t received = 0;
+  bool echo_matches = true;
+  std::optional<std::string> header(std::string_view name) const;
+};
+char pattern_byte(std::uint64_t offset);
+StreamResult stream_exchange(const std::string& url, std::uint64_t upload_bytes, bool chunked_upload,
+                             bool check_echo, Ms timeout = 60s);
+
+// Field "state" of the instance with `address` in a gateway /status JSON.
+std::optional<std::string> instance_state(std::string_view status_json, std::string_view address);
+
+// Number of occurrences of `needle` in `text`.
+std::size_t count_of(std::string_view text, std::string_view needle);
 
 // An upstream block for the given services: "name:\n  instances: [...]\n" + extra lines.
 std::string upstream_yaml(std::string_view name, const std::vector<const SampleService*>& services,
