@@ -21,9 +21,18 @@ using Seconds = std::int64_t;
 
 // --- Cache-Control -----------------------------------------------------------
 
+// Parsing, for requests and responses alike: every Cache-Control field line is
+// combined into one list (RFC 9110 5.3); directive names are case-insensitive;
+// an argument may be a token or a quoted-string (RFC 9111 5.2: recipients
+// accept both), and a comma inside quotes does not split the list.
+// Duplicates: the first occurrence of a directive with an argument decides
+// (RFC 9111 4.2.1 allows "the first occurrence"), even when it is malformed.
+// Delta-seconds larger than 2^31 count as 2^31 (RFC 9111 1.2.2).
+
 // Response directives (RFC 9111 5.2.2 and RFC 5861). Unknown directives are
 // ignored; a malformed delta-seconds makes its directive absent, except
 // max-age / s-maxage which then count as 0 (RFC 9111 4.2.1: treat as stale).
+// `Pragma` is ignored in responses (RFC 9111 5.4 defines it for requests).
 struct ResponseDirectives {
   std::optional<Seconds> max_age;
   std::optional<Seconds> s_maxage;
@@ -37,11 +46,18 @@ struct ResponseDirectives {
   bool immutable = false;
   std::optional<Seconds> stale_while_revalidate;
   std::optional<Seconds> stale_if_error;
+  // Qualified forms, `no-cache="Set-Cookie"` and `private="X-User"`: the
+  // listed field names, lowercased. They do not set the flags above; the
+  // fields are removed before storage (remove_unstorable_fields). An empty
+  // list (`no-cache=""`) counts as the unqualified directive.
+  std::vector<std::string> no_cache_fields;
+  std::vector<std::string> private_fields;
 };
 ResponseDirectives parse_response_directives(const http::HeaderMap& headers);
 
-// Request directives (RFC 9111 5.2.1). `Pragma: no-cache` without a
-// Cache-Control header counts as no-cache.
+// Request directives (RFC 9111 5.2.1). A malformed delta-seconds makes its
+// directive absent. `Pragma: no-cache` counts as no-cache only when the
+// request has no Cache-Control directive at all (RFC 9111 5.4).
 struct RequestDirectives {
   std::optional<Seconds> max_age;
   std::optional<Seconds> max_stale;  // present without value: any staleness (INT64_MAX)
@@ -59,13 +75,29 @@ RequestDirectives parse_request_directives(const http::HeaderMap& headers);
 // (kept, sorted by parameter, or dropped per the rule), then the rule's
 // extra headers and cookies as name=value. Unambiguous: parts are separated
 // by bytes that cannot occur in them.
+//
+// Layout, with | standing for kKeySeparator:
+//   GET|example.com|/path?query[|h:accept-language=en][|c:session=abc]
+// An extra header or cookie that is absent appears as its bare name
+// ("|h:accept-language"), so absent and empty differ. Header values and
+// cookie values have '%', control bytes and DEL percent-encoded, so a value
+// can never forge a separator; URL parts are used as received (the parser
+// admits no control bytes there; any would be percent-encoded).
+inline constexpr char kKeySeparator = '\x1f';
 std::string cache_key(const http::Request& req, const CacheRuleConfig& rule);
+// The part of a GET key that names the URL: "GET|host|/path?query". Every
+// key built for that URL under `rule` equals it or starts with it followed
+// by kKeySeparator, whatever the extra headers and cookies: this is how
+// purge by URL and invalidation find all the entries of a URL.
+std::string url_key(std::string_view host, std::string_view target, const CacheRuleConfig& rule);
 
-// The request was asked to skip the cache by the route's bypass conditions
-// (a listed header present and neither empty nor "0", or a listed cookie).
+// The request was asked to skip the cache by the route's bypass conditions:
+// a listed header or cookie present with a value neither empty nor "0"
+// (nginx's proxy_cache_bypass rule).
 bool bypassed(const http::Request& req, const CacheRuleConfig& rule);
 
-// Methods whose responses may be looked up and stored: GET and HEAD.
+// Methods whose requests may be answered from the cache: GET and HEAD. Only
+// responses to GET are stored (see can_store).
 bool cacheable_method(std::string_view method) noexcept;
 
 // --- Storing ---------------------------------------------------------------
@@ -81,6 +113,18 @@ struct StoreDecision {
 // public, s-maxage or must-revalidate), Set-Cookie (only if the rule
 // allows), Vary: *, and that some freshness exists (headers, or the rule's
 // TTL for the status).
+//
+// `req` is the request as sent upstream. Only GET responses are stored: a
+// response to HEAD has no body and HEAD shares GET's key, so storing it would
+// serve empty bodies (a proxy that fetches GET for a client's HEAD passes
+// the GET). 206 is never stored: this cache does not combine ranges. A
+// status listed in the rule's `valid` counts as explicitly cacheable, as
+// nginx's proxy_cache_valid does. A response that could never be reused
+// without a full refetch (lifetime 0 or no-cache, no validator, no stale
+// window) is not stored either.
+// Reasons: "method", "status", "partial content", "no-store", "private",
+// "authorization", "set-cookie", "vary *", "must-understand",
+// "no freshness", "no validator".
 StoreDecision can_store(const http::Request& req, const http::Response& resp, const CacheRuleConfig& rule);
 
 // Statuses cacheable by default (RFC 9110 15.1): 200 203 204 206 300 301 308
@@ -105,6 +149,8 @@ Freshness freshness(const http::Response& resp, const CacheRuleConfig& rule, Sec
 
 // RFC 9111 4.2.3: the corrected initial age of a response received at
 // response_time for a request sent at request_time (uses Age and Date).
+// A missing or invalid Date gives an apparent age of 0; a missing or invalid
+// Age counts as 0.
 Seconds corrected_initial_age(const http::HeaderMap& headers, Seconds request_time, Seconds response_time);
 // Current age: corrected initial age plus time resident since response_time.
 inline Seconds current_age(Seconds corrected_initial_age, Seconds response_time, Seconds now) {
@@ -117,13 +163,21 @@ enum class Usability {
   stale_revalidate,       // stale: revalidate (conditional request) before use
   stale_while_revalidate, // stale but inside stale-while-revalidate: serve, refresh in the background
 };
-// `age` is the current age. Request directives (max-age, max-stale,
-// min-fresh, no-cache) are honoured only if `honor_request` (the rule's
-// honor_client_no_cache); must_revalidate forbids max-stale.
+// `age` is the current age. Fresh iff lifetime > age (RFC 9111 4.2), so
+// age == lifetime is stale. The stale-while-revalidate window extends the
+// lifetime the same way: usable while lifetime + window > age. Request
+// directives (max-age, max-stale, min-fresh, no-cache) are honoured only if
+// `honor_request` (the rule's honor_client_no_cache); must_revalidate
+// forbids max-stale and stale-while-revalidate, no_cache forbids everything
+// but revalidation (RFC 9111 4.2.4). `fresh` is also the answer for a stale
+// response the client accepts with max-stale.
 Usability usability(const Freshness& f, Seconds age, const RequestDirectives& req, bool honor_request);
 // Whether a stale response may be served because the upstream failed
 // (stale-if-error window, or the rule's use_stale for this failure, where
 // `failure` is "error", "timeout" or "http_5xx" with the status).
+// stale-if-error covers "error", "timeout" and http_500/502/503/504 (RFC
+// 5861 4); use_stale has no time limit. Never with must_revalidate or
+// no_cache (RFC 9111 4.2.4), whatever stale-if-error or use_stale say.
 bool may_serve_stale_on_error(const Freshness& f, Seconds age, const CacheRuleConfig& rule,
                               std::string_view failure);
 
@@ -138,7 +192,9 @@ struct VarySpec {
 VarySpec parse_vary(const http::HeaderMap& headers);
 // The secondary key: each varied field of the request, normalised
 // (combined field values, whitespace around commas trimmed), joined so that
-// distinct value lists never collide. Empty when fields is empty.
+// distinct value lists never collide. Empty when fields is empty. A field
+// absent from the request differs from one present but empty (RFC 9111 4.1:
+// an absent field only matches an absent field).
 std::string vary_key(const VarySpec& vary, const http::Request& req);
 
 // --- Validation ------------------------------------------------------------
@@ -149,18 +205,35 @@ struct Validators {
 };
 Validators validators_of(const http::HeaderMap& headers);
 
-// Adds If-None-Match / If-Modified-Since for revalidating a stored response.
+// Adds If-None-Match / If-Modified-Since for revalidating a stored response,
+// both when both validators exist (RFC 9110 8.8.1); any If-None-Match /
+// If-Modified-Since the client sent is removed first, since the answer must
+// be about the stored response.
 void add_conditional_headers(http::HeaderMap& upstream_request, const Validators& stored);
 
 // Does the client's conditional request match the stored response, so that
 // the cache answers 304 (RFC 9110 13.1.2, 13.1.3)? If-None-Match wins over
-// If-Modified-Since; weak comparison.
+// If-Modified-Since; weak comparison. Only for GET and HEAD, and only
+// meaningful when the stored response is a 2xx (RFC 9110 13.2.1): the caller
+// checks that. Without a stored Last-Modified, If-Modified-Since never
+// matches (a full response is always correct).
 bool client_not_modified(const http::Request& req, const Validators& stored);
 
 // RFC 9111 3.2 / 4.3.4: headers of a stored response updated by a 304: every
 // field in the 304 replaces the stored one(s) of the same name, except the
 // framing fields (Content-Length, Transfer-Encoding) and hop-by-hop fields.
+// Age and Date describe the new validation: a stored one the 304 lacks is
+// removed (otherwise an old Date or Age would make the refreshed response
+// stale at once). The result has remove_unstorable_fields applied: a
+// Set-Cookie in the 304 is for the requesting client only.
 void merge_not_modified(http::HeaderMap& stored, const http::HeaderMap& not_modified);
+
+// Removes what a shared cache must not store (RFC 9111 3.1): Connection and
+// the fields it names, hop-by-hop fields, Proxy-Authenticate,
+// Proxy-Authentication-Info, Proxy-Authorization, the fields named by a
+// qualified private or no-cache, and Set-Cookie (a rule's store_set_cookie
+// lets the response be stored, never the cookie).
+void remove_unstorable_fields(http::HeaderMap& headers);
 
 // --- Invalidation ----------------------------------------------------------
 
@@ -170,12 +243,18 @@ bool invalidates(std::string_view method, int status) noexcept;
 // The targets to invalidate: the request target, and Location and
 // Content-Location if they are on the same host (absolute URLs of another
 // host are ignored; relative ones resolve against the request).
+// Same host means the same authority as the request's Host once lowercased
+// and without the scheme's default port (stricter than RFC 9111 4.4's "host
+// part": invalidating Location is a MAY, and a key names host and port).
+// Results are origin-form ("/path?query"), fragment dropped, dot-segments
+// removed, duplicates dropped, the request target first.
 std::vector<std::string> invalidated_targets(const http::Request& req, const http::Response& resp);
 
 // --- Tags ------------------------------------------------------------------
 
 // Purge tags from a header value such as "Surrogate-Key: a b" or "Cache-Tag:
-// a,b": split on spaces and commas, empties dropped.
+// a,b": split on spaces, tabs and commas, empties and duplicates dropped,
+// first-seen order kept.
 std::vector<std::string> parse_tags(std::string_view value);
 
 }  // namespace gateway::cache
