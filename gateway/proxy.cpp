@@ -1,13 +1,14 @@
 #include "gateway/proxy.hpp"
 
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <vector>
 
 #include "gateway/http/serializer.hpp"
 #include "gateway/log.hpp"
 #include "gateway/worker.hpp"
-#include "upstreams/client.hpp"
 
 namespace gateway::proxy {
 
@@ -28,11 +29,6 @@ void append_target(const http::Request& req, const RouteConfig& route, std::stri
   out.append(target);
 }
 
-struct Attempt {
-  std::unique_ptr<upstreams::Connection> conn;
-  Outcome outcome = Outcome::ok;
-};
-
 // Keeps the per-instance in-flight count (for least_conn) exact on every
 // path out of an attempt.
 class ActiveGuard {
@@ -48,7 +44,8 @@ class ActiveGuard {
 };
 }  // namespace
 
-void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out) {
+void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
+                         std::string_view extra_fields) {
   out.append(req.method);
   out.push_back(' ');
   append_target(req, route, out);
@@ -69,6 +66,7 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
     if (dropped(f.name)) return;
     out.append(f.name).append(": ").append(f.value).append(http::kCrlf);
   });
+  out.append(extra_fields);
 
   // X-Forwarded-For: append the client to what earlier proxies said.
   out.append("X-Forwarded-For: ");
@@ -92,36 +90,46 @@ void rewrite_response_head(http::Response& resp) {
   resp.headers.set("Via", via);
 }
 
-namespace {
+// ---------------------------------------------------------------- Fetch
 
-// Everything one proxied exchange needs, gathered once.
-class Exchange {
+class Fetch::Impl {
  public:
-  Exchange(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker)
-      : down_(down),
-        req_(down.request()),
-        route_(*match.route),
-        pool_(*state.pools[route_.upstream_index]),
+  Impl(Fetch& outer, const http::Request& req, std::string_view peer, Downstream* body_source,
+       const RouteConfig& route, WorkerState& state, Worker& worker, RequestInfo& info)
+      : outer_(outer),
+        req_(req),
+        peer_(peer),
+        body_source_(body_source),
+        route_(route),
+        pool_(*state.pools[route.upstream_index]),
         group_(pool_.group()),
-        stats_(*state.upstream_stats[route_.upstream_index]),
+        stats_(*state.upstream_stats[route.upstream_index]),
         timeouts_(state.runtime->config->timeouts),
         limits_(state.runtime->response_limits),
         worker_(worker),
+        info_(info),
         tried_(group_.size(), 0) {}
 
-  asio::awaitable<void> run();
+  asio::awaitable<Outcome> start();
+  asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
+  void release();
+
+  std::string extra_fields_;
 
  private:
-  asio::awaitable<Outcome> connect(std::size_t i, Attempt& a);
+  asio::awaitable<Outcome> connect(std::size_t i);
   asio::awaitable<Outcome> send_request(upstreams::Connection& c);
-  asio::awaitable<Outcome> exchange_once(std::size_t i, Attempt& a);
-  asio::awaitable<void> relay(Attempt& a);
-  asio::awaitable<void> fail(Outcome o, int status);
+  asio::awaitable<Outcome> exchange_once(std::size_t i);
+  std::vector<std::uint8_t> excluded() const;
   int pick();
+  bool another_instance_left() const;
   bool may_retry() const;
+  void note_failure(std::size_t i, Outcome o);
 
-  Downstream& down_;
+  Fetch& outer_;
   const http::Request& req_;
+  std::string_view peer_;
+  Downstream* body_source_;
   const RouteConfig& route_;
   upstreams::Pool& pool_;
   upstreams::Group& group_;
@@ -129,38 +137,58 @@ class Exchange {
   const Timeouts& timeouts_;
   const http::ParserLimits& limits_;
   Worker& worker_;
+  RequestInfo& info_;
 
-  std::string head_;              // request head for the upstream
-  std::string first_body_;        // body bytes read before the first send
-  bool body_in_memory_ = true;    // the whole body is in first_body_
-  bool body_streamed_ = false;    // some body bytes left for an upstream: no replay
-  bool client_gone_ = false;      // the client left while sending its body
+  std::string head_;            // request head for the upstream
+  std::string first_body_;      // body bytes read before the first send
+  bool body_in_memory_ = true;  // the whole body is in first_body_
+  bool body_streamed_ = false;  // some body bytes left for an upstream: no replay
   std::vector<std::uint8_t> tried_;
-  http::Response resp_;
+  std::unique_ptr<upstreams::Connection> conn_;
+  std::optional<ActiveGuard> active_;
   http::Clock::time_point sent_at_{};
 };
 
-int Exchange::pick() {
+std::vector<std::uint8_t> Fetch::Impl::excluded() const {
   auto now = http::Clock::now();
-  std::vector<std::uint8_t> excluded(group_.size());
-  for (std::size_t i = 0; i < excluded.size(); ++i) excluded[i] = tried_[i] || !group_.usable(i, now);
-  std::uint64_t hash = group_.config().balance == Balance::hash ? upstreams::fnv1a(req_.target) : 0;
-  return pool_.balancer().pick(excluded, pool_.active(), hash);
+  std::vector<std::uint8_t> out(group_.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = tried_[i] || !group_.usable(i, now);
+  return out;
 }
 
-bool Exchange::may_retry() const { return http::is_idempotent(req_.method) && !body_streamed_; }
+int Fetch::Impl::pick() {
+  std::uint64_t hash = group_.config().balance == Balance::hash ? upstreams::fnv1a(req_.target) : 0;
+  return pool_.balancer().pick(excluded(), pool_.active(), hash);
+}
 
-asio::awaitable<Outcome> Exchange::connect(std::size_t i, Attempt& a) {
+bool Fetch::Impl::another_instance_left() const {
+  auto ex = excluded();
+  return std::find(ex.begin(), ex.end(), 0) != ex.end();
+}
+
+bool Fetch::Impl::may_retry() const { return http::is_idempotent(req_.method) && !body_streamed_; }
+
+void Fetch::Impl::note_failure(std::size_t i, Outcome o) {
+  group_.report_failure(i, http::Clock::now());
+  std::string msg = "route=" + route_.name + " upstream=" + group_.name() + " instance=" + info_.instance + ": " +
+                    upstreams::to_string(o);
+  if (conn_ && conn_->last_error() && o != Outcome::read_timeout && o != Outcome::connect_timeout)
+    msg += " (" + conn_->last_error().message() + ")";
+  if (o == Outcome::bad_response && conn_) msg += " (" + conn_->parse_error() + ")";
+  log::warn(msg);
+}
+
+asio::awaitable<Outcome> Fetch::Impl::connect(std::size_t i) {
   auto ex = co_await asio::this_coro::executor;
-  a.conn = std::make_unique<upstreams::Connection>(ex, worker_.deadlines(), i, limits_);
-  auto o = co_await a.conn->connect(group_.instance(i).endpoints, timeouts_.upstream_connect);
+  conn_ = std::make_unique<upstreams::Connection>(ex, worker_.deadlines(), i, limits_);
+  auto o = co_await conn_->connect(group_.instance(i).endpoints, timeouts_.upstream_connect);
   if (o == Outcome::ok) upstreams::PoolStats::inc(pool_.stats().opened);
   co_return o;
 }
 
 // Sends the head with the body bytes already read in one gather write, then
 // the rest of the body as it arrives from the client.
-asio::awaitable<Outcome> Exchange::send_request(upstreams::Connection& c) {
+asio::awaitable<Outcome> Fetch::Impl::send_request(upstreams::Connection& c) {
   std::string frame;  // a chunk size line: short enough to stay inline
   std::string_view tail;
   if (req_.chunked) tail = http::frame_chunk(first_body_.size(), body_in_memory_, frame);
@@ -173,8 +201,8 @@ asio::awaitable<Outcome> Exchange::send_request(upstreams::Connection& c) {
   body_streamed_ = true;
   for (bool done = false; !done;) {
     std::span<const char> piece;
-    if (co_await down_.read_body(piece, done)) {
-      client_gone_ = true;  // the upstream got a partial body; give up on the exchange
+    if (co_await body_source_->read_body(piece, done)) {
+      outer_.client_gone_ = true;  // the upstream got a partial body; give up on the exchange
       co_return Outcome::ok;
     }
     frame.clear();
@@ -186,129 +214,171 @@ asio::awaitable<Outcome> Exchange::send_request(upstreams::Connection& c) {
   co_return Outcome::ok;
 }
 
-asio::awaitable<Outcome> Exchange::exchange_once(std::size_t i, Attempt& a) {
+asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
   // A kept-alive connection first; if the server closed it while idle the
   // request is sent once more on a fresh one.
-  a.conn = pool_.take_idle(i, http::Clock::now());
+  conn_ = pool_.take_idle(i, http::Clock::now());
   for (int fresh_retry = 0;; ++fresh_retry) {
-    if (!a.conn) {
-      auto o = co_await connect(i, a);
+    if (!conn_) {
+      auto o = co_await connect(i);
       if (o != Outcome::ok) co_return o;
     } else {
       upstreams::PoolStats::inc(pool_.stats().reused);
     }
     sent_at_ = http::Clock::now();
-    auto o = co_await send_request(*a.conn);
-    if (client_gone_) co_return o;
-    if (o == Outcome::ok) o = co_await a.conn->read_head(resp_, req_.is_head(), timeouts_.upstream_read);
-    bool stale = a.conn->reused() && !a.conn->response_started() &&
+    auto o = co_await send_request(*conn_);
+    if (outer_.client_gone_) co_return o;
+    if (o == Outcome::ok) o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read);
+    bool stale = conn_->reused() && !conn_->response_started() &&
                  (o == Outcome::send_failed || o == Outcome::closed_early);
     if (stale && fresh_retry == 0 && !body_streamed_) {
-      a.conn.reset();
+      conn_.reset();
       continue;
     }
     co_return o;
   }
 }
 
-asio::awaitable<void> Exchange::fail(Outcome o, int status) {
-  stats_.errors.inc();
-  auto& info = down_.info();
-  std::string msg = "route=" + std::string(route_.name) + " upstream=" + group_.name() +
-                    " instance=" + (info.instance.empty() ? "-" : info.instance) + ": ";
-  if (status == 503) msg += "no healthy instance";
-  else msg += std::string(upstreams::to_string(o));
-  log::error(msg);
-  if (down_.head_written()) {
-    down_.abort();
-    co_return;
-  }
-  std::string body = std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": ";
-  body += status == 503 ? "no healthy upstream instance\n"
-          : status == 504 ? "upstream timed out\n"
-                          : "upstream " + std::string(upstreams::to_string(o)) + "\n";
-  co_await respond(down_, status, body);
-}
+asio::awaitable<Outcome> Fetch::Impl::start() {
+  info_.upstream = group_.name();
+  build_upstream_head(req_, route_, peer_, head_, extra_fields_);
 
-asio::awaitable<void> Exchange::relay(Attempt& a) {
-  rewrite_response_head(resp_);
-  down_.write_head(resp_);
-  auto& conn = *a.conn;
-  for (;;) {
+  // Read what body is already here (it triggers 100 Continue if asked): a
+  // small body is kept whole so the request can be retried.
+  if (req_.has_body() && body_source_) {
     std::span<const char> piece;
     bool done = false;
-    auto o = co_await conn.read_body(piece, done, timeouts_.upstream_read);
-    if (o != Outcome::ok) {
-      group_.report_failure(conn.instance(), http::Clock::now());
-      co_await fail(o, upstreams::status_for(o));
-      co_return;
+    if (co_await body_source_->read_body(piece, done)) {
+      outer_.client_gone_ = true;
+      co_return Outcome::ok;
     }
-    if (auto ec = co_await down_.write_body(piece, done)) co_return;  // client gone: drop the upstream connection too
-    if (done) break;
-  }
-  if (conn.reusable()) pool_.give_back(std::move(a.conn), http::Clock::now());
-}
-
-asio::awaitable<void> Exchange::run() {
-  auto& info = down_.info();
-  info.upstream = group_.name();
-  build_upstream_head(req_, route_, down_.peer(), head_);
-
-  // Read what body is already here (it triggers 100 Continue if asked):
-  // a small body is kept whole so the request can be retried.
-  if (req_.has_body()) {
-    std::span<const char> piece;
-    bool done = false;
-    if (auto ec = co_await down_.read_body(piece, done)) co_return;  // client gone or body timed out
     first_body_.assign(piece.data(), piece.size());
     body_in_memory_ = done;
   }
 
   const int max_tries = 1 + (http::is_idempotent(req_.method) ? std::max(group_.config().retries, 0) : 0);
-  Outcome last = Outcome::ok;
-  int last_status = 503;
+  Outcome last = Outcome::connect_failed;
+  bool attempted = false;
   for (int attempt = 0; attempt < max_tries; ++attempt) {
     int i = pick();
     if (i < 0) break;
     auto idx = static_cast<std::size_t>(i);
     tried_[idx] = 1;
-    info.instance = group_.instance(idx).address.text;
-    ++info.tries;
+    attempted = true;
+    info_.instance = group_.instance(idx).address.text;
+    ++info_.tries;
     if (attempt > 0) stats_.retries.inc();
 
-    ActiveGuard active(pool_.active(), idx);
-    Attempt a;
-    auto o = co_await exchange_once(idx, a);
-    if (client_gone_) co_return;
+    active_.reset();
+    active_.emplace(pool_.active(), idx);
+    auto o = co_await exchange_once(idx);
+    if (outer_.client_gone_) co_return o;
     if (o != Outcome::ok) {
-      group_.report_failure(idx, http::Clock::now());
+      note_failure(idx, o);
       last = o;
-      last_status = upstreams::status_for(o);
-      log::warn("route=" + route_.name + " upstream=" + group_.name() + " instance=" + info.instance + ": " +
-                upstreams::to_string(o) + (a.conn && a.conn->last_error() ? " (" + a.conn->last_error().message() + ")" : ""));
+      conn_.reset();
       // A timeout waiting for the response is not retried: the request may
       // be running, and a second try would double the wait.
       if (o == Outcome::read_timeout || !may_retry()) break;
       continue;
     }
-    info.upstream_time = std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - sent_at_);
-    stats_.response_time.observe(info.upstream_time);
+    info_.upstream_time = std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - sent_at_);
+    stats_.response_time.observe(info_.upstream_time);
     group_.report_success(idx);
-    if ((resp_.status == 502 || resp_.status == 503) && attempt + 1 < max_tries && may_retry()) {
+    int status = outer_.resp_.status;
+    if ((status == 502 || status == 503) && attempt + 1 < max_tries && may_retry() && another_instance_left()) {
       // Drop this answer (and its connection) and ask another instance.
+      conn_.reset();
       continue;
     }
-    co_await relay(a);
-    co_return;
+    co_return Outcome::ok;
   }
-  co_await fail(last, last_status);
+  active_.reset();
+  outer_.failure_status_ = attempted ? upstreams::status_for(last) : 503;
+  co_return attempted ? last : Outcome::connect_failed;
 }
 
-}  // namespace
+asio::awaitable<Outcome> Fetch::Impl::read_body(std::span<const char>& piece, bool& done) {
+  auto o = co_await conn_->read_body(piece, done, timeouts_.upstream_read);
+  if (o != Outcome::ok) {
+    note_failure(conn_->instance(), o);
+    conn_.reset();
+    active_.reset();
+  }
+  co_return o;
+}
+
+void Fetch::Impl::release() {
+  if (conn_ && conn_->reusable()) pool_.give_back(std::move(conn_), http::Clock::now());
+  conn_.reset();
+  active_.reset();
+}
+
+Fetch::Fetch(const http::Request& req, std::string_view peer, Downstream* body_source, const RouteConfig& route,
+             WorkerState& state, Worker& worker, RequestInfo& info)
+    : impl_(std::make_unique<Impl>(*this, req, peer, body_source, route, state, worker, info)) {}
+
+Fetch::~Fetch() = default;
+
+void Fetch::add_header(std::string_view name, std::string_view value) {
+  impl_->extra_fields_.append(name).append(": ").append(value).append(http::kCrlf);
+}
+
+asio::awaitable<Outcome> Fetch::start() { return impl_->start(); }
+
+asio::awaitable<Outcome> Fetch::read_body(std::span<const char>& piece, bool& done) {
+  return impl_->read_body(piece, done);
+}
+
+void Fetch::release() { impl_->release(); }
+
+// ---------------------------------------------------------------- relaying
+
+asio::awaitable<void> respond_failure(Downstream& down, const RouteConfig& route, int status, std::string_view what) {
+  auto& info = down.info();
+  log::error("route=" + route.name + " upstream=" + std::string(info.upstream) +
+             " instance=" + (info.instance.empty() ? "-" : info.instance) + ": " + std::string(what));
+  if (down.head_written()) {
+    down.abort();
+    co_return;
+  }
+  std::string body = std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": ";
+  body += status == 503 ? "no healthy upstream instance\n"
+          : status == 504 ? "upstream timed out\n"
+                          : "upstream " + std::string(what) + "\n";
+  co_await respond(down, status, body);
+}
+
+asio::awaitable<void> relay(Fetch& fetch, Downstream& down) {
+  auto& resp = fetch.response();
+  rewrite_response_head(resp);
+  down.write_head(resp);
+  for (;;) {
+    std::span<const char> piece;
+    bool done = false;
+    auto o = co_await fetch.read_body(piece, done);
+    if (o != Outcome::ok) {
+      down.abort();  // the client sees a truncated response, never a wrong one
+      co_return;
+    }
+    if (co_await down.write_body(piece, done)) co_return;  // client gone: the upstream connection is dropped
+    if (done) break;
+  }
+  fetch.release();
+}
 
 asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker) {
-  Exchange ex(down, match, state, worker);
-  co_await ex.run();
+  const auto& route = *match.route;
+  Fetch fetch(down.request(), down.peer(), &down, route, state, worker, down.info());
+  auto o = co_await fetch.start();
+  if (fetch.client_gone()) co_return;
+  if (o != Outcome::ok) {
+    state.upstream_stats[route.upstream_index]->errors.inc();
+    int status = fetch.failure_status();
+    co_await respond_failure(down, route, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));
+    co_return;
+  }
+  co_await relay(fetch, down);
 }
 
 }  // namespace gateway::proxy

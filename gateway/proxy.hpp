@@ -1,35 +1,93 @@
-// The proxy handler: one request to an upstream group and its response back,
+// The proxy path: one request to an upstream group and its response back,
 // streamed both ways. Runs on the worker that owns the client connection,
 // with that worker's pools and balancer.
 //
-// Pipeline: rewrite the head (hop-by-hop out, X-Forwarded-*, Via in) ->
-// pick an instance (balancer, skipping unhealthy and tried ones) -> take a
-// kept-alive connection or open one -> send -> read the response head ->
-// relay head and body. Idempotent requests move to another instance on
-// connect failure, on a connection lost before any response byte, or on a
-// 502/503 answer, up to `retries` times; a reused connection found closed is
-// retried once on a fresh one to the same instance.
+// Fetch is the upstream half: rewrite the head (hop-by-hop out,
+// X-Forwarded-*, Via in) -> pick an instance (balancer, skipping unhealthy
+// and tried ones) -> take a kept-alive connection or open one -> send ->
+// read the response head; the body is then pulled piece by piece. Idempotent
+// requests move to another instance on connect failure, on a connection lost
+// before any response byte, or on a 502/503 answer, up to `retries` times; a
+// reused connection found closed is retried once on a fresh one.
+//
+// serve() relays a Fetch to a Downstream; the cache layer drives a Fetch
+// itself to store what it relays, revalidate, or refresh in the background.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "gateway/exchange.hpp"
 #include "gateway/router.hpp"
+#include "upstreams/client.hpp"
 
 namespace gateway {
 
 class Worker;
 struct WorkerState;
 struct RouteConfig;
+struct UpstreamStats;
 
 namespace proxy {
 
+class Fetch {
+ public:
+  // `body_source` supplies the request body (null: the request has none, as
+  // for a background refresh); `peer` is the client address.
+  Fetch(const http::Request& req, std::string_view peer, Downstream* body_source, const RouteConfig& route,
+        WorkerState& state, Worker& worker, RequestInfo& info);
+  ~Fetch();
+  Fetch(const Fetch&) = delete;
+  Fetch& operator=(const Fetch&) = delete;
+
+  // Adds a field to the upstream request (before start()).
+  void add_header(std::string_view name, std::string_view value);
+
+  // Sends the request, with retries, until a response head arrives.
+  // Returns ok, or the last failure (see failure_status()).
+  boost::asio::awaitable<upstreams::Outcome> start();
+  // After start() succeeded: the response, as received (not rewritten).
+  http::Response& response() noexcept { return resp_; }
+  // After a failure: 502, 503 (nothing usable) or 504.
+  int failure_status() const noexcept { return failure_status_; }
+  // The client went away while sending its body: nothing more to do.
+  bool client_gone() const noexcept { return client_gone_; }
+
+  // The next run of body bytes (valid until the next call); `done` with the
+  // last one. A failure here is recorded against the instance.
+  boost::asio::awaitable<upstreams::Outcome> read_body(std::span<const char>& piece, bool& done);
+  // Returns the connection to the pool if the response was read completely
+  // and the connection may be reused; otherwise closes it.
+  void release();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  http::Response resp_;
+  int failure_status_ = 502;
+  bool client_gone_ = false;
+};
+
+// Relays a started Fetch to the downstream: rewritten head, then the body.
+// Upstream failure mid-body aborts the downstream (the client sees a
+// truncated response, never a wrong one).
+boost::asio::awaitable<void> relay(Fetch& fetch, Downstream& down);
+
+// Answers a failed Fetch: 502/503/504 with a short body (or an abort if a
+// head was already sent), with an error-log line naming route and instance.
+boost::asio::awaitable<void> respond_failure(Downstream& down, const RouteConfig& route, int status,
+                                             std::string_view what);
+
+// The whole proxy path: Fetch, then relay or respond_failure.
 boost::asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker);
 
 // The request head sent upstream, appended to `out`. Pure, for tests.
 // `peer` is the client address for X-Forwarded-For.
-void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out);
+void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
+                         std::string_view extra_fields = {});
 
 // Rewrites an upstream response head for the client, in place.
 void rewrite_response_head(http::Response& resp);

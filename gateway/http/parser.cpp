@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <optional>
 
 namespace gateway::http {
 
@@ -9,17 +10,26 @@ namespace {
 Parser& self(llhttp_t* p) { return *static_cast<Parser*>(p->data); }
 }  // namespace
 
+// One callback table for every parser: it holds only function pointers.
+const llhttp_settings_t& Parser::settings() {
+  static const llhttp_settings_t table = [] {
+    llhttp_settings_t t;
+    llhttp_settings_init(&t);
+    t.on_message_begin = &Parser::on_message_begin;
+    t.on_url = &Parser::on_url;
+    t.on_status = &Parser::on_status;
+    t.on_header_field = &Parser::on_header_field;
+    t.on_header_value = &Parser::on_header_value;
+    t.on_headers_complete = &Parser::on_headers_complete;
+    t.on_body = &Parser::on_body;
+    t.on_message_complete = &Parser::on_message_complete;
+    return t;
+  }();
+  return table;
+}
+
 Parser::Parser(Kind kind, const ParserLimits& limits) : kind_(kind), limits_(limits) {
-  llhttp_settings_init(&settings_);
-  settings_.on_message_begin = &Parser::on_message_begin;
-  settings_.on_url = &Parser::on_url;
-  settings_.on_status = &Parser::on_status;
-  settings_.on_header_field = &Parser::on_header_field;
-  settings_.on_header_value = &Parser::on_header_value;
-  settings_.on_headers_complete = &Parser::on_headers_complete;
-  settings_.on_body = &Parser::on_body;
-  settings_.on_message_complete = &Parser::on_message_complete;
-  llhttp_init(&llp_, kind == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+  llhttp_init(&llp_, kind == Kind::request ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
   llp_.data = this;
 }
 
@@ -81,8 +91,10 @@ int Parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
       return s.fail(s.kind_ == Kind::request ? 431 : 502, "too many header fields");
     h.begin_field();
     s.in_value_ = false;
+    s.name_bytes_ = 0;
   }
   s.header_bytes_ += len;
+  s.name_bytes_ += len;
   if (s.header_bytes_ > s.limits_.header_bytes)
     return s.fail(s.kind_ == Kind::request ? 431 : 502, "header fields too large");
   // llhttp 8 lets "Name : value" through with the space in the name; a
@@ -95,6 +107,14 @@ int Parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
 
 int Parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
+  const int bad = s.kind_ == Kind::request ? 400 : 502;
+  // A line ":x" has no name; llhttp reports only its value.
+  if (s.header_count_ == 0 || (!s.in_value_ && s.name_bytes_ == 0)) return s.fail(bad, "empty header field name");
+  // Obsolete line folding (RFC 9112 5.2): a value piece right after a line
+  // feed continues the previous line. Refused rather than unfolded, so that
+  // no two parsers can disagree about it.
+  char before = at == s.feed_begin_ ? s.last_fed_ : at[-1];
+  if (s.in_value_ && before == '\n') return s.fail(bad, "obsolete line folding");
   HeaderMap& h = s.kind_ == Kind::request ? s.req_->headers : s.resp_->headers;
   s.in_value_ = true;
   s.header_bytes_ += len;
@@ -105,6 +125,20 @@ int Parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
 }
 
 namespace {
+struct Span {
+  std::size_t begin, end;
+};
+// Where the authority of an absolute-form target ("http://host:port/...",
+// scheme case-insensitive) lies; nullopt for other forms.
+std::optional<Span> absolute_form_authority(const std::string& t) {
+  std::size_t scheme = 0;
+  if (t.size() > 7 && iequals(std::string_view(t).substr(0, 7), "http://")) scheme = 7;
+  else if (t.size() > 8 && iequals(std::string_view(t).substr(0, 8), "https://")) scheme = 8;
+  else return std::nullopt;
+  auto end = t.find_first_of("/?", scheme);
+  return Span{scheme, end == std::string::npos ? t.size() : end};
+}
+
 // Only "chunked" alone is accepted: any other coding we would have to undo
 // or would forward mislabelled.
 bool only_chunked(const HeaderMap& h) {
@@ -126,13 +160,13 @@ int Parser::headers_complete_request() {
   if (llp_.method == HTTP_CONNECT) return fail(405, "CONNECT is not supported");
 
   // Absolute-form (RFC 9112 3.2.2): the authority replaces Host.
-  if (r.target.size() > 7 && (r.target.compare(0, 7, "http://") == 0 || r.target.compare(0, 8, "https://") == 0)) {
-    auto scheme_end = r.target.find("://") + 3;
-    auto path_start = r.target.find_first_of("/?", scheme_end);
-    std::string authority = r.target.substr(scheme_end, path_start - scheme_end);
-    r.headers.set("Host", authority);
-    r.target = path_start == std::string::npos ? "/" : r.target.substr(path_start);
-    if (r.target.front() == '?') r.target.insert(0, "/");
+  if (auto authority = absolute_form_authority(r.target)) {
+    auto rest = r.target.substr(authority->end);
+    std::string host = r.target.substr(authority->begin, authority->end - authority->begin);
+    if (auto at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);  // userinfo
+    if (host.empty()) return fail(400, "absolute-form target without a host");
+    r.headers.set("Host", host);
+    r.target = rest.empty() || rest.front() != '/' ? "/" + rest : rest;
   } else if (r.target.empty() || (r.target.front() != '/' && r.target != "*")) {
     return fail(400, "request target must be origin-form or absolute-form");
   }
@@ -142,7 +176,12 @@ int Parser::headers_complete_request() {
   if (hosts == 0 && r.version_minor >= 1) return fail(400, "HTTP/1.1 request without Host header");
 
   r.chunked = (llp_.flags & F_CHUNKED) != 0;
-  if (r.chunked && !only_chunked(r.headers)) return fail(501, "unsupported transfer coding");
+  // HTTP/1.0 has no chunked coding: a Transfer-Encoding there is a framing
+  // another hop may read differently (RFC 9112 6.1).
+  if (r.version_minor == 0 && r.headers.contains("Transfer-Encoding"))
+    return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+  if (r.headers.contains("Transfer-Encoding") && !only_chunked(r.headers))
+    return fail(501, "unsupported transfer coding");
   if (llp_.flags & F_CONTENT_LENGTH) r.content_length = llp_.content_length;
   if (r.content_length && limits_.body_bytes && *r.content_length > limits_.body_bytes)
     return fail(413, "request body larger than limit");
@@ -160,7 +199,8 @@ int Parser::headers_complete_response() {
   r.status = llp_.status_code;
   r.version_minor = llp_.http_minor;
   r.chunked = (llp_.flags & F_CHUNKED) != 0;
-  if (r.chunked && !only_chunked(r.headers)) return fail(502, "upstream used an unsupported transfer coding");
+  if (r.headers.contains("Transfer-Encoding") && !only_chunked(r.headers))
+    return fail(502, "upstream used an unsupported transfer coding");
   if (llp_.flags & F_CONTENT_LENGTH) r.content_length = llp_.content_length;
   r.keep_alive = llhttp_should_keep_alive(&llp_) != 0;
   return 0;
@@ -182,8 +222,10 @@ int Parser::on_headers_complete(llhttp_t* p) {
     return 0;
   }
   s.headers_done_ = true;
-  // A response to HEAD has no body whatever its framing headers say.
-  if (s.head_request_) return 1;
+  // A response to HEAD, a 204 and a 304 have no body whatever their framing
+  // headers say (RFC 9112 6.3); llhttp 8 would read one for a 304 with a
+  // Content-Length.
+  if (s.head_request_ || status == 204 || status == 304) return 1;
   return HPE_PAUSED;
 }
 
@@ -258,6 +300,15 @@ FeedResult Parser::result(llhttp_errno_t err, const char* data, std::size_t len)
 
 FeedResult Parser::feed(char* data, std::size_t len) {
   body_begin_ = body_end_ = nullptr;
+  feed_begin_ = data;
+  struct Remember {
+    Parser& p;
+    const char* data;
+    std::size_t len;
+    ~Remember() {
+      if (len) p.last_fed_ = data[len - 1];
+    }
+  } remember{*this, data, len};
   if (error_status_ != 0) {
     FeedResult r;
     r.event = Event::error;

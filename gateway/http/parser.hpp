@@ -77,6 +77,7 @@ class Parser {
   void set_limits(const ParserLimits& limits) noexcept { limits_ = limits; }
 
  private:
+  static const llhttp_settings_t& settings();
   static int on_message_begin(llhttp_t*);
   static int on_url(llhttp_t*, const char*, std::size_t);
   static int on_status(llhttp_t*, const char*, std::size_t);
@@ -93,7 +94,6 @@ class Parser {
 
   Kind kind_;
   ParserLimits limits_;
-  llhttp_settings_t settings_;
   llhttp_t llp_;
   Request* req_ = nullptr;
   Response* resp_ = nullptr;
@@ -103,6 +103,9 @@ class Parser {
   bool headers_done_ = false;
   bool message_done_ = false;
   bool in_value_ = false;  // last header callback was a value piece
+  std::size_t name_bytes_ = 0;       // of the field being read
+  const char* feed_begin_ = nullptr; // start of the buffer being fed
+  char last_fed_ = 0;                // last byte of the previous feed
   std::size_t header_bytes_ = 0;
   std::size_t header_count_ = 0;
   std::uint64_t body_bytes_ = 0;
