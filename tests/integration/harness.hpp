@@ -76,6 +76,9 @@ class Process {
 class SampleService {
  public:
   explicit SampleService(const TempDir& dir, std::string name = "svc", std::vector<std::string> extra_args = {});
+  ~SampleService();  // as ~Gateway: stops it and checks for sanitizer reports
+  SampleService(const SampleService&) = delete;
+  SampleService& operator=(const SampleService&) = delete;
   std::uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& name() const { return name_; }
@@ -97,6 +100,11 @@ class SampleService {
 class Gateway {
  public:
   Gateway(const TempDir& dir, const std::string& yaml, std::vector<std::string> extra_args = {});
+  // Stops the gateway and fails the running test if its error log holds a
+  // sanitizer report (ASan, LSan, UBSan), which is printed.
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
   std::uint16_t port() const { return port_; }
   std::uint16_t admin_port() const { return admin_port_; }
   const std::string& config_path() const { return config_path_; }
@@ -122,6 +130,10 @@ class Gateway {
   std::uint16_t port_ = 0;
   std::uint16_t admin_port_ = 0;
 };
+
+// Fails the running doctest test (and prints the report) if `log` holds a
+// sanitizer report; `who` names the process in the message.
+void check_sanitizer_report(std::string_view who, const std::string& log);
 
 // Runs `gateway --check -c path`: exit code and combined output.
 struct CheckResult {
