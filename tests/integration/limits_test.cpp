@@ -83,9 +83,10 @@ TEST_CASE("malformed and smuggling requests get 400 and never reach an instance"
 // BUG: a request whose chunked body is malformed (bad chunk size, overflowing
 // size, chunk data longer than its size) is answered 500 "Internal Server
 // Error" instead of 400, and the error log says "handler produced no response
-// for /echo". The error surfaces in ClientConnection::read_body, which
-// proxy::Exchange::run treats as "client gone" and returns without a response;
-// ClientConnection::handle then fills in a 500. Nothing reaches the instance.
+// for /echo". The parser error surfaces in ClientConnection::read_body, which
+// proxy::Fetch::Impl::start (and send_request, once the body streams) treats
+// as "client gone" and returns without a response; ClientConnection::handle
+// then fills in a 500. Nothing reaches the instance.
 TEST_CASE("bad chunk framing in the first body bytes gets 400 and never reaches an instance" *
           doctest::may_fail()) {
   TempDir dir;

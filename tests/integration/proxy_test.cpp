@@ -627,7 +627,7 @@ TEST_CASE("a 100 MB response and a 100 MB chunked upload pass with bounded gatew
 }
 
 // BUG: the gateway sends the whole request body upstream before it reads any
-// of the response (proxy::Exchange::exchange_once: send_request, then
+// of the response (proxy::Fetch::Impl::exchange_once: send_request, then
 // read_head). An instance that answers while it is still reading (here
 // /echo?echo_body=1, which streams the body back as it arrives) fills the
 // socket buffers both ways and the exchange deadlocks until upstream_send
