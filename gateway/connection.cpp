@@ -4,6 +4,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <array>
+#include <cassert>
+#include <cstring>
 
 #include "gateway/admin.hpp"
 #include "gateway/http/serializer.hpp"
@@ -16,7 +18,6 @@ namespace gateway {
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::size_t kInputBuffer = 16 * 1024;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::milliseconds kLingerTime{2000};
@@ -49,14 +50,36 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
       peer_(format_peer(socket_)),
       state_(worker.state()),
       parser_(http::Parser::Kind::request, state_->runtime->request_limits),
-      in_(new char[kInputBuffer]),
       deadline_(&ClientConnection::on_deadline, this) {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   worker_.attach(*this);
 }
 
-ClientConnection::~ClientConnection() { worker_.detach(*this); }
+ClientConnection::~ClientConnection() {
+  return_large_buffer();
+  worker_.detach(*this);
+}
+
+void ClientConnection::borrow_large_buffer() {
+  if (large_in_) return;
+  large_in_ = worker_.take_buffer();
+  std::memcpy(large_in_.get(), in_ + in_begin_, in_end_ - in_begin_);
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+  in_ = large_in_.get();
+  in_cap_ = Worker::kBufferSize;
+}
+
+void ClientConnection::return_large_buffer() {
+  if (!large_in_ || in_end_ - in_begin_ > kSmallInput) return;
+  std::memcpy(small_in_, in_ + in_begin_, in_end_ - in_begin_);
+  in_end_ -= in_begin_;
+  in_begin_ = 0;
+  in_ = small_in_;
+  in_cap_ = kSmallInput;
+  worker_.give_buffer(std::move(large_in_));
+}
 
 void ClientConnection::on_deadline(void* self) {
   // The pending read or write completes with operation_aborted; the loop
@@ -84,7 +107,22 @@ void ClientConnection::abort() {
 asio::awaitable<bool> ClientConnection::read_more() {
   if (deadline_.expired() || !socket_.is_open()) co_return false;
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_.get() + in_end_, kInputBuffer - in_end_), kAwait);
+  if (in_end_ == in_cap_) {
+    // Unparsed bytes fill the buffer: move them to the front, or to the
+    // large buffer if this is the small one.
+    if (in_ == small_in_) {
+      borrow_large_buffer();
+    } else {
+      std::memmove(in_, in_ + in_begin_, in_end_ - in_begin_);
+      in_end_ -= in_begin_;
+      in_begin_ = 0;
+    }
+    // The parser takes every byte it is given except at a message boundary,
+    // and nobody reads past one: a full buffer here would be a bug.
+    assert(in_end_ < in_cap_);
+    if (in_end_ == in_cap_) co_return false;
+  }
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_ + in_end_, in_cap_ - in_end_), kAwait);
   if (ec || deadline_.expired()) co_return false;
   in_end_ += n;
   co_return true;
@@ -124,6 +162,7 @@ asio::awaitable<void> ClientConnection::serve() {
     const auto& t = state_->runtime->config->timeouts;
     phase_ = Phase::idle;
     parser_.start(req_);
+    return_large_buffer();
     if (in_begin_ == in_end_ && requests_ > 0) arm(t.keepalive);
 
     // Read the head. The buffer may already hold it (pipelining).
@@ -145,7 +184,7 @@ asio::awaitable<void> ClientConnection::serve() {
         arm(t.client_header);
         started_ = http::Clock::now();
       }
-      auto r = parser_.feed(in_.get() + in_begin_, in_end_ - in_begin_);
+      auto r = parser_.feed(in_ + in_begin_, in_end_ - in_begin_);
       in_begin_ += r.consumed;
       if (r.event == http::Event::error) {
         worker_.metrics().bad_requests.inc();
@@ -227,6 +266,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
   done = body_done_;
   if (done) co_return boost::system::error_code{};
   const auto& t = state_->runtime->config->timeouts;
+  borrow_large_buffer();  // bodies are read in large pieces
   if (req_.expect_continue && !continue_sent_ && in_begin_ == in_end_) {
     // The client waits for our go-ahead before sending the body (RFC 9110 10.1.1).
     continue_sent_ = true;
@@ -237,7 +277,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
   }
   for (;;) {
     if (in_begin_ < in_end_) {
-      auto r = parser_.feed(in_.get() + in_begin_, in_end_ - in_begin_);
+      auto r = parser_.feed(in_ + in_begin_, in_end_ - in_begin_);
       in_begin_ += r.consumed;
       if (r.event == http::Event::error) {
         keep_alive_ = false;

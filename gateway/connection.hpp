@@ -61,7 +61,16 @@ class ClientConnection final : public Downstream, public Attached {
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
   http::Parser parser_;
   http::Request req_;
-  std::unique_ptr<char[]> in_;
+  // Input: a small inline buffer holds a typical request head, so an idle
+  // keep-alive connection costs little; a large one from the worker's pool
+  // is borrowed for bodies and long heads and returned when idle.
+  static constexpr std::size_t kSmallInput = 512;
+  void borrow_large_buffer();
+  void return_large_buffer();
+  char small_in_[kSmallInput];
+  std::unique_ptr<char[]> large_in_;
+  char* in_ = small_in_;
+  std::size_t in_cap_ = kSmallInput;
   std::size_t in_begin_ = 0, in_end_ = 0;
 
   // The response being written.

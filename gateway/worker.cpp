@@ -93,6 +93,19 @@ void Worker::schedule_tick() {
   });
 }
 
+std::unique_ptr<char[]> Worker::take_buffer() {
+  if (free_buffers_.empty()) return std::unique_ptr<char[]>(new char[kBufferSize]);
+  auto b = std::move(free_buffers_.back());
+  free_buffers_.pop_back();
+  return b;
+}
+
+void Worker::give_buffer(std::unique_ptr<char[]> b) {
+  // Keep a few for the next borrower; return the rest to the allocator.
+  constexpr std::size_t kKeep = 64;
+  if (free_buffers_.size() < kKeep) free_buffers_.push_back(std::move(b));
+}
+
 void Worker::attach(Attached& c) {
   connections_.push_back(c);
   metrics_.connections_active.inc();

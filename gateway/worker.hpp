@@ -69,6 +69,12 @@ class Worker {
   // The thread has returned from io_context::run().
   bool finished() const noexcept { return finished_.load(); }
 
+  // Large I/O buffers, recycled: a connection borrows one while it reads a
+  // body or a long head and gives it back when idle.
+  static constexpr std::size_t kBufferSize = 16 * 1024;
+  std::unique_ptr<char[]> take_buffer();
+  void give_buffer(std::unique_ptr<char[]> b);
+
   // Connection registry, for draining and the active gauge.
   void attach(Attached& c);
   void detach(Attached& c);
@@ -93,6 +99,7 @@ class Worker {
   boost::intrusive::list<Attached, boost::intrusive::constant_time_size<false>> connections_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> finished_{false};
+  std::vector<std::unique_ptr<char[]>> free_buffers_;
   std::thread thread_;
 };
 
