@@ -50,7 +50,8 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
       peer_(format_peer(socket_)),
       state_(worker.state()),
       parser_(http::Parser::Kind::request, state_->runtime->request_limits),
-      deadline_(&ClientConnection::on_deadline, this) {
+      deadline_(&ClientConnection::on_deadline, this),
+      write_deadline_(&ClientConnection::on_deadline, this) {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   worker_.attach(*this);
@@ -202,6 +203,8 @@ asio::awaitable<void> ClientConnection::serve() {
 
     phase_ = Phase::handling;
     http::Deadlines::disarm(deadline_);
+    // A reload while this connection was idle applies to this request.
+    if (state_ != worker_.state()) state_ = worker_.state();
     ++requests_;
     reset_exchange();
     co_await handle();
@@ -224,6 +227,7 @@ void ClientConnection::reset_exchange() {
   body_bytes_out_ = 0;
   body_done_ = !req_.has_body() || parser_.message_done();
   continue_sent_ = false;
+  body_error_ = 0;
   info_ = RequestInfo{};
 }
 
@@ -270,9 +274,9 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
   if (req_.expect_continue && !continue_sent_ && in_begin_ == in_end_) {
     // The client waits for our go-ahead before sending the body (RFC 9110 10.1.1).
     continue_sent_ = true;
-    arm(t.client_send);
+    worker_.deadlines().arm(write_deadline_, t.client_send);
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), kAwait);
-    http::Deadlines::disarm(deadline_);
+    http::Deadlines::disarm(write_deadline_);
     if (ec) co_return ec;
   }
   for (;;) {
@@ -281,6 +285,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
       in_begin_ += r.consumed;
       if (r.event == http::Event::error) {
         keep_alive_ = false;
+        body_error_ = parser_.error_status();
         co_return boost::system::error_code(asio::error::invalid_argument);
       }
       piece = r.body;
@@ -295,7 +300,10 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
     http::Deadlines::disarm(deadline_);
     if (!got) {
       keep_alive_ = false;
-      if (deadline_.expired()) co_return boost::system::error_code(asio::error::timed_out);
+      if (deadline_.expired()) {
+        body_error_ = 408;
+        co_return boost::system::error_code(asio::error::timed_out);
+      }
       co_return boost::system::error_code(asio::error::eof);
     }
   }
@@ -340,9 +348,9 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::spa
   if (!trailer.empty()) bufs[n++] = asio::buffer(trailer);
   if (last) finished_ = true;
   if (n == 0) co_return boost::system::error_code{};
-  arm(state_->runtime->config->timeouts.client_send);
+  worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
   auto [ec, written] = co_await asio::async_write(socket_, std::span(bufs.data(), n), kAwait);
-  http::Deadlines::disarm(deadline_);
+  http::Deadlines::disarm(write_deadline_);
   head_.clear();
   head_sent_ = true;
   if (ec) {

@@ -37,6 +37,7 @@ class ClientConnection final : public Downstream, public Attached {
   RequestInfo& info() override { return info_; }
   boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override;
   bool body_complete() const override { return body_done_; }
+  int body_error_status() const override { return body_error_; }
   void write_head(http::Response& resp) override;
   boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override;
   bool head_written() const override { return status_ != 0; }
@@ -86,11 +87,13 @@ class ClientConnection final : public Downstream, public Attached {
 
   bool body_done_ = true;  // request body fully read
   bool continue_sent_ = false;
+  int body_error_ = 0;
   RequestInfo info_;
   http::Clock::time_point started_{};
   std::uint64_t requests_ = 0;
 
-  http::Deadline deadline_;
+  http::Deadline deadline_;        // reads (and the idle wait)
+  http::Deadline write_deadline_;  // writes, which may overlap a body read
   Phase phase_ = Phase::idle;
 };
 

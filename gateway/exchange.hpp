@@ -41,6 +41,10 @@ class Downstream {
   virtual boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) = 0;
   // Whether the request body has been read completely (or there is none).
   virtual bool body_complete() const = 0;
+  // After read_body failed: the status the client deserves (400 or 413 for
+  // a malformed or oversized body, 408 for a stalled one), or 0 if the
+  // client went away and nobody is listening.
+  virtual int body_error_status() const = 0;
 
   // Queues the response head. resp.content_length / resp.chunked say how the
   // body will come; the downstream picks the framing on the wire and adds

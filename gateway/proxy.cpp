@@ -1,6 +1,10 @@
 #include "gateway/proxy.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -17,6 +21,7 @@ using upstreams::Outcome;
 
 namespace {
 constexpr std::string_view kVia = "1.1 gateway";
+constexpr std::size_t kBufferedBody = 64 * 1024;
 
 // The target with the route's prefix removed, when strip_prefix is set:
 // prefix "/api/" maps "/api/x?y" to "/x?y"; the result always starts "/".
@@ -46,6 +51,7 @@ class ActiveGuard {
 
 void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
                          std::string_view extra_fields) {
+  const bool has_host = req.headers.contains("Host");
   out.append(req.method);
   out.push_back(' ');
   append_target(req, route, out);
@@ -66,6 +72,9 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
     if (dropped(f.name)) return;
     out.append(f.name).append(": ").append(f.value).append(http::kCrlf);
   });
+  // HTTP/1.0 allowed a request without Host; HTTP/1.1 upstream requires
+  // one: name the upstream group, as nginx's proxy_pass does.
+  if (!has_host) out.append("Host: ").append(route.upstream).append(http::kCrlf);
   out.append(extra_fields);
 
   // X-Forwarded-For: append the client to what earlier proxies said.
@@ -112,13 +121,17 @@ class Fetch::Impl {
 
   asio::awaitable<Outcome> start();
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
-  void release();
+  asio::awaitable<void> finish();
 
   std::string extra_fields_;
 
  private:
   asio::awaitable<Outcome> connect(std::size_t i);
   asio::awaitable<Outcome> send_request(upstreams::Connection& c);
+  asio::awaitable<Outcome> stream_body(upstreams::Connection& c);
+  void start_body_sender();
+  asio::awaitable<void> join_body_sender();
+  bool body_failed(boost::system::error_code ec);
   asio::awaitable<Outcome> exchange_once(std::size_t i);
   std::vector<std::uint8_t> excluded() const;
   int pick();
@@ -143,6 +156,11 @@ class Fetch::Impl {
   std::string first_body_;      // body bytes read before the first send
   bool body_in_memory_ = true;  // the whole body is in first_body_
   bool body_streamed_ = false;  // some body bytes left for an upstream: no replay
+  // The rest of a streamed body goes up from its own coroutine while the
+  // response is read: an upstream may answer (or echo) before the end.
+  bool sender_running_ = false;
+  Outcome sender_outcome_ = Outcome::ok;
+  std::optional<asio::steady_timer> sender_done_;
   std::vector<std::uint8_t> tried_;
   std::unique_ptr<upstreams::Connection> conn_;
   std::optional<ActiveGuard> active_;
@@ -186,32 +204,60 @@ asio::awaitable<Outcome> Fetch::Impl::connect(std::size_t i) {
   co_return o;
 }
 
-// Sends the head with the body bytes already read in one gather write, then
-// the rest of the body as it arrives from the client.
+// A failed read of the client's body: the client left, or sent a body we
+// refuse. Either way the exchange is over; the status (if any) is for the
+// caller to send.
+bool Fetch::Impl::body_failed(boost::system::error_code ec) {
+  if (!ec) return false;
+  outer_.client_gone_ = true;
+  outer_.body_status_ = body_source_->body_error_status();
+  return true;
+}
+
+// Sends the head with the body bytes already read, in one gather write.
 asio::awaitable<Outcome> Fetch::Impl::send_request(upstreams::Connection& c) {
   std::string frame;  // a chunk size line: short enough to stay inline
   std::string_view tail;
   if (req_.chunked) tail = http::frame_chunk(first_body_.size(), body_in_memory_, frame);
   std::array<asio::const_buffer, 4> bufs = {asio::buffer(head_), asio::buffer(frame), asio::buffer(first_body_),
                                             asio::buffer(tail)};
-  auto o = co_await c.send(bufs, timeouts_.upstream_send);
-  if (o != Outcome::ok || body_in_memory_) co_return o;
+  co_return co_await c.send(bufs, timeouts_.upstream_send);
+}
 
-  // From here on the request cannot be replayed.
-  body_streamed_ = true;
+// The rest of the body, as it arrives from the client.
+asio::awaitable<Outcome> Fetch::Impl::stream_body(upstreams::Connection& c) {
+  std::string frame;
   for (bool done = false; !done;) {
     std::span<const char> piece;
-    if (co_await body_source_->read_body(piece, done)) {
-      outer_.client_gone_ = true;  // the upstream got a partial body; give up on the exchange
+    if (body_failed(co_await body_source_->read_body(piece, done))) {
+      c.close();  // the upstream got a partial body: end the exchange
       co_return Outcome::ok;
     }
     frame.clear();
-    tail = req_.chunked ? http::frame_chunk(piece.size(), done, frame) : std::string_view{};
+    std::string_view tail = req_.chunked ? http::frame_chunk(piece.size(), done, frame) : std::string_view{};
     std::array<asio::const_buffer, 3> out = {asio::buffer(frame), asio::buffer(piece.data(), piece.size()),
                                              asio::buffer(tail)};
     if (auto so = co_await c.send(out, timeouts_.upstream_send); so != Outcome::ok) co_return so;
   }
   co_return Outcome::ok;
+}
+
+void Fetch::Impl::start_body_sender() {
+  body_streamed_ = true;  // from here on the request cannot be replayed
+  sender_running_ = true;
+  auto ex = conn_->executor();
+  sender_done_.emplace(ex, http::Clock::time_point::max());
+  asio::co_spawn(
+      ex, [this, &c = *conn_]() -> asio::awaitable<void> { sender_outcome_ = co_await stream_body(c); },
+      [this](std::exception_ptr e) {
+        sender_running_ = false;
+        sender_done_->cancel();
+        if (e) log::error("request body sender failed");
+      });
+}
+
+asio::awaitable<void> Fetch::Impl::join_body_sender() {
+  while (sender_running_) co_await sender_done_->async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
@@ -227,8 +273,13 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
     }
     sent_at_ = http::Clock::now();
     auto o = co_await send_request(*conn_);
-    if (outer_.client_gone_) co_return o;
+    if (o == Outcome::ok && !body_in_memory_) start_body_sender();
     if (o == Outcome::ok) o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read);
+    if (o != Outcome::ok && sender_running_) {
+      conn_->close();
+      co_await join_body_sender();
+    }
+    if (outer_.client_gone_) co_return o;
     bool stale = conn_->reused() && !conn_->response_started() &&
                  (o == Outcome::send_failed || o == Outcome::closed_early);
     if (stale && fresh_retry == 0 && !body_streamed_) {
@@ -243,16 +294,17 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
   info_.upstream = group_.name();
   build_upstream_head(req_, route_, peer_, head_, extra_fields_);
 
-  // Read what body is already here (it triggers 100 Continue if asked): a
-  // small body is kept whole so the request can be retried.
+  // Buffer the first kBufferedBody bytes of the body before choosing an
+  // instance (as nginx's client_body_buffer_size): a body up to that size
+  // is checked whole (framing, body_bytes) before any instance sees a byte
+  // of it, and can be replayed on a retry. A larger one streams.
   if (req_.has_body() && body_source_) {
-    std::span<const char> piece;
     bool done = false;
-    if (co_await body_source_->read_body(piece, done)) {
-      outer_.client_gone_ = true;
-      co_return Outcome::ok;
+    while (!done && first_body_.size() < kBufferedBody) {
+      std::span<const char> piece;
+      if (body_failed(co_await body_source_->read_body(piece, done))) co_return Outcome::ok;
+      first_body_.append(piece.data(), piece.size());
     }
-    first_body_.assign(piece.data(), piece.size());
     body_in_memory_ = done;
   }
 
@@ -308,8 +360,15 @@ asio::awaitable<Outcome> Fetch::Impl::read_body(std::span<const char>& piece, bo
   co_return o;
 }
 
-void Fetch::Impl::release() {
-  if (conn_ && conn_->reusable()) pool_.give_back(std::move(conn_), http::Clock::now());
+asio::awaitable<void> Fetch::Impl::finish() {
+  if (sender_running_) {
+    // The upstream answered before taking the whole body: the connection
+    // cannot carry another request, and the sender must stop first.
+    conn_->close();
+    co_await join_body_sender();
+  }
+  if (conn_ && conn_->reusable() && !sender_running_ && sender_outcome_ == Outcome::ok)
+    pool_.give_back(std::move(conn_), http::Clock::now());
   conn_.reset();
   active_.reset();
 }
@@ -318,7 +377,7 @@ Fetch::Fetch(const http::Request& req, std::string_view peer, Downstream* body_s
              WorkerState& state, Worker& worker, RequestInfo& info)
     : impl_(std::make_unique<Impl>(*this, req, peer, body_source, route, state, worker, info)) {}
 
-Fetch::~Fetch() = default;
+Fetch::~Fetch() = default;  // callers end with finish(): no body sender can outlive it
 
 void Fetch::add_header(std::string_view name, std::string_view value) {
   impl_->extra_fields_.append(name).append(": ").append(value).append(http::kCrlf);
@@ -330,7 +389,7 @@ asio::awaitable<Outcome> Fetch::read_body(std::span<const char>& piece, bool& do
   return impl_->read_body(piece, done);
 }
 
-void Fetch::release() { impl_->release(); }
+asio::awaitable<void> Fetch::finish() { return impl_->finish(); }
 
 // ---------------------------------------------------------------- relaying
 
@@ -349,6 +408,12 @@ asio::awaitable<void> respond_failure(Downstream& down, const RouteConfig& route
   co_await respond(down, status, body);
 }
 
+asio::awaitable<void> respond_body_error(Downstream& down, int status) {
+  if (status == 0 || down.head_written()) co_return;  // nobody to tell
+  co_await respond(down, status,
+                   std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": request body refused\n");
+}
+
 asio::awaitable<void> relay(Fetch& fetch, Downstream& down) {
   auto& resp = fetch.response();
   rewrite_response_head(resp);
@@ -359,20 +424,25 @@ asio::awaitable<void> relay(Fetch& fetch, Downstream& down) {
     auto o = co_await fetch.read_body(piece, done);
     if (o != Outcome::ok) {
       down.abort();  // the client sees a truncated response, never a wrong one
-      co_return;
+      break;
     }
-    if (co_await down.write_body(piece, done)) co_return;  // client gone: the upstream connection is dropped
+    if (co_await down.write_body(piece, done)) break;  // client gone: the upstream connection is dropped
     if (done) break;
   }
-  fetch.release();
+  co_await fetch.finish();
 }
 
 asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker) {
   const auto& route = *match.route;
   Fetch fetch(down.request(), down.peer(), &down, route, state, worker, down.info());
   auto o = co_await fetch.start();
-  if (fetch.client_gone()) co_return;
+  if (fetch.client_gone()) {
+    co_await fetch.finish();
+    co_await respond_body_error(down, fetch.body_status());
+    co_return;
+  }
   if (o != Outcome::ok) {
+    co_await fetch.finish();
     state.upstream_stats[route.upstream_index]->errors.inc();
     int status = fetch.failure_status();
     co_await respond_failure(down, route, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));

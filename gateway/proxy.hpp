@@ -53,15 +53,19 @@ class Fetch {
   http::Response& response() noexcept { return resp_; }
   // After a failure: 502, 503 (nothing usable) or 504.
   int failure_status() const noexcept { return failure_status_; }
-  // The client went away while sending its body: nothing more to do.
+  // Reading the client's body failed: the client left (body_status() 0) or
+  // sent a body to refuse with body_status() (400, 413, 408).
   bool client_gone() const noexcept { return client_gone_; }
+  int body_status() const noexcept { return body_status_; }
 
   // The next run of body bytes (valid until the next call); `done` with the
   // last one. A failure here is recorded against the instance.
   boost::asio::awaitable<upstreams::Outcome> read_body(std::span<const char>& piece, bool& done);
-  // Returns the connection to the pool if the response was read completely
-  // and the connection may be reused; otherwise closes it.
-  void release();
+  // Ends the exchange, whatever happened: waits for a request body still
+  // being sent, then returns the connection to the pool if the response was
+  // read completely and it may be reused, else closes it. Every Fetch that
+  // was started must be finished.
+  boost::asio::awaitable<void> finish();
 
  private:
   class Impl;
@@ -69,7 +73,11 @@ class Fetch {
   http::Response resp_;
   int failure_status_ = 502;
   bool client_gone_ = false;
+  int body_status_ = 0;
 };
+
+// Answers a refused request body (400, 413, 408); nothing if status is 0.
+boost::asio::awaitable<void> respond_body_error(Downstream& down, int status);
 
 // Relays a started Fetch to the downstream: rewritten head, then the body.
 // Upstream failure mid-body aborts the downstream (the client sees a

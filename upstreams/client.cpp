@@ -21,6 +21,7 @@ const char* to_string(Outcome o) noexcept {
     case Outcome::send_failed: return "send failed";
     case Outcome::closed_early: return "closed before responding";
     case Outcome::read_timeout: return "read timed out";
+    case Outcome::send_timeout: return "send timed out";
     case Outcome::read_failed: return "connection lost mid-response";
     case Outcome::bad_response: return "invalid response";
   }
@@ -28,7 +29,7 @@ const char* to_string(Outcome o) noexcept {
 }
 
 int status_for(Outcome o) noexcept {
-  return (o == Outcome::connect_timeout || o == Outcome::read_timeout) ? 504 : 502;
+  return (o == Outcome::connect_timeout || o == Outcome::read_timeout || o == Outcome::send_timeout) ? 504 : 502;
 }
 
 Connection::Connection(const asio::any_io_executor& ex, http::Deadlines& deadlines, std::size_t instance,
@@ -36,6 +37,7 @@ Connection::Connection(const asio::any_io_executor& ex, http::Deadlines& deadlin
     : socket_(ex),
       deadlines_(deadlines),
       deadline_(&Connection::on_deadline, this),
+      send_deadline_(&Connection::on_deadline, this),
       instance_(instance),
       parser_(http::Parser::Kind::response, limits),
       buf_(new char[kBufferSize]) {}
@@ -73,10 +75,11 @@ asio::awaitable<Outcome> Connection::connect(const std::vector<tcp::endpoint>& e
 
 asio::awaitable<Outcome> Connection::send(std::span<const asio::const_buffer> buffers,
                                           http::Clock::duration timeout) {
-  deadlines_.arm(deadline_, timeout);
+  // Its own deadline: the body may be sent while the response is read.
+  deadlines_.arm(send_deadline_, timeout);
   auto [ec, n] = co_await asio::async_write(socket_, buffers, kAwait);
-  http::Deadlines::disarm(deadline_);
-  if (deadline_.expired()) co_return Outcome::read_timeout;
+  http::Deadlines::disarm(send_deadline_);
+  if (send_deadline_.expired()) co_return Outcome::send_timeout;
   if (ec) {
     error_ = ec;
     co_return Outcome::send_failed;

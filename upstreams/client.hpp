@@ -28,6 +28,7 @@ enum class Outcome {
   send_failed,      // reset or closed while sending
   closed_early,     // closed or reset before any byte of a response
   read_timeout,
+  send_timeout,
   read_failed,      // reset or closed mid-response
   bad_response,     // not parseable as HTTP/1.x
 };
@@ -65,6 +66,7 @@ class Connection {
   http::Clock::time_point idle_since() const noexcept { return idle_since_; }
   void set_idle_since(http::Clock::time_point t) noexcept { idle_since_ = t; }
   void close() noexcept;
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
   static void on_deadline(void* self);
@@ -73,7 +75,8 @@ class Connection {
 
   tcp::socket socket_;
   http::Deadlines& deadlines_;
-  http::Deadline deadline_;
+  http::Deadline deadline_;       // connect and read
+  http::Deadline send_deadline_;  // send, which may overlap a read
   std::size_t instance_;
   http::Parser parser_;
   http::Response* response_ = nullptr;

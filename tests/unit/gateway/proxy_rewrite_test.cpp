@@ -127,11 +127,14 @@ TEST_SUITE("proxy: upstream request head") {
           "\r\n");
   }
 
-  TEST_CASE("without a Host there is no X-Forwarded-Host") {
+  TEST_CASE("an HTTP/1.0 request without Host gets the upstream's name as Host, and no X-Forwarded-Host") {
     auto req = request("GET", "/", {});
     req.version_minor = 0;
-    CHECK(upstream_head(req, {}, "::1") ==
+    RouteConfig route;
+    route.upstream = "app";
+    CHECK(upstream_head(req, route, "::1") ==
           "GET / HTTP/1.1\r\n"
+          "Host: app\r\n"
           "X-Forwarded-For: ::1\r\n"
           "X-Forwarded-Proto: http\r\n"
           "Via: 1.1 gateway\r\n"
