@@ -3,11 +3,15 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <sys/sendfile.h>
+
 #include <array>
 #include <cassert>
 #include <cstring>
+#include <tuple>
 
 #include "gateway/admin.hpp"
+#include "gateway/cache_proxy.hpp"
 #include "gateway/http/serializer.hpp"
 #include "gateway/log.hpp"
 #include "gateway/proxy.hpp"
@@ -54,6 +58,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
       write_deadline_(&ClientConnection::on_deadline, this) {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.native_non_blocking(true, ec);  // for sendfile(2) in write_file
   worker_.attach(*this);
 }
 
@@ -242,9 +247,12 @@ asio::awaitable<void> ClientConnection::handle() {
       co_await respond(*this, 404, "404 Not Found: no route for this path\n");
     } else {
       info_.route = match.route->name;
-      co_await proxy::serve(*this, match, *state_, worker_);
+      if (match.route->cache) co_await cache_proxy::serve(*this, match, *state_, worker_);
+      else co_await proxy::serve(*this, match, *state_, worker_);
       auto& stats = *state_->route_stats[match.index];
       if (status_ >= 100 && status_ < 600) stats.by_class[status_ / 100 - 1].inc();
+      for (std::size_t i = 0; i < kCacheStatuses; ++i)
+        if (info_.cache == kCacheStatusNames[i]) stats.cache[i].inc();
     }
   }
   if (!finished_ && !aborted_ && socket_.is_open()) {
@@ -331,10 +339,57 @@ void ClientConnection::write_head(http::Response& resp) {
   } else {
     keep_alive_ = false;  // HTTP/1.0 client: the end of the body is the close
   }
-  if (worker_.draining() || !body_done_) keep_alive_ = false;
-  if (!keep_alive_) h.add("Connection", "close");
-  else if (req_.version_minor == 0) h.add("Connection", "keep-alive");
+  if (auto c = connection_field(); !c.empty()) h.add("Connection", c);
   http::serialize_response_head(resp, head_);
+}
+
+std::string_view ClientConnection::connection_field() {
+  if (worker_.draining() || !body_done_) keep_alive_ = false;
+  if (!keep_alive_) return "close";
+  return req_.version_minor == 0 ? "keep-alive" : "";
+}
+
+void ClientConnection::write_head_raw(int status, std::string_view head, std::string_view extra_fields,
+                                      std::uint64_t content_length) {
+  status_ = status;
+  body_allowed_ = http::response_has_body(status, req_.is_head());
+  chunked_out_ = false;
+  head_.append(head).append(extra_fields);
+  if (http::response_has_body(status, false)) head_.append("Content-Length: ").append(std::to_string(content_length)).append(http::kCrlf);
+  if (auto c = connection_field(); !c.empty()) head_.append("Connection: ").append(c).append(http::kCrlf);
+  head_.append(http::kCrlf);
+}
+
+asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, std::uint64_t offset, std::uint64_t len,
+                                                                        bool last) {
+  if (finished_) co_return boost::system::error_code{};
+  if (!body_allowed_) len = 0;
+  if (!head_.empty() || len == 0) {
+    if (auto ec = co_await write_body({}, last && len == 0)) co_return ec;
+  }
+  worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
+  auto off = static_cast<off_t>(offset);
+  boost::system::error_code ec;
+  while (len > 0 && !ec) {
+    // sendfile(2): the kernel copies from the page cache to the socket.
+    ssize_t n = ::sendfile(socket_.native_handle(), fd, &off, std::min<std::uint64_t>(len, 1u << 30));
+    if (n > 0) {
+      len -= static_cast<std::uint64_t>(n);
+      body_bytes_out_ += static_cast<std::uint64_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      if (errno == EAGAIN) std::tie(ec) = co_await socket_.async_wait(asio::socket_base::wait_write, kAwait);
+    } else {
+      ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
+    }
+  }
+  http::Deadlines::disarm(write_deadline_);
+  if (ec) {
+    keep_alive_ = false;
+    aborted_ = true;
+    co_return ec;
+  }
+  if (last) finished_ = true;
+  co_return boost::system::error_code{};
 }
 
 asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::span<const char> data, bool last) {

@@ -39,6 +39,10 @@ class ClientConnection final : public Downstream, public Attached {
   bool body_complete() const override { return body_done_; }
   int body_error_status() const override { return body_error_; }
   void write_head(http::Response& resp) override;
+  void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
+                      std::uint64_t content_length) override;
+  boost::asio::awaitable<boost::system::error_code> write_file(int fd, std::uint64_t offset, std::uint64_t len,
+                                                               bool last) override;
   boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override;
   bool head_written() const override { return status_ != 0; }
   void abort() override;
@@ -53,6 +57,9 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<bool> read_more();
   boost::asio::awaitable<void> handle();
   void reset_exchange();
+  // The Connection field this response needs ("close", "keep-alive" or
+  // none), deciding keep-alive for good.
+  std::string_view connection_field();
   void log_exchange();
 
   Worker& worker_;

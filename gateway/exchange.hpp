@@ -51,6 +51,17 @@ class Downstream {
   // Date, Connection and framing fields. The head leaves with the first body
   // write, or with finish().
   virtual void write_head(http::Response& resp) = 0;
+  // Queues a head already serialised, as a stored response keeps it:
+  // `head` is the status line and fields, each ending in CRLF, and
+  // `extra_fields` more fields for this response only (Age, X-Cache...).
+  // The downstream adds Content-Length (the body is `content_length`
+  // bytes), Connection and the blank line. `status` is for logs and metrics.
+  virtual void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
+                              std::uint64_t content_length) = 0;
+  // Sends `len` bytes of file `fd` from `offset` (with the queued head);
+  // zero-copy where the kernel allows. `last` ends the body.
+  virtual boost::asio::awaitable<boost::system::error_code> write_file(int fd, std::uint64_t offset,
+                                                                       std::uint64_t len, bool last) = 0;
   // Sends body bytes; `last` ends the body (with the head if still queued).
   virtual boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) = 0;
   // Ends the response if write_body(..., true) was not called.

@@ -20,6 +20,13 @@ RouteStats& WorkerMetrics::route(const std::string& name) {
   return *p;
 }
 
+ZoneStats& WorkerMetrics::zone(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto& p = zones_[name];
+  if (!p) p = std::make_unique<ZoneStats>();
+  return *p;
+}
+
 UpstreamStats& WorkerMetrics::upstream(const std::string& name) {
   std::lock_guard lock(mu_);
   auto& p = upstreams_[name];

@@ -39,8 +39,21 @@ class Histogram {
   Counter count;
 };
 
+// What the cache did for a response (the X-Cache header).
+enum class CacheStatus { hit, miss, stale, revalidated, bypass, expired, updating };
+inline constexpr std::size_t kCacheStatuses = 7;
+inline constexpr std::array<const char*, kCacheStatuses> kCacheStatusNames = {
+    "HIT", "MISS", "STALE", "REVALIDATED", "BYPASS", "EXPIRED", "UPDATING"};
+
 struct RouteStats {
   std::array<Counter, 5> by_class;  // 1xx .. 5xx
+  std::array<Counter, kCacheStatuses> cache;
+};
+
+struct ZoneStats {
+  std::array<Counter, kCacheStatuses> cache;
+  Counter coalesced;           // requests that followed another's fill
+  Counter background_updates;  // stale-while-revalidate refreshes started
 };
 
 struct UpstreamStats {
@@ -54,6 +67,7 @@ class WorkerMetrics {
  public:
   RouteStats& route(const std::string& name);
   UpstreamStats& upstream(const std::string& name);
+  ZoneStats& zone(const std::string& name);
 
   Counter connections_active;  // gauge
   Counter connections_total;
@@ -67,6 +81,11 @@ class WorkerMetrics {
     for (const auto& [name, s] : routes_) f(name, *s);
   }
   template <class F>
+  void for_each_zone(F&& f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, s] : zones_) f(name, *s);
+  }
+  template <class F>
   void for_each_upstream(F&& f) const {
     std::lock_guard lock(mu_);
     for (const auto& [name, s] : upstreams_) f(name, *s);
@@ -76,6 +95,7 @@ class WorkerMetrics {
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<RouteStats>> routes_;
   std::map<std::string, std::unique_ptr<UpstreamStats>> upstreams_;
+  std::map<std::string, std::unique_ptr<ZoneStats>> zones_;
 };
 
 // Prometheus text exposition format (version 0.0.4) of all workers' sums.

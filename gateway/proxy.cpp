@@ -414,9 +414,24 @@ asio::awaitable<void> respond_body_error(Downstream& down, int status) {
                    std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": request body refused\n");
 }
 
-asio::awaitable<void> relay(Fetch& fetch, Downstream& down) {
+void add_fields(http::HeaderMap& headers, std::string_view fields) {
+  while (!fields.empty()) {
+    auto eol = fields.find(http::kCrlf);
+    auto line = fields.substr(0, eol);
+    if (auto colon = line.find(':'); colon != std::string_view::npos) {
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      headers.add(line.substr(0, colon), value);
+    }
+    if (eol == std::string_view::npos) break;
+    fields.remove_prefix(eol + 2);
+  }
+}
+
+asio::awaitable<void> relay(Fetch& fetch, Downstream& down, std::string_view extra_fields) {
   auto& resp = fetch.response();
   rewrite_response_head(resp);
+  add_fields(resp.headers, extra_fields);
   down.write_head(resp);
   for (;;) {
     std::span<const char> piece;

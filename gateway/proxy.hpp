@@ -82,7 +82,11 @@ boost::asio::awaitable<void> respond_body_error(Downstream& down, int status);
 // Relays a started Fetch to the downstream: rewritten head, then the body.
 // Upstream failure mid-body aborts the downstream (the client sees a
 // truncated response, never a wrong one).
-boost::asio::awaitable<void> relay(Fetch& fetch, Downstream& down);
+// `extra_fields` ("Name: value\r\n" lines) are added to the head.
+boost::asio::awaitable<void> relay(Fetch& fetch, Downstream& down, std::string_view extra_fields = {});
+
+// Adds "Name: value\r\n" lines to a header map.
+void add_fields(http::HeaderMap& headers, std::string_view fields);
 
 // Answers a failed Fetch: 502/503/504 with a short body (or an abort if a
 // head was already sent), with an error-log line naming route and instance.

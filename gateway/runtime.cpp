@@ -1,18 +1,47 @@
 #include "gateway/runtime.hpp"
 
+#include "gateway/log.hpp"
+
 namespace gateway {
+
+namespace {
+cache::StoreOptions store_options(const CacheZoneConfig& c) {
+  cache::StoreOptions o;
+  o.path = c.path;
+  o.max_size = c.max_size;
+  o.memory = c.memory;
+  o.memory_entry_max = c.memory_entry_max;
+  o.policy = cache::parse_policy(c.policy).value_or(cache::PolicyKind::s3fifo);
+  o.inactive = std::max<cache::Seconds>(1, std::chrono::duration_cast<std::chrono::seconds>(c.inactive).count());
+  return o;
+}
+}  // namespace
+
+CacheZone::CacheZone(const CacheZoneConfig& c) : config(c), store(store_options(c)) { store.start(); }
 
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> config, const Runtime* previous,
                                               std::string& error) {
   auto sink = AccessLogSink::open(config->access_log, error);
   if (!sink) return nullptr;
-  auto rt = std::make_shared<Runtime>(Runtime{config, Router(*config), {}, {}, {}, std::move(sink)});
+  auto rt = std::make_shared<Runtime>(Runtime{config, Router(*config), {}, {}, {}, {}, std::move(sink)});
   for (const auto& uc : config->upstreams) {
     const upstreams::Group* old = nullptr;
     if (previous)
       for (const auto& g : previous->groups)
         if (g->name() == uc.name) old = g.get();
     rt->groups.push_back(std::make_shared<upstreams::Group>(uc, old));
+  }
+  for (const auto& zc : config->caches) {
+    std::shared_ptr<CacheZone> zone;
+    if (previous)
+      for (const auto& z : previous->zones)
+        if (z->config.path == zc.path) zone = z;
+    if (zone && (zone->config.max_size != zc.max_size || zone->config.memory != zc.memory ||
+                 zone->config.policy != zc.policy || zone->config.memory_entry_max != zc.memory_entry_max ||
+                 zone->config.inactive != zc.inactive))
+      log::warn("cache " + zc.name + ": size, memory, policy and inactive changes take effect at the next restart");
+    if (!zone) zone = std::make_shared<CacheZone>(zc);
+    rt->zones.push_back(std::move(zone));
   }
   const auto& l = config->limits;
   rt->request_limits = http::ParserLimits{l.uri_bytes, l.header_bytes, l.headers, l.body_bytes};
@@ -29,6 +58,7 @@ WorkerState::WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metri
     pools.push_back(std::make_unique<upstreams::Pool>(runtime->groups[i], &us.pool));
   }
   for (const auto& r : cfg.routes) route_stats.push_back(&metrics.route(r.name));
+  for (const auto& z : cfg.caches) zone_stats.push_back(&metrics.zone(z.name));
 }
 
 }  // namespace gateway

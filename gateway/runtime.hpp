@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "cache/fill.hpp"
+#include "cache/store.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/config.hpp"
 #include "gateway/http/parser.hpp"
@@ -20,10 +22,20 @@
 
 namespace gateway {
 
+// A cache zone: its store and its in-flight fills. Shared by all workers
+// and kept across reloads while its path stays the same.
+struct CacheZone {
+  explicit CacheZone(const CacheZoneConfig& config);
+  CacheZoneConfig config;
+  cache::Store store;
+  cache::FillTable fills;
+};
+
 struct Runtime {
   std::shared_ptr<const Config> config;
   Router router;
   std::vector<std::shared_ptr<upstreams::Group>> groups;  // by Config::upstreams index
+  std::vector<std::shared_ptr<CacheZone>> zones;          // by Config::caches index
   http::ParserLimits request_limits;
   http::ParserLimits response_limits;
   std::shared_ptr<AccessLogSink> access_log;
@@ -34,11 +46,12 @@ struct Runtime {
                                               std::string& error);
 };
 
-struct WorkerState {
+struct WorkerState : std::enable_shared_from_this<WorkerState> {
   std::shared_ptr<const Runtime> runtime;
   std::vector<std::unique_ptr<upstreams::Pool>> pools;  // by upstream index
   std::vector<RouteStats*> route_stats;                 // by route index
   std::vector<UpstreamStats*> upstream_stats;           // by upstream index
+  std::vector<ZoneStats*> zone_stats;                   // by zone index
 
   WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics);
 };

@@ -6,25 +6,8 @@
 
 namespace gateway::upstreams {
 
-std::uint64_t fnv1a(std::string_view data) noexcept {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 namespace {
-// Mixes a 64-bit value (splitmix64 finaliser), so nearby ring points spread.
-std::uint64_t mix(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+using http::mix64;
 constexpr int kRingPointsPerWeight = 160;  // as ketama
 }  // namespace
 
@@ -33,7 +16,7 @@ Balancer::Balancer(Balance kind, std::vector<int> weights)
   if (kind_ == Balance::hash) {
     for (std::size_t i = 0; i < weights_.size(); ++i)
       for (int p = 0; p < kRingPointsPerWeight * weights_[i]; ++p)
-        ring_.emplace_back(mix(fnv1a(std::to_string(i) + "-" + std::to_string(p))), static_cast<int>(i));
+        ring_.emplace_back(mix64(fnv1a(std::to_string(i) + "-" + std::to_string(p))), static_cast<int>(i));
     std::sort(ring_.begin(), ring_.end());
   }
 }
@@ -99,7 +82,7 @@ int Balancer::pick_least_conn(std::span<const std::uint8_t> excluded, std::span<
 // instance is not excluded. Removing an instance moves only its own keys.
 int Balancer::pick_hash(std::span<const std::uint8_t> excluded, std::uint64_t hash) {
   if (ring_.empty()) return -1;
-  std::uint64_t h = mix(hash);
+  std::uint64_t h = mix64(hash);
   auto it = std::lower_bound(ring_.begin(), ring_.end(), std::make_pair(h, -1));
   for (std::size_t k = 0; k < ring_.size(); ++k, ++it) {
     if (it == ring_.end()) it = ring_.begin();

@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "gateway/config.hpp"
+#include "gateway/http/hash.hpp"
 
 namespace gateway::upstreams {
+
+using http::fnv1a;
 
 class Balancer {
  public:
@@ -41,7 +44,5 @@ class Balancer {
   std::vector<std::pair<std::uint64_t, int>> ring_;
 };
 
-// 64-bit FNV-1a, for hash balancing and cache keys' shards.
-std::uint64_t fnv1a(std::string_view data) noexcept;
 
 }  // namespace gateway::upstreams

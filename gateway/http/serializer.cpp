@@ -44,6 +44,30 @@ void serialize_response_head(const Response& resp, std::string& out) {
   append_fields(resp.headers, out);
 }
 
+bool parse_response_head(std::string_view head, Response& out) {
+  out.clear();
+  auto eol = head.find(kCrlf);
+  auto status_line = head.substr(0, eol);
+  if (status_line.size() < 12 || status_line.substr(0, 9) != "HTTP/1.1 ") return false;
+  int status = 0;
+  auto [p, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
+  if (ec != std::errc{} || p != status_line.data() + 12 || status < 100 || status > 599) return false;
+  out.status = status;
+  out.reason = std::string(status_line.size() > 13 ? status_line.substr(13) : std::string_view{});
+  while (eol != std::string_view::npos) {
+    head.remove_prefix(eol + 2);
+    eol = head.find(kCrlf);
+    auto line = head.substr(0, eol);
+    if (line.empty()) break;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    out.headers.add(line.substr(0, colon), value);
+  }
+  return true;
+}
+
 void append_chunk_header(std::size_t n, std::string& out) {
   char buf[20];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n, 16);

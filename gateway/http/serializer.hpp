@@ -19,6 +19,11 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 void serialize_request_head(const Request& req, std::string& out);
 // Appends "HTTP/1.1 status reason\r\n", the fields and the blank line.
 void serialize_response_head(const Response& resp, std::string& out);
+// The inverse of serialize_response_head for heads this program wrote
+// itself (stored responses): status line and "Name: value" lines, CRLF
+// separated, the blank line optional. False if it is not such a head.
+bool parse_response_head(std::string_view head, Response& out);
+
 // Appends the size line of a chunk of n bytes ("1a2b\r\n").
 void append_chunk_header(std::size_t n, std::string& out);
 // Chunked framing around a run of n body bytes: appends the size line (if

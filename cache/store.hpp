@@ -1,0 +1,209 @@
+// The disk store of one cache zone: entry files in a hashed two-level
+// directory, the in-memory index shared by all workers, the RAM tier for
+// small entries, the open-file cache, eviction and the start-up loader.
+//
+// Threads: lookup/begin/commit/purge are called from any worker. The index
+// is sharded by key hash, each shard under its own mutex; the eviction
+// policy and byte accounting sit under one more mutex, always taken after a
+// shard's (never before), so the two never deadlock. One background thread
+// per store does the slow disk work: loading entries at start-up, removing
+// evicted files, persisting refreshed headers and sweeping inactive entries.
+//
+// No HTTP decisions are made here: callers decide what to store and when an
+// entry is fresh (cache/policy.hpp).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/entry.hpp"
+#include "cache/eviction.hpp"
+
+namespace gateway::cache {
+
+struct StoreOptions {
+  std::string path;
+  std::uint64_t max_size = 1ull << 30;
+  std::uint64_t memory = 64ull << 20;
+  std::uint64_t memory_entry_max = 64 << 10;
+  PolicyKind policy = PolicyKind::s3fifo;
+  Seconds inactive = 600;
+  std::size_t max_open_files = 4096;  // descriptors kept open for hits
+};
+
+struct StoreStats {
+  std::atomic<std::uint64_t> entries{0};
+  std::atomic<std::uint64_t> bytes{0};         // charged against max_size
+  std::atomic<std::uint64_t> memory_bytes{0};  // bodies held in RAM
+  std::atomic<std::uint64_t> stores{0};
+  std::atomic<std::uint64_t> evictions{0};
+  std::atomic<std::uint64_t> inactive_removed{0};
+  std::atomic<std::uint64_t> purged{0};
+  std::atomic<std::uint64_t> write_errors{0};
+  std::atomic<std::uint64_t> loaded{0};        // entries found on disk at start-up
+  std::atomic<std::uint64_t> load_dropped{0};  // torn, truncated or corrupt files removed
+  std::atomic<bool> loading{false};
+};
+
+// An open descriptor, closed when the last user lets go.
+struct FileRef {
+  int fd = -1;
+  explicit FileRef(int f) : fd(f) {}
+  ~FileRef();
+  FileRef(const FileRef&) = delete;
+  FileRef& operator=(const FileRef&) = delete;
+};
+
+class Store;
+
+// A new entry being written: body bytes stream in; it becomes visible only
+// when committed complete. Destroying an uncommitted writer discards it.
+class EntryWriter {
+ public:
+  ~EntryWriter();
+  EntryWriter(const EntryWriter&) = delete;
+  EntryWriter& operator=(const EntryWriter&) = delete;
+
+  // False after an I/O error (disk full...): the entry is abandoned and
+  // further writes are ignored; the caller keeps serving its client.
+  bool write(std::string_view data);
+  // Publishes the entry; null if writing failed or `expected_size` (when
+  // known) does not match what was written.
+  // `refreshing`: it replaces the same object with new headers, keeping its
+  // eviction state.
+  std::shared_ptr<const Entry> commit(std::optional<std::uint64_t> expected_size = std::nullopt,
+                                      bool refreshing = false);
+  void abort();
+
+  bool failed() const noexcept { return failed_; }
+  std::uint64_t written() const noexcept { return written_; }
+  // For readers following the fill: the file (shared, stays valid after
+  // commit or abort) and where the body starts in it.
+  std::shared_ptr<FileRef> reader() const { return reader_; }
+  std::uint64_t body_offset() const noexcept { return body_offset_; }
+
+ private:
+  friend class Store;
+  EntryWriter(Store& store, EntryMeta meta, std::string tmp_path, int fd, std::string meta_bytes);
+
+  Store& store_;
+  EntryMeta meta_;
+  std::string tmp_path_;
+  int fd_;
+  std::shared_ptr<FileRef> reader_;
+  std::string meta_bytes_;
+  std::uint64_t body_offset_;
+  std::uint64_t written_ = 0;
+  std::uint32_t crc_ = 0;
+  std::string memory_;  // a copy of the body while it is small enough for the RAM tier
+  bool keep_memory_;
+  bool failed_ = false;
+  bool done_ = false;
+};
+
+class Store {
+ public:
+  explicit Store(StoreOptions options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Starts the background thread: it loads what is already on disk (serving
+  // goes on meanwhile) and then maintains the store.
+  void start();
+  // Waits until the start-up load finished (for tests and tools).
+  void wait_loaded();
+
+  const StoreOptions& options() const noexcept { return options_; }
+  const StoreStats& stats() const noexcept { return stats_; }
+
+  // The variant of `key` whose Vary fields match `req`, or null. Counts as
+  // a use for eviction and `inactive`.
+  std::shared_ptr<const Entry> lookup(std::string_view key, const http::Request& req, Seconds now);
+
+  // Starts writing a new entry; null if no temporary file can be created.
+  std::unique_ptr<EntryWriter> begin(EntryMeta meta);
+
+  // After a 304: the same body under updated metadata (head, times,
+  // freshness). Takes effect at once; the file is rewritten in the
+  // background.
+  std::shared_ptr<const Entry> refresh(const std::shared_ptr<const Entry>& old, EntryMeta meta);
+
+  // A descriptor on the entry's file (cached while the store has room for
+  // open files); null if the file is gone.
+  std::shared_ptr<FileRef> open(const Entry& e);
+
+  // Removes every entry whose key is `url_key` or starts with it followed by
+  // kKeySeparator (all variants and extra key parts of a URL).
+  std::size_t purge_url(std::string_view url_key);
+  // Removes entries whose URL starts with `path_prefix` on `host` (empty
+  // host: any host).
+  std::size_t purge_prefix(std::string_view host, std::string_view path_prefix);
+  std::size_t purge_tag(std::string_view tag);
+  // Removes one entry (e.g. its file turned out unreadable).
+  void remove(const std::shared_ptr<const Entry>& e);
+
+  // Sum of the sizes of the entry files on disk, by walking the directory
+  // (slow; for tests and tools).
+  std::uint64_t disk_usage() const;
+
+ private:
+  friend class EntryWriter;
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<const Entry>>> by_key;
+  };
+
+  Shard& shard_of(std::string_view key);
+  // Publishes e (replacing the variant with the same Vary key), charges it,
+  // decides its RAM-tier place and evicts as needed. `refreshing` keeps the
+  // eviction state of the entry it replaces (a 304 is not a new object).
+  std::shared_ptr<const Entry> insert(std::shared_ptr<Entry> e, bool refreshing);
+  // Removes entries from the index (if still the ones indexed) and queues
+  // their files for deletion.
+  void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter);
+  std::size_t purge_if(const std::function<bool(const Entry&)>& pred);
+  std::string entry_path(std::uint64_t id);
+  void forget_file(const Entry& e);
+
+  void run();  // the background thread
+  void load();
+  bool load_file(const std::string& path);
+  void sweep_inactive(Seconds now);
+  void persist(std::shared_ptr<const Entry> e);
+  void post(std::function<void()> job);
+
+  StoreOptions options_;
+  StoreStats stats_;
+  std::array<Shard, kShards> shards_;
+
+  std::mutex policy_mu_;
+  std::unique_ptr<EvictionPolicy> policy_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<const Entry>> by_id_;
+
+  std::mutex files_mu_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<FileRef>> open_files_;
+  std::deque<std::uint64_t> open_order_;
+
+  std::atomic<std::uint64_t> file_seq_;
+
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  bool loaded_ = false;
+  std::condition_variable loaded_cv_;
+  std::thread thread_;
+};
+
+}  // namespace gateway::cache

@@ -1,0 +1,30 @@
+// The proxy path with a cache in front: a route with `cache:`.
+//
+// Runs on the worker of the client connection. Per request:
+//   fresh hit            -> served from the store (RAM tier or sendfile), X-Cache: HIT
+//   stale, within stale-while-revalidate
+//                        -> served stale, one background refresh (STALE, then UPDATING)
+//   stale, to revalidate -> conditional request; 304 refreshes the entry (REVALIDATED),
+//                           a new 200 replaces it (EXPIRED), an error may serve it stale (STALE)
+//   miss                 -> one fill per key: the first request leads it (MISS), the
+//                           others follow it and stream from the entry's file as it is written
+//   unsafe method        -> passed through (BYPASS); success invalidates the URL
+// Every response says what happened in X-Cache and Cache-Status (RFC 9211).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "gateway/exchange.hpp"
+#include "gateway/router.hpp"
+
+namespace gateway {
+
+class Worker;
+struct WorkerState;
+
+namespace cache_proxy {
+
+boost::asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker);
+
+}  // namespace cache_proxy
+}  // namespace gateway
