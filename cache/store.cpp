@@ -415,10 +415,11 @@ std::size_t Store::purge_url(std::string_view url_key) {
   });
 }
 
-std::size_t Store::purge_prefix(std::string_view host, std::string_view path_prefix) {
+std::size_t Store::purge_prefix(std::string_view host, std::string_view path_prefix, bool exact) {
   return purge_if([&](const Entry& e) {
     auto [h, target] = url_parts(e.meta.key);
-    return (host.empty() || h == host) && target.substr(0, path_prefix.size()) == path_prefix;
+    if (!host.empty() && h != host) return false;
+    return exact ? target == path_prefix : target.substr(0, path_prefix.size()) == path_prefix;
   });
 }
 

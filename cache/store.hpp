@@ -145,9 +145,10 @@ class Store {
   // Removes every entry whose key is `url_key` or starts with it followed by
   // kKeySeparator (all variants and extra key parts of a URL).
   std::size_t purge_url(std::string_view url_key);
-  // Removes entries whose URL starts with `path_prefix` on `host` (empty
-  // host: any host).
-  std::size_t purge_prefix(std::string_view host, std::string_view path_prefix);
+  // Removes entries whose URL starts with `path_prefix` (or equals it, if
+  // `exact`) on `host` (empty host: any host). The path is compared with
+  // the key's target as stored (query normalised per the route's rule).
+  std::size_t purge_prefix(std::string_view host, std::string_view path_prefix, bool exact = false);
   std::size_t purge_tag(std::string_view tag);
   // Removes one entry (e.g. its file turned out unreadable).
   void remove(const std::shared_ptr<const Entry>& e);

@@ -1,6 +1,12 @@
 #include "gateway/admin.hpp"
 
+#include "cache/policy.hpp"
+#include "gateway/http/url.hpp"
 #include "gateway/json.hpp"
+
+#include <array>
+#include <cstdio>
+#include <map>
 #include "gateway/worker.hpp"
 
 #ifndef GATEWAY_VERSION
@@ -11,10 +17,88 @@ namespace gateway {
 
 Admin::Admin() : started_(std::chrono::steady_clock::now()) {}
 
-std::string Admin::metrics_text() const {
+std::string Admin::metrics_text(const Worker& worker) const {
   std::vector<const WorkerMetrics*> m;
   for (const auto* w : workers_) m.push_back(&w->metrics());
-  return render_prometheus(m);
+  std::string out = render_prometheus(m);
+
+  // Cache zones: what the cache did (summed over workers) and what the store holds.
+  const auto& rt = *worker.state()->runtime;
+  struct Zone {
+    std::array<std::uint64_t, kCacheStatuses> by_status{};
+    std::uint64_t coalesced = 0, background = 0;
+  };
+  std::map<std::string, Zone> zones;
+  for (const auto* w : workers_)
+    w->metrics().for_each_zone([&](const std::string& name, const ZoneStats& z) {
+      auto& t = zones[name];
+      for (std::size_t i = 0; i < kCacheStatuses; ++i) t.by_status[i] += z.cache[i].get();
+      t.coalesced += z.coalesced.get();
+      t.background += z.background_updates.get();
+    });
+  auto label = [](const std::string& zone) { return "zone=" + json::quote(zone); };
+  out += "# HELP gateway_cache_responses_total Responses by zone and what the cache did (X-Cache).\n"
+         "# TYPE gateway_cache_responses_total counter\n";
+  for (const auto& [name, z] : zones)
+    for (std::size_t i = 0; i < kCacheStatuses; ++i)
+      out += "gateway_cache_responses_total{" + label(name) + ",status=\"" + kCacheStatusNames[i] + "\"} " +
+             std::to_string(z.by_status[i]) + "\n";
+  out += "# HELP gateway_cache_hit_ratio Share of responses served from the cache (HIT, STALE, UPDATING, REVALIDATED).\n"
+         "# TYPE gateway_cache_hit_ratio gauge\n";
+  for (const auto& [name, z] : zones) {
+    auto served = z.by_status[0] + z.by_status[2] + z.by_status[3] + z.by_status[6];
+    auto total = served + z.by_status[1] + z.by_status[5];
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4f", total ? static_cast<double>(served) / static_cast<double>(total) : 0.0);
+    out += "gateway_cache_hit_ratio{" + label(name) + "} " + buf + "\n";
+  }
+  auto counter = [&](const char* metric, const char* help, auto get) {
+    out += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " counter\n";
+    for (std::size_t i = 0; i < rt.zones.size(); ++i)
+      out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " + std::to_string(get(i)) + "\n";
+  };
+  counter("gateway_cache_coalesced_total", "Requests that followed another request's fill instead of going upstream.",
+          [&](std::size_t i) { return zones[rt.config->caches[i].name].coalesced; });
+  counter("gateway_cache_background_updates_total", "Stale-while-revalidate refreshes started.",
+          [&](std::size_t i) { return zones[rt.config->caches[i].name].background; });
+  counter("gateway_cache_stores_total", "Entries written.", [&](std::size_t i) { return rt.zones[i]->store.stats().stores.load(); });
+  counter("gateway_cache_evictions_total", "Entries evicted to stay under max_size.",
+          [&](std::size_t i) { return rt.zones[i]->store.stats().evictions.load(); });
+  counter("gateway_cache_inactive_removed_total", "Entries removed after `inactive` without use.",
+          [&](std::size_t i) { return rt.zones[i]->store.stats().inactive_removed.load(); });
+  counter("gateway_cache_purged_total", "Entries removed by purges and invalidations.",
+          [&](std::size_t i) { return rt.zones[i]->store.stats().purged.load(); });
+  counter("gateway_cache_write_errors_total", "Entries not stored because of a disk error.",
+          [&](std::size_t i) { return rt.zones[i]->store.stats().write_errors.load(); });
+  auto gauge = [&](const char* metric, const char* help, auto get) {
+    out += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " gauge\n";
+    for (std::size_t i = 0; i < rt.zones.size(); ++i)
+      out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " + std::to_string(get(i)) + "\n";
+  };
+  gauge("gateway_cache_entries", "Entries stored.", [&](std::size_t i) { return rt.zones[i]->store.stats().entries.load(); });
+  gauge("gateway_cache_bytes", "Bytes on disk counted against max_size.",
+        [&](std::size_t i) { return rt.zones[i]->store.stats().bytes.load(); });
+  gauge("gateway_cache_memory_bytes", "Bodies held in the RAM tier.",
+        [&](std::size_t i) { return rt.zones[i]->store.stats().memory_bytes.load(); });
+
+  // Per route: what the cache did.
+  std::map<std::string, std::array<std::uint64_t, kCacheStatuses>> routes;
+  for (const auto* w : workers_)
+    w->metrics().for_each_route([&](const std::string& name, const RouteStats& r) {
+      auto& a = routes[name];
+      for (std::size_t i = 0; i < kCacheStatuses; ++i) a[i] += r.cache[i].get();
+    });
+  out += "# HELP gateway_route_cache_total Responses of cached routes by what the cache did.\n"
+         "# TYPE gateway_route_cache_total counter\n";
+  for (const auto& [name, a] : routes) {
+    std::uint64_t any = 0;
+    for (auto v : a) any += v;
+    if (!any) continue;
+    for (std::size_t i = 0; i < kCacheStatuses; ++i)
+      out += "gateway_route_cache_total{route=" + json::quote(name) + ",status=\"" + kCacheStatusNames[i] + "\"} " +
+             std::to_string(a[i]) + "\n";
+  }
+  return out;
 }
 
 std::string Admin::status_json(const Worker& worker) const {
@@ -56,26 +140,97 @@ std::string Admin::status_json(const Worker& worker) const {
     }
     out += "]}";
   }
+  out += "},\"caches\":{";
+  for (std::size_t i = 0; i < rt.zones.size(); ++i) {
+    const auto& z = *rt.zones[i];
+    const auto& st = z.store.stats();
+    if (i) out += ",";
+    json::append_string(out, z.config.name);
+    out += ":{\"path\":" + json::quote(z.config.path) + ",\"policy\":" + json::quote(z.config.policy) +
+           ",\"max_size\":" + std::to_string(z.config.max_size) + ",\"bytes\":" + std::to_string(st.bytes.load()) +
+           ",\"entries\":" + std::to_string(st.entries.load()) +
+           ",\"memory_bytes\":" + std::to_string(st.memory_bytes.load()) +
+           ",\"stores\":" + std::to_string(st.stores.load()) + ",\"evictions\":" + std::to_string(st.evictions.load()) +
+           ",\"loading\":" + (st.loading.load() ? "true" : "false") + ",\"loaded\":" + std::to_string(st.loaded.load()) +
+           ",\"load_dropped\":" + std::to_string(st.load_dropped.load()) + "}";
+  }
   out += "}}\n";
   return out;
+}
+
+namespace {
+// "http://Host:80/p?q" -> ("host", "/p?q"); "/p?q" -> ("", "/p?q").
+std::pair<std::string, std::string> split_url(std::string_view url) {
+  std::string host;
+  if (auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    url.remove_prefix(scheme + 3);
+    auto slash = url.find_first_of("/?");
+    host = std::string(url.substr(0, slash));
+    url = slash == std::string_view::npos ? std::string_view("/") : url.substr(slash);
+    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (host.size() > 3 && host.ends_with(":80")) host.resize(host.size() - 3);
+  }
+  return {host, std::string(url)};
+}
+}  // namespace
+
+// POST /purge?url=URL       the entries of one URL (all Vary variants)
+// POST /purge?prefix=URL    every URL starting so ("/api/" or "http://host/api/")
+// POST /purge?tag=TAG       every entry tagged so (the zone's tags_header)
+std::string Admin::purge(const Worker& worker, std::string_view query, int& status) const {
+  const auto& rt = *worker.state()->runtime;
+  std::size_t purged = 0;
+  status = 200;
+  if (auto url = http::query_param(query, "url")) {
+    auto [host, target] = split_url(*url);
+    // The route that serves the URL knows its zone and how its keys
+    // normalise the query.
+    Router::Match m;
+    auto path = std::string_view(target).substr(0, target.find('?'));
+    if (rt.router.match(host, path, m) && m.route->cache) {
+      const auto& rule = *m.route->cache;
+      auto key = cache::url_key(host.empty() ? "-" : host, target, rule);
+      auto second = key.find(cache::kKeySeparator, key.find(cache::kKeySeparator) + 1);
+      purged = rt.zones[rule.zone_index]->store.purge_prefix(host, std::string_view(key).substr(second + 1), true);
+    }
+  } else if (auto prefix = http::query_param(query, "prefix")) {
+    auto [host, path] = split_url(*prefix);
+    for (const auto& z : rt.zones) purged += z->store.purge_prefix(host, path);
+  } else if (auto tag = http::query_param(query, "tag")) {
+    for (const auto& z : rt.zones) purged += z->store.purge_tag(*tag);
+  } else {
+    status = 400;
+    return "{\"error\":\"give url=, prefix= or tag=\"}\n";
+  }
+  return "{\"purged\":" + std::to_string(purged) + "}\n";
 }
 
 boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
   const auto& req = down.request();
   auto path = req.path();
   down.info().route = "admin";
+  if (path == "/purge") {
+    if (req.method != "POST") {
+      co_await respond(down, 405, "405 Method Not Allowed: POST /purge?url=|prefix=|tag=\n");
+      co_return;
+    }
+    int status = 200;
+    auto body = purge(worker, req.query(), status);
+    co_await respond(down, status, body, "application/json");
+    co_return;
+  }
   if (req.method != "GET" && req.method != "HEAD") {
     co_await respond(down, 405, "405 Method Not Allowed\n");
     co_return;
   }
   if (path == "/metrics") {
-    co_await respond(down, 200, metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+    co_await respond(down, 200, metrics_text(worker), "text/plain; version=0.0.4; charset=utf-8");
   } else if (path == "/status") {
     co_await respond(down, 200, status_json(worker), "application/json");
   } else if (path == "/health") {
     co_await respond(down, 200, "ok\n");
   } else {
-    co_await respond(down, 404, "404 Not Found: admin endpoints are /metrics, /status, /health\n");
+    co_await respond(down, 404, "404 Not Found: admin endpoints are /metrics, /status, /health, POST /purge\n");
   }
 }
 

@@ -22,8 +22,10 @@ class Admin {
 
   boost::asio::awaitable<void> serve(Downstream& down, Worker& worker);
 
-  std::string metrics_text() const;
+  std::string metrics_text(const Worker& worker) const;
   std::string status_json(const Worker& worker) const;
+  // Runs a purge request; the JSON answer, with `status` set.
+  std::string purge(const Worker& worker, std::string_view query, int& status) const;
 
  private:
   std::vector<const Worker*> workers_;

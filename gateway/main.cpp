@@ -66,14 +66,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string error;
+  if (check) {
+    // As nginx -t: the file, and the access log it names, without starting
+    // anything (no cache is opened or loaded).
+    if (!gateway::AccessLogSink::open(loaded.config->access_log, error)) {
+      std::fprintf(stderr, "gateway: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
+    return 0;
+  }
   auto runtime = gateway::Runtime::build(loaded.config, nullptr, error);
   if (!runtime) {
     std::fprintf(stderr, "gateway: %s\n", error.c_str());
     return 1;
-  }
-  if (check) {
-    std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
-    return 0;
   }
 
   ::signal(SIGPIPE, SIG_IGN);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "gateway/http/serializer.hpp"
+#include "gateway/http/url.hpp"
 
 namespace bench {
 
@@ -10,29 +11,6 @@ namespace http = gateway::http;
 using namespace std::literals;
 
 namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded: '+' is a space, %XX a byte; a malformed
-// escape is kept literally rather than rejected.
-void url_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
-}
-
 bool is_truthy(std::string_view v) { return v == "1" || v == "true" || v == "yes" || v == "on"; }
 
 bool is_token(std::string_view s) {
@@ -67,7 +45,7 @@ void Knobs::parse(std::string_view query, std::string& scratch) {
     auto part = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     auto eq = part.find('=');
-    url_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), scratch);
+    http::url_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), scratch);
     apply(part.substr(0, eq), scratch);
   }
 }
