@@ -49,11 +49,13 @@ The gateway is listening on http://127.0.0.1:8080 (admin on 127.0.0.1:8081),
 in front of three "channels" instances (ports 9001-9003) and one "chat" (9004).
 Try:
 
-  curl -i http://127.0.0.1:8080/api/channels/42      # X-Instance changes: round robin
+  curl -i http://127.0.0.1:8080/api/channels/42      # X-Cache: MISS, then HIT for 10 s
+  curl -i 'http://127.0.0.1:8080/api/channels/42?v=2' # another key: X-Instance moves (round robin)
   curl -s http://127.0.0.1:8080/api/chat/42
   curl -s 'http://127.0.0.1:8080/api/channels/7?delay_ms=50&size=2000' | wc -c
   curl -s http://127.0.0.1:8081/status              # instances and their health
-  curl -s http://127.0.0.1:8081/metrics | grep gateway_requests_total
+  curl -s http://127.0.0.1:8081/metrics | grep -E 'gateway_(requests_total|cache_hit_ratio)'
+  curl -s -X POST 'http://127.0.0.1:8081/purge?prefix=/api/channels/'   # purge
   kill -HUP $GW                                   # reload conf/demo.yaml
 
 Logs: $LOGS (access.log, error.log, one per instance).
