@@ -27,9 +27,12 @@ std::string probe_url(const Group& g, std::size_t i) {
 HealthChecker::~HealthChecker() { stop(); }
 
 void HealthChecker::set_groups(std::vector<std::shared_ptr<Group>> groups) {
-  std::lock_guard lock(mu_);
-  groups_ = std::move(groups);
-  changed_ = true;
+  {
+    std::lock_guard lock(mu_);
+    groups_ = std::move(groups);
+    changed_ = true;
+  }
+  cv_.notify_all();
 }
 
 void HealthChecker::start() {
@@ -41,6 +44,7 @@ void HealthChecker::stop() {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
+  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -59,7 +63,9 @@ void HealthChecker::run() {
 
   for (;;) {
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      // Nothing to probe: sleep until the groups change or we stop.
+      cv_.wait(lock, [&] { return stop_ || changed_ || !probes.empty(); });
       if (stop_) break;
       if (changed_) {
         changed_ = false;
