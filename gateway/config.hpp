@@ -112,6 +112,34 @@ struct CacheRuleConfig {
   Duration background_update_timeout{30'000};
 };
 
+namespace page {
+struct Template;  // gateway/compose/template.hpp
+}
+
+// A route's `page:` block: an HTML template whose includes are fetched in
+// parallel through the routes and stitched in order.
+struct PageConfig {
+  std::string template_path;  // absolute; relative paths resolve against the config file
+  std::shared_ptr<const page::Template> parsed;  // parsed at load: errors are config errors
+  Duration timeout{2'000};    // default per-fragment timeout
+  int max_depth = 3;          // nested includes in fragments
+  std::size_t max_fragment_bytes = 1 << 20;
+};
+
+// One part of an `aggregate:` route.
+struct AggregatePart {
+  std::string key;   // the JSON key
+  std::string path;  // with {params} of the route's path
+  bool required = false;
+  std::optional<Duration> timeout;
+};
+
+struct AggregateConfig {
+  std::vector<AggregatePart> parts;  // in file order
+  Duration timeout{2'000};           // default per part
+  std::size_t max_part_bytes = 1 << 20;
+};
+
 struct RouteConfig {
   enum class Kind { proxy, page, aggregate };
   Kind kind = Kind::proxy;
@@ -123,6 +151,8 @@ struct RouteConfig {
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
   std::optional<CacheRuleConfig> cache;
+  std::optional<PageConfig> page;            // kind page
+  std::optional<AggregateConfig> aggregate;  // kind aggregate
   int line = 0;                    // where it was defined, for messages
 };
 
