@@ -1,11 +1,5 @@
 #include "gateway/cache_proxy.hpp"
 
-// g++ 12 reports asio's coroutine frames (class-specific operator new and
-// delete of awaitable_frame) as mismatched in large coroutines here: a
-// false positive of g++ 12 (not seen with the same code in small
-// coroutines); the frames are allocated and freed by the same class.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +83,7 @@ class NullDownstream final : public Downstream {
     co_return boost::system::error_code{};
   }
   bool head_written() const override { return status_ != 0; }
+  int status() const override { return status_; }
   void abort() override {}
 
  private:

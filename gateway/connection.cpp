@@ -11,10 +11,9 @@
 #include <tuple>
 
 #include "gateway/admin.hpp"
-#include "gateway/cache_proxy.hpp"
+#include "gateway/dispatch.hpp"
 #include "gateway/http/serializer.hpp"
 #include "gateway/log.hpp"
-#include "gateway/proxy.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -233,6 +232,7 @@ void ClientConnection::reset_exchange() {
   body_done_ = !req_.has_body() || parser_.message_done();
   continue_sent_ = false;
   body_error_ = 0;
+  trailer_.clear();
   info_ = RequestInfo{};
 }
 
@@ -246,13 +246,7 @@ asio::awaitable<void> ClientConnection::handle() {
     if (!state_->runtime->router.match(host, req_.path(), match)) {
       co_await respond(*this, 404, "404 Not Found: no route for this path\n");
     } else {
-      info_.route = match.route->name;
-      if (match.route->cache) co_await cache_proxy::serve(*this, match, *state_, worker_);
-      else co_await proxy::serve(*this, match, *state_, worker_);
-      auto& stats = *state_->route_stats[match.index];
-      if (status_ >= 100 && status_ < 600) stats.by_class[status_ / 100 - 1].inc();
-      for (std::size_t i = 0; i < kCacheStatuses; ++i)
-        if (info_.cache == kCacheStatusNames[i]) stats.cache[i].inc();
+      co_await serve_route(*this, match, *state_, worker_);
     }
   }
   if (!finished_ && !aborted_ && socket_.is_open()) {
@@ -397,7 +391,13 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::spa
   if (!body_allowed_) data = {};
   std::array<asio::const_buffer, 3> bufs;
   std::size_t n = 0;
-  std::string_view trailer = chunked_out_ ? http::frame_chunk(data.size(), last, head_) : std::string_view{};
+  std::string_view trailer = chunked_out_ ? http::frame_chunk(data.size(), last && trailer_.empty(), head_) : std::string_view{};
+  std::string with_fields;
+  if (chunked_out_ && last && !trailer_.empty()) {
+    // The last chunk with trailer fields (RFC 9112 7.1.2).
+    with_fields.assign(trailer).append("0\r\n").append(trailer_).append(http::kCrlf);
+    trailer = with_fields;
+  }
   if (!head_.empty()) bufs[n++] = asio::buffer(head_);
   if (!data.empty()) bufs[n++] = asio::buffer(data.data(), data.size());
   if (!trailer.empty()) bufs[n++] = asio::buffer(trailer);

@@ -45,6 +45,8 @@ class ClientConnection final : public Downstream, public Attached {
                                                                bool last) override;
   boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override;
   bool head_written() const override { return status_ != 0; }
+  int status() const override { return status_; }
+  void set_trailer(std::string_view fields) override { trailer_ = fields; }
   void abort() override;
 
  private:
@@ -91,6 +93,7 @@ class ClientConnection final : public Downstream, public Attached {
   bool finished_ = false;
   bool aborted_ = false;
   std::uint64_t body_bytes_out_ = 0;
+  std::string trailer_;  // trailer fields of a chunked response
 
   bool body_done_ = true;  // request body fully read
   bool continue_sent_ = false;

@@ -68,6 +68,12 @@ class Downstream {
   boost::asio::awaitable<boost::system::error_code> finish() { return write_body({}, true); }
   // Response head sent or queued: an error can no longer become a status.
   virtual bool head_written() const = 0;
+  // The status of the response head written (0 before).
+  virtual int status() const = 0;
+  // Fields for the trailer of a chunked response ("Name: value\r\n"
+  // lines), sent with the last chunk; dropped when the response is not
+  // chunked (HTTP/1.0, Content-Length).
+  virtual void set_trailer(std::string_view fields) { (void)fields; }
   // The response cannot be completed (upstream lost mid-body): the
   // connection must be closed so the client sees a truncated message.
   virtual void abort() = 0;

@@ -48,6 +48,12 @@ inline constexpr std::array<const char*, kCacheStatuses> kCacheStatusNames = {
 struct RouteStats {
   std::array<Counter, 5> by_class;  // 1xx .. 5xx
   std::array<Counter, kCacheStatuses> cache;
+  // Page and aggregate routes: what became of their fragments.
+  Counter fragment_hits;       // served from the cache
+  Counter fragment_misses;     // fetched from upstream
+  Counter fragment_timeouts;
+  Counter fragment_errors;
+  Counter fragment_fallbacks;  // replaced by a fallback (or left out)
 };
 
 struct ZoneStats {
