@@ -4,14 +4,15 @@
 Starts a fleet of sample-service instances on free loopback ports, puts the
 gateway and nginx in front of the SAME instances (same worker count, upstream
 keep-alive, access logs off), runs wrk against each in turn (A B A B ...) and
-prints medians and the ratios gateway/nginx. Then measures memory: RSS after
-the load, and bytes per idle keep-alive client connection.
+prints medians and the ratios gateway/nginx, with the requests that reached
+the fleet and each target's CPU time per request. Then measures memory: RSS
+after the load, and bytes per idle keep-alive client connection.
 
-    python3 bench/compare.py [--quick] [--scenario proxy] [--json FILE]
+    python3 bench/compare.py [--quick] [--scenario NAME ...] [--json FILE]
 
-Scenarios are data (SCENARIOS below): a later benchmark (cache hits, composed
-pages, a bigger fleet) is one more Scenario entry. Standard library only.
-See bench/README.md.
+Scenarios: proxy, cache-hit-1k, cache-hit-100k, cold-cache. They are data
+(scenarios() below): a later benchmark (composed pages, a bigger fleet) is
+one more Scenario entry. Standard library only. See bench/README.md.
 """
 from __future__ import annotations
 
@@ -49,23 +50,108 @@ HOST = "127.0.0.1"
 class Scenario:
     """One benchmark, described as data.
 
-    Fragments may use @TMP@ (the run's temp dir, e.g. for cache paths) and
-    @UPSTREAM@ (the name of the fleet's upstream group on both targets)."""
+    Fragments may use @TMP@ (the run's temp dir, e.g. for cache paths),
+    @UPSTREAM@ (the name of the fleet's upstream group on both targets) and,
+    in the gateway's, @ADMIN_PORT@ (a free port for `admin.listen`). `path`
+    may use @ROUND@: replaced by a tag unique to each target and round
+    ("gateway-r2", "nginx-warm", ...), so a query parameter salt=@ROUND@ gives
+    every round URLs, and cache keys, of its own."""
     name: str
     description: str
     path: str                       # request target wrk asks for
     gateway_routes: str             # YAML list items under `routes:`
     nginx_locations: str            # location blocks inside `server {}`
-    gateway_top: str = ""           # top-level YAML (e.g. `caches:`)
+    gateway_top: str = ""           # top-level YAML (e.g. `caches:`, `admin:`)
     nginx_http: str = ""            # http-level nginx config (e.g. proxy_cache_path)
     instances: int = 3              # fleet size
     fleet_args: list[str] = dataclasses.field(default_factory=list)  # extra sample-service flags
     wrk_threads: int = 2
     wrk_connections: int = 64
     wrk_args: list[str] = dataclasses.field(default_factory=list)    # e.g. ["-s", "script.lua"]
-    # Called with the target before its warm-up and before each of its rounds
-    # (e.g. purge or prime a cache). Gets (target, scenario, url_base).
+    wrk_script_args: list[str] = dataclasses.field(default_factory=list)  # after the URL: the script's init(args)
+    keys: Optional[int] = None      # distinct URLs the load spreads over (report: fleet requests vs keys)
+    # Called with the target and the round's path (@ROUND@ filled in) before
+    # its warm-up and before each of its rounds, outside the measurement
+    # (e.g. purge or prime a cache).
     before_round: Optional[Callable[["Target", "Scenario", str], None]] = None
+
+
+# before_round hooks.
+
+def prime_cache(target: "Target", sc: Scenario, path: str, tries: int = 40):
+    """GET path until the target says it answered from its cache."""
+    seen = []
+    for _ in range(tries):
+        status, headers, _body = http_get_full(target.port, path)
+        verdict = headers.get(target.cache_header, "-")
+        seen.append(f"{status} {verdict}")
+        if status == 200 and verdict.upper().startswith("HIT"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{target.name}: GET {path} never became a cache hit "
+                       f"({target.cache_header}: {', '.join(seen[:6])}...)")
+
+
+def purge_gateway(target: "Target", sc: Scenario, path: str):
+    """Empty the gateway's cache (admin POST /purge?prefix=/). nginx has no
+    purge: the round's salt in every URL gives it a cold cache instead."""
+    if target.name != "gateway":
+        return
+    req = urllib.request.Request(f"http://{HOST}:{target.admin_port}/purge?prefix=/",
+                                 method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        body = json.loads(r.read())
+    if "purged" not in body:
+        raise RuntimeError(f"gateway purge: unexpected answer {body}")
+
+
+def _cache_scenario(name: str, size: int, nginx_sendfile: bool) -> Scenario:
+    """Hits on one URL, primed before each round. Each round has its own URL
+    (salt=@ROUND@) primed just before it, so a 60 s max-age cannot expire
+    inside a 10 s round and the fleet should see no request at all.
+
+    nginx gets whichever `sendfile` serves the size better (quick runs here,
+    CPU per hit: 1 KiB 9.0 us off vs 13.8 us on, and half the req/s on;
+    100 KiB 16.8 us on vs 25.6 us off; `tcp_nopush on` made 100 KiB hits 7x
+    slower); the gateway decides by itself (RAM tier <= 64 KiB, else sendfile)."""
+    return Scenario(
+        name=name,
+        description=f"cache hits, {size:,}-byte body: disk cache zone (gateway) vs "
+                    f"proxy_cache + open_file_cache, sendfile {'on' if nginx_sendfile else 'off'} "
+                    f"(nginx), primed before each round",
+        path=f"/api/channels/1?size={size}&cache_control=max-age=60&salt=@ROUND@",
+        gateway_top=(
+            "caches:\n"
+            f"  main: {{path: \"@TMP@/gateway-cache-{name}\", max_size: 1GiB, memory: 64MiB,\n"
+            "         memory_entry_max: 64KiB, policy: s3fifo}\n"),
+        gateway_routes=(
+            "  - prefix: /\n"
+            "    upstream: @UPSTREAM@\n"
+            "    cache: {zone: main, ttl: 60s}\n"),
+        nginx_http=NGINX_CACHE_HTTP.replace("@NAME@", name)
+        + f"    sendfile {'on' if nginx_sendfile else 'off'};\n",
+        nginx_locations=NGINX_CACHE_LOCATION,
+        before_round=prime_cache,
+    )
+
+
+# nginx as the stronger peer: open_file_cache keeps cache files' descriptors
+# open between hits (DESIGN.md: 1.36x on hits), like the gateway's open-file
+# cache; proxy_cache_lock coalesces misses like the gateway's fill coalescing.
+NGINX_CACHE_HTTP = (
+    "    proxy_cache_path @TMP@/nginx-cache-@NAME@ levels=1:2 keys_zone=main:64m max_size=1g\n"
+    "                     inactive=10m use_temp_path=off;\n"
+    "    open_file_cache max=1000 inactive=20s;\n")
+# add_header in a location drops the server's add_header: repeat Via.
+NGINX_CACHE_LOCATION = (
+    "        location / {\n"
+    "            proxy_pass http://@UPSTREAM@;\n"
+    "            proxy_cache main;\n"
+    "            proxy_cache_valid 200 60s;\n"
+    "            proxy_cache_lock on;\n"
+    "            add_header X-Cache-Status $upstream_cache_status;\n"
+    "            add_header Via \"1.1 nginx\" always;\n"
+    "        }\n")
 
 
 def scenarios(args) -> list[Scenario]:
@@ -84,10 +170,34 @@ def scenarios(args) -> list[Scenario]:
                 "            proxy_pass http://@UPSTREAM@;\n"
                 "        }\n"),
         ),
-        # Later issues add entries here, e.g. "cache-hit-1k", "cache-hit-100k"
-        # (gateway_top: caches, nginx_http: proxy_cache_path, a before_round
-        # that primes the cache), "cold-cache" (before_round purges; fleet_args
-        # ["--default-delay-ms", "20"]), "composed-page", "fleet-14"
+        _cache_scenario("cache-hit-1k", 1024, nginx_sendfile=False),
+        _cache_scenario("cache-hit-100k", 102400, nginx_sendfile=True),
+        Scenario(
+            name="cold-cache",
+            description="cold cache under concurrency: 100 connections on 10 keys, 5 ms "
+                        "upstream latency, cache emptied before each round (gateway: purge; "
+                        "both: a new salt in every URL)",
+            path="/api/channels/1?delay_ms=5&cache_control=max-age=60&salt=@ROUND@",
+            gateway_top=(
+                "admin: {listen: \"127.0.0.1:@ADMIN_PORT@\"}\n"
+                "caches:\n"
+                "  main: {path: \"@TMP@/gateway-cache-cold-cache\", max_size: 1GiB, memory: 64MiB,\n"
+                "         memory_entry_max: 64KiB, policy: s3fifo}\n"),
+            gateway_routes=(
+                "  - prefix: /\n"
+                "    upstream: @UPSTREAM@\n"
+                "    cache: {zone: main, ttl: 60s}\n"),
+            nginx_http=NGINX_CACHE_HTTP.replace("@NAME@", "cold-cache"),
+            nginx_locations=NGINX_CACHE_LOCATION,
+            wrk_connections=100,
+            # /api/channels/1..10, same query: wrk's Lua state is per thread,
+            # each thread goes round robin over the 10 paths.
+            wrk_args=["-s", str(CONF / "keys.lua")],
+            wrk_script_args=["10"],
+            keys=10,
+            before_round=purge_gateway,
+        ),
+        # Later issues add entries here, e.g. "composed-page", "fleet-14"
         # (instances=14).
     ]
 
@@ -165,6 +275,28 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """utime + stime of each process (all its threads), in seconds; a process
+    that is gone is left out."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK   # fields 14, 15 of stat
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two cpu_seconds() readings (a process born
+    in between counts in full; one that died is lost, e.g. nginx's cache loader)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -186,12 +318,18 @@ def wait_until(pred, timeout, what, proc=None, log=None):
     raise RuntimeError(f"{what}: not ready after {timeout}s")
 
 
-def http_get(port: int, path: str, timeout=5.0) -> tuple[int, bytes]:
+def http_get_full(port: int, path: str, timeout=5.0) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (names as sent; lookups are case-insensitive) and body."""
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=timeout) as r:
-            return r.status, r.read()
+            return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        return e.code, e.headers, e.read()
+
+
+def http_get(port: int, path: str, timeout=5.0) -> tuple[int, bytes]:
+    status, _, body = http_get_full(port, path, timeout)
+    return status, body
 
 
 # --------------------------------------------------------------------------
@@ -228,10 +366,12 @@ class Fleet:
 
 class Target:
     name = "?"
+    cache_header = "?"              # response header that says HIT on a cache hit
 
     def __init__(self, procs: Procs, tmp: Path, workers: int, keepalive: int):
         self.procs, self.tmp, self.workers, self.keepalive = procs, tmp, workers, keepalive
         self.port = 0
+        self.admin_port = 0
         self.proc: Optional[subprocess.Popen] = None
 
     def pids(self) -> list[int]:
@@ -240,11 +380,11 @@ class Target:
     def rss(self) -> int:
         return sum(rss_bytes(pid) for pid in self.pids())
 
-    def start(self, scenario: Scenario, fleet_ports: list[int]):
+    def start(self, scenario: Scenario, fleet_ports: list[int], ready_path: str):
         raise NotImplementedError
 
-    def wait_ready(self, scenario: Scenario, log):
-        wait_until(lambda: http_get(self.port, scenario.path, 1.0)[0] == 200, 15,
+    def wait_ready(self, ready_path: str, log):
+        wait_until(lambda: http_get(self.port, ready_path, 1.0)[0] == 200, 15,
                    self.name, self.proc, log)
 
     def stop(self):
@@ -264,14 +404,15 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 class Gateway(Target):
     name = "gateway"
+    cache_header = "X-Cache"
 
     def __init__(self, binary: Path, *a):
         super().__init__(*a)
         self.binary = binary
 
-    def start(self, scenario, fleet_ports):
-        self.port = free_port()
-        frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet"}
+    def start(self, scenario, fleet_ports, ready_path):
+        self.port, self.admin_port = free_port(), free_port()
+        frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet", "ADMIN_PORT": str(self.admin_port)}
         conf = fill((CONF / "gateway.yaml.in").read_text(), {
             "PORT": str(self.port), "WORKERS": str(self.workers),
             "KEEPALIVE": str(self.keepalive),
@@ -286,19 +427,31 @@ class Gateway(Target):
         if check.returncode != 0:
             raise RuntimeError(f"gateway --check failed:\n{check.stdout}{check.stderr}")
         self.proc = self.procs.start("gateway", [str(self.binary), "-c", str(path)], log)
-        self.wait_ready(scenario, log)
+        self.wait_ready(ready_path, log)
 
 
 class Nginx(Target):
     name = "nginx"
+    cache_header = "X-Cache-Status"    # add_header X-Cache-Status $upstream_cache_status
     worker_connections = 4096      # room for the idle-connection test; see main()
 
     def pids(self):
         if not self.proc:
             return []
-        return [self.proc.pid] + children_of(self.proc.pid)   # master + workers
+        # master + workers (+ cache manager and loader with proxy_cache_path)
+        return [self.proc.pid] + children_of(self.proc.pid)
 
-    def start(self, scenario, fleet_ports):
+    def workers_running(self) -> int:
+        n = 0
+        for pid in children_of(self.proc.pid):
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"nginx: worker process"):
+                    n += 1
+            except OSError:
+                pass
+        return n
+
+    def start(self, scenario, fleet_ports, ready_path):
         self.port = free_port()
         frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet"}
         conf = fill((CONF / "nginx.conf.in").read_text(), {
@@ -323,8 +476,8 @@ class Nginx(Target):
         if check.returncode != 0:
             raise RuntimeError(f"nginx -t failed:\n{check.stdout}{check.stderr}")
         self.proc = self.procs.start("nginx", base, log)
-        self.wait_ready(scenario, log)
-        wait_until(lambda: len(self.pids()) == 1 + self.workers, 10, "nginx workers")
+        self.wait_ready(ready_path, log)
+        wait_until(lambda: self.workers_running() == self.workers, 10, "nginx workers")
 
 
 # --------------------------------------------------------------------------
@@ -342,10 +495,13 @@ def _ms(text: str) -> float:
 
 def parse_wrk(out: str) -> dict:
     r = {"rps": None, "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None,
-         "requests": 0, "non_2xx_3xx": 0,
+         "max_ms": None, "requests": 0, "non_2xx_3xx": 0,
          "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
     if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
         r["rps"] = float(m.group(1))
+    # Thread Stats: "    Latency   1.20ms  300.00us  10.00ms   90.00%" (avg, stdev, max)
+    if m := re.search(r"^[ \t]+Latency[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", out, re.M):
+        r["max_ms"] = _ms(m.group(3))
     for pct in ("50", "75", "90", "99"):
         if m := re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M):
             r[f"p{pct}_ms"] = _ms(m.group(1))
@@ -367,10 +523,10 @@ def parse_wrk(out: str) -> dict:
     return r
 
 
-def run_wrk(scenario: Scenario, port: int, duration: float) -> dict:
+def run_wrk(scenario: Scenario, port: int, duration: float, path: str) -> dict:
     argv = ["wrk", f"-t{scenario.wrk_threads}", f"-c{scenario.wrk_connections}",
             f"-d{duration:g}s", "--latency", *scenario.wrk_args,
-            f"http://{HOST}:{port}{scenario.path}"]
+            f"http://{HOST}:{port}{path}", *scenario.wrk_script_args]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     r = parse_wrk(out.stdout)
     if out.returncode != 0:
@@ -520,27 +676,51 @@ def report(result: dict) -> str:
     for sc in result["scenarios"]:
         out.append("")
         out.append(f"== {sc['name']}: {sc['description']}")
+        extra = f" {sc['wrk_extra']}" if sc.get("wrk_extra") else ""
         out.append(f"   GET {sc['path']}  ({sc['instances']} sample-service instances, 1 thread each; "
-                   f"wrk -t{sc['wrk_threads']} -c{sc['wrk_connections']})")
-        out.append("   rounds, in the order run:")
-        out.append(f"     {'#':>2} {'target':<8} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-                   f"{'fleet conns':>11}  status")
+                   f"wrk -t{sc['wrk_threads']} -c{sc['wrk_connections']}{extra})")
+        out.append("   rounds, in the order run (fleet: requests that reached the instances and new "
+                   "connections to them during the round; CPU: the target's user+system time):")
+        out.append(f"     {'#':>2} {'target':<8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+                   f"{'requests':>9} {'fleet req':>9} {'fleet conn':>10} {'CPU s':>6} {'CPU us/req':>10}  "
+                   f"status")
         for r in sc["runs"]:
             status = "ok" if r["valid"] else "INVALID: " + "; ".join(r["problems"])
-            out.append(f"     {r['round']:>2} {r['target']:<8} {r['rps'] or 0:>10,.0f} "
-                       f"{r['p50_ms'] or 0:>8.2f} {r['p99_ms'] or 0:>8.2f} "
-                       f"{r.get('fleet_connections', '-'):>11}  {status}")
+            cpu_req = r.get("cpu_us_per_req")
+            out.append(f"     {r['round']:>2} {r['target']:<8} {r['rps'] or 0:>9,.0f} "
+                       f"{r['p50_ms'] or 0:>7.2f} {r['p99_ms'] or 0:>7.2f} {r.get('max_ms') or 0:>7.2f} "
+                       f"{r['requests']:>9,} {r.get('fleet_requests', 0):>9,} "
+                       f"{r.get('fleet_connections', '-'):>10} {r.get('cpu_s', 0):>6.2f} "
+                       f"{'-' if cpu_req is None else format(cpu_req, '.2f'):>10}  {status}")
         out.append("   median [min..max] over valid rounds:")
-        out.append(f"     {'target':<8} {'req/s':<28} {'p50 ms':<20} {'p99 ms':<20} {'valid':<6} "
-                   f"RSS after")
+        out.append(f"     {'target':<8} {'req/s':<28} {'p50 ms':<20} {'p99 ms':<20} "
+                   f"{'CPU us/req':<20} {'valid':<6} RSS after")
         for t, s in sc["summary"].items():
             out.append(f"     {t:<8} {fmt_stat(s['rps'], ',.0f'):<28} {fmt_stat(s['p50_ms'], '.2f'):<20} "
-                       f"{fmt_stat(s['p99_ms'], '.2f'):<20} {s['valid']}/{s['rounds']:<4} "
+                       f"{fmt_stat(s['p99_ms'], '.2f'):<20} "
+                       f"{fmt_stat(s.get('cpu_us_per_req'), '.2f'):<20} {s['valid']}/{s['rounds']:<4} "
                        f"{mib(s['rss_after'])}")
+        fleet_line = []
+        for t, s in sc["summary"].items():
+            if s.get("fleet_requests") and s.get("requests"):
+                fleet_line.append(f"{t} {fmt_stat(s['fleet_requests'], ',.0f')} of "
+                                  f"{s['requests']['median']:,.0f}")
+        if fleet_line:
+            ideal = (f"; ideal: {sc['keys']} (one per key), no coalescing: up to "
+                     f"{sc['wrk_connections']} (one per connection)" if sc.get("keys") else "")
+            out.append(f"   requests that reached the fleet per round (median [min..max] of total "
+                       f"median): {', '.join(fleet_line)}{ideal}")
+            if sc.get("keys"):
+                mx = [f"{t} {fmt_stat(s['max_ms'], '.1f')}" for t, s in sc["summary"].items()
+                      if s.get("max_ms")]
+                out.append(f"   max latency per round, ms (the cold start's waits show here, "
+                           f"not in p99): {', '.join(mx)}")
         rt = sc.get("ratios")
         if rt:
+            cpu = (f", CPU per request {rt['cpu_us_per_req']:.3f}x" if rt.get("cpu_us_per_req")
+                   else "")
             out.append(f"   gateway/nginx: req/s {rt['rps']:.3f}x (higher is better), "
-                       f"p50 {rt['p50_ms']:.3f}x, p99 {rt['p99_ms']:.3f}x (lower is better)")
+                       f"p50 {rt['p50_ms']:.3f}x, p99 {rt['p99_ms']:.3f}x{cpu} (lower is better)")
             if rt.get("rps_paired"):
                 out.append(f"   per-round pairs: req/s ratio {fmt_stat(rt['rps_paired'], '.3f')}, "
                            f"p99 ratio {fmt_stat(rt['p99_paired'], '.3f')}")
@@ -564,41 +744,52 @@ def report(result: dict) -> str:
 # --------------------------------------------------------------------------
 # The run.
 
+def round_path(sc: Scenario, tag: str) -> str:
+    return sc.path.replace("@ROUND@", tag)
+
+
 def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
     fleet = Fleet(procs, bins["sample-service"], tmp, sc)
     targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
                              Nginx(procs, tmp, args.workers, args.keepalive)]
     try:
         for t in targets:
-            t.start(sc, fleet.ports)
+            t.start(sc, fleet.ports, round_path(sc, f"{t.name}-ready"))
             log(f"[{sc.name}] {t.name} on port {t.port}")
         # Pre-flight: both return 200 and the same body the instances give.
-        direct = http_get(fleet.ports[0], sc.path)
+        pre = round_path(sc, "preflight")
+        direct = http_get(fleet.ports[0], pre)
         for t in targets:
-            status, body = http_get(t.port, sc.path)
+            status, body = http_get(t.port, pre)
             if status != 200 or len(body) != len(direct[1]):
-                raise RuntimeError(f"{t.name}: GET {sc.path} gave {status}, {len(body)} bytes "
+                raise RuntimeError(f"{t.name}: GET {pre} gave {status}, {len(body)} bytes "
                                    f"(an instance gives {direct[0]}, {len(direct[1])} bytes)")
         for t in targets:
+            path = round_path(sc, f"{t.name}-warm")
             if sc.before_round:
-                sc.before_round(t, sc, f"http://{HOST}:{t.port}")
+                sc.before_round(t, sc, path)
             log(f"[{sc.name}] warm-up {t.name} {args.warmup:g}s")
-            run_wrk(sc, t.port, args.warmup)
+            run_wrk(sc, t.port, args.warmup, path)
         runs = []
         for rnd in range(1, args.rounds + 1):
             for t in targets:
+                path = round_path(sc, f"{t.name}-r{rnd}")
                 if sc.before_round:
-                    sc.before_round(t, sc, f"http://{HOST}:{t.port}")
-                before = fleet.stats()
-                r = run_wrk(sc, t.port, args.duration)
+                    sc.before_round(t, sc, path)
+                before, cpu_before = fleet.stats(), cpu_seconds(t.pids())
+                r = run_wrk(sc, t.port, args.duration, path)
+                cpu = cpu_delta(cpu_before, cpu_seconds(t.pids()))
                 after = fleet.stats()
-                r.update(round=rnd, target=t.name,
+                r.update(round=rnd, target=t.name, path=path,
                          fleet_connections=after["connections"] - before["connections"],
-                         fleet_requests=after["requests"] - before["requests"])
+                         fleet_requests=after["requests"] - before["requests"],
+                         cpu_s=cpu,
+                         cpu_us_per_req=cpu / r["requests"] * 1e6 if r["requests"] else None)
                 runs.append(r)
                 log(f"[{sc.name}] round {rnd} {t.name}: {r['rps'] or 0:,.0f} req/s, "
                     f"p50 {r['p50_ms'] or 0:.2f} ms, p99 {r['p99_ms'] or 0:.2f} ms, "
-                    f"{r['fleet_connections']} new fleet conns"
+                    f"{r['requests']:,} requests, {r['fleet_requests']:,} reached the fleet, "
+                    f"{r['fleet_connections']} new fleet conns, CPU {cpu:.2f} s"
                     + ("" if r["valid"] else "  INVALID: " + "; ".join(r["problems"])))
         summary = {}
         for t in targets:
@@ -609,12 +800,20 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
                 "rps": summarize([r["rps"] for r in ok]),
                 "p50_ms": summarize([r["p50_ms"] for r in ok]),
                 "p99_ms": summarize([r["p99_ms"] for r in ok]),
+                "max_ms": summarize([r["max_ms"] for r in ok if r["max_ms"] is not None]),
+                "fleet_requests": summarize([r["fleet_requests"] for r in ok]),
+                "requests": summarize([r["requests"] for r in ok]),
+                "cpu_us_per_req": summarize([r["cpu_us_per_req"] for r in ok
+                                             if r["cpu_us_per_req"] is not None]),
                 "rss_after": t.rss(),
             }
         ratios = None
         g, n = summary["gateway"], summary["nginx"]
         if g["rps"] and n["rps"]:
             ratios = {k: g[k]["median"] / n[k]["median"] for k in ("rps", "p50_ms", "p99_ms")}
+            if g["cpu_us_per_req"] and n["cpu_us_per_req"] and n["cpu_us_per_req"]["median"]:
+                ratios["cpu_us_per_req"] = (g["cpu_us_per_req"]["median"]
+                                            / n["cpu_us_per_req"]["median"])
             pairs = [(a, b) for a, b in zip([r for r in runs if r["target"] == "gateway"],
                                             [r for r in runs if r["target"] == "nginx"])
                      if a["valid"] and b["valid"]]
@@ -622,8 +821,10 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
             ratios["p99_paired"] = summarize([a["p99_ms"] / b["p99_ms"] for a, b in pairs])
         return {"name": sc.name, "description": sc.description, "path": sc.path,
                 "instances": sc.instances, "wrk_threads": sc.wrk_threads,
-                "wrk_connections": sc.wrk_connections, "runs": runs,
-                "summary": summary, "ratios": ratios}
+                "wrk_connections": sc.wrk_connections, "keys": sc.keys,
+                "wrk_extra": " ".join(sc.wrk_args + (["URL"] if sc.wrk_script_args else [])
+                                      + sc.wrk_script_args),
+                "runs": runs, "summary": summary, "ratios": ratios}
     finally:
         for t in targets:
             t.stop()
@@ -637,10 +838,10 @@ def run_memory(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> 
     try:
         res = {}
         for t in targets:
-            t.start(sc, fleet.ports)
+            t.start(sc, fleet.ports, round_path(sc, f"{t.name}-ready"))
         for t in targets:
             log(f"[memory] {args.idle_connections} idle keep-alive connections to {t.name}")
-            res[t.name] = idle_connection_memory(t, sc.path, args.idle_connections)
+            res[t.name] = idle_connection_memory(t, round_path(sc, "memory"), args.idle_connections)
         g, n = res["gateway"]["bytes_per_connection"], res["nginx"]["bytes_per_connection"]
         return {"scenario": sc.name, "connections": args.idle_connections, "targets": res,
                 "ratio": g / n if n > 0 else None}
@@ -665,7 +866,8 @@ def main(argv=None) -> int:
                          "fleet need the other core)")
     ap.add_argument("--keepalive", type=int, default=64, help="idle upstream connections kept per instance per worker (default 64): "
                          "gateway `keepalive: N`, nginx `keepalive N x instances`")
-    ap.add_argument("--size", type=int, help="response body bytes (sample-service ?size=N)")
+    ap.add_argument("--size", type=int, help="response body bytes for the proxy scenario (sample-service ?size=N; "
+                         "the cache scenarios fix theirs)")
     ap.add_argument("--idle-connections", type=int,
                     help="idle keep-alive connections for the memory test "
                          "(default 2000; --quick 500; 0 skips)")
@@ -725,7 +927,8 @@ def main(argv=None) -> int:
         for sc in chosen:
             result["scenarios"].append(run_scenario(sc, args, procs, tmp, bins, log))
         if args.idle_connections > 0:
-            result["memory"] = run_memory(chosen[0], args, procs, tmp, bins, log)
+            # Always on the proxy path: the cost of a connection, not of a scenario.
+            result["memory"] = run_memory(known["proxy"], args, procs, tmp, bins, log)
     except KeyboardInterrupt:
         print("compare.py: interrupted; stopping everything", file=sys.stderr)
         return 130
