@@ -26,6 +26,7 @@
 #include <sstream>
 #include <utility>
 
+#include "gateway/compose/template.hpp"
 #include "gateway/units.hpp"
 
 namespace gateway {
@@ -98,7 +99,16 @@ class Diagnostics {
       e.line = mark.line + 1;
       e.column = mark.column + 1;
     }
-    errors_.push_back(std::move(e));
+    errors_.push_back({e.line, e.column, std::move(e)});
+  }
+
+  // An error in another file the configuration names (a page template),
+  // listed where the configuration names it.
+  void error_in(const std::string& file, int line, int column, std::string message,
+                const YAML::Mark& named_at) {
+    int order_line = named_at.is_null() ? 0 : named_at.line + 1;
+    int order_column = named_at.is_null() ? 0 : named_at.column + 1;
+    errors_.push_back({order_line, order_column, ConfigError{file, line, column, std::move(message)}});
   }
 
   // "path: message", blamed on the field's node.
@@ -114,12 +124,19 @@ class Diagnostics {
     std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
       return std::pair(a.line, a.column) < std::pair(b.line, b.column);
     });
-    return std::move(errors_);
+    std::vector<ConfigError> out;
+    for (auto& item : errors_) out.push_back(std::move(item.error));
+    errors_.clear();
+    return out;
   }
 
  private:
+  struct Item {
+    int line, column;  // where in the configuration, for the order
+    ConfigError error;
+  };
   std::string file_;
-  std::vector<ConfigError> errors_;
+  std::vector<Item> errors_;
 };
 
 YAML::Mark mark_of(const YAML::Node& node, const YAML::Mark& fallback) {
@@ -465,6 +482,53 @@ std::optional<std::string> check_path_pattern(std::string_view pattern) {
   return std::nullopt;
 }
 
+// The parameters a route's URLs may use: those of its path pattern. Nothing
+// to check against when the route's own prefix or path is invalid.
+struct RouteParams {
+  bool known = false;
+  std::vector<std::string> names;
+  std::string hint;  // " (the route's path \"/x/{id}\" has: {id})", for messages
+};
+
+RouteParams route_params(const RouteConfig& route) {
+  RouteParams params;
+  if (!route.prefix.empty()) {
+    params.known = true;
+    params.hint = " (a prefix route has no parameters)";
+  } else if (!route.path.empty()) {
+    params.known = true;
+    std::string listed;
+    std::string_view pattern = route.path;
+    for (std::size_t open = pattern.find('{'); open != std::string_view::npos;
+         open = pattern.find('{', open + 1)) {
+      auto close = pattern.find('}', open);
+      params.names.emplace_back(pattern.substr(open + 1, close - open - 1));
+      listed += (listed.empty() ? "{" : ", {") + params.names.back() + "}";
+    }
+    params.hint = " (the route's path " + quote(route.path) +
+                  (listed.empty() ? " has no parameters)" : " has: " + listed + ")");
+  }
+  return params;
+}
+
+// The {name}s in a URL that are not parameters of the route, each once.
+std::vector<std::string> unknown_params(std::string_view url, const RouteParams& params) {
+  std::vector<std::string> unknown;
+  if (!params.known) return unknown;
+  for (std::size_t close = url.find('}'); close != std::string_view::npos;
+       close = url.find('}', close + 1)) {
+    auto open = url.rfind('{', close);
+    if (open == std::string_view::npos) continue;
+    std::string name(url.substr(open + 1, close - open - 1));
+    if (name.find('}') != std::string::npos) continue;  // "{a}}": the first '}' closed it
+    bool known = std::find(params.names.begin(), params.names.end(), name) != params.names.end();
+    if (!known && std::find(unknown.begin(), unknown.end(), name) == unknown.end()) {
+      unknown.push_back(std::move(name));
+    }
+  }
+  return unknown;
+}
+
 // RFC 9110 token: header field names, and cookie names (RFC 6265).
 bool valid_token(std::string_view name) {
   if (name.empty()) return false;
@@ -519,6 +583,11 @@ class Loader {
   void read_health(const Field& field, HealthCheckConfig& health);
   void read_route(const Field& field);
   std::vector<std::string> read_hosts(const Field& field);
+  void read_page(const Field& field, const RouteParams& params, PageConfig& page);
+  void read_template(const Field& field, const RouteParams& params, PageConfig& page);
+  void read_aggregate(const Field& field, const RouteParams& params, AggregateConfig& aggregate);
+  void read_aggregate_parts(const Field& field, const RouteParams& params, bool options_beside,
+                            AggregateConfig& aggregate);
 
   void read_cache_zone(const Field& field, CacheZoneConfig& zone);
   void read_cache_path(const Field& field, CacheZoneConfig& zone);
@@ -954,7 +1023,8 @@ void Loader::read_routes(const Field& field) {
 
 void Loader::read_route(const Field& field) {
   MapReader map(diag_, field,
-                {"prefix", "path", "host", "upstream", "strip_prefix", "name", "cache"});
+                {"prefix", "path", "host", "upstream", "page", "aggregate", "strip_prefix", "name",
+                 "cache"});
   if (!map.valid()) return;
   RouteConfig route;
   route.line = field.mark.line + 1;
@@ -983,14 +1053,42 @@ void Loader::read_route(const Field& field) {
 
   if (const Field* hosts = map.get("host")) route.hosts = read_hosts(*hosts);
 
-  const Field* upstream = map.require("upstream");
-  if (auto name = upstream ? read_string(diag_, *upstream) : std::nullopt) {
-    route.upstream = *name;
-    upstream_uses_.push_back({config_.routes.size(), *upstream});
+  // What the route does: exactly one of upstream, page and aggregate.
+  const Field* upstream = map.get("upstream");
+  const Field* page = map.get("page");
+  const Field* aggregate = map.get("aggregate");
+  std::string given;
+  for (auto [key, present] : {std::pair{"upstream", upstream != nullptr},
+                              std::pair{"page", page != nullptr},
+                              std::pair{"aggregate", aggregate != nullptr}}) {
+    if (present) given += std::string(given.empty() ? "" : " and ") + key;
   }
+  const bool one_kind = (upstream != nullptr) + (page != nullptr) + (aggregate != nullptr) == 1;
+  if (given.empty()) {
+    diag_.error(field, "missing required key \"upstream\", \"page\" or \"aggregate\"");
+  } else if (!one_kind) {
+    diag_.error(field, "give one of upstream, page or aggregate, not " + given);
+  } else if (upstream) {
+    route.kind = RouteConfig::Kind::proxy;
+    if (auto name = read_string(diag_, *upstream)) {
+      route.upstream = *name;
+      upstream_uses_.push_back({config_.routes.size(), *upstream});
+    }
+  } else if (page) {
+    route.kind = RouteConfig::Kind::page;
+    read_page(*page, route_params(route), route.page.emplace());
+  } else {
+    route.kind = RouteConfig::Kind::aggregate;
+    read_aggregate(*aggregate, route_params(route), route.aggregate.emplace());
+  }
+  const bool proxies = one_kind && upstream != nullptr;
+  const char* not_proxy = page ? "a page route" : "an aggregate route";
 
   if (map.get("strip_prefix") && !prefix) {
     diag_.error(*map.key_mark("strip_prefix"), field.path + ": strip_prefix needs a prefix route");
+  } else if (map.get("strip_prefix") && one_kind && !proxies) {
+    diag_.error(*map.key_mark("strip_prefix"), field.path + ": strip_prefix needs an upstream, " +
+                                                   "not " + not_proxy);
   } else {
     map.read_bool("strip_prefix", route.strip_prefix);
   }
@@ -998,10 +1096,149 @@ void Loader::read_route(const Field& field) {
   route.name = route.prefix.empty() ? route.path : route.prefix;
   map.read_string("name", route.name);
 
-  if (const Field* cache = map.get("cache")) read_cache_rule(*cache, route.cache.emplace());
+  if (const Field* cache = map.get("cache")) {
+    if (one_kind && !proxies) {
+      diag_.error(*map.key_mark("cache"),
+                  field.path + ": cache needs an upstream, not " + not_proxy +
+                      " (the routes its " + (page ? "fragments" : "parts") +
+                      " go through cache them)");
+    } else {
+      read_cache_rule(*cache, route.cache.emplace());
+    }
+  }
 
   config_.routes.push_back(std::move(route));
   route_fields_.push_back(field);
+}
+
+// `page: FILE` or `page: {template: FILE, timeout, max_depth, max_fragment_bytes}`.
+void Loader::read_page(const Field& field, const RouteParams& params, PageConfig& page) {
+  if (field.node.IsScalar()) {
+    read_template(field, params, page);
+    return;
+  }
+  MapReader map(diag_, field, {"template", "timeout", "max_depth", "max_fragment_bytes"});
+  if (!map.valid()) return;
+  map.read_duration("timeout", page.timeout, Duration{1});
+  map.read_int("max_depth", page.max_depth, 0, 8);
+  map.read_size("max_fragment_bytes", page.max_fragment_bytes, 1, kMaxSize);
+  if (const Field* file = map.require("template")) read_template(*file, params, page);
+}
+
+// Reads and parses the template file at load, so a broken template is a
+// configuration error. Its errors name the template file and a place in it.
+void Loader::read_template(const Field& field, const RouteParams& params, PageConfig& page) {
+  auto value = read_string(diag_, field);
+  if (!value) return;
+  fs::path path(*value);
+  if (path.is_relative()) path = dir_ / path;
+  path = path.lexically_normal();
+  page.template_path = path.string();
+
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    diag_.error(field, "cannot read template " + quote(*value) + ": is a directory");
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diag_.error(field, "cannot read template " + quote(*value) + ": " + std::strerror(errno));
+    return;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    diag_.error(field, "cannot read template " + quote(*value) + ": read error");
+    return;
+  }
+
+  auto parsed = page::parse_template(text.str());
+  std::stable_sort(parsed.errors.begin(), parsed.errors.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  for (auto& error : parsed.errors) {
+    diag_.error_in(page.template_path, error.line, error.column, std::move(error.message),
+                   field.mark);
+  }
+  if (!parsed.errors.empty()) return;
+
+  for (const auto& segment : parsed.tpl.segments) {
+    if (!segment.include) continue;
+    const auto& include = *segment.include;
+    for (auto [attribute, url] : {std::pair{"src", &include.src}, std::pair{"alt", &include.alt},
+                                  std::pair{"fallback", &include.fallback_url}}) {
+      for (const auto& name : unknown_params(*url, params)) {
+        diag_.error_in(page.template_path, include.line, include.column,
+                       "unknown parameter " + quote("{" + name + "}") + " in include " +
+                           attribute + " " + quote(*url) + params.hint,
+                       field.mark);
+      }
+    }
+  }
+  page.parsed = std::make_shared<const page::Template>(std::move(parsed.tpl));
+}
+
+// `aggregate: {key: PATH, key: {path, required, timeout}, ...}`, or with
+// options of the whole aggregate: `aggregate: {parts: {...}, timeout, max_part_bytes}`.
+void Loader::read_aggregate(const Field& field, const RouteParams& params,
+                            AggregateConfig& aggregate) {
+  if (!expect_type(diag_, field, YAML::NodeType::Map)) return;
+  bool has_parts = false;
+  for (const auto& pair : field.node) {
+    if (pair.first.IsScalar() && pair.first.Scalar() == "parts") has_parts = true;
+  }
+  if (!has_parts) {
+    read_aggregate_parts(field, params, false, aggregate);
+    return;
+  }
+  MapReader map(diag_, field, {"parts", "timeout", "max_part_bytes"});
+  map.read_duration("timeout", aggregate.timeout, Duration{1});
+  map.read_size("max_part_bytes", aggregate.max_part_bytes, 1, kMaxSize);
+  if (const Field* parts = map.get("parts")) read_aggregate_parts(*parts, params, true, aggregate);
+}
+
+void Loader::read_aggregate_parts(const Field& field, const RouteParams& params,
+                                  bool options_beside, AggregateConfig& aggregate) {
+  if (!expect_type(diag_, field, YAML::NodeType::Map)) return;
+  if (field.node.size() == 0) {
+    diag_.error(field, "must list at least one part");
+    return;
+  }
+  for (const auto& entry : map_entries(diag_, field, "part")) {
+    if (entry.key.empty()) {
+      diag_.error(entry.key_mark, "a part's key must not be empty" + where(field));
+      continue;
+    }
+    AggregatePart part;
+    part.key = entry.key;
+    const Field* path = &entry.value;
+    if (entry.value.node.IsMap()) {
+      MapReader map(diag_, entry.value, {"path", "required", "timeout"});
+      path = map.require("path");
+      map.read_bool("required", part.required);
+      map.read("timeout", part.timeout,
+               [&](const Field& f) { return read_duration(diag_, f, Duration{1}); });
+    }
+    if (path == nullptr) continue;
+    auto value = read_string(diag_, *path);
+    if (!value) continue;
+    if (value->front() != '/') {
+      // `aggregate: {a: /x, timeout: 1s}` reads timeout as a part.
+      bool option = entry.key == "timeout" || entry.key == "max_part_bytes";
+      diag_.error(*path, "path " + quote(*value) + " must start with '/'" +
+                             (option && !options_beside
+                                  ? " (options of the whole aggregate go beside its parts: "
+                                    "{parts: {...}, " + entry.key + ": ...})"
+                                  : ""));
+      continue;
+    }
+    for (const auto& name : unknown_params(*value, params)) {
+      diag_.error(*path, "unknown parameter " + quote("{" + name + "}") + " in " + quote(*value) +
+                             params.hint);
+    }
+    part.path = std::move(*value);
+    aggregate.parts.push_back(std::move(part));
+  }
 }
 
 std::vector<std::string> Loader::read_hosts(const Field& field) {

@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "gateway/compose/template.hpp"
+
 namespace fs = std::filesystem;
 using gateway::Balance;
 using gateway::CacheRuleConfig;
@@ -493,12 +495,12 @@ routes:
     upstream: ap
 )", 5, 15, "routes[1].upstream: unknown upstream \"ap\""},
 
-      {"a route without an upstream", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+      {"a route without an upstream, page or aggregate", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
   - {prefix: /, upstream: app}
   - prefix: /v2/
     name: v2
-)", 4, 5, "routes[1]: missing required key \"upstream\""},
+)", 4, 5, "routes[1]: missing required key \"upstream\", \"page\" or \"aggregate\""},
 
       {"a route with neither prefix nor path", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
@@ -1035,6 +1037,529 @@ routes:
     CHECK(e.column == c.column);
     CHECK(e.message.find(c.fragment) != std::string::npos);
   }
+}
+
+// Page routes read their template at load: the files below sit next to the
+// configuration, which names them relative to its own directory.
+constexpr const char* kChannelTemplate = R"(<html><body>
+<!--# include virtual="/fragments/channel/{id}" -->
+<esi:include src="/fragments/chat/{id}" alt="/fragments/chat-fallback/{id}" onerror="continue"/>
+</body></html>
+)";
+
+TEST_CASE("page routes: the template is read and parsed at load") {
+  TempDir dir;
+  dir.write("conf/pages/channel.html", kChannelTemplate);
+  fs::path footer = dir.write("static/footer.html", "<footer><!--# include virtual=\"/f/footer\" --></footer>\n");
+  fs::path file = dir.write("conf/gateway.yaml", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /fragments/
+    upstream: app
+  - path: /channels/{id}
+    page:
+      template: pages/channel.html
+      timeout: 500ms
+      max_depth: 0
+      max_fragment_bytes: 64KiB
+  - path: /short/{id}
+    page: pages/../pages/channel.html
+    name: short
+  - prefix: /static/
+    page: {template: )" + footer.string() + R"(}
+)");
+  auto result = gateway::load_config(file.string());
+  INFO(all_errors(result.errors));
+  REQUIRE(result.errors.empty());
+  const auto& routes = result.config->routes;
+  REQUIRE(routes.size() == 4);
+  const std::string channel_path = (dir.path() / "conf/pages/channel.html").string();
+
+  CHECK(routes[0].kind == gateway::RouteConfig::Kind::proxy);
+  CHECK_FALSE(routes[0].page.has_value());
+  CHECK_FALSE(routes[0].aggregate.has_value());
+
+  const auto& full = routes[1];
+  CHECK(full.kind == gateway::RouteConfig::Kind::page);
+  CHECK(full.upstream.empty());
+  CHECK_FALSE(full.cache.has_value());
+  CHECK_FALSE(full.aggregate.has_value());
+  CHECK(full.name == "/channels/{id}");
+  REQUIRE(full.page.has_value());
+  CHECK(full.page->template_path == channel_path);  // absolute, relative to the config's directory
+  CHECK(full.page->timeout == Duration{500});
+  CHECK(full.page->max_depth == 0);
+  CHECK(full.page->max_fragment_bytes == 64 * 1024);
+  REQUIRE(full.page->parsed != nullptr);
+  const auto& tpl = *full.page->parsed;
+  REQUIRE(tpl.includes() == 2);
+  std::vector<const gateway::page::Include*> includes;
+  for (const auto& segment : tpl.segments) {
+    if (segment.include) includes.push_back(&*segment.include);
+  }
+  REQUIRE(includes.size() == 2);
+  CHECK(includes[0]->src == "/fragments/channel/{id}");
+  CHECK(includes[0]->line == 2);
+  CHECK(includes[1]->src == "/fragments/chat/{id}");
+  CHECK(includes[1]->alt == "/fragments/chat-fallback/{id}");
+  CHECK(includes[1]->line == 3);
+
+  // `page: FILE` is the template alone, with every other default.
+  const auto& shorthand = routes[2];
+  CHECK(shorthand.kind == gateway::RouteConfig::Kind::page);
+  CHECK(shorthand.name == "short");
+  REQUIRE(shorthand.page.has_value());
+  CHECK(shorthand.page->template_path == channel_path);  // normal
+  CHECK(shorthand.page->timeout == Duration{2'000});
+  CHECK(shorthand.page->max_depth == 3);
+  CHECK(shorthand.page->max_fragment_bytes == 1 << 20);
+  REQUIRE(shorthand.page->parsed != nullptr);
+  CHECK(shorthand.page->parsed->includes() == 2);
+
+  // A prefix route may be a page whose includes use no parameters.
+  const auto& prefixed = routes[3];
+  CHECK(prefixed.kind == gateway::RouteConfig::Kind::page);
+  CHECK(prefixed.prefix == "/static/");
+  CHECK(prefixed.page->template_path == footer.string());
+  REQUIRE(prefixed.page->parsed != nullptr);
+  CHECK(prefixed.page->parsed->includes() == 1);
+}
+
+TEST_CASE("aggregate routes: parts alone, or parts with options") {
+  auto result = gateway::load_config_from_string(R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - {prefix: /api/, upstream: app}
+  - path: /api/summary/{id}
+    aggregate:
+      channel: "/api/channels/{id}"
+      chat: {path: "/api/chat/{id}?limit=10", required: true, timeout: 500ms}
+  - path: /api/summary2/{id}/{lang}
+    aggregate:
+      parts:
+        channel: "/api/channels/{id}"
+        chat: {path: "/api/chat/{id}/{lang}", required: false}
+      timeout: 1s
+      max_part_bytes: 256KiB
+  - prefix: /front/
+    aggregate: {trending: /api/trending, timeout: /api/timeouts}
+)", "/etc/gateway/gw.yaml");
+  INFO(all_errors(result.errors));
+  REQUIRE(result.errors.empty());
+  const auto& routes = result.config->routes;
+  REQUIRE(routes.size() == 4);
+
+  const auto& summary = routes[1];
+  CHECK(summary.kind == gateway::RouteConfig::Kind::aggregate);
+  CHECK(summary.upstream.empty());
+  CHECK_FALSE(summary.page.has_value());
+  REQUIRE(summary.aggregate.has_value());
+  CHECK(summary.aggregate->timeout == Duration{2'000});  // defaults
+  CHECK(summary.aggregate->max_part_bytes == 1 << 20);
+  const auto& parts = summary.aggregate->parts;
+  REQUIRE(parts.size() == 2);  // in file order
+  CHECK(parts[0].key == "channel");
+  CHECK(parts[0].path == "/api/channels/{id}");
+  CHECK_FALSE(parts[0].required);
+  CHECK_FALSE(parts[0].timeout.has_value());
+  CHECK(parts[1].key == "chat");
+  CHECK(parts[1].path == "/api/chat/{id}?limit=10");
+  CHECK(parts[1].required);
+  CHECK(parts[1].timeout == Duration{500});
+
+  const auto& summary2 = routes[2];
+  CHECK(summary2.kind == gateway::RouteConfig::Kind::aggregate);
+  REQUIRE(summary2.aggregate.has_value());
+  CHECK(summary2.aggregate->timeout == Duration{1'000});
+  CHECK(summary2.aggregate->max_part_bytes == 256 * 1024);
+  const auto& parts2 = summary2.aggregate->parts;
+  REQUIRE(parts2.size() == 2);
+  CHECK(parts2[0].key == "channel");
+  CHECK(parts2[1].key == "chat");
+  CHECK(parts2[1].path == "/api/chat/{id}/{lang}");
+  CHECK_FALSE(parts2[1].required);
+
+  // Without `parts:`, every key is a part, even one named like an option.
+  const auto& front = routes[3];
+  CHECK(front.prefix == "/front/");
+  REQUIRE(front.aggregate.has_value());
+  REQUIRE(front.aggregate->parts.size() == 2);
+  CHECK(front.aggregate->parts[1].key == "timeout");
+  CHECK(front.aggregate->parts[1].path == "/api/timeouts");
+  CHECK(front.aggregate->timeout == Duration{2'000});
+}
+
+namespace {
+
+// Templates for the cases below; each case's YAML is written to gw.yaml next
+// to them. `file` is where the error must be: gw.yaml or a template.
+struct FileErrorCase {
+  const char* name;
+  const char* yaml;
+  const char* file;
+  int line;
+  int column;
+  const char* fragment;
+};
+
+void write_templates(const TempDir& dir) {
+  dir.write("ok.html", "<p><!--# include virtual=\"/f/{id}\" --></p>\n");
+  dir.write("static.html", "<p><!--# include virtual=\"/f/static\" --></p>\n");
+  dir.write("pages/x.html", "<p>x</p>\n");
+  dir.write("params.html", R"(<main>
+  <esi:include src="/f/channel/{id}"/>
+  <esi:include src="/f/chat/{channel}" onerror="continue"/>
+</main>
+)");
+  dir.write("bad.html", R"(<main>
+  <esi:include src="/f/{id}" colour="red"/>
+</main>
+)");
+  dir.write("alt.html", "<esi:include src=\"/f/{id}\" alt=\"/f/alt/{lang}\"/>\n");
+  dir.write("fallback.html",
+            "<!--# include virtual=\"/f/{id}\" fallback=\"/f/fallback/{user}\" -->\n");
+}
+
+}  // namespace
+
+TEST_CASE("page and aggregate routes: each kind of error at the node at fault") {
+  const FileErrorCase cases[] = {
+      {"upstream and page", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    upstream: app
+    page: ok.html
+)", "gw.yaml", 3, 5, "routes[0]: give one of upstream, page or aggregate, not upstream and page"},
+
+      {"page and aggregate", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: ok.html
+    aggregate: {a: /a}
+)", "gw.yaml", 3, 5, "routes[0]: give one of upstream, page or aggregate, not page and aggregate"},
+
+      {"cache on a page route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: ok.html
+    cache: {zone: main, ttl: 10s}
+)", "gw.yaml", 5, 5, "routes[0]: cache needs an upstream, not a page route"},
+
+      {"cache on an aggregate route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    aggregate: {a: "/a/{id}"}
+    cache: main
+)", "gw.yaml", 5, 5, "routes[0]: cache needs an upstream, not an aggregate route"},
+
+      {"strip_prefix on a page route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /channels/
+    page: static.html
+    strip_prefix: true
+)", "gw.yaml", 5, 5, "routes[0]: strip_prefix needs an upstream, not a page route"},
+
+      {"a page without a template", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: {timeout: 1s}
+)", "gw.yaml", 4, 11, "routes[0].page: missing required key \"template\""},
+
+      {"a missing template file", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page:
+      template: nope.html
+)", "gw.yaml", 5, 17,
+       "routes[0].page.template: cannot read template \"nope.html\": No such file or directory"},
+
+      {"a missing template file in the shorthand", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: pages/nope.html
+)", "gw.yaml", 4, 11, "routes[0].page: cannot read template \"pages/nope.html\": No such file"},
+
+      {"a template that is a directory", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: pages
+)", "gw.yaml", 4, 11, "cannot read template \"pages\": is a directory"},
+
+      {"an empty template name", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: {template: ""}
+)", "gw.yaml", 4, 22, "routes[0].page.template: must not be empty"},
+
+      {"a page nesting too deep", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: {template: ok.html, max_depth: 9}
+)", "gw.yaml", 4, 42, "routes[0].page.max_depth: 9 is out of range (0..8)"},
+
+      {"a zero page timeout", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page:
+      template: ok.html
+      timeout: 0s
+)", "gw.yaml", 6, 16, "routes[0].page.timeout: duration \"0s\" must be at least 1ms"},
+
+      {"no fragment bytes", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page:
+      template: ok.html
+      max_fragment_bytes: 0
+)", "gw.yaml", 6, 27, "routes[0].page.max_fragment_bytes: size \"0\" is out of range (1.."},
+
+      {"an unknown key in a page", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page:
+      template: ok.html
+      depth: 2
+)", "gw.yaml", 6, 7, "unknown key \"depth\" in routes[0].page"},
+
+      {"a page as a list", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: [ok.html]
+)", "gw.yaml", 4, 11, "routes[0].page: expected a map, got a list"},
+
+      {"a template error names the template and a place in it", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: {template: bad.html}
+)", "bad.html", 2, 30, "unknown attribute colour"},
+
+      {"an include using a parameter the path lacks", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: params.html
+)", "params.html", 3, 3,
+       "unknown parameter \"{channel}\" in include src \"/f/chat/{channel}\" (the route's path "
+       "\"/channels/{id}\" has: {id})"},
+
+      {"an include using a parameter on a prefix route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /channels/
+    page: ok.html
+)", "ok.html", 1, 4,
+       "unknown parameter \"{id}\" in include src \"/f/{id}\" (a prefix route has no parameters)"},
+
+      {"an include using a parameter on a path without any", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels
+    page: ok.html
+)", "ok.html", 1, 4, "(the route's path \"/channels\" has no parameters)"},
+
+      {"an alt using an unknown parameter", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: alt.html
+)", "alt.html", 1, 1, "unknown parameter \"{lang}\" in include alt \"/f/alt/{lang}\""},
+
+      {"a fallback URL using an unknown parameter", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: fallback.html
+)", "fallback.html", 1, 1,
+       "unknown parameter \"{user}\" in include fallback \"/f/fallback/{user}\""},
+
+      {"an aggregate without parts", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate: {}
+)", "gw.yaml", 4, 16, "routes[0].aggregate: must list at least one part"},
+
+      {"empty parts", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      parts: {}
+      timeout: 1s
+)", "gw.yaml", 5, 14, "routes[0].aggregate.parts: must list at least one part"},
+
+      {"a duplicate part", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: /api/chat/{id}
+      chat: /api/chat2/{id}
+)", "gw.yaml", 6, 7, "duplicate part \"chat\" in routes[0].aggregate (first at line 5)"},
+
+      {"a duplicate part in the long form", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      parts: {a: /a, b: /b, a: /c}
+)", "gw.yaml", 5, 29, "duplicate part \"a\" in routes[0].aggregate.parts (first at line 5)"},
+
+      {"an empty part key", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      "": /api/x
+)", "gw.yaml", 5, 7, "a part's key must not be empty in routes[0].aggregate"},
+
+      {"a part path without a slash", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: api/chat/{id}
+)", "gw.yaml", 5, 13, "routes[0].aggregate.chat: path \"api/chat/{id}\" must start with '/'"},
+
+      {"a part without a path", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: {required: true}
+)", "gw.yaml", 5, 13, "routes[0].aggregate.chat: missing required key \"path\""},
+
+      {"a part's required not a boolean", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: {path: /api/chat, required: yes}
+)", "gw.yaml", 5, 41, "routes[0].aggregate.chat.required: expected true or false, got \"yes\""},
+
+      {"a part's bad timeout", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat:
+        path: /api/chat/{id}
+        timeout: soon
+)", "gw.yaml", 7, 18, "routes[0].aggregate.chat.timeout: invalid duration \"soon\""},
+
+      {"an unknown key in a part", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: {path: /api/chat, optional: true}
+)", "gw.yaml", 5, 31, "unknown key \"optional\" in routes[0].aggregate.chat"},
+
+      {"a part as a list", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: [/api/chat]
+)", "gw.yaml", 5, 13, "routes[0].aggregate.chat: expected a string, got a list"},
+
+      {"a part using a parameter the path lacks", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /api/summary/{id}
+    aggregate:
+      chat: /api/chat/{channel}
+)", "gw.yaml", 5, 13,
+       "routes[0].aggregate.chat: unknown parameter \"{channel}\" in \"/api/chat/{channel}\" (the "
+       "route's path \"/api/summary/{id}\" has: {id})"},
+
+      {"a part using a parameter on a prefix route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /summary/
+    aggregate: {chat: "/api/chat/{id}"}
+)", "gw.yaml", 4, 23, "(a prefix route has no parameters)"},
+
+      {"a part's path in the long form using an unknown parameter", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}/{lang}
+    aggregate:
+      parts:
+        chat: {path: "/api/chat/{id}?lang={language}", required: true}
+)", "gw.yaml", 6, 22, "unknown parameter \"{language}\" in \"/api/chat/{id}?lang={language}\" "
+                     "(the route's path \"/summary/{id}/{lang}\" has: {id}, {lang})"},
+
+      {"an option among the parts of the short form", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      chat: /api/chat/{id}
+      timeout: 1s
+)", "gw.yaml", 6, 16,
+       "routes[0].aggregate.timeout: path \"1s\" must start with '/' (options of the whole "
+       "aggregate go beside its parts: {parts: {...}, timeout: ...})"},
+
+      {"an unknown key in the long form", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      parts: {chat: "/api/chat/{id}"}
+      retries: 1
+)", "gw.yaml", 6, 7, "unknown key \"retries\" in routes[0].aggregate"},
+
+      {"no part bytes", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate:
+      parts: {chat: "/api/chat/{id}"}
+      max_part_bytes: 0
+)", "gw.yaml", 6, 23, "routes[0].aggregate.max_part_bytes: size \"0\" is out of range (1.."},
+
+      {"a zero aggregate timeout", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate: {parts: {chat: "/api/chat/{id}"}, timeout: 0ms}
+)", "gw.yaml", 4, 59, "routes[0].aggregate.timeout: duration \"0ms\" must be at least 1ms"},
+
+      {"an aggregate as a string", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /summary/{id}
+    aggregate: /api/summary
+)", "gw.yaml", 4, 16, "routes[0].aggregate: expected a map, got \"/api/summary\""},
+  };
+
+  TempDir dir;
+  write_templates(dir);
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    fs::path file = dir.write("gw.yaml", c.yaml);
+    auto result = gateway::load_config(file.string());
+    INFO(all_errors(result.errors));
+    CHECK(result.config == nullptr);
+    REQUIRE(result.errors.size() == 1);
+    const auto& e = result.errors[0];
+    CHECK(e.file == (dir.path() / c.file).string());
+    CHECK(e.line == c.line);
+    CHECK(e.column == c.column);
+    CHECK(e.message.find(c.fragment) != std::string::npos);
+  }
+}
+
+TEST_CASE("template errors come where the configuration names the template") {
+  TempDir dir;
+  fs::path tpl = dir.write("pages/channel.html", R"(<p>
+  <esi:include src="/f/{id}" foo="1"/>
+<!--# include virtual="/f/{id}" timeout="soon" -->
+</p>
+)");
+  fs::path other = dir.write("pages/other.html", "<esi:include src=\"/f/{id}/{lang}\"/>\n");
+  fs::path file = dir.write("gw.yaml", R"(workers: 0
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - path: /channels/{id}
+    page: pages/channel.html
+  - path: /other/{id}
+    page: {template: pages/other.html, max_depth: -1}
+  - prefix: /x/
+    upstream: nowhere
+)");
+  auto result = gateway::load_config(file.string());
+  REQUIRE(result.config == nullptr);
+  std::vector<std::string> got;
+  for (const auto& e : result.errors) got.push_back(e.to_string());
+  const std::string yaml = file.string();
+  const std::vector<std::string> expected = {
+      yaml + ":1:10: workers: 0 is out of range (1..256)",
+      tpl.string() + ":2:30: unknown attribute foo on <esi:include>",
+      tpl.string() + ":3:33: bad timeout \"soon\"",
+      // The template's own errors sort by where the configuration names it.
+      other.string() + ":1:1: unknown parameter \"{lang}\" in include src \"/f/{id}/{lang}\" (the "
+                       "route's path \"/other/{id}\" has: {id})",
+      yaml + ":7:51: routes[1].page.max_depth: -1 is out of range (0..8)",
+      yaml + ":9:15: routes[2].upstream: unknown upstream \"nowhere\"",
+  };
+  INFO(all_errors(result.errors));
+  CHECK(got == expected);
 }
 
 TEST_CASE("every error in a file is reported, in file order") {
