@@ -1,1 +1,616 @@
+// Template parsing for nginx SSI and ESI include tags. See template.hpp for
+// the syntax and the choices made.
+//
+// One left-to-right pass over the text: the next '<' is found with find(),
+// and only "<!--", "<esi:" and "</esi:" are looked at further, so plain HTML
+// costs one memchr-like scan. Searches for closing markers ("-->",
+// "</esi:include", "</esi:remove", "<!--#") go through Finder, which
+// remembers its last answer, so even a text full of unclosed tags stays
+// linear. Line and column come from a table of line starts built once.
 #include "gateway/compose/template.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "gateway/router.hpp"
+#include "gateway/units.hpp"
+
+namespace gateway::page {
+
+std::size_t Template::includes() const {
+  std::size_t n = 0;
+  for (const auto& s : segments)
+    if (s.include) ++n;
+  return n;
+}
+
+namespace {
+
+constexpr auto npos = std::string_view::npos;
+
+bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == ':' || c == '.';
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// &#NNN; or &#xHH; (without '&#' and ';'): the code point, or 0 if it is
+// malformed, zero, a surrogate or above U+10FFFF.
+std::uint32_t numeric_entity(std::string_view digits) {
+  int base = 10;
+  if (!digits.empty() && (digits[0] == 'x' || digits[0] == 'X')) {
+    base = 16;
+    digits.remove_prefix(1);
+  }
+  if (digits.empty() || digits.size() > 8) return 0;
+  std::uint32_t cp = 0;
+  for (char c : digits) {
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else return 0;
+    cp = cp * static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(d);
+    if (cp > 0x10FFFF) return 0;
+  }
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+  return cp;
+}
+
+// Decodes &amp; &quot; &lt; &gt; &apos; and numeric references; anything
+// else that starts with '&' is kept as written (as HTML does).
+std::string decode_entities(std::string_view v) {
+  if (v.find('&') == npos) return std::string(v);
+  std::string out;
+  out.reserve(v.size());
+  std::size_t i = 0;
+  while (i < v.size()) {
+    if (v[i] != '&') {
+      out += v[i++];
+      continue;
+    }
+    auto semi = v.find(';', i + 1);
+    if (semi != npos && semi - i <= 11) {
+      auto name = v.substr(i + 1, semi - i - 1);
+      const char* named = nullptr;
+      if (name == "amp") named = "&";
+      else if (name == "quot") named = "\"";
+      else if (name == "lt") named = "<";
+      else if (name == "gt") named = ">";
+      else if (name == "apos") named = "'";
+      if (named) {
+        out += named;
+        i = semi + 1;
+        continue;
+      }
+      if (name.size() > 1 && name[0] == '#') {
+        if (auto cp = numeric_entity(name.substr(1))) {
+          append_utf8(out, cp);
+          i = semi + 1;
+          continue;
+        }
+      }
+    }
+    out += v[i++];
+  }
+  return out;
+}
+
+// Finds one needle; remembers the last answer so that repeated searches from
+// positions before it cost nothing.
+class Finder {
+ public:
+  explicit Finder(std::string_view needle) : needle_(needle) {}
+  std::size_t find(std::string_view text, std::size_t from) {
+    if (!(valid_ && from >= from_ && (found_ == npos || from <= found_))) {
+      from_ = from;
+      found_ = text.find(needle_, from);
+      valid_ = true;
+    }
+    return found_;
+  }
+  std::size_t size() const { return needle_.size(); }
+
+ private:
+  std::string_view needle_;
+  std::size_t from_ = 0, found_ = npos;
+  bool valid_ = false;
+};
+
+struct Attr {
+  std::string_view name;
+  std::string value;
+  bool has_value = false;
+  std::size_t pos = 0;  // of the name
+};
+
+enum class Syntax { ssi, esi };
+
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : t_(text) {
+    line_starts_.push_back(0);
+    for (auto p = t_.find('\n'); p != npos; p = t_.find('\n', p + 1)) line_starts_.push_back(p + 1);
+  }
+
+  ParseResult run() {
+    parse_range(0, t_.size(), false);
+    resolve_stubs();
+    std::stable_sort(r_.errors.begin(), r_.errors.end(), [](const auto& a, const auto& b) {
+      return a.line != b.line ? a.line < b.line : a.column < b.column;
+    });
+    if (!r_.errors.empty()) r_.tpl.segments.clear();
+    return std::move(r_);
+  }
+
+ private:
+  std::pair<int, int> where(std::size_t offset) const {
+    auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
+    auto line = static_cast<std::size_t>(it - line_starts_.begin());  // 1-based
+    return {static_cast<int>(line), static_cast<int>(offset - line_starts_[line - 1] + 1)};
+  }
+
+  void error(std::size_t offset, std::string message) {
+    auto [line, column] = where(offset);
+    r_.errors.push_back({line, column, std::move(message)});
+  }
+
+  // Position of needle at or after `from` if it lies wholly before `end`.
+  std::size_t find(Finder& f, std::size_t from, std::size_t end) {
+    auto p = f.find(t_, from);
+    return p != npos && p + f.size() <= end ? p : npos;
+  }
+
+  bool at(std::size_t pos, std::size_t end, std::string_view s) const {
+    return end - pos >= s.size() && t_.compare(pos, s.size(), s) == 0;
+  }
+
+  void literal(std::size_t begin, std::size_t end) {
+    if (begin >= end) return;
+    auto& segs = r_.tpl.segments;
+    if (!segs.empty() && !segs.back().include) segs.back().literal.append(t_.substr(begin, end - begin));
+    else segs.push_back({std::string(t_.substr(begin, end - begin)), std::nullopt});
+  }
+
+  // Parses [begin, end); `esi_comment` when that is the inside of <!--esi -->.
+  void parse_range(std::size_t begin, std::size_t end, bool esi_comment) {
+    std::size_t pos = begin, lit = begin;
+    for (;;) {
+      auto lt = t_.find('<', pos);
+      if (lt == npos || lt >= end) break;
+      if (at(lt, end, "<!--#")) {
+        literal(lit, lt);
+        pos = lit = ssi_directive(lt, end);
+      } else if (at(lt, end, "<!--esi") &&
+                 (end - lt == 7 || space(t_[lt + 7]) || at(lt + 7, end, "-->"))) {
+        literal(lit, lt);
+        auto close = find(comment_end_, lt + 7, end);
+        if (close == npos) {
+          error(lt, "unterminated <!--esi comment");
+          pos = lit = end;
+        } else {
+          parse_range(lt + 7, close, true);
+          pos = lit = close + 3;
+        }
+      } else if (at(lt, end, "<!--")) {
+        auto close = find(comment_end_, lt + 4, end);
+        if (close == npos) {
+          error(lt, esi_comment ? "comment inside <!--esi ... --> (comments do not nest)" : "unterminated comment");
+          literal(lit, lt);
+          pos = lit = end;
+        } else {
+          pos = close + 3;  // passes through as part of the literal
+        }
+      } else if (at(lt, end, "<esi:")) {
+        literal(lit, lt);
+        pos = lit = esi_element(lt, end);
+      } else if (at(lt, end, "</esi:")) {
+        literal(lit, lt);
+        auto name_end = lt + 6;
+        while (name_end < end && name_char(t_[name_end])) ++name_end;
+        error(lt, "unexpected </esi:" + std::string(t_.substr(lt + 6, name_end - lt - 6)) + ">");
+        auto gt = t_.find('>', name_end);
+        pos = lit = gt == npos || gt >= end ? end : gt + 1;
+      } else {
+        pos = lt + 1;
+      }
+    }
+    literal(lit, end);
+  }
+
+  // Splits the attributes in [i, end) into `out`; false (with an error) on
+  // malformed syntax.
+  bool lex_attrs(std::size_t i, std::size_t end, std::vector<Attr>& out) {
+    for (;;) {
+      while (i < end && space(t_[i])) ++i;
+      if (i >= end) return true;
+      auto name_begin = i;
+      while (i < end && name_char(t_[i])) ++i;
+      if (i == name_begin) {
+        error(i, std::string("malformed attribute: unexpected '") + t_[i] + "'");
+        return false;
+      }
+      Attr a;
+      a.name = t_.substr(name_begin, i - name_begin);
+      a.pos = name_begin;
+      auto j = i;
+      while (j < end && space(t_[j])) ++j;
+      if (j < end && t_[j] == '=') {
+        ++j;
+        while (j < end && space(t_[j])) ++j;
+        if (j >= end || (t_[j] != '"' && t_[j] != '\'')) {
+          error(j, "the value of " + std::string(a.name) + " must be quoted");
+          return false;
+        }
+        auto close = t_.find(t_[j], j + 1);
+        if (close == npos || close >= end) {
+          error(j, "unterminated value of " + std::string(a.name));
+          return false;
+        }
+        a.value = decode_entities(t_.substr(j + 1, close - j - 1));
+        a.has_value = true;
+        i = close + 1;
+        if (i < end && !space(t_[i])) {
+          error(i, "missing space after the value of " + std::string(a.name));
+          return false;
+        }
+      }
+      out.push_back(std::move(a));
+    }
+  }
+
+  // "<!--#" at lt: the command and its attributes, and where it ends.
+  struct Directive {
+    std::string_view command;
+    std::vector<Attr> attrs;
+    bool attrs_ok = true;
+    std::size_t after = 0;
+  };
+
+  // nullopt when unterminated (the error is reported).
+  std::optional<Directive> directive(std::size_t lt, std::size_t end) {
+    auto close = find(comment_end_, lt + 5, end);
+    if (close == npos) {
+      error(lt, "unterminated SSI directive");
+      return std::nullopt;
+    }
+    Directive d;
+    d.after = close + 3;
+    auto i = lt + 5;
+    while (i < close && space(t_[i])) ++i;
+    auto cmd = i;
+    while (i < close && name_char(t_[i])) ++i;
+    d.command = t_.substr(cmd, i - cmd);
+    if (!d.command.empty()) d.attrs_ok = lex_attrs(i, close, d.attrs);
+    return d;
+  }
+
+  std::size_t ssi_directive(std::size_t lt, std::size_t end) {
+    auto d = directive(lt, end);
+    if (!d) return end;
+    if (d->command.empty()) {
+      error(lt, "malformed SSI directive: no command");
+    } else if (d->command == "include") {
+      if (d->attrs_ok) include(lt, Syntax::ssi, d->attrs);
+    } else if (d->command == "block") {
+      return block(lt, end, *d);
+    } else if (d->command == "endblock") {
+      error(lt, "endblock without block");
+    } else {
+      error(lt, "unsupported SSI command " + std::string(d->command));
+    }
+    return d->after;
+  }
+
+  // <!--# block name="x" --> ... <!--# endblock -->: the text between is the
+  // stub "x"; SSI directives inside it are not supported.
+  std::size_t block(std::size_t lt, std::size_t end, const Directive& d) {
+    std::string name;
+    bool ok = d.attrs_ok;
+    if (ok) {
+      for (const auto& a : d.attrs) {
+        if (a.name != "name") {
+          error(a.pos, "unknown attribute " + std::string(a.name) + " on SSI block");
+          ok = false;
+        } else if (!a.has_value || a.value.empty()) {
+          error(a.pos, "block name must not be empty");
+          ok = false;
+        } else {
+          name = a.value;
+        }
+      }
+      if (ok && name.empty()) {
+        error(lt, "block without name");
+        ok = false;
+      }
+    }
+    auto from = d.after;
+    for (;;) {
+      auto p = find(ssi_start_, from, end);
+      if (p == npos) {
+        error(lt, "block without endblock");
+        return end;
+      }
+      auto inner = directive(p, end);
+      if (!inner) return end;
+      if (inner->command == "endblock") {
+        if (inner->attrs_ok)
+          for (const auto& a : inner->attrs) error(a.pos, "unknown attribute " + std::string(a.name) + " on SSI endblock");
+        if (ok && !blocks_.emplace(name, std::string(t_.substr(d.after, p - d.after))).second)
+          error(lt, "duplicate block " + name);
+        return inner->after;
+      }
+      error(p, "SSI " + std::string(inner->command) + " inside a block is not supported");
+      from = inner->after;
+    }
+  }
+
+  std::size_t esi_element(std::size_t lt, std::size_t end) {
+    auto name_end = lt + 5;
+    while (name_end < end && name_char(t_[name_end])) ++name_end;
+    std::string name(t_.substr(lt + 5, name_end - lt - 5));
+    // The tag's '>', outside quoted values.
+    std::size_t gt = npos;
+    for (auto i = name_end; i < end;) {
+      char c = t_[i];
+      if (c == '"' || c == '\'') {
+        auto q = t_.find(c, i + 1);
+        if (q == npos || q >= end) break;
+        i = q + 1;
+      } else if (c == '>') {
+        gt = i;
+        break;
+      } else {
+        ++i;
+      }
+    }
+    if (gt == npos) {
+      error(lt, "unterminated <esi:" + name + "> tag");
+      return end;
+    }
+    bool self_closing = gt > name_end && t_[gt - 1] == '/';
+    auto attrs_end = self_closing ? gt - 1 : gt;
+    auto after = gt + 1;
+    if (name == "include") {
+      std::vector<Attr> attrs;
+      bool ok = lex_attrs(name_end, attrs_end, attrs);
+      if (!self_closing) {
+        auto i = after;
+        while (i < end && space(t_[i])) ++i;
+        if (at(i, end, "</esi:include")) {
+          after = closing_tag_end(i, i + 13, end, "include");
+          if (after == npos) return end;
+        } else {
+          auto close = find(include_close_, after, end);
+          if (close == npos) {
+            error(lt, "<esi:include> without </esi:include>");
+          } else {
+            error(lt, "<esi:include> must be empty or self-closing");
+            after = closing_tag_end(close, close + 13, end, "include");
+            if (after == npos) return end;
+          }
+        }
+      }
+      if (ok) include(lt, Syntax::esi, attrs);
+      return after;
+    }
+    if (name == "remove") {
+      std::vector<Attr> attrs;
+      if (lex_attrs(name_end, attrs_end, attrs))
+        for (const auto& a : attrs) error(a.pos, "unknown attribute " + std::string(a.name) + " on <esi:remove>");
+      if (self_closing) return after;
+      auto close = find(remove_close_, after, end);
+      if (close == npos) {
+        error(lt, "<esi:remove> left open");
+        return end;
+      }
+      auto e = closing_tag_end(close, close + 12, end, "remove");
+      return e == npos ? end : e;
+    }
+    error(lt, "unsupported ESI element <esi:" + name + ">");
+    return after;
+  }
+
+  // "</esi:NAME" at tag, with i just past it: optional space, then '>'.
+  std::size_t closing_tag_end(std::size_t tag, std::size_t i, std::size_t end, std::string_view name) {
+    while (i < end && space(t_[i])) ++i;
+    if (i < end && t_[i] == '>') return i + 1;
+    error(tag, "malformed </esi:" + std::string(name) + "> tag");
+    return npos;
+  }
+
+  static std::optional<bool> boolean(const Attr& a) {
+    if (!a.has_value) return true;
+    if (a.value == "true") return true;
+    if (a.value == "false") return false;
+    return std::nullopt;
+  }
+
+  void include(std::size_t lt, Syntax syntax, const std::vector<Attr>& attrs) {
+    const bool ssi = syntax == Syntax::ssi;
+    const char* where_name = ssi ? " on SSI include" : " on <esi:include>";
+    Include inc;
+    std::tie(inc.line, inc.column) = where(lt);
+    std::optional<bool> required;
+    std::size_t required_pos = 0;
+    bool onerror_continue = false, has_fallback = false, ok = true;
+    std::optional<std::string> stub;
+    std::size_t stub_pos = 0, src_pos = 0;
+    bool has_src = false;
+    std::vector<std::string_view> seen;
+    for (const auto& a : attrs) {
+      auto fail = [&](std::string message) {
+        error(a.pos, std::move(message));
+        ok = false;
+      };
+      std::string name(a.name);
+      if (std::find(seen.begin(), seen.end(), a.name) != seen.end()) {
+        fail("duplicate attribute " + name);
+        continue;
+      }
+      seen.push_back(a.name);
+      const bool flag = name == "required" || name == "primary";
+      const bool known = flag || name == "timeout" || name == "fallback" ||
+                         (ssi ? name == "virtual" || name == "file" || name == "stub" || name == "wait"
+                              : name == "src" || name == "alt" || name == "onerror");
+      if (!known) {
+        fail("unknown attribute " + name + where_name);
+        continue;
+      }
+      if (!flag && !a.has_value) {
+        fail("attribute " + name + " needs a value");
+        continue;
+      }
+      if (name == "virtual" || name == "file" || name == "src") {
+        if (has_src) {
+          fail("both virtual and file" + std::string(where_name));
+          continue;
+        }
+        has_src = true;
+        src_pos = a.pos;
+        inc.src = a.value;
+      } else if (name == "alt") {
+        inc.alt = a.value;
+      } else if (name == "onerror") {
+        if (a.value != "continue") fail("onerror must be \"continue\"");
+        onerror_continue = true;
+      } else if (name == "stub") {
+        if (a.value.empty()) fail("stub must name a block");
+        stub = a.value;
+        stub_pos = a.pos;
+      } else if (name == "wait") {
+        if (a.value != "yes" && a.value != "no") fail("wait must be \"yes\" or \"no\"");
+      } else if (name == "timeout") {
+        auto d = gateway::parse_duration(a.value);
+        if (!d || d->count() <= 0) fail("bad timeout \"" + a.value + "\"");
+        else inc.timeout = *d;
+      } else if (name == "fallback") {
+        has_fallback = true;
+        if (!a.value.empty() && a.value[0] == '/') inc.fallback_url = a.value;
+        else inc.fallback_html = a.value;
+      } else {  // required, primary
+        auto b = boolean(a);
+        if (!b) {
+          fail(name + " must be true or false");
+        } else if (name == "required") {
+          required = b;
+          required_pos = a.pos;
+        } else {
+          inc.primary = *b;
+        }
+      }
+    }
+    if (!ok) return;
+    if (!has_src) {
+      error(lt, ssi ? "SSI include without virtual or file" : "<esi:include> without src");
+      return;
+    }
+    if (inc.src.empty()) {
+      error(src_pos, "empty include URL");
+      return;
+    }
+    if (ssi) {
+      inc.required = required.value_or(false);
+    } else {
+      if (required && *required && onerror_continue) {
+        error(required_pos, "required contradicts onerror=\"continue\"");
+        return;
+      }
+      inc.required = required.value_or(!onerror_continue && !has_fallback);
+    }
+    if (stub && inc.fallback_html) {
+      error(stub_pos, "both stub and an inline fallback");
+      return;
+    }
+    if (inc.primary) {
+      if (primary_) {
+        error(lt, "more than one primary include (the first is at line " + std::to_string(primary_->first) +
+                      ", column " + std::to_string(primary_->second) + ")");
+        return;
+      }
+      primary_ = {inc.line, inc.column};
+    }
+    if (stub) stubs_.push_back({r_.tpl.segments.size(), *stub, stub_pos});
+    r_.tpl.segments.push_back({std::string(), std::move(inc)});
+  }
+
+  void resolve_stubs() {
+    for (const auto& s : stubs_) {
+      auto it = blocks_.find(s.name);
+      if (it == blocks_.end()) error(s.pos, "stub " + s.name + " names no block");
+      else r_.tpl.segments[s.segment].include->fallback_html = it->second;
+    }
+  }
+
+  struct StubRef {
+    std::size_t segment;
+    std::string name;
+    std::size_t pos;
+  };
+
+  std::string_view t_;
+  std::vector<std::size_t> line_starts_;
+  ParseResult r_;
+  std::map<std::string, std::string, std::less<>> blocks_;
+  std::vector<StubRef> stubs_;
+  std::optional<std::pair<int, int>> primary_;
+  Finder comment_end_{"-->"};
+  Finder ssi_start_{"<!--#"};
+  Finder include_close_{"</esi:include"};
+  Finder remove_close_{"</esi:remove"};
+};
+
+}  // namespace
+
+ParseResult parse_template(std::string_view text) { return Parser(text).run(); }
+
+std::string expand(std::string_view url, const std::vector<std::pair<std::string_view, std::string_view>>& params) {
+  return gateway::expand_params(url, params);
+}
+
+std::string assemble(const Template& tpl, const std::vector<FragmentResult>& results) {
+  std::size_t size = 0, i = 0;
+  for (const auto& s : tpl.segments) {
+    if (!s.include) size += s.literal.size();
+    else if (i < results.size()) size += results[i++].body.size();
+  }
+  std::string out;
+  out.reserve(size);
+  i = 0;
+  for (const auto& s : tpl.segments) {
+    if (!s.include) {
+      out += s.literal;
+      continue;
+    }
+    const FragmentResult* r = i < results.size() ? &results[i] : nullptr;
+    ++i;
+    if (r && r->outcome == FragmentResult::Outcome::ok) out += r->body;
+    else if (s.include->fallback_html) out += *s.include->fallback_html;
+  }
+  return out;
+}
+
+}  // namespace gateway::page

@@ -62,6 +62,42 @@ struct ParseResult {
 // without src/virtual, an unknown attribute, a bad timeout, a stub naming an
 // undefined block, a duplicate block name, an unsupported SSI command or ESI
 // element, more than one primary include, esi:remove left open.
+//
+// Details (decided here; the unit tests in tests/unit/compose pin them):
+// - Tags are case-sensitive (lowercase), as nginx and ESI (XML) have them.
+// - SSI: "<!--#" then optional space, the command, attributes, "-->".
+//   include takes virtual= or file= (the same; not both), stub=, wait=
+//   ("yes"/"no", accepted and ignored: output is always in order) and the
+//   extra attributes. block takes name=; its text up to
+//   <!--# endblock --> is kept verbatim as the stub and nothing is output.
+//   A stub may name a block defined before or after the include; SSI
+//   directives inside a block are errors. stub= and an inline fallback= on
+//   one include is an error (stub= with fallback="/url" is fine: the URL is
+//   fetched first, the stub shown if that fails too). An SSI include is
+//   required only when it says so.
+// - ESI: <esi:include .../> or <esi:include ...></esi:include> (only
+//   whitespace between); src=, alt=, onerror= (only "continue") and the
+//   extra attributes. Required unless it has onerror="continue" or a
+//   fallback= attribute (a fallback says the page can do without it); alt=
+//   does not change that (the ESI spec tries alt, then applies onerror). An
+//   explicit required= wins; required="true" with onerror="continue" is an
+//   error. <esi:remove>...</esi:remove> (and <esi:remove/>) is dropped.
+//   "<!--esi" must be followed by whitespace or "-->" (else it is an
+//   ordinary comment); what is between "<!--esi" and the first "-->" is
+//   parsed again (it may hold esi:include) and output without the markers.
+//   Any other <esi:...> element and any stray </esi:...> tag is an error.
+// - Attribute values are quoted with " or '; &amp; &quot; &lt; &gt; &apos;
+//   and numeric references (&#39; &#x27;) are decoded, other '&' text is
+//   kept. required= and primary= may be bare or "true"/"false". timeout=
+//   uses the config's duration syntax (gateway::parse_duration) and must be
+//   above zero. fallback= starting with '/' is fallback_url, else
+//   fallback_html (fallback="" shows nothing).
+// - Ordinary comments <!-- ... --> pass through untouched, tags inside
+//   them are not processed; an unterminated one is an error.
+// - Lines count '\n'; columns count bytes from 1. Tag-level errors (and
+//   each Include) point at the tag's '<'; attribute errors point at the
+//   attribute's name. Errors are sorted by position; when there are any,
+//   tpl is empty. Parsing is linear in the text's size.
 ParseResult parse_template(std::string_view text);
 
 // The include URL with {params} replaced; unknown params stay as written.
@@ -77,6 +113,8 @@ struct FragmentResult {
 // The whole page in one string, with each include replaced by its result
 // (or its fallback_html, or nothing). For tests and for callers that do not
 // stream; the composer streams the same segments in the same order.
+// results[i] belongs to the i-th include; a missing result counts as failed.
+// fallback_url is the caller's business (it reports what that fetch gave).
 std::string assemble(const Template& tpl, const std::vector<FragmentResult>& results);
 
 }  // namespace gateway::page
