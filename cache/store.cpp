@@ -168,12 +168,13 @@ Store::~Store() {
 
 void Store::start() {
   stats_.loading = true;
+  started_.store(true, std::memory_order_release);
   thread_ = std::thread([this] { run(); });
 }
 
 void Store::wait_loaded() {
   std::unique_lock lock(jobs_mu_);
-  loaded_cv_.wait(lock, [this] { return loaded_ || stop_ || !thread_.joinable(); });
+  loaded_cv_.wait(lock, [this] { return loaded_ || stop_ || !started_.load(); });
 }
 
 Store::Shard& Store::shard_of(std::string_view key) { return shards_[http::hash64(key) % kShards]; }
@@ -194,7 +195,7 @@ std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Req
   {
     auto& sh = shard_of(key);
     std::lock_guard lock(sh.mu);
-    auto it = sh.by_key.find(std::string(key));
+    auto it = sh.by_key.find(key);
     if (it == sh.by_key.end()) return nullptr;
     for (const auto& e : it->second) {
       if (e->meta.vary_fields.empty() ? e->meta.vary_key.empty() : vary_key(e->vary, req) == e->meta.vary_key) {
@@ -442,7 +443,7 @@ std::uint64_t Store::disk_usage() const {
 // ---------------------------------------------------------------- background
 
 void Store::post(std::function<void()> job) {
-  if (!thread_.joinable()) {
+  if (!started_.load(std::memory_order_acquire)) {
     job();  // not started (a tool or a test): do it here
     return;
   }
@@ -481,10 +482,16 @@ void Store::run() {
     }
   }
   // Finish pending deletions: an evicted file must not come back at the
-  // next start.
-  std::lock_guard lock(jobs_mu_);
-  for (auto& j : jobs_) j();
-  jobs_.clear();
+  // next start. Jobs run outside the lock: a job may post another.
+  for (;;) {
+    std::deque<std::function<void()>> jobs;
+    {
+      std::lock_guard lock(jobs_mu_);
+      jobs.swap(jobs_);
+    }
+    if (jobs.empty()) break;
+    for (auto& j : jobs) j();
+  }
 }
 
 void Store::sweep_inactive(Seconds now) {

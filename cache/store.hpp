@@ -160,9 +160,14 @@ class Store {
  private:
   friend class EntryWriter;
   static constexpr std::size_t kShards = 16;
+  // Keys are looked up by string_view, without building a std::string.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+  };
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::string, std::vector<std::shared_ptr<const Entry>>> by_key;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<const Entry>>, KeyHash, std::equal_to<>> by_key;
   };
 
   Shard& shard_of(std::string_view key);
@@ -203,6 +208,7 @@ class Store {
   std::deque<std::function<void()>> jobs_;
   bool stop_ = false;
   bool loaded_ = false;
+  std::atomic<bool> started_{false};
   std::condition_variable loaded_cv_;
   std::thread thread_;
 };

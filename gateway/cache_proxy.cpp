@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 #include <ctime>
 
 #include "cache/policy.hpp"
@@ -33,12 +34,35 @@ bool listed(const std::vector<std::string>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// Fields this response carries on top of the stored ones.
-std::string cache_fields(CacheStatus status, std::string_view cache_status, std::optional<Seconds> age) {
+void append_number(std::string& out, long long v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, end);
+}
+
+// Fields this response carries on top of the stored ones: Age, X-Cache and
+// Cache-Status (RFC 9211), whose text is `detail`, or for responses served
+// from the cache "hit; ttl=N" with a detail for stale ones.
+std::string cache_fields(CacheStatus status, std::string_view detail, std::optional<Seconds> age,
+                         std::optional<Seconds> ttl = std::nullopt) {
   std::string f;
-  if (age) f.append("Age: ").append(std::to_string(*age)).append(http::kCrlf);
+  f.reserve(96);
+  if (age) {
+    f.append("Age: ");
+    append_number(f, *age);
+    f.append(http::kCrlf);
+  }
   f.append("X-Cache: ").append(kCacheStatusNames[static_cast<int>(status)]).append(http::kCrlf);
-  f.append("Cache-Status: gateway; ").append(cache_status).append(http::kCrlf);
+  f.append("Cache-Status: gateway; ");
+  if (ttl) {
+    f.append("hit; ttl=");
+    append_number(f, *ttl);
+    if (!detail.empty()) f.append("; detail=").append(detail);
+  } else {
+    f.append(detail);
+  }
+  f.append(http::kCrlf);
   return f;
 }
 
@@ -226,10 +250,12 @@ asio::awaitable<bool> CachedExchange::serve_entry(const std::shared_ptr<const ca
                                                   std::string_view cache_status) {
   const auto& m = e->meta;
   Seconds age = m.age(now_);
-  std::string status_text(cache_status);
-  if (status == CacheStatus::hit || status == CacheStatus::stale || status == CacheStatus::updating)
-    status_text = "hit; ttl=" + std::to_string(m.freshness.lifetime - age) +
-                  (status == CacheStatus::hit ? "" : status == CacheStatus::stale ? "; detail=stale" : "; detail=updating");
+  const bool from_cache = status == CacheStatus::hit || status == CacheStatus::stale || status == CacheStatus::updating;
+  std::string_view detail = status == CacheStatus::stale      ? "stale"
+                            : status == CacheStatus::updating ? "updating"
+                            : from_cache                       ? ""
+                                                               : cache_status;
+  auto fields = cache_fields(status, detail, age, from_cache ? std::optional(m.freshness.lifetime - age) : std::nullopt);
 
   if (m.status / 100 == 2 && cache::client_not_modified(req_, m.validators)) {
     // The client's copy is current: 304 with the validator and caching
@@ -240,7 +266,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(const std::shared_ptr<const ca
     for (auto name : {"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Last-Modified", "Vary"})
       if (auto v = stored.headers.get(name)) head.append(name).append(": ").append(*v).append(http::kCrlf);
     count(status);
-    down_.write_head_raw(304, head, cache_fields(status, status_text, age), 0);
+    down_.write_head_raw(304, head, fields, 0);
     co_await down_.finish();
     co_return true;
   }
@@ -255,7 +281,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(const std::shared_ptr<const ca
     }
   }
   count(status);
-  down_.write_head_raw(m.status, m.head, cache_fields(status, status_text, age), m.body_size);
+  down_.write_head_raw(m.status, m.head, fields, m.body_size);
   if (e->body) co_await down_.write_body(*e->body, true);
   else if (file) co_await down_.write_file(file->fd, e->body_offset, m.body_size, true);
   else co_await down_.finish();

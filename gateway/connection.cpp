@@ -187,7 +187,7 @@ asio::awaitable<void> ClientConnection::serve() {
       if (phase_ == Phase::idle) {
         phase_ = Phase::head;
         arm(t.client_header);
-        started_ = http::Clock::now();
+        if (worker_.access_log().enabled()) started_ = http::Clock::now();
       }
       auto r = parser_.feed(in_ + in_begin_, in_end_ - in_begin_);
       in_begin_ += r.consumed;
@@ -263,6 +263,7 @@ asio::awaitable<void> ClientConnection::handle() {
 }
 
 void ClientConnection::log_exchange() {
+  if (!worker_.access_log().enabled()) return;
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - started_);
   worker_.access_log().record(peer_, req_, status_, body_bytes_out_, info_, elapsed);
 }

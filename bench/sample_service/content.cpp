@@ -214,11 +214,11 @@ void render_fragment(std::string& out, Widget w, std::string_view id, std::strin
       out += "</ul>\n";
       break;
     case Widget::player:
-      out += "<video class=\"player\" controls autoplay muted width=\"1280\" height=\"720\" poster=\"/thumbs/";
+      // A stand-in for the video: the fleet serves no media.
+      out += "<div class=\"player\" role=\"img\" aria-label=\"Live video of channel ";
       append_html_escaped(out, id);
-      out += ".jpg\" src=\"/streams/";
-      append_html_escaped(out, id);
-      out += "/index.m3u8\"></video>\n<p class=\"now-playing\">Now playing: ";
+      out += "\"><span class=\"play\">&#9654;</span><span class=\"badge\">LIVE</span></div>\n"
+             "<p class=\"now-playing\">Now playing: ";
       out += c.title();
       out += "</p>\n";
       break;

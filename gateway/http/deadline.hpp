@@ -9,6 +9,8 @@
 #pragma once
 
 #include <boost/intrusive/list.hpp>
+#include <time.h>
+
 #include <chrono>
 #include <utility>
 
@@ -43,9 +45,18 @@ class Deadlines {
   Deadlines& operator=(const Deadlines&) = delete;
   ~Deadlines() { list_.clear(); }
 
+  // The coarse monotonic clock (same epoch as steady_clock, a few ms of
+  // resolution): ample for deadlines checked every tick, and several
+  // times cheaper to read, on every phase of every request.
+  static Clock::time_point coarse_now() noexcept {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
+
   // (Re)arms d to fire at now + timeout; clears a previous expiry.
   template <class Rep, class Period>
-  void arm(Deadline& d, std::chrono::duration<Rep, Period> timeout, Clock::time_point now = Clock::now()) {
+  void arm(Deadline& d, std::chrono::duration<Rep, Period> timeout, Clock::time_point now = coarse_now()) {
     d.when_ = now + std::chrono::duration_cast<Clock::duration>(timeout);
     d.expired_ = false;
     if (!d.is_linked()) list_.push_back(d);
