@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # name:port of each instance of the fleet (see conf/demo.yaml).
-FLEET=(channels:9001 channels:9002 channels:9003 chat:9004)
+FLEET=(channels:9001 channels:9002 channels:9003 chat:9004 recommended:9005)
 for inst in "${FLEET[@]}"; do
   name="${inst%%:*}" port="${inst##*:}"
   "$BIN/sample-service" --port "$port" --name "$name-$port" >"$LOGS/$name-$port.log" 2>&1 &
@@ -46,12 +46,15 @@ done
 cat <<MSG
 
 The gateway is listening on http://127.0.0.1:8080 (admin on 127.0.0.1:8081),
-in front of three "channels" instances (ports 9001-9003) and one "chat" (9004).
-Try:
+in front of three "channels" instances (ports 9001-9003), one "chat" (9004)
+and one "recommended" (9005). Open http://127.0.0.1:8080/channels/42 in a
+browser: one page stitched from four fragments of three services. Or try:
 
   curl -i http://127.0.0.1:8080/api/channels/42      # X-Cache: MISS, then HIT for 10 s
   curl -i 'http://127.0.0.1:8080/api/channels/42?v=2' # another key: X-Instance moves (round robin)
   curl -s http://127.0.0.1:8080/api/chat/42
+  curl -s --raw http://127.0.0.1:8080/channels/42 | tail -5 # Server-Timing in the trailer
+  curl -si http://127.0.0.1:8080/api/summary/42         # JSON aggregate of three services
   curl -s 'http://127.0.0.1:8080/api/channels/7?delay_ms=50&size=2000' | wc -c
   curl -s http://127.0.0.1:8081/status              # instances and their health
   curl -s http://127.0.0.1:8081/metrics | grep -E 'gateway_(requests_total|cache_hit_ratio)'
