@@ -161,6 +161,7 @@ class CachedExchange {
                                     std::string_view cache_status);
   void start_background_refresh(std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill);
   void count(CacheStatus s);
+  static bool shared_with_authorized(const cache::Entry& e);
   const http::Request& upstream_request();
 
   Downstream& down_;
@@ -184,6 +185,13 @@ void CachedExchange::count(CacheStatus s) {
 // The request as sent upstream for a fill: a GET (a HEAD fills the GET
 // entry, as nginx's proxy_cache_convert_head), without the client's own
 // conditions and ranges, which would get an answer only for this client.
+bool CachedExchange::shared_with_authorized(const cache::Entry& e) {
+  http::Response stored;
+  if (!http::parse_response_head(e.meta.head, stored)) return false;
+  auto d = cache::parse_response_directives(stored.headers);
+  return d.public_ || d.s_maxage.has_value() || d.must_revalidate;
+}
+
 const http::Request& CachedExchange::upstream_request() {
   static constexpr std::string_view kClientOnly[] = {"If-None-Match", "If-Modified-Since", "If-Match",
                                                      "If-Unmodified-Since", "If-Range", "Range"};
@@ -216,7 +224,15 @@ asio::awaitable<void> CachedExchange::run() {
   }
   key_ = cache::cache_key(req_, rule_);
   now_ = now_seconds();
-  if (auto e = zone_.store.lookup(key_, req_, now_)) co_await with_entry(std::move(e));
+  auto e = zone_.store.lookup(key_, req_, now_);
+  if (e && req_.headers.contains("Authorization") && !shared_with_authorized(*e)) {
+    // A request with credentials gets a stored response only if that
+    // response says it may be shared so (public, s-maxage,
+    // must-revalidate); otherwise it asks the upstream itself.
+    co_await fetch_and_store(nullptr, nullptr);
+    co_return;
+  }
+  if (e) co_await with_entry(std::move(e));
   else co_await miss();
 }
 
@@ -477,7 +493,6 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
   down_.write_head(resp);
 
   bool client_ok = true;
-  bool complete = false;
   for (;;) {
     std::span<const char> piece;
     bool done = false;
@@ -490,20 +505,20 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
       if (fill) fill->fail();
     }
     if (writer && fill) fill->progress(writer->written());
-    if (client_ok && co_await down_.write_body(piece, done)) client_ok = false;
-    if (done) {
-      complete = true;
-      break;
+    if (done && writer) {
+      // Committed before the client gets its last byte: whoever asks next
+      // finds the entry.
+      auto entry = writer->commit(resp.content_length);
+      writer.reset();
+      if (fill) {
+        if (entry) fill->complete(entry);
+        else fill->fail();
+      }
     }
+    if (client_ok && co_await down_.write_body(piece, done)) client_ok = false;
+    if (done) break;
     // Without a client the fill goes on only for the followers and the cache.
     if (!client_ok && !writer) break;
-  }
-  if (complete && writer) {
-    auto entry = writer->commit(resp.content_length);
-    if (fill) {
-      if (entry) fill->complete(entry);
-      else fill->fail();
-    }
   }
   co_await fetch.finish();
 }

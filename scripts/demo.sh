@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 setup_packages build
-build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+BUILD_TARGETS="gateway sample-service" build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 BIN="$ROOT/build"
 LOGS="$ROOT/var/demo"

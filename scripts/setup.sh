@@ -25,13 +25,16 @@ install_missing() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# build_tree DIR [cmake args...]: configure (once) and build everything.
+# build_tree DIR [cmake args...]: configure (once) and build; everything,
+# or only the targets listed in $BUILD_TARGETS.
 build_tree() {
   local dir="$1"; shift
   if [[ ! -f "$ROOT/$dir/CMakeCache.txt" ]]; then
     cmake -S "$ROOT" -B "$ROOT/$dir" "$@" >/dev/null
   fi
-  cmake --build "$ROOT/$dir" -j"$(nproc)"
+  local targets=()
+  for t in ${BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+  cmake --build "$ROOT/$dir" -j"$(nproc)" "${targets[@]}"
 }
 
 setup_packages() {

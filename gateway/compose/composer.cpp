@@ -220,8 +220,9 @@ asio::awaitable<void> serve_page(Downstream& down, const Router::Match& match, W
     }
   }
   std::string timing;
-  for (std::size_t i = 0; i < frags.size(); ++i)
-    if (frags[i]) append_timing(timing, "f" + std::to_string(i), *frags[i]);
+  int n = 0;
+  for (const auto& f : frags)
+    if (f) append_timing(timing, "fragment-" + std::to_string(++n), *f);
   if (!timing.empty()) down.set_trailer("Server-Timing: " + timing + "\r\n");
   co_await down.write_body(out, true);
 }
