@@ -67,6 +67,8 @@ std::uint32_t crc32(std::uint32_t crc, std::string_view data);
 // the index and its file.
 std::uint64_t entry_id(std::string_view key, std::string_view vary_key);
 
+struct FileRef;  // cache/store.hpp
+
 struct Entry {
   std::uint64_t id = 0;
   EntryMeta meta;
@@ -76,6 +78,9 @@ struct Entry {
   std::uint64_t charged = 0;      // bytes counted against max_size (file size in 4 KiB blocks)
   // The body in memory, for small entries of the RAM tier (else null).
   std::shared_ptr<const std::string> body;
+  // A descriptor held for the entry's life: set on a refreshed entry, whose
+  // file the background rewrite replaces (and deletes) under it.
+  std::shared_ptr<FileRef> file;
   // Last use, for `inactive` (seconds since the epoch).
   mutable std::atomic<Seconds> last_used{0};
 };

@@ -106,7 +106,8 @@ void EntryWriter::abort() {
   ::unlink(tmp_path_.c_str());
 }
 
-std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> expected_size, bool refreshing) {
+std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> expected_size,
+                                                 std::shared_ptr<const Entry> replaces) {
   if (done_) return nullptr;
   if (failed_ || (expected_size && *expected_size != written_)) {
     abort();
@@ -142,7 +143,9 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
   done_ = true;
   ::close(fd_);
   store_.stats_.stores.fetch_add(1, std::memory_order_relaxed);
-  return store_.insert(std::move(e), refreshing);
+  auto published = store_.insert(e, replaces);
+  if (published != e) ::unlink(e->path.c_str());  // lost the race to a newer entry
+  return published == e ? published : nullptr;
 }
 
 // ---------------------------------------------------------------- Store
@@ -232,7 +235,7 @@ std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta) {
   return std::unique_ptr<EntryWriter>(new EntryWriter(*this, std::move(meta), std::move(tmp), fd, std::move(meta_bytes)));
 }
 
-std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, bool refreshing) {
+std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::shared_ptr<const Entry>& refreshing) {
   std::shared_ptr<const Entry> replaced;
   std::vector<std::shared_ptr<const Entry>> victims;
   auto& sh = shard_of(e->meta.key);
@@ -244,6 +247,15 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, bool refres
       if (v->meta.vary_key == e->meta.vary_key) {
         replaced = v;
         break;
+      }
+    }
+    if (refreshing) {
+      // A refresh applies only to the entry it was made for: if that was
+      // replaced, purged or evicted meanwhile, the index stays as it is.
+      auto it = by_id_.find(refreshing->id);
+      if (replaced != refreshing || it == by_id_.end() || it->second != refreshing) {
+        if (variants.empty()) sh.by_key.erase(e->meta.key);
+        return replaced ? replaced : refreshing;
       }
     }
     // The id may also be held by another key (a 64-bit collision): that
@@ -264,7 +276,6 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, bool refres
       if (replaced->body) stats_.memory_bytes -= replaced->body->size();
       if (refreshing && replaced->id == e->id) {
         kept_place = true;  // same object, new headers: keeps its eviction state
-        e->charged = replaced->charged;
       } else {
         policy_->erase(replaced->id);
       }
@@ -344,7 +355,11 @@ std::shared_ptr<const Entry> Store::refresh(const std::shared_ptr<const Entry>& 
   e->charged = old->charged;
   e->body = old->body;
   e->last_used.store(old->last_used.load());
-  auto published = insert(std::move(e), true);
+  // Keep the file open: the rewrite below replaces it, maybe before the
+  // caller reads the body.
+  e->file = open(*old);
+  auto published = insert(e, old);
+  if (published != e) return old;  // `old` was replaced or removed meanwhile
   post([this, published] { persist(published); });
   return published;
 }
@@ -363,37 +378,40 @@ void Store::persist(std::shared_ptr<const Entry> e) {
     if (!pread_all(src->fd, buf.data(), n, e->body_offset + off) || !w->write(std::string_view(buf.data(), n))) return;
     off += n;
   }
-  // commit() publishes through insert(); a newer fill of the same variant
-  // would be replaced by this older copy, so check first, under the lock.
-  {
-    std::lock_guard policy_lock(policy_mu_);
-    auto it = by_id_.find(e->id);
-    if (it == by_id_.end() || it->second != e) return;  // w's destructor discards the file
-  }
-  w->commit(e->meta.body_size, true);
+  // Published only if `e` is still the indexed entry (insert checks under
+  // its locks); otherwise the new file is discarded.
+  w->commit(e->meta.body_size, e);
 }
 
 std::shared_ptr<FileRef> Store::open(const Entry& e) {
+  if (e.file) return e.file;
   {
     std::lock_guard lock(files_mu_);
-    if (auto it = open_files_.find(e.id); it != open_files_.end()) return it->second;
+    if (auto it = open_files_.find(e.path); it != open_files_.end()) return it->second;
   }
   int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
   auto ref = std::make_shared<FileRef>(fd);
+  {
+    // Cache only the descriptors of indexed entries: one kept for an entry
+    // already removed would hold its disk space.
+    std::lock_guard policy_lock(policy_mu_);
+    auto it = by_id_.find(e.id);
+    if (it == by_id_.end() || it->second->path != e.path) return ref;
+  }
   std::lock_guard lock(files_mu_);
   if (open_files_.size() >= options_.max_open_files && !open_order_.empty()) {
     open_files_.erase(open_order_.front());
     open_order_.pop_front();
   }
-  if (open_files_.emplace(e.id, ref).second) open_order_.push_back(e.id);
+  if (open_files_.emplace(e.path, ref).second) open_order_.push_back(e.path);
   return ref;
 }
 
 void Store::forget_file(const Entry& e) {
   std::lock_guard lock(files_mu_);
-  // Leave open_order_ alone: a stale id in it only frees nothing later.
-  open_files_.erase(e.id);
+  // Leave open_order_ alone: a stale path in it only frees nothing later.
+  open_files_.erase(e.path);
 }
 
 std::size_t Store::purge_if(const std::function<bool(const Entry&)>& pred) {
@@ -579,7 +597,7 @@ bool Store::load_file(const std::string& path) {
       for (const auto& v : it->second)
         if (v->meta.vary_key == e->meta.vary_key) return false;
   }
-  insert(std::move(e), false);
+  insert(std::move(e), nullptr);
   return true;
 }
 

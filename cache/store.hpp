@@ -78,10 +78,11 @@ class EntryWriter {
   bool write(std::string_view data);
   // Publishes the entry; null if writing failed or `expected_size` (when
   // known) does not match what was written.
-  // `refreshing`: it replaces the same object with new headers, keeping its
-  // eviction state.
+  // `replaces`: a refresh of that entry (same object, new headers), which
+  // keeps its eviction state and is published only if `replaces` is still
+  // the indexed entry.
   std::shared_ptr<const Entry> commit(std::optional<std::uint64_t> expected_size = std::nullopt,
-                                      bool refreshing = false);
+                                      std::shared_ptr<const Entry> replaces = nullptr);
   void abort();
 
   bool failed() const noexcept { return failed_; }
@@ -135,11 +136,12 @@ class Store {
 
   // After a 304: the same body under updated metadata (head, times,
   // freshness). Takes effect at once; the file is rewritten in the
-  // background.
+  // background. If `old` is no longer the indexed entry (replaced, purged,
+  // evicted), nothing changes and `old` is returned.
   std::shared_ptr<const Entry> refresh(const std::shared_ptr<const Entry>& old, EntryMeta meta);
 
-  // A descriptor on the entry's file (cached while the store has room for
-  // open files); null if the file is gone.
+  // A descriptor on the entry's file (cached by path while the entry is
+  // indexed and there is room); null if the file is gone.
   std::shared_ptr<FileRef> open(const Entry& e);
 
   // Removes every entry whose key is `url_key` or starts with it followed by
@@ -172,9 +174,11 @@ class Store {
 
   Shard& shard_of(std::string_view key);
   // Publishes e (replacing the variant with the same Vary key), charges it,
-  // decides its RAM-tier place and evicts as needed. `refreshing` keeps the
-  // eviction state of the entry it replaces (a 304 is not a new object).
-  std::shared_ptr<const Entry> insert(std::shared_ptr<Entry> e, bool refreshing);
+  // decides its RAM-tier place and evicts as needed. With `refreshing`, e
+  // is that entry under new headers: it keeps its eviction state, and it is
+  // published only if `refreshing` is still indexed. Returns what the index
+  // holds for the variant afterwards (e, unless the refresh lost).
+  std::shared_ptr<const Entry> insert(std::shared_ptr<Entry> e, const std::shared_ptr<const Entry>& refreshing);
   // Removes entries from the index (if still the ones indexed) and queues
   // their files for deletion.
   void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter);
@@ -198,8 +202,8 @@ class Store {
   std::unordered_map<std::uint64_t, std::shared_ptr<const Entry>> by_id_;
 
   std::mutex files_mu_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<FileRef>> open_files_;
-  std::deque<std::uint64_t> open_order_;
+  std::unordered_map<std::string, std::shared_ptr<FileRef>> open_files_;  // by path
+  std::deque<std::string> open_order_;
 
   std::atomic<std::uint64_t> file_seq_;
 

@@ -451,7 +451,9 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
       if (fill) fill->complete(refreshed);
       if (co_await serve_entry(refreshed, CacheStatus::revalidated, "fwd=stale; fwd-status=304")) co_return;
     }
-    co_await proxy::respond_failure(down_, route_, 502, "unusable stored response");
+    // The stored copy went away meanwhile (purged, or its file rewritten):
+    // fetch the whole response instead.
+    co_await fetch_and_store(nullptr, nullptr);
     co_return;
   }
   if (resp.status >= 500 && serve_stale("http_" + std::to_string(resp.status))) {

@@ -969,12 +969,7 @@ TEST_CASE_TEMPLATE("store: refresh serves new meta at once and persists it", C, 
   }
 }
 
-// BUG: Store::refresh() does not check that `old` is still the indexed
-// entry. After a newer fill B replaced A (and A's file was deleted),
-// refresh(A) goes through insert(..., refreshing=true), which takes B as the
-// entry it replaces: B's file is deleted and the index now holds A's body
-// (in RAM, or at A's deleted path) under the new meta.
-TEST_CASE_TEMPLATE("store: refresh of an entry replaced meanwhile keeps the newer fill" * doctest::may_fail(), C,
+TEST_CASE_TEMPLATE("store: refresh of an entry replaced meanwhile keeps the newer fill", C,
                    STORE_CONFIGS) {
   Harness<C> h;
   auto req = get("example.com", "/race/replaced");
@@ -997,11 +992,7 @@ TEST_CASE_TEMPLATE("store: refresh of an entry replaced meanwhile keeps the newe
   CHECK(entry_files(h.path()).size() == 1);
 }
 
-// BUG: same cause: refresh() of an entry that was purged (or evicted) while
-// it was being revalidated puts it back in the index, pointing at the file
-// the purge deleted (served from RAM if it had a RAM copy, else a hit whose
-// open() fails), and counted in stats().bytes/entries without a file.
-TEST_CASE_TEMPLATE("store: refresh of an entry purged meanwhile leaves no entry without a file" * doctest::may_fail(), C,
+TEST_CASE_TEMPLATE("store: refresh of an entry purged meanwhile leaves no entry without a file", C,
                    STORE_CONFIGS) {
   Harness<C> h;
   auto req = get("example.com", "/race/purged");
@@ -1019,13 +1010,7 @@ TEST_CASE_TEMPLATE("store: refresh of an entry purged meanwhile leaves no entry 
   CHECK(h->stats().entries == entry_files(h.path()).size());
 }
 
-// BUG: without start() the persist runs inside refresh(), so the entry
-// refresh() returns already points at a deleted file (the rewritten file has
-// a new path) and open() on it fails: a caller serving it right away, as
-// cache_proxy does after a 304, finds no file. With the background thread
-// the same happens whenever the persist wins the race with that open()
-// (and the id is not in the open-file cache, e.g. after a restart).
-TEST_CASE_TEMPLATE("store: the entry refresh() returns can be served" * doctest::may_fail(), C, STORE_CONFIGS) {
+TEST_CASE_TEMPLATE("store: the entry refresh() returns can be served", C, STORE_CONFIGS) {
   Harness<C> h;
   auto req = get("example.com", "/f/served");
   const auto body = make_body(100'000, 4);  // over memory_entry_max: served from the file
@@ -1039,11 +1024,7 @@ TEST_CASE_TEMPLATE("store: the entry refresh() returns can be served" * doctest:
   CHECK(eventually([&] { return h.lookup(req)->path != stale->path; }));
 }
 
-// BUG: a refreshed entry keeps the charge of its old file (insert() with
-// `refreshing` copies replaced->charged) even after persist() rewrote it
-// with a larger head, so stats().bytes under-counts the disk and max_size
-// can be exceeded by the growth of refreshed heads.
-TEST_CASE_TEMPLATE("store: a persisted refresh is charged for its new file" * doctest::may_fail(), C, STORE_CONFIGS) {
+TEST_CASE_TEMPLATE("store: a persisted refresh is charged for its new file", C, STORE_CONFIGS) {
   Harness<C> h;
   auto req = get("example.com", "/f/grow");
   auto old = put(h.store(), make_meta(req), make_body(3000, 1));
@@ -1061,15 +1042,7 @@ TEST_CASE_TEMPLATE("store: a persisted refresh is charged for its new file" * do
   CHECK(h->stats().bytes >= h->disk_usage());
 }
 
-// BUG: the open-file cache is keyed by entry id only. When a variant is
-// replaced, insert() forgets the id's descriptor and queues the old file's
-// unlink for the background thread; a reader still holding the old entry
-// that calls open() before that unlink runs caches the OLD file under the
-// id again, and every later hit on the new entry is read from the old file
-// at the new entry's offsets (wrong bytes) until that descriptor leaves the
-// cache. Needs the background thread (always started here); queued purge
-// deletions make the window wide enough to hit every time.
-TEST_CASE_TEMPLATE("store: a reader of a replaced entry does not poison the open-file cache" * doctest::may_fail(), C,
+TEST_CASE_TEMPLATE("store: a reader of a replaced entry does not poison the open-file cache", C,
                    STORE_CONFIGS) {
   TempDir dir;
   StoreOptions o;
@@ -1099,12 +1072,7 @@ TEST_CASE_TEMPLATE("store: a reader of a replaced entry does not poison the open
   CHECK(fp(path_body(*b)) == fp(body_b));
 }
 
-// BUG: Store::run() runs the jobs left at shutdown while holding jobs_mu_;
-// a pending persist() (from refresh()) commits through insert(), which
-// post()s the old file's deletion and locks jobs_mu_ again: the destructor
-// never returns. Run in a child process so that a hang fails the test
-// instead of the whole run.
-TEST_CASE("store: destroying a started store with a pending refresh returns" * doctest::may_fail()) {
+TEST_CASE("store: destroying a started store with a pending refresh returns") {
   TempDir dir;
   std::fflush(nullptr);
   pid_t pid = ::fork();
