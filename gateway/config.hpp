@@ -77,6 +77,17 @@ struct UpstreamConfig {
   std::optional<HealthCheckConfig> health;
 };
 
+// A zone's shared tier (`redis:`): one Redis for a fleet of gateways.
+struct RedisConfig {
+  std::optional<Endpoint> address;        // host:port ...
+  std::string unix_socket;                // ... or a Unix socket path (absolute)
+  Duration timeout{50};                   // a request never waits on Redis longer
+  Duration connect_timeout{200};
+  Duration lock_timeout{2'000};           // fleet single flight: how long others wait for the filler
+  std::uint64_t max_entry_bytes = 1 << 20;  // larger entries stay local
+  std::string key_prefix = "gw:";         // all keys, and the pub/sub channel prefix+"events"
+};
+
 // A cache zone (`caches:`): where and how much is stored.
 struct CacheZoneConfig {
   std::string name;
@@ -87,6 +98,7 @@ struct CacheZoneConfig {
   std::string policy = "s3fifo";             // lru | s3fifo
   Duration inactive{600'000};                // entries unused this long are removed
   std::string tags_header = "Surrogate-Key"; // response header listing purge tags
+  std::optional<RedisConfig> redis;          // the fleet's shared tier
   int line = 0;
 };
 
