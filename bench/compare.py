@@ -10,9 +10,9 @@ after the load, and bytes per idle keep-alive client connection.
 
     python3 bench/compare.py [--quick] [--scenario NAME ...] [--json FILE]
 
-Scenarios: proxy, cache-hit-1k, cache-hit-100k, cold-cache. They are data
-(scenarios() below): a later benchmark (composed pages, a bigger fleet) is
-one more Scenario entry. Standard library only. See bench/README.md.
+Scenarios: proxy, cache-hit-1k, cache-hit-100k, cold-cache, composed-page.
+They are data (scenarios() below): a later benchmark (a bigger fleet) is one
+more Scenario entry. Standard library only. See bench/README.md.
 """
 from __future__ import annotations
 
@@ -72,8 +72,18 @@ class Scenario:
     keys: Optional[int] = None      # distinct URLs the load spreads over (report: fleet requests vs keys)
     # Called with the target and the round's path (@ROUND@ filled in) before
     # its warm-up and before each of its rounds, outside the measurement
-    # (e.g. purge or prime a cache).
+    # (e.g. purge or prime a cache). target.fleet is the scenario's fleet.
     before_round: Optional[Callable[["Target", "Scenario", str], None]] = None
+    # Files copied into the run's temp dir before the targets start (e.g. a
+    # page template both read as @TMP@/NAME).
+    files: list[Path] = dataclasses.field(default_factory=list)
+    # Replaces the default pre-flight (200 and the body an instance gives):
+    # called with the started targets, the fleet and the pre-flight path;
+    # raises if a target's answer is wrong.
+    preflight: Optional[Callable[[list["Target"], "Fleet", str], None]] = None
+    # At most this many requests may reach the fleet in a round; a round
+    # with more is INVALID (a cache scenario that stopped hitting).
+    fleet_budget: Optional[int] = None
 
 
 # before_round hooks.
@@ -103,6 +113,65 @@ def purge_gateway(target: "Target", sc: Scenario, path: str):
         body = json.loads(r.read())
     if "purged" not in body:
         raise RuntimeError(f"gateway purge: unexpected answer {body}")
+
+
+def prime_page(target: "Target", sc: Scenario, path: str, tries: int = 40):
+    """GET the page until two GETs in a row reach the fleet with nothing,
+    i.e. every fragment is a cache hit (the page itself is not cached)."""
+    quiet, seen = 0, []
+    for _ in range(tries):
+        before = target.fleet.stats()["requests"]
+        status, _body = http_get(target.port, path)
+        reached = target.fleet.stats()["requests"] - before
+        seen.append(f"{status}/{reached}")
+        quiet = quiet + 1 if status == 200 and reached == 0 else 0
+        if quiet == 2:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{target.name}: GET {path} never came without fleet requests "
+                       f"(status/fleet requests: {', '.join(seen[:8])}...)")
+
+
+_INCLUDE = re.compile(r'<!--#\s*include\s+virtual="([^"]+)"')
+
+
+def _instance_neutral(body: bytes) -> bytes:
+    """Fragments say which instance made them (data-instance="fleet-2")."""
+    return re.sub(rb"fleet-\d+", b"fleet-N", body)
+
+
+def check_page(template: Path):
+    """Pre-flight of a composed page: both targets give 200 and the same
+    assembled body modulo instance names, containing every fragment the
+    template includes (as an instance serves it) and no include tag left."""
+    def check(targets: list["Target"], fleet: "Fleet", path: str):
+        fragments = {}
+        for frag in _INCLUDE.findall(template.read_text()):
+            status, body = http_get(fleet.ports[0], frag)
+            if status != 200 or not body:
+                raise RuntimeError(f"pre-flight: an instance gave {status} for {frag}")
+            fragments[frag] = _instance_neutral(body)
+        if not fragments:
+            raise RuntimeError(f"pre-flight: no include in {template}")
+        pages = {}
+        for t in targets:
+            status, body = http_get(t.port, path)
+            page = _instance_neutral(body)
+            missing = [f for f, b in fragments.items() if b not in page]
+            if status != 200 or missing or b"<!--#" in page:
+                raise RuntimeError(f"{t.name}: GET {path} gave {status}, {len(body)} bytes; "
+                                   f"fragments missing: {missing or 'none'}; include tags left: "
+                                   f"{page.count(b'<!--#')}")
+            pages[t.name] = page
+        first, *rest = pages.items()
+        for name, page in rest:
+            if page != first[1]:
+                at = next((i for i, (a, b) in enumerate(zip(first[1], page)) if a != b),
+                          min(len(first[1]), len(page)))
+                raise RuntimeError(f"pre-flight: {first[0]} and {name} assemble different pages "
+                                   f"({len(first[1])} vs {len(page)} bytes, first difference at "
+                                   f"byte {at}: {first[1][at:at + 60]!r} vs {page[at:at + 60]!r})")
+    return check
 
 
 def _cache_scenario(name: str, size: int, nginx_sendfile: bool) -> Scenario:
@@ -154,6 +223,74 @@ NGINX_CACHE_LOCATION = (
     "        }\n")
 
 
+def _composed_page() -> Scenario:
+    """A page of three cached fragments (bench/conf/composed-page.html, the
+    same file for both): the gateway's page route against nginx's `ssi on`.
+
+    The fragments are the fleet's /fragments/{channel,chat,recommended}/42,
+    each on a route / location of its own with a cache (60 s: the fleet says
+    max-age=60, the gateway's ttl and nginx's proxy_cache_valid say 60 s too),
+    primed before each round. The page itself is not cached on either. The
+    page URL and the include paths are fixed: nginx's SSI has no {id}
+    parameters (the gateway's route still has one, /channels/{id}). So an
+    entry primed before the first round expires during the run: both serve
+    the stale copy while one request refetches it (gateway `use_stale:
+    [updating]`, nginx `proxy_cache_use_stale updating`), which costs a few
+    fleet requests and no stall on either (without it nginx's lock waiters
+    poll every 500 ms). More than `fleet_budget` in a round: INVALID."""
+    template = CONF / "composed-page.html"
+    kinds = [m.split("/")[2] for m in _INCLUDE.findall(template.read_text())]
+    gateway_routes = (
+        "  - path: /channels/{id}\n"
+        f"    page: {{template: \"@TMP@/{template.name}\"}}\n")
+    nginx_locations = (
+        # add_header here drops the server's Via: the gateway sends no Via on
+        # a page it assembles itself, and says Cache-Control: no-store.
+        "        location = /channels/42 {\n"
+        "            ssi on;\n"
+        "            default_type text/html;\n"
+        "            charset utf-8;\n"
+        "            add_header Cache-Control no-store;\n"
+        f"            alias @TMP@/{template.name};\n"
+        "        }\n")
+    for kind in kinds:
+        gateway_routes += (
+            f"  - prefix: /fragments/{kind}/\n"
+            "    upstream: @UPSTREAM@\n"
+            "    cache: {zone: main, ttl: 60s, use_stale: [updating]}\n")
+        nginx_locations += (
+            f"        location /fragments/{kind}/ {{\n"
+            "            proxy_pass http://@UPSTREAM@;\n"
+            "            proxy_cache main;\n"
+            "            proxy_cache_valid 200 60s;\n"
+            "            proxy_cache_lock on;\n"
+            "            proxy_cache_use_stale updating;\n"
+            "            add_header X-Cache-Status $upstream_cache_status;\n"
+            "            add_header Via \"1.1 nginx\" always;\n"
+            "        }\n")
+    return Scenario(
+        name="composed-page",
+        description=f"composed page: {len(kinds)} cached fragments ({', '.join(kinds)}) stitched "
+                    f"by the gateway's page route vs nginx's ssi on + proxy_cache on the fragment "
+                    f"locations, same template, fragments primed before each round",
+        path="/channels/42",
+        files=[template],
+        gateway_top=(
+            "caches:\n"
+            "  main: {path: \"@TMP@/gateway-cache-composed-page\", max_size: 1GiB, memory: 64MiB,\n"
+            "         memory_entry_max: 64KiB, policy: s3fifo}\n"),
+        gateway_routes=gateway_routes,
+        nginx_http=NGINX_CACHE_HTTP.replace("@NAME@", "composed-page") + "    sendfile off;\n",
+        nginx_locations=nginx_locations,
+        fleet_args=["--default-cache-control", "max-age=60"],
+        before_round=prime_page,
+        preflight=check_page(template),
+        # An expiry per fragment per round, with a margin for the refetch
+        # racing a few requests.
+        fleet_budget=10 * len(kinds),
+    )
+
+
 def scenarios(args) -> list[Scenario]:
     size_q = f"?size={args.size}" if args.size is not None else ""
     return [
@@ -197,8 +334,8 @@ def scenarios(args) -> list[Scenario]:
             keys=10,
             before_round=purge_gateway,
         ),
-        # Later issues add entries here, e.g. "composed-page", "fleet-14"
-        # (instances=14).
+        _composed_page(),
+        # Later issues add entries here, e.g. "fleet-14" (instances=14).
     ]
 
 
@@ -373,6 +510,7 @@ class Target:
         self.port = 0
         self.admin_port = 0
         self.proc: Optional[subprocess.Popen] = None
+        self.fleet: Optional[Fleet] = None      # set by run_scenario, for before_round hooks
 
     def pids(self) -> list[int]:
         return [self.proc.pid] if self.proc else []
@@ -753,17 +891,23 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
     targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
                              Nginx(procs, tmp, args.workers, args.keepalive)]
     try:
+        for f in sc.files:
+            shutil.copyfile(f, tmp / f.name)
         for t in targets:
+            t.fleet = fleet
             t.start(sc, fleet.ports, round_path(sc, f"{t.name}-ready"))
             log(f"[{sc.name}] {t.name} on port {t.port}")
-        # Pre-flight: both return 200 and the same body the instances give.
         pre = round_path(sc, "preflight")
-        direct = http_get(fleet.ports[0], pre)
-        for t in targets:
-            status, body = http_get(t.port, pre)
-            if status != 200 or len(body) != len(direct[1]):
-                raise RuntimeError(f"{t.name}: GET {pre} gave {status}, {len(body)} bytes "
-                                   f"(an instance gives {direct[0]}, {len(direct[1])} bytes)")
+        if sc.preflight:
+            sc.preflight(targets, fleet, pre)
+        else:
+            # Pre-flight: both return 200 and the same body the instances give.
+            direct = http_get(fleet.ports[0], pre)
+            for t in targets:
+                status, body = http_get(t.port, pre)
+                if status != 200 or len(body) != len(direct[1]):
+                    raise RuntimeError(f"{t.name}: GET {pre} gave {status}, {len(body)} bytes "
+                                       f"(an instance gives {direct[0]}, {len(direct[1])} bytes)")
         for t in targets:
             path = round_path(sc, f"{t.name}-warm")
             if sc.before_round:
@@ -785,6 +929,10 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
                          fleet_requests=after["requests"] - before["requests"],
                          cpu_s=cpu,
                          cpu_us_per_req=cpu / r["requests"] * 1e6 if r["requests"] else None)
+                if sc.fleet_budget is not None and r["fleet_requests"] > sc.fleet_budget:
+                    r["valid"] = False
+                    r["problems"].append(f"{r['fleet_requests']:,} requests reached the fleet "
+                                         f"(budget {sc.fleet_budget})")
                 runs.append(r)
                 log(f"[{sc.name}] round {rnd} {t.name}: {r['rps'] or 0:,.0f} req/s, "
                     f"p50 {r['p50_ms'] or 0:.2f} ms, p99 {r['p99_ms'] or 0:.2f} ms, "
