@@ -1,6 +1,10 @@
 #include "gateway/admin.hpp"
 
 #include "cache/policy.hpp"
+#include "cache/shared_tier.hpp"
+#include "gateway/runtime.hpp"
+
+#include <boost/asio/this_coro.hpp>
 #include "gateway/http/url.hpp"
 #include "gateway/json.hpp"
 
@@ -177,10 +181,12 @@ std::pair<std::string, std::string> split_url(std::string_view url) {
 // POST /purge?url=URL       the entries of one URL (all Vary variants)
 // POST /purge?prefix=URL    every URL starting so ("/api/" or "http://host/api/")
 // POST /purge?tag=TAG       every entry tagged so (the zone's tags_header)
-std::string Admin::purge(const Worker& worker, std::string_view query, int& status) const {
+boost::asio::awaitable<void> Admin::purge(Downstream& down, Worker& worker) const {
   const auto& rt = *worker.state()->runtime;
-  std::size_t purged = 0;
-  status = 200;
+  auto query = down.request().query();
+  auto ex = co_await boost::asio::this_coro::executor;
+  auto client = [&](CacheZone& z) -> cache::RedisClient& { return z.tier->client(static_cast<std::size_t>(worker.id()), ex); };
+  std::size_t purged = 0, shared = 0;
   if (auto url = http::query_param(query, "url")) {
     auto [host, target] = split_url(*url);
     // The route that serves the URL knows its zone and how its keys
@@ -191,18 +197,32 @@ std::string Admin::purge(const Worker& worker, std::string_view query, int& stat
       const auto& rule = *m.route->cache;
       auto key = cache::url_key(host.empty() ? "-" : host, target, rule);
       auto second = key.find(cache::kKeySeparator, key.find(cache::kKeySeparator) + 1);
-      purged = rt.zones[rule.zone_index]->store.purge_prefix(host, std::string_view(key).substr(second + 1), true);
+      std::string stored_target = key.substr(second + 1);
+      auto& zone = *rt.zones[rule.zone_index];
+      purged = zone.store.purge_prefix(host, stored_target, true);
+      if (zone.tier) shared += co_await zone.tier->purge_target(client(zone), host, stored_target);
     }
   } else if (auto prefix = http::query_param(query, "prefix")) {
     auto [host, path] = split_url(*prefix);
-    for (const auto& z : rt.zones) purged += z->store.purge_prefix(host, path);
+    for (const auto& z : rt.zones) {
+      purged += z->store.purge_prefix(host, path);
+      if (z->tier) shared += co_await z->tier->purge_prefix(client(*z), host, path);
+    }
   } else if (auto tag = http::query_param(query, "tag")) {
-    for (const auto& z : rt.zones) purged += z->store.purge_tag(*tag);
+    for (const auto& z : rt.zones) {
+      purged += z->store.purge_tag(*tag);
+      if (z->tier) shared += co_await z->tier->purge_tag(client(*z), *tag);
+    }
   } else {
-    status = 400;
-    return "{\"error\":\"give url=, prefix= or tag=\"}\n";
+    co_await respond(down, 400, "{\"error\":\"give url=, prefix= or tag=\"}\n", "application/json");
+    co_return;
   }
-  return "{\"purged\":" + std::to_string(purged) + "}\n";
+  std::string body = "{\"purged\":" + std::to_string(purged);
+  bool any_tier = false;
+  for (const auto& z : rt.zones) any_tier = any_tier || z->tier;
+  if (any_tier) body += ",\"purged_shared\":" + std::to_string(shared);
+  body += "}\n";
+  co_await respond(down, 200, body, "application/json");
 }
 
 boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
@@ -214,9 +234,7 @@ boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
       co_await respond(down, 405, "405 Method Not Allowed: POST /purge?url=|prefix=|tag=\n");
       co_return;
     }
-    int status = 200;
-    auto body = purge(worker, req.query(), status);
-    co_await respond(down, status, body, "application/json");
+    co_await purge(down, worker);
     co_return;
   }
   if (req.method != "GET" && req.method != "HEAD") {

@@ -24,8 +24,8 @@ class Admin {
 
   std::string metrics_text(const Worker& worker) const;
   std::string status_json(const Worker& worker) const;
-  // Runs a purge request; the JSON answer, with `status` set.
-  std::string purge(const Worker& worker, std::string_view query, int& status) const;
+  // POST /purge: local, then the shared tier (which tells the fleet).
+  boost::asio::awaitable<void> purge(Downstream& down, Worker& worker) const;
 
  private:
   std::vector<const Worker*> workers_;

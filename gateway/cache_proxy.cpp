@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "cache/policy.hpp"
+#include "cache/shared_tier.hpp"
 #include "gateway/http/serializer.hpp"
 #include "gateway/log.hpp"
 #include "gateway/proxy.hpp"
@@ -162,6 +163,8 @@ class CachedExchange {
   void start_background_refresh(std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill);
   void count(CacheStatus s);
   static bool shared_with_authorized(const cache::Entry& e);
+  asio::awaitable<bool> from_shared_tier(cache::RedisClient& rc, std::shared_ptr<cache::Fill> fill);
+  void share(const cache::Entry& e);
   const http::Request& upstream_request();
 
   Downstream& down_;
@@ -175,6 +178,8 @@ class CachedExchange {
   std::string key_;
   Seconds now_ = 0;
   std::optional<http::Request> upstream_req_;
+  bool fleet_lock_ = false;  // this gateway holds the fleet's fill lock for key_
+  bool shared_hit_ = false;  // served from the shared tier
 };
 
 void CachedExchange::count(CacheStatus s) {
@@ -269,6 +274,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(const std::shared_ptr<const ca
   const bool from_cache = status == CacheStatus::hit || status == CacheStatus::stale || status == CacheStatus::updating;
   std::string_view detail = status == CacheStatus::stale      ? "stale"
                             : status == CacheStatus::updating ? "updating"
+                            : shared_hit_                      ? "shared-tier"
                             : from_cache                       ? ""
                                                                : cache_status;
   auto fields = cache_fields(status, detail, age, from_cache ? std::optional(m.freshness.lifetime - age) : std::nullopt);
@@ -340,8 +346,76 @@ asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::En
 
 asio::awaitable<void> CachedExchange::miss() {
   auto joined = zone_.fills.join(key_, rule_.lock_max_waiters, now_);
-  if (joined.fill && !joined.leader) co_await follow(joined.fill);
-  else co_await fetch_and_store(nullptr, joined.fill);
+  if (joined.fill && !joined.leader) {
+    co_await follow(joined.fill);
+    co_return;
+  }
+  if (zone_.tier) {
+    // The fleet's shared tier, before the upstream: one gateway per key
+    // fetches (it holds the lock), the others wait for its fill.
+    auto& tier = *zone_.tier;
+    auto& rc = tier.client(static_cast<std::size_t>(worker_.id()), co_await asio::this_coro::executor);
+    if (co_await from_shared_tier(rc, joined.fill)) co_return;
+    fleet_lock_ = co_await tier.lock(rc, key_);
+    if (!fleet_lock_ && co_await tier.wait_filled(key_, tier.config().lock_timeout) &&
+        co_await from_shared_tier(rc, joined.fill))
+      co_return;
+  }
+  co_await fetch_and_store(nullptr, joined.fill);
+}
+
+// A hit in the shared tier: stored locally, then served like a local hit.
+asio::awaitable<bool> CachedExchange::from_shared_tier(cache::RedisClient& rc, std::shared_ptr<cache::Fill> fill) {
+  auto found = co_await zone_.tier->lookup(rc, key_, req_);
+  if (!found) co_return false;
+  now_ = now_seconds();
+  if (cache::usability(found->meta.freshness, found->meta.age(now_), {}, false) != cache::Usability::fresh)
+    co_return false;
+  std::shared_ptr<const cache::Entry> entry;
+  if (auto w = zone_.store.begin(found->meta); w && w->write(found->body)) {
+    if (fill) fill->stream(std::make_shared<const cache::EntryMeta>(found->meta), w->reader(), w->body_offset(),
+                           found->body.size());
+    entry = w->commit(found->body.size());
+  }
+  if (!entry) {
+    // Not stored locally (disk trouble): serve it from memory all the same.
+    auto e = std::make_shared<cache::Entry>();
+    e->meta = found->meta;
+    e->body = std::make_shared<const std::string>(std::move(found->body));
+    entry = std::move(e);
+  }
+  if (fill) {
+    fill->progress(entry->meta.body_size);
+    fill->complete(entry);
+    zone_.fills.finish(key_, fill, false, now_);
+  }
+  shared_hit_ = true;
+  co_return co_await serve_entry(entry, CacheStatus::hit, "");
+}
+
+// A committed entry goes to the shared tier too, with its remaining
+// freshness as expiry; the fleet lock is released with the announcement.
+void CachedExchange::share(const cache::Entry& e) {
+  if (!zone_.tier) return;
+  auto& tier = *zone_.tier;
+  auto& rc = tier.client(static_cast<std::size_t>(worker_.id()), worker_.io().get_executor());
+  const auto& m = e.meta;
+  long long ttl_ms = (m.freshness.lifetime - m.age(now_seconds())) * 1000;
+  std::string body;
+  if (m.body_size <= tier.config().max_entry_bytes && ttl_ms > 0) {
+    if (e.body) {
+      body = *e.body;
+    } else if (auto f = zone_.store.open(e)) {
+      body.resize(static_cast<std::size_t>(m.body_size));
+      if (::pread(f->fd, body.data(), body.size(), static_cast<off_t>(e.body_offset)) !=
+          static_cast<ssize_t>(body.size()))
+        ttl_ms = 0;
+    }
+  } else {
+    ttl_ms = 0;  // too big or not fresh: only announce and unlock
+  }
+  tier.fill(rc, m, body, ttl_ms);
+  fleet_lock_ = false;
 }
 
 void CachedExchange::start_background_refresh(std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill) {
@@ -393,6 +467,15 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
     std::shared_ptr<cache::Fill>& fill;
     bool& pass;
     ~Finish() {
+      if (self.fleet_lock_ && self.zone_.tier) {
+        // Nothing was shared: wake the fleet's waiters so they fetch now.
+        auto& tier = *self.zone_.tier;
+        auto& rc = tier.client(static_cast<std::size_t>(self.worker_.id()), self.worker_.io().get_executor());
+        cache::EntryMeta none;
+        none.key = self.key_;
+        tier.fill(rc, none, {}, 0);
+        self.fleet_lock_ = false;
+      }
       if (!fill) return;
       auto view = fill->view();
       // Never leave followers waiting: whatever happened, they are told.
@@ -516,6 +599,7 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
         if (entry) fill->complete(entry);
         else fill->fail();
       }
+      if (entry) share(*entry);
     }
     if (client_ok && co_await down_.write_body(piece, done)) client_ok = false;
     if (done) break;

@@ -17,7 +17,10 @@ cache::StoreOptions store_options(const CacheZoneConfig& c) {
 }
 }  // namespace
 
-CacheZone::CacheZone(const CacheZoneConfig& c) : config(c), store(store_options(c)) { store.start(); }
+CacheZone::CacheZone(const CacheZoneConfig& c) : config(c), store(store_options(c)) {
+  store.start();
+  if (c.redis) tier = std::make_unique<cache::SharedTier>(*c.redis, c.name, store);
+}
 
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> config, const Runtime* previous,
                                               std::string& error) {

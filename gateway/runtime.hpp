@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cache/fill.hpp"
+#include "cache/shared_tier.hpp"
 #include "cache/store.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/config.hpp"
@@ -29,6 +30,7 @@ struct CacheZone {
   CacheZoneConfig config;
   cache::Store store;
   cache::FillTable fills;
+  std::unique_ptr<cache::SharedTier> tier;  // with `redis:`
 };
 
 struct Runtime {

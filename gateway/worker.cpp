@@ -22,6 +22,7 @@ Worker::Worker(int id, Admin& admin)
 
 Worker::~Worker() {
   join();
+  release_redis();
   acceptors_.clear();
   tick_.reset();
   state_.reset();
@@ -53,8 +54,21 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Worker::release_redis() {
+  if (!state_) return;
+  for (const auto& z : state_->runtime->zones) {
+    if (!z->tier) continue;
+    z->tier->release_client(static_cast<std::size_t>(id_));
+    if (id_ == 0) z->tier->release_subscriber();
+  }
+}
+
 void Worker::apply(std::shared_ptr<const Runtime> rt) {
   access_log_.set_sink(rt->access_log);
+  // The first worker listens for the fleet's announcements and purges.
+  if (id_ == 0)
+    for (const auto& z : rt->zones)
+      if (z->tier) z->tier->start(io_->get_executor());
   state_ = std::make_shared<WorkerState>(std::move(rt), metrics_);
 }
 
@@ -70,6 +84,7 @@ void Worker::post_drain() {
       acc->close(ec);
     }
     for (auto& c : connections_) c.close_if_idle();
+    release_redis();  // its sockets would keep the loop running
     maybe_finish_drain();
   });
 }

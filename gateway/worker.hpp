@@ -81,6 +81,7 @@ class Worker {
 
  private:
   void apply(std::shared_ptr<const Runtime> rt);
+  void release_redis();
   void schedule_tick();
   void maybe_finish_drain();
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool admin);

@@ -1,0 +1,322 @@
+#include "cache/shared_tier.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <random>
+
+#include "cache/store.hpp"
+#include "gateway/log.hpp"
+
+namespace gateway::cache {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::string_view kMagic = "GWR1";
+
+std::string random_instance() {
+  std::random_device rd;
+  std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// "a,b" <-> {"a","b"}: Vary field names hold no commas.
+std::string join_fields(const std::vector<std::string>& fields) {
+  std::string out;
+  for (const auto& f : fields) {
+    if (!out.empty()) out += ',';
+    out += f;
+  }
+  return out;
+}
+
+std::vector<std::string> split_fields(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    out.emplace_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Messages on the channel: kind, sender and arguments on lines of their
+// own (keys percent-encode control bytes, so they hold no line feed).
+std::string message(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (auto p : parts) {
+    if (!out.empty()) out += '\n';
+    out += p;
+  }
+  return out;
+}
+
+// Command arguments, built outside the coroutines: g++ 12 cannot keep a
+// braced list's backing array in a coroutine frame.
+template <class... A>
+std::vector<std::string_view> args(const A&... a) {
+  return {std::string_view(a)...};
+}
+
+std::vector<std::string_view> lines(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (true) {
+    auto nl = s.find('\n');
+    out.push_back(s.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    s.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+// The lock is released only by its holder: compare and delete, atomically.
+constexpr std::string_view kUnlockScript =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+}  // namespace
+
+std::string encode_shared_entry(const EntryMeta& meta, std::string_view body) {
+  std::string m = encode_meta(meta);
+  std::string out(kMagic);
+  auto n = static_cast<std::uint32_t>(m.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+  out += m;
+  out.append(body);
+  return out;
+}
+
+bool decode_shared_entry(std::string_view value, EntryMeta& meta, std::string& body) {
+  if (value.size() < 8 || value.substr(0, 4) != kMagic) return false;
+  std::uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(value[4 + i])) << (8 * i);
+  if (value.size() - 8 < n) return false;
+  auto m = decode_meta(value.substr(8, n));
+  if (!m) return false;
+  meta = std::move(*m);
+  body.assign(value.substr(8 + n));
+  meta.body_size = body.size();
+  return true;
+}
+
+SharedTier::SharedTier(const RedisConfig& config, std::string zone_name, Store& store)
+    : config_(config),
+      zone_(std::move(zone_name)),
+      store_(store),
+      instance_(random_instance()),
+      channel_(config.key_prefix + "events"),
+      clients_(kMaxWorkers) {}
+
+SharedTier::~SharedTier() = default;
+
+void SharedTier::start(asio::any_io_executor ex) {
+  if (subscriber_) return;
+  subscriber_ = RedisClient::create(ex, config_, "redis (zone " + zone_ + ", subscriber)");
+  subscriber_->subscribe(channel_, [this](std::string_view msg) { on_message(msg); });
+}
+
+void SharedTier::release_client(std::size_t w) {
+  if (w < clients_.size()) clients_[w].reset();
+}
+
+void SharedTier::release_subscriber() { subscriber_.reset(); }
+
+bool SharedTier::up() const { return subscriber_ && subscriber_->up(); }
+
+RedisClient& SharedTier::client(std::size_t w, asio::any_io_executor ex) {
+  auto& c = clients_.at(w);
+  if (!c) c = RedisClient::create(std::move(ex), config_, "redis (zone " + zone_ + ")");
+  return *c;
+}
+
+std::string SharedTier::entry_key(std::string_view key, std::string_view vary_key) const {
+  std::string k = config_.key_prefix + "e:";
+  k.append(key).push_back('\x1e');
+  k.append(vary_key);
+  return k;
+}
+
+asio::awaitable<std::optional<SharedTier::Found>> SharedTier::lookup(RedisClient& c, const std::string& key,
+                                                                     const http::Request& req) {
+  std::string vkey = config_.key_prefix + "v:" + key;
+  std::string ekey = entry_key(key, "");
+  // One round trip for the common case, a response without Vary.
+  auto r = co_await c.command(args("MGET", vkey, ekey));
+  if (!r.ok() || r.type != RedisReply::Type::array || r.elements.size() != 2) {
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    co_return std::nullopt;
+  }
+  const RedisReply* value = &r.elements[1];
+  RedisReply second;
+  if (r.elements[0].type != RedisReply::Type::string) {
+    stats_.misses.fetch_add(1, std::memory_order_relaxed);
+    co_return std::nullopt;
+  }
+  if (!r.elements[0].str.empty()) {
+    VarySpec spec{split_fields(r.elements[0].str), false};
+    second = co_await c.command(args("GET", entry_key(key, vary_key(spec, req))));
+    if (!second.ok()) {
+      stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      co_return std::nullopt;
+    }
+    value = &second;
+  }
+  Found f;
+  if (value->type != RedisReply::Type::string || !decode_shared_entry(value->str, f.meta, f.body) ||
+      f.meta.key != key) {
+    stats_.misses.fetch_add(1, std::memory_order_relaxed);
+    co_return std::nullopt;
+  }
+  stats_.hits.fetch_add(1, std::memory_order_relaxed);
+  co_return f;
+}
+
+void SharedTier::fill(RedisClient& c, const EntryMeta& meta, std::string_view body, long long ttl_ms) {
+  if (ttl_ms > 0 && body.size() <= config_.max_entry_bytes) {
+    std::string ekey = entry_key(meta.key, meta.vary_key);
+    std::string value = encode_shared_entry(meta, body);
+    std::string px = std::to_string(ttl_ms);
+    c.send({"SET", ekey, value, "PX", px});
+    c.send({"SET", config_.key_prefix + "v:" + meta.key, join_fields(meta.vary_fields), "PX", px});
+    for (const auto& t : meta.tags) {
+      std::string tkey = config_.key_prefix + "t:" + t;
+      c.send({"SADD", tkey, ekey});
+      // A tag's set lives as long as its longest-lived entry.
+      c.send({"PEXPIRE", tkey, px, "NX"});
+      c.send({"PEXPIRE", tkey, px, "GT"});
+    }
+    stats_.fills.fetch_add(1, std::memory_order_relaxed);
+  }
+  c.send({"PUBLISH", channel_, message({"filled", instance_, meta.key})});
+  unlock(c, meta.key);
+}
+
+asio::awaitable<bool> SharedTier::lock(RedisClient& c, const std::string& key) {
+  auto px = std::to_string(std::max<long long>(1, 2 * config_.lock_timeout.count()));
+  auto r = co_await c.command(args("SET", config_.key_prefix + "l:" + key, instance_, "NX", "PX", px));
+  if (!r.ok()) {
+    stats_.errors.fetch_add(1, std::memory_order_relaxed);
+    co_return true;  // no Redis, no fleet: fetch
+  }
+  co_return r.type == RedisReply::Type::status;  // "OK"; nil when another gateway holds it
+}
+
+void SharedTier::unlock(RedisClient& c, const std::string& key) {
+  c.send({"EVAL", kUnlockScript, "1", config_.key_prefix + "l:" + key, instance_});
+}
+
+asio::awaitable<bool> SharedTier::wait_filled(const std::string& key, std::chrono::milliseconds timeout) {
+  stats_.lock_waits.fetch_add(1, std::memory_order_relaxed);
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, timeout);
+  auto woken = std::make_shared<bool>(false);
+  decltype(waiters_)::iterator it;
+  {
+    std::lock_guard lock(waiters_mu_);
+    it = waiters_.emplace(key, [timer, woken, ex] {
+      asio::post(ex, [timer, woken] {
+        *woken = true;
+        timer->cancel();
+      });
+    });
+  }
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  if (!*woken) {
+    // Timed out: withdraw, unless on_message already took us.
+    std::lock_guard lock(waiters_mu_);
+    for (auto [b, e] = waiters_.equal_range(key); b != e; ++b)
+      if (b == it) {
+        waiters_.erase(b);
+        break;
+      }
+  }
+  co_return *woken;
+}
+
+void SharedTier::on_message(std::string_view msg) {
+  auto parts = lines(msg);
+  if (parts.size() < 3) return;
+  auto kind = parts[0];
+  bool own = parts[1] == instance_;
+  if (kind == "filled") {
+    std::vector<std::function<void()>> wake;
+    {
+      std::lock_guard lock(waiters_mu_);
+      auto [b, e] = waiters_.equal_range(std::string(parts[2]));
+      for (auto i = b; i != e; ++i) wake.push_back(std::move(i->second));
+      waiters_.erase(b, e);
+    }
+    for (auto& w : wake) w();
+    return;
+  }
+  if (own) return;  // our own purge was applied locally already
+  stats_.purges_received.fetch_add(1, std::memory_order_relaxed);
+  if (kind == "purge-target" && parts.size() == 4) store_.purge_prefix(parts[2], parts[3], true);
+  else if (kind == "purge-prefix" && parts.size() == 4) store_.purge_prefix(parts[2], parts[3]);
+  else if (kind == "purge-tag") store_.purge_tag(parts[2]);
+}
+
+asio::awaitable<std::size_t> SharedTier::delete_matching(RedisClient& c, std::string pattern) {
+  std::size_t deleted = 0;
+  std::string cursor = "0";
+  do {
+    auto r = co_await c.command(args("SCAN", cursor, "MATCH", pattern, "COUNT", "1000"));
+    if (!r.ok() || r.type != RedisReply::Type::array || r.elements.size() != 2) {
+      stats_.errors.fetch_add(1, std::memory_order_relaxed);
+      co_return deleted;
+    }
+    cursor = r.elements[0].str;
+    std::vector<std::string_view> del = {"UNLINK"};
+    for (const auto& k : r.elements[1].elements) del.push_back(k.str);
+    if (del.size() > 1) {
+      auto d = co_await c.command(del);
+      if (d.type == RedisReply::Type::integer) deleted += static_cast<std::size_t>(d.integer);
+    }
+  } while (cursor != "0");
+  co_return deleted;
+}
+
+asio::awaitable<std::size_t> SharedTier::purge_target(RedisClient& c, std::string host, std::string target) {
+  stats_.purges_sent.fetch_add(1, std::memory_order_relaxed);
+  // The URL's entries: its key exactly (then \x1e and the Vary key), or
+  // followed by extra key parts (\x1f).
+  std::string base = "GET\x1f" + (host.empty() ? std::string("*") : glob_escape(host)) + "\x1f" + glob_escape(target);
+  std::size_t n = co_await delete_matching(c, config_.key_prefix + "e:" + base + "\x1e*");
+  n += co_await delete_matching(c, config_.key_prefix + "e:" + base + "\x1f*");
+  co_await delete_matching(c, config_.key_prefix + "v:" + base);
+  co_await delete_matching(c, config_.key_prefix + "v:" + base + "\x1f*");
+  // Announced after Redis let go of them: no gateway refills from there.
+  c.send({"PUBLISH", channel_, message({"purge-target", instance_, host, target})});
+  co_return n;
+}
+
+asio::awaitable<std::size_t> SharedTier::purge_prefix(RedisClient& c, std::string host, std::string path) {
+  stats_.purges_sent.fetch_add(1, std::memory_order_relaxed);
+  std::string rest = "GET\x1f" + (host.empty() ? std::string("*") : glob_escape(host)) + "\x1f" + glob_escape(path) + "*";
+  std::size_t n = co_await delete_matching(c, config_.key_prefix + "e:" + rest);
+  co_await delete_matching(c, config_.key_prefix + "v:" + rest);
+  c.send({"PUBLISH", channel_, message({"purge-prefix", instance_, host, path})});
+  co_return n;
+}
+
+asio::awaitable<std::size_t> SharedTier::purge_tag(RedisClient& c, std::string tag) {
+  stats_.purges_sent.fetch_add(1, std::memory_order_relaxed);
+  std::string tkey = config_.key_prefix + "t:" + tag;
+  auto r = co_await c.command(args("SMEMBERS", tkey));
+  std::size_t n = 0;
+  if (r.type == RedisReply::Type::array) {
+    std::vector<std::string_view> del = {"UNLINK", tkey};
+    for (const auto& k : r.elements) del.push_back(k.str);
+    auto d = co_await c.command(del);
+    if (d.type == RedisReply::Type::integer && d.integer > 0) n = static_cast<std::size_t>(d.integer - 1);
+  }
+  c.send({"PUBLISH", channel_, message({"purge-tag", instance_, tag})});
+  co_return n;
+}
+
+}  // namespace gateway::cache

@@ -1,0 +1,120 @@
+// The fleet's shared cache tier for one zone: Redis between the local disk
+// cache and the upstream, so that many gateways act as one cache.
+//
+//   lookup    a local miss asks Redis (entry, and its Vary spec) before the upstream
+//   fill      a stored response goes to Redis too (if small enough), with the
+//             entry's remaining freshness as its expiry
+//   single flight
+//             the first gateway to miss a key takes a short lock (SET NX PX);
+//             the others wait for its "filled" message (pub/sub) or the lock
+//             timeout, then read Redis or fetch themselves
+//   purge     removes the entries from Redis and broadcasts, so every gateway
+//             drops its local copies
+//
+// Keys (all under the configured prefix): e:<cache key>\x1e<vary key> the
+// entry, v:<cache key> its Vary fields, l:<cache key> the fill lock,
+// t:<tag> the entries carrying a tag; channel <prefix>events.
+//
+// Shared by the zone's workers; each worker talks to Redis over its own
+// connection (client(worker)), the subscriber runs on the first worker.
+// Redis down or slow never fails a request: every call is bounded by the
+// configured timeout and then counts as a miss.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/entry.hpp"
+#include "cache/redis_client.hpp"
+
+namespace gateway::cache {
+
+class Store;
+
+struct SharedTierStats {
+  std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> misses{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> fills{0};
+  std::atomic<std::uint64_t> lock_waits{0};
+  std::atomic<std::uint64_t> purges_sent{0};
+  std::atomic<std::uint64_t> purges_received{0};
+};
+
+// An entry as Redis holds it: metadata and body in one value.
+std::string encode_shared_entry(const EntryMeta& meta, std::string_view body);
+bool decode_shared_entry(std::string_view value, EntryMeta& meta, std::string& body);
+
+class SharedTier {
+ public:
+  static constexpr std::size_t kMaxWorkers = 256;
+
+  SharedTier(const RedisConfig& config, std::string zone_name, Store& store);
+  ~SharedTier();
+
+  const RedisConfig& config() const noexcept { return config_; }
+  SharedTierStats& stats() noexcept { return stats_; }
+  const std::string& instance() const noexcept { return instance_; }
+
+  // Starts the subscriber on `ex` (once).
+  void start(boost::asio::any_io_executor ex);
+  // Closes and frees a worker's connection, or the subscriber, on the
+  // thread that owns it (before its io_context goes).
+  void release_client(std::size_t w);
+  void release_subscriber();
+  // The connection of worker `w` (created on first use, on that worker).
+  RedisClient& client(std::size_t w, boost::asio::any_io_executor ex);
+
+  // The entry of `key` matching the request's varied fields, if Redis has it.
+  struct Found {
+    EntryMeta meta;
+    std::string body;
+  };
+  boost::asio::awaitable<std::optional<Found>> lookup(RedisClient& c, const std::string& key, const http::Request& req);
+  // Stores an entry for `ttl_ms` (its remaining freshness), then announces
+  // it ("filled") and releases the fill lock.
+  void fill(RedisClient& c, const EntryMeta& meta, std::string_view body, long long ttl_ms);
+  // Fleet single flight: true if this gateway may fetch `key` (it got the
+  // lock, or Redis is unavailable).
+  boost::asio::awaitable<bool> lock(RedisClient& c, const std::string& key);
+  void unlock(RedisClient& c, const std::string& key);
+  // Waits until another gateway announces `key` filled, or `timeout`; false
+  // on timeout.
+  boost::asio::awaitable<bool> wait_filled(const std::string& key, std::chrono::milliseconds timeout);
+
+  // Purges in Redis, and tells the other gateways to purge locally. Returns
+  // the number of Redis entries removed.
+  // The entries of one URL (`target` with its query normalised as stored),
+  // on `host` or any host.
+  boost::asio::awaitable<std::size_t> purge_target(RedisClient& c, std::string host, std::string target);
+  boost::asio::awaitable<std::size_t> purge_prefix(RedisClient& c, std::string host, std::string path);
+  boost::asio::awaitable<std::size_t> purge_tag(RedisClient& c, std::string tag);
+
+  bool up() const;  // the subscriber's connection is up
+
+ private:
+  boost::asio::awaitable<std::size_t> delete_matching(RedisClient& c, std::string pattern);
+  void on_message(std::string_view msg);
+  std::string entry_key(std::string_view key, std::string_view vary_key) const;
+
+  RedisConfig config_;
+  std::string zone_;
+  Store& store_;
+  std::string instance_;
+  std::string channel_;
+  SharedTierStats stats_;
+  std::vector<std::shared_ptr<RedisClient>> clients_;  // by worker; each touched by its worker only
+  std::shared_ptr<RedisClient> subscriber_;
+  std::mutex waiters_mu_;
+  std::unordered_multimap<std::string, std::function<void()>> waiters_;
+};
+
+}  // namespace gateway::cache
