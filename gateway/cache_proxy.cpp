@@ -683,6 +683,26 @@ asio::awaitable<void> CachedExchange::follow(std::shared_ptr<cache::Fill> fill) 
 
 }  // namespace
 
+std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, const Router::Match& match,
+                                                     WorkerState& state) {
+  const auto& route = *match.route;
+  if (route.kind != RouteConfig::Kind::proxy || !route.cache || req.method != "GET") return nullptr;
+  const auto& rule = *route.cache;
+  if (cache::bypassed(req, rule) || req.headers.contains("Authorization")) return nullptr;
+  auto& zone = *state.runtime->zones[rule.zone_index];
+  Seconds now = now_seconds();
+  auto e = zone.store.lookup(cache::cache_key(req, rule), req, now);
+  if (!e || !e->body) return nullptr;
+  cache::RequestDirectives none;
+  if (cache::usability(e->meta.freshness, e->meta.age(now), none, false) != cache::Usability::fresh) return nullptr;
+  constexpr auto hit = static_cast<std::size_t>(CacheStatus::hit);
+  state.zone_stats[rule.zone_index]->cache[hit].inc();
+  auto& stats = *state.route_stats[match.index];
+  stats.cache[hit].inc();
+  if (e->meta.status >= 100 && e->meta.status < 600) stats.by_class[e->meta.status / 100 - 1].inc();
+  return e;
+}
+
 asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker) {
   CachedExchange ex(down, *match.route, state.shared_from_this(), worker);
   co_await ex.run();

@@ -24,18 +24,32 @@ asio::awaitable<boost::system::error_code> FragmentDownstream::read_body(std::sp
 
 void FragmentDownstream::write_head(http::Response& resp) {
   status_ = resp.status;
-  resp.headers.for_each([&](const http::HeaderMap::Field& f) { headers_.add(f.name, f.value); });
+  headers_.emplace();
+  resp.headers.for_each([&](const http::HeaderMap::Field& f) { headers_->add(f.name, f.value); });
 }
 
 void FragmentDownstream::write_head_raw(int status, std::string_view head, std::string_view extra_fields,
                                         std::uint64_t content_length) {
   status_ = status;
-  http::Response r;
-  std::string whole(head);
-  whole.append(extra_fields);
-  if (http::parse_response_head(whole, r))
-    r.headers.for_each([&](const http::HeaderMap::Field& f) { headers_.add(f.name, f.value); });
+  head_.assign(head).append(extra_fields);
   if (content_length <= max_bytes_) body_.reserve(static_cast<std::size_t>(content_length));
+}
+
+void FragmentDownstream::set_cached(std::shared_ptr<const cache::Entry> entry) {
+  status_ = entry->meta.status;
+  head_ = entry->meta.head;
+  cached_ = std::move(entry);
+  info_.cache = "HIT";
+  finished_ = true;
+}
+
+const http::HeaderMap& FragmentDownstream::headers() const {
+  if (!headers_) {
+    http::Response r;
+    http::parse_response_head(head_, r);
+    headers_.emplace(std::move(r.headers));
+  }
+  return *headers_;
 }
 
 asio::awaitable<boost::system::error_code> FragmentDownstream::write_body(std::span<const char> data, bool last) {

@@ -11,8 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "cache/entry.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/exchange.hpp"
 
@@ -38,10 +40,15 @@ class FragmentDownstream final : public Downstream {
   int status() const override { return status_; }
   void abort() override { failed_ = true; }
 
+  // Answered straight from a fresh entry in the RAM tier (no coroutine,
+  // no copy of the body).
+  void set_cached(std::shared_ptr<const cache::Entry> entry);
+
   // The collected response.
   const RequestInfo& served() const noexcept { return info_; }
-  const http::HeaderMap& headers() const noexcept { return headers_; }
-  std::string& body() noexcept { return body_; }
+  // Its header fields, parsed on first use (only a primary fragment's are).
+  const http::HeaderMap& headers() const;
+  std::string_view body() const noexcept { return cached_ ? std::string_view(*cached_->body) : body_; }
   // Complete, not aborted, not over the size limit.
   bool complete() const noexcept { return finished_ && !failed_; }
 
@@ -51,8 +58,10 @@ class FragmentDownstream final : public Downstream {
   std::size_t max_bytes_;
   RequestInfo info_;
   int status_ = 0;
-  http::HeaderMap headers_;
+  std::string head_;  // status line and fields, as received
+  mutable std::optional<http::HeaderMap> headers_;
   std::string body_;
+  std::shared_ptr<const cache::Entry> cached_;
   bool finished_ = false;
   bool failed_ = false;
 };
