@@ -26,6 +26,8 @@
 #include <sstream>
 #include <utility>
 
+#include <sys/un.h>
+
 #include "gateway/compose/template.hpp"
 #include "gateway/units.hpp"
 
@@ -440,6 +442,10 @@ constexpr std::pair<std::string_view, std::string_view> kUseStale[] = {
 
 constexpr std::uint64_t kMaxSize = std::numeric_limits<std::uint64_t>::max();
 constexpr long long kMaxLockWaiters = 1'000'000;
+// Redis refuses larger values (its default proto-max-bulk-len).
+constexpr std::uint64_t kMaxRedisValue = 512ull << 20;
+// sun_path holds the socket path and its terminating NUL.
+constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
 
 // Names of upstreams and cache zones.
 bool valid_upstream_name(std::string_view name) {
@@ -591,6 +597,9 @@ class Loader {
 
   void read_cache_zone(const Field& field, CacheZoneConfig& zone);
   void read_cache_path(const Field& field, CacheZoneConfig& zone);
+  void read_cache_redis(const Field& field, CacheZoneConfig& zone);
+  std::optional<std::string> read_unix_socket(const Field& field);
+  void check_shared_redis(const Field& field, const CacheZoneConfig& zone);
   void read_cache_rule(const Field& field, CacheRuleConfig& rule);
   void read_cache_valid(const Field& field, CacheRuleConfig& rule);
   void read_cache_names(const Field& field, std::vector<std::string>& headers,
@@ -738,7 +747,7 @@ void Loader::read_caches(const Field& field) {
 void Loader::read_cache_zone(const Field& field, CacheZoneConfig& zone) {
   MapReader map(diag_, field,
                 {"path", "max_size", "memory", "memory_entry_max", "policy", "inactive",
-                 "tags_header"});
+                 "tags_header", "redis"});
   if (!map.valid()) return;
   if (const Field* path = map.require("path")) read_cache_path(*path, zone);
   map.read_size("max_size", zone.max_size, 1, kMaxSize);
@@ -774,6 +783,130 @@ void Loader::read_cache_zone(const Field& field, CacheZoneConfig& zone) {
       } else {
         diag_.error(*tags, "invalid header name " + quote(*value));
       }
+    }
+  }
+  if (const Field* redis = map.get("redis")) read_cache_redis(*redis, zone);
+}
+
+// `redis: HOST:PORT`, or `redis: {address | unix, timeout, connect_timeout,
+// lock_timeout, max_entry_bytes, key_prefix}`. zone.redis is set only when
+// where to connect was read; the zone is then checked against the earlier
+// zones sharing that Redis.
+void Loader::read_cache_redis(const Field& field, CacheZoneConfig& zone) {
+  RedisConfig redis;
+  const Field* blame = &field;  // what to blame when another zone shares the keys
+  if (field.node.IsScalar()) {
+    redis.address = read_endpoint(diag_, field, false);
+    if (!redis.address) return;
+    zone.redis = std::move(redis);
+    check_shared_redis(*blame, zone);
+    return;
+  }
+  MapReader map(diag_, field,
+                {"address", "unix", "cluster", "timeout", "connect_timeout", "lock_timeout",
+                 "max_entry_bytes", "key_prefix"});
+  if (!map.valid()) return;
+
+  // Where: exactly one of address and unix. A cluster seed list is known but
+  // not served yet: say so rather than "unknown key".
+  const Field* address = map.get("address");
+  const Field* unix_path = map.get("unix");
+  bool where_read = false;
+  if (map.get("cluster")) {
+    diag_.error(*map.key_mark("cluster"),
+                field.path + ": Redis Cluster is not supported yet; give one address");
+  }
+  if (address && unix_path) {
+    const YAML::Mark& a = *map.key_mark("address");
+    const YAML::Mark& u = *map.key_mark("unix");
+    const bool unix_later = std::pair(u.line, u.column) > std::pair(a.line, a.column);
+    diag_.error(unix_later ? u : a, field.path + ": give address or unix, not both");
+  } else if (address) {
+    redis.address = read_endpoint(diag_, *address, false);
+    where_read = redis.address.has_value();
+    blame = address;
+  } else if (unix_path) {
+    if (auto path = read_unix_socket(*unix_path)) {
+      redis.unix_socket = std::move(*path);
+      where_read = true;
+    }
+    blame = unix_path;
+  } else if (!map.get("cluster")) {
+    diag_.error(field, "missing required key \"address\" or \"unix\"");
+  }
+
+  map.read_duration("timeout", redis.timeout, Duration{1});
+  map.read_duration("connect_timeout", redis.connect_timeout, Duration{1});
+  map.read_duration("lock_timeout", redis.lock_timeout, Duration{1});
+  map.read_size("max_entry_bytes", redis.max_entry_bytes, 1, kMaxRedisValue);
+  bool prefix_read = true;
+  if (const Field* prefix = map.get("key_prefix")) {
+    auto value = read_string(diag_, *prefix);
+    prefix_read = value.has_value();
+    if (value) {
+      auto bad = std::find_if(value->begin(), value->end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u <= ' ' || u == 0x7f;  // space and the control characters
+      });
+      if (bad != value->end()) {
+        diag_.error(*prefix, "key_prefix " + quote(*value) +
+                                 " must not contain whitespace or control characters");
+        prefix_read = false;
+      } else {
+        redis.key_prefix = std::move(*value);
+        blame = prefix;
+      }
+    }
+  }
+  if (!where_read || !prefix_read) return;
+  zone.redis = std::move(redis);
+  check_shared_redis(*blame, zone);
+}
+
+// A Unix socket path: relative to the config file's directory, normal, and
+// short enough for sockaddr_un.
+std::optional<std::string> Loader::read_unix_socket(const Field& field) {
+  auto value = read_string(diag_, field);
+  if (!value) return std::nullopt;
+  fs::path path(*value);
+  if (path.is_relative()) path = dir_ / path;
+  path = path.lexically_normal();
+  if (!path.has_filename()) {
+    diag_.error(field, "unix socket path " + quote(*value) + " names a directory");
+    return std::nullopt;
+  }
+  if (path.native().size() > kMaxUnixPath) {
+    diag_.error(field, "unix socket path " + quote(path.native()) + " is longer than " +
+                           std::to_string(kMaxUnixPath) + " bytes");
+    return std::nullopt;
+  }
+  return path.string();
+}
+
+// Two zones on one Redis must keep their keys apart: with the same
+// key_prefix their entries, locks and purges would mix, and with one prefix
+// the start of the other a prefix purge of one would reach into the other.
+void Loader::check_shared_redis(const Field& field, const CacheZoneConfig& zone) {
+  const RedisConfig& redis = *zone.redis;
+  for (const auto& other : config_.caches) {
+    if (!other.redis) continue;
+    const RedisConfig& theirs = *other.redis;
+    const bool same_server = redis.address && theirs.address
+                                 ? same_endpoint(*redis.address, *theirs.address)
+                                 : !redis.address && !theirs.address &&
+                                       redis.unix_socket == theirs.unix_socket;
+    if (!same_server) continue;
+    std::string_view mine = redis.key_prefix;
+    std::string_view prefix = theirs.key_prefix;
+    std::string_view clash = mine == prefix               ? " is the key_prefix of zone "
+                             : mine.starts_with(prefix) ? " starts with the key_prefix of zone "
+                             : prefix.starts_with(mine) ? " is the start of the key_prefix of zone "
+                                                        : "";
+    if (!clash.empty()) {
+      diag_.error(field, "key_prefix " + quote(mine) + std::string(clash) + quote(other.name) +
+                             " (line " + std::to_string(other.line) +
+                             ") on the same Redis: their entries would mix");
+      return;
     }
   }
 }

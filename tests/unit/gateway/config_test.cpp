@@ -352,6 +352,74 @@ routes:
   CHECK(routes[1].cache->zone_index == 3);
 }
 
+TEST_CASE("cache zones: a shared Redis tier, in full, short, or on a Unix socket") {
+  auto result = gateway::load_config_from_string(R"(caches:
+  full:
+    path: var/cache/full
+    redis:
+      address: "Redis.internal:6380"
+      timeout: 20ms
+      connect_timeout: 1s
+      lock_timeout: 3s
+      max_entry_bytes: 256KiB
+      key_prefix: "gw:full:"
+  design: {path: var/cache/design, redis: {address: "127.0.0.1:6379", key_prefix: "gw:d:"}}
+  short: {path: var/cache/short, redis: "[::1]:6379"}
+  relative: {path: var/cache/relative, redis: {unix: run/../redis.sock}}
+  absolute: {path: var/cache/absolute, redis: {unix: /run/redis/redis.sock}}
+  local: {path: var/cache/local}
+  other: {path: var/cache/other, redis: {address: "redis.internal:6379", key_prefix: "gw:full:"}}
+upstreams: {app: {instances: ["127.0.0.1:1"]}}
+routes: [{prefix: /, upstream: app, cache: full}]
+)", "/etc/gateway/gw.yaml");
+  INFO(all_errors(result.errors));
+  REQUIRE(result.config != nullptr);
+  const auto& caches = result.config->caches;
+  REQUIRE(caches.size() == 7);
+
+  REQUIRE(caches[0].redis.has_value());
+  const auto& full = *caches[0].redis;
+  REQUIRE(full.address.has_value());
+  CHECK(full.address->text == "Redis.internal:6380");
+  CHECK(full.address->host == "Redis.internal");
+  CHECK(full.address->port == 6380);
+  CHECK(full.unix_socket.empty());
+  CHECK(full.timeout == Duration{20});
+  CHECK(full.connect_timeout == Duration{1'000});
+  CHECK(full.lock_timeout == Duration{3'000});
+  CHECK(full.max_entry_bytes == 256 << 10);
+  CHECK(full.key_prefix == "gw:full:");
+
+  // DESIGN's one-line map, and the address alone: every other key its default.
+  REQUIRE(caches[1].redis.has_value());
+  CHECK(caches[1].redis->address->port == 6379);
+  CHECK(caches[1].redis->key_prefix == "gw:d:");
+  REQUIRE(caches[2].redis.has_value());
+  const auto& short_form = *caches[2].redis;
+  REQUIRE(short_form.address.has_value());
+  CHECK(short_form.address->host == "::1");
+  CHECK(short_form.address->port == 6379);
+  const gateway::RedisConfig defaults;
+  CHECK(short_form.timeout == defaults.timeout);
+  CHECK(short_form.timeout == Duration{50});
+  CHECK(short_form.connect_timeout == Duration{200});
+  CHECK(short_form.lock_timeout == Duration{2'000});
+  CHECK(short_form.max_entry_bytes == 1 << 20);
+  CHECK(short_form.key_prefix == "gw:");
+
+  // A socket path resolves against the config file's directory.
+  REQUIRE(caches[3].redis.has_value());
+  CHECK_FALSE(caches[3].redis->address.has_value());
+  CHECK(caches[3].redis->unix_socket == "/etc/gateway/redis.sock");
+  CHECK(caches[3].redis->key_prefix == "gw:");  // another socket: the same prefix is fine
+  CHECK(caches[4].redis->unix_socket == "/run/redis/redis.sock");
+
+  CHECK_FALSE(caches[5].redis.has_value());  // no redis: local only
+  // The same prefix on another port is another Redis.
+  CHECK(caches[6].redis->address->port == 6379);
+  CHECK(caches[6].redis->key_prefix == "gw:full:");
+}
+
 TEST_CASE("off keeps access_log off") {
   auto result = gateway::load_config_from_string(R"(access_log: "off"
 upstreams: {app: {instances: ["127.0.0.1:1"]}}
@@ -762,6 +830,213 @@ upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
 )", 3, 13, "path \"/srv\" contains the path of zone \"a\" (line 2)"},
 
+      // --- a cache zone's `redis:` ---
+      {"unknown key in redis", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      prefix: "gw:"
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 7, "unknown key \"prefix\" in caches.main.redis"},
+
+      {"a Redis Cluster seed list", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      cluster: ["10.0.0.1:6379", "10.0.0.2:6379"]
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 5, 7, "caches.main.redis: Redis Cluster is not supported yet; give one address"},
+
+      {"both address and unix", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      unix: /run/redis.sock
+      address: "127.0.0.1:6379"
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 7, "caches.main.redis: give address or unix, not both"},
+
+      {"neither address nor unix", R"(caches:
+  main:
+    path: var/cache
+    redis: {timeout: 10ms}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 12, "caches.main.redis: missing required key \"address\" or \"unix\""},
+
+      {"an empty redis", R"(caches:
+  main:
+    path: var/cache
+    redis:
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 5, "caches.main.redis: expected a map, got nothing"},
+
+      {"a Redis address without a port", R"(caches:
+  main:
+    path: var/cache
+    redis: {address: "127.0.0.1"}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "caches.main.redis.address: invalid address \"127.0.0.1\" (expected host:port"},
+
+      {"a short Redis address without a port", R"(caches:
+  main: {path: var/cache, redis: redis.internal}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 34, "caches.main.redis: invalid address \"redis.internal\""},
+
+      {"a Redis address with port 0", R"(caches:
+  main: {path: var/cache, redis: "127.0.0.1:0"}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 2, 34, "port 1-65535"},
+
+      {"a bad Redis timeout", R"(caches:
+  main:
+    path: var/cache
+    redis: {address: "127.0.0.1:6379", timeout: 50 millis}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 49, "caches.main.redis.timeout: invalid duration \"50 millis\""},
+
+      {"a zero Redis connect_timeout", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      connect_timeout: 0ms
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 24, "caches.main.redis.connect_timeout: duration \"0ms\" must be at least 1ms"},
+
+      {"a zero Redis lock_timeout", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      lock_timeout: 0
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 21, "caches.main.redis.lock_timeout: duration \"0\" must be at least 1ms"},
+
+      {"a zero Redis max_entry_bytes", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      max_entry_bytes: 0
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 24, "caches.main.redis.max_entry_bytes: size \"0\" is out of range (1..536870912 bytes)"},
+
+      {"a Redis max_entry_bytes above Redis's limit", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      max_entry_bytes: 1GiB
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 24, "size \"1GiB\" is out of range (1..536870912 bytes)"},
+
+      {"a bad Redis max_entry_bytes", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      max_entry_bytes: big
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 24, "caches.main.redis.max_entry_bytes: invalid size \"big\""},
+
+      {"an empty key_prefix", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      key_prefix: ""
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 19, "caches.main.redis.key_prefix: must not be empty"},
+
+      {"a key_prefix with a space", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      address: "127.0.0.1:6379"
+      key_prefix: "gw cache:"
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 6, 19, "key_prefix \"gw cache:\" must not contain whitespace or control characters"},
+
+      {"a key_prefix with a control character", R"(caches:
+  main:
+    path: var/cache
+    redis: {address: "127.0.0.1:6379", key_prefix: "gw:\t"}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 52, "must not contain whitespace or control characters"},
+
+      {"a unix socket path that names a directory", R"(caches:
+  main:
+    path: var/cache
+    redis: {unix: run/redis/}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 4, 19, "caches.main.redis.unix: unix socket path \"run/redis/\" names a directory"},
+
+      {"a unix socket path too long for sockaddr_un", R"(caches:
+  main:
+    path: var/cache
+    redis:
+      unix: /run/redis/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 5, 13, "is longer than 107 bytes"},
+
+      {"two zones on one Redis with the default key_prefix", R"(caches:
+  a: {path: var/cache/a, redis: "127.0.0.1:6379"}
+  b:
+    path: var/cache/b
+    redis: {address: "127.0.0.1:6379", timeout: 10ms}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 5, 22, "caches.b.redis.address: key_prefix \"gw:\" is the key_prefix of zone \"a\" (line 2) "
+       "on the same Redis: their entries would mix"},
+
+      {"two zones on one Redis with one key_prefix", R"(caches:
+  a: {path: var/cache/a, redis: {address: "LOCALHOST:6379", key_prefix: "x:"}}
+  b: {path: var/cache/b, redis: {address: "localhost:6379", key_prefix: "x:"}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 73, "caches.b.redis.key_prefix: key_prefix \"x:\" is the key_prefix of zone \"a\""},
+
+      {"two zones on one Redis socket with one key_prefix", R"(caches:
+  a: {path: var/cache/a, redis: {unix: /run/redis.sock}}
+  b: {path: var/cache/b, redis: {unix: /run/../run/./redis.sock}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 40, "caches.b.redis.unix: key_prefix \"gw:\" is the key_prefix of zone \"a\""},
+
+      {"a key_prefix inside another zone's on one Redis", R"(caches:
+  a: {path: var/cache/a, redis: "127.0.0.1:6379"}
+  b: {path: var/cache/b, redis: {address: "127.0.0.1:6379", key_prefix: "gw:b:"}}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 73, "key_prefix \"gw:b:\" starts with the key_prefix of zone \"a\" (line 2)"},
+
+      {"a key_prefix that starts another zone's on one Redis", R"(caches:
+  a: {path: var/cache/a, redis: {address: "127.0.0.1:6379", key_prefix: "gw:a:"}}
+  b: {path: var/cache/b, redis: "127.0.0.1:6379"}
+upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes: [{prefix: /, upstream: app}]
+)", 3, 33, "caches.b.redis: key_prefix \"gw:\" is the start of the key_prefix of zone \"a\""},
+
       // --- a route's `cache:` ---
       {"unknown key in a route's cache", R"(caches: {main: {path: var/cache}}
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
@@ -1026,7 +1301,8 @@ routes:
   };
 
   for (const auto& c : cases) {
-    CAPTURE(c.name);
+    const std::string name = c.name;  // CAPTURE of a char* shows the pointer
+    CAPTURE(name);
     auto result = gateway::load_config_from_string(c.yaml, "test.yaml");
     INFO(all_errors(result.errors));
     CHECK(result.config == nullptr);
