@@ -103,14 +103,14 @@ struct RedisClient::Pending {
 };
 
 std::shared_ptr<RedisClient> RedisClient::create(asio::any_io_executor ex, const RedisConfig& config,
-                                                 std::string name) {
-  auto c = std::shared_ptr<RedisClient>(new RedisClient(ex, config, std::move(name)));
+                                                 std::string name, bool log_state) {
+  auto c = std::shared_ptr<RedisClient>(new RedisClient(ex, config, std::move(name), log_state));
   c->connect();
   return c;
 }
 
-RedisClient::RedisClient(asio::any_io_executor ex, const RedisConfig& config, std::string name)
-    : ex_(std::move(ex)), config_(config), name_(std::move(name)), connect_timer_(ex_) {}
+RedisClient::RedisClient(asio::any_io_executor ex, const RedisConfig& config, std::string name, bool log_state)
+    : ex_(std::move(ex)), config_(config), name_(std::move(name)), log_state_(log_state), connect_timer_(ex_) {}
 
 RedisClient::~RedisClient() { close(); }
 
@@ -128,6 +128,10 @@ void RedisClient::set_state(State s, std::string_view why) {
   if (s == state_) return;
   bool was_up = state_ == State::up;
   state_ = s;
+  if (!log_state_) {
+    ever_up_ = ever_up_ || s == State::up;
+    return;
+  }
   if (s == State::up) {
     log::info(name_ + ": connected" + (ever_up_ ? " again; shared caching resumes" : ""));
     ever_up_ = true;
@@ -144,7 +148,7 @@ void RedisClient::connect() {
   if (!ac_ || ac_->err) {
     if (ac_) redisAsyncFree(ac_);
     ac_ = nullptr;
-    if (!ever_up_ && backoff_ == std::chrono::milliseconds(100)) log::warn(name_ + ": cannot connect");
+    if (log_state_ && !ever_up_ && backoff_ == std::chrono::milliseconds(100)) log::warn(name_ + ": cannot connect");
     schedule_reconnect();
     return;
   }

@@ -40,9 +40,11 @@ struct RedisReply {
 
 class RedisClient : public std::enable_shared_from_this<RedisClient> {
  public:
-  // `name` is for log lines ("redis 127.0.0.1:6379 (zone main)").
+  // `name` is for log lines ("redis 127.0.0.1:6379 (zone main)"); only a
+  // client with `log_state` logs its ups and downs (one per process is
+  // enough: the zone's subscriber).
   static std::shared_ptr<RedisClient> create(boost::asio::any_io_executor ex, const RedisConfig& config,
-                                             std::string name);
+                                             std::string name, bool log_state = true);
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -68,7 +70,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   struct Pending;
   enum class State { down, connecting, up };
 
-  RedisClient(boost::asio::any_io_executor ex, const RedisConfig& config, std::string name);
+  RedisClient(boost::asio::any_io_executor ex, const RedisConfig& config, std::string name, bool log_state);
   void connect();
   void on_connected(int status);
   void on_disconnected();
@@ -84,6 +86,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   boost::asio::any_io_executor ex_;
   RedisConfig config_;
   std::string name_;
+  bool log_state_;
   redisAsyncContext* ac_ = nullptr;
   std::shared_ptr<Watcher> watcher_;
   State state_ = State::down;

@@ -116,7 +116,7 @@ SharedTier::~SharedTier() = default;
 
 void SharedTier::start(asio::any_io_executor ex) {
   if (subscriber_) return;
-  subscriber_ = RedisClient::create(ex, config_, "redis (zone " + zone_ + ", subscriber)");
+  subscriber_ = RedisClient::create(ex, config_, "redis (zone " + zone_ + ")");
   subscriber_->subscribe(channel_, [this](std::string_view msg) { on_message(msg); });
 }
 
@@ -130,7 +130,7 @@ bool SharedTier::up() const { return subscriber_ && subscriber_->up(); }
 
 RedisClient& SharedTier::client(std::size_t w, asio::any_io_executor ex) {
   auto& c = clients_.at(w);
-  if (!c) c = RedisClient::create(std::move(ex), config_, "redis (zone " + zone_ + ")");
+  if (!c) c = RedisClient::create(std::move(ex), config_, "redis (zone " + zone_ + ")", false);
   return *c;
 }
 
