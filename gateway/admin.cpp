@@ -79,6 +79,36 @@ std::string Admin::metrics_text(const Worker& worker) const {
     for (std::size_t i = 0; i < rt.zones.size(); ++i)
       out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " + std::to_string(get(i)) + "\n";
   };
+  // The shared Redis tier of zones that have one.
+  auto tier_counter = [&](const char* metric, const char* help, auto get) {
+    bool any = false;
+    for (const auto& z : rt.zones) any = any || z->tier;
+    if (!any) return;
+    out += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " counter\n";
+    for (std::size_t i = 0; i < rt.zones.size(); ++i)
+      if (rt.zones[i]->tier)
+        out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " +
+               std::to_string(get(rt.zones[i]->tier->stats())) + "\n";
+  };
+  tier_counter("gateway_redis_hits_total", "Local misses found in the shared tier.",
+               [](const cache::SharedTierStats& t) { return t.hits.load(); });
+  tier_counter("gateway_redis_misses_total", "Local misses not in the shared tier either.",
+               [](const cache::SharedTierStats& t) { return t.misses.load(); });
+  tier_counter("gateway_redis_errors_total", "Shared-tier lookups and locks that failed (Redis down, slow, or wrong).",
+               [](const cache::SharedTierStats& t) { return t.errors.load(); });
+  tier_counter("gateway_redis_fills_total", "Entries written to the shared tier.",
+               [](const cache::SharedTierStats& t) { return t.fills.load(); });
+  tier_counter("gateway_redis_lock_waits_total", "Misses that waited for another gateway's fill.",
+               [](const cache::SharedTierStats& t) { return t.lock_waits.load(); });
+  tier_counter("gateway_redis_purges_sent_total", "Purges sent to the fleet.",
+               [](const cache::SharedTierStats& t) { return t.purges_sent.load(); });
+  tier_counter("gateway_redis_purges_received_total", "Purges received from other gateways.",
+               [](const cache::SharedTierStats& t) { return t.purges_received.load(); });
+  out += "# HELP gateway_redis_up Whether the zone's shared tier is reachable.\n# TYPE gateway_redis_up gauge\n";
+  for (std::size_t i = 0; i < rt.zones.size(); ++i)
+    if (rt.zones[i]->tier)
+      out += "gateway_redis_up{" + label(rt.config->caches[i].name) + "} " + (rt.zones[i]->tier->up() ? "1" : "0") + "\n";
+
   gauge("gateway_cache_entries", "Entries stored.", [&](std::size_t i) { return rt.zones[i]->store.stats().entries.load(); });
   gauge("gateway_cache_bytes", "Bytes on disk counted against max_size.",
         [&](std::size_t i) { return rt.zones[i]->store.stats().bytes.load(); });
@@ -156,7 +186,10 @@ std::string Admin::status_json(const Worker& worker) const {
            ",\"memory_bytes\":" + std::to_string(st.memory_bytes.load()) +
            ",\"stores\":" + std::to_string(st.stores.load()) + ",\"evictions\":" + std::to_string(st.evictions.load()) +
            ",\"loading\":" + (st.loading.load() ? "true" : "false") + ",\"loaded\":" + std::to_string(st.loaded.load()) +
-           ",\"load_dropped\":" + std::to_string(st.load_dropped.load()) + "}";
+           ",\"load_dropped\":" + std::to_string(st.load_dropped.load());
+    if (z.tier) out += std::string(",\"redis\":{\"up\":") + (z.tier->up() ? "true" : "false") + ",\"hits\":" +
+                       std::to_string(z.tier->stats().hits.load()) + "}";
+    out += "}";
   }
   out += "}}\n";
   return out;
