@@ -89,6 +89,27 @@ std::string render_prometheus(const std::vector<const WorkerMetrics*>& workers) 
     for (int i = 0; i < 5; ++i)
       line("gateway_requests_total", "route=\"" + label_escape(name) + "\",code=\"" + std::to_string(i + 1) + "xx\"", a[i]);
 
+  // Page and aggregate routes: what became of their fragments.
+  std::map<std::string, std::array<std::uint64_t, 5>> frags;
+  for (const auto* w : workers)
+    w->for_each_route([&](const std::string& name, const RouteStats& s) {
+      auto& a = frags[name];
+      a[0] += s.fragment_hits.get();
+      a[1] += s.fragment_misses.get();
+      a[2] += s.fragment_timeouts.get();
+      a[3] += s.fragment_errors.get();
+      a[4] += s.fragment_fallbacks.get();
+    });
+  out += "# HELP gateway_page_fragments_total Fragments of page and aggregate routes, by outcome "
+         "(hit: from the cache; miss: from upstream; fallback: replaced or left out).\n"
+         "# TYPE gateway_page_fragments_total counter\n";
+  static constexpr const char* kOutcomes[] = {"hit", "miss", "timeout", "error", "fallback"};
+  for (const auto& [name, a] : frags) {
+    if (a[0] + a[1] + a[2] + a[3] + a[4] == 0) continue;
+    for (int i = 0; i < 5; ++i)
+      line("gateway_page_fragments_total", "route=\"" + label_escape(name) + "\",outcome=\"" + kOutcomes[i] + "\"", a[i]);
+  }
+
   struct Up {
     std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
     std::uint64_t sum_us = 0, count = 0, opened = 0, reused = 0, errors = 0, retries = 0;
