@@ -1,6 +1,7 @@
 #include "gateway/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <sys/sendfile.h>
@@ -25,6 +26,7 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::size_t kLingerBytes = 1024 * 1024;
+constexpr std::chrono::milliseconds kParkAfter{50};
 
 std::string format_peer(const asio::ip::tcp::socket& s) {
   boost::system::error_code ec;
@@ -54,7 +56,8 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
       state_(worker.state()),
       parser_(http::Parser::Kind::request, state_->runtime->request_limits),
       deadline_(&ClientConnection::on_deadline, this),
-      write_deadline_(&ClientConnection::on_deadline, this) {
+      write_deadline_(&ClientConnection::on_deadline, this),
+      park_deadline_(&ClientConnection::on_park_deadline, this) {
   boost::system::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   socket_.native_non_blocking(true, ec);  // for sendfile(2) in write_file
@@ -133,8 +136,59 @@ asio::awaitable<bool> ClientConnection::read_more() {
   co_return true;
 }
 
+void ClientConnection::start(std::unique_ptr<ClientConnection> c) {
+  auto ex = c->socket_.get_executor();
+  asio::co_spawn(
+      ex,
+      [c = std::move(c)]() mutable -> asio::awaitable<void> {
+        co_await c->run();
+        if (c->parked_) park(std::move(c));
+      },
+      [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::error(std::string("connection failed: ") + ex.what());
+        }
+      });
+}
+
+// An idle keep-alive connection without a coroutine: just the connection
+// object and one pending read into its small buffer. The next request
+// starts a new coroutine. (nginx frees an idle connection's buffers the
+// same way; the coroutine frames were most of an idle connection's memory.)
+void ClientConnection::park(std::unique_ptr<ClientConnection> c) {
+  auto* raw = c.get();
+  raw->parked_ = false;
+  raw->release_idle_memory();
+  raw->socket_.async_read_some(asio::buffer(raw->small_in_, kSmallInput),
+                               [c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
+                                 // Closed, timed out or drained: `c` goes, and the socket with it.
+                                 if (ec || n == 0) return;
+                                 c->in_begin_ = 0;
+                                 c->in_end_ = n;
+                                 start(std::move(c));
+                               });
+}
+
+void ClientConnection::release_idle_memory() {
+  req_ = http::Request{};
+  std::string().swap(head_);
+  info_ = RequestInfo{};
+  in_begin_ = in_end_ = 0;
+}
+
+void ClientConnection::on_park_deadline(void* self) {
+  auto* c = static_cast<ClientConnection*>(self);
+  c->parked_ = true;
+  boost::system::error_code ignored;
+  c->socket_.cancel(ignored);
+}
+
 asio::awaitable<void> ClientConnection::run() {
   co_await serve();
+  if (parked_) co_return;
   // Unread input (a refused request, an unread body, pipelined requests
   // after a close) calls for a lingering close; otherwise close now.
   bool unread = !body_done_ || in_begin_ < in_end_ || parser_.error_status() != 0;
@@ -157,7 +211,7 @@ asio::awaitable<void> ClientConnection::run() {
 }
 
 asio::awaitable<void> ClientConnection::serve() {
-  arm(state_->runtime->config->timeouts.client_header);
+  if (requests_ == 0 && in_begin_ == in_end_) arm(state_->runtime->config->timeouts.client_header);
   for (;;) {
     // Between requests the configuration may have been reloaded.
     if (state_ != worker_.state()) {
@@ -175,7 +229,15 @@ asio::awaitable<void> ClientConnection::serve() {
     while (!head_done) {
       if (in_begin_ == in_end_) {
         if (worker_.draining() && phase_ == Phase::idle) co_return;
-        if (!co_await read_more()) {
+        // Idle between requests for a moment (up to a tick): park, see
+        // park(). Not at once: a busy connection's next request is usually
+        // a few microseconds away, and a new coroutine per request costs.
+        if (phase_ == Phase::idle && requests_ > 0) worker_.deadlines().arm(park_deadline_, kParkAfter);
+        bool got = co_await read_more();
+        http::Deadlines::disarm(park_deadline_);
+        if (parked_ && !got) co_return;
+        parked_ = false;
+        if (!got) {
           if (phase_ == Phase::head && deadline_.expired()) {
             // Slow or stalled head: tell the client why before closing.
             keep_alive_ = false;

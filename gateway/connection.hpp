@@ -27,7 +27,8 @@ class ClientConnection final : public Downstream, public Attached {
   ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, bool admin);
   ~ClientConnection() override;
 
-  boost::asio::awaitable<void> run();
+  // Serves the connection until it closes, parking it while idle.
+  static void start(std::unique_ptr<ClientConnection> c);
   // Draining: closes the connection if it waits for a next request.
   void close_if_idle() override;
 
@@ -53,6 +54,10 @@ class ClientConnection final : public Downstream, public Attached {
   enum class Phase { idle, head, handling };
 
   static void on_deadline(void* self);
+  static void on_park_deadline(void* self);
+  static void park(std::unique_ptr<ClientConnection> c);
+  void release_idle_memory();
+  boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> serve();
   void arm(std::chrono::milliseconds timeout);
   // Reads more bytes into the input buffer; false on EOF, error or timeout.
@@ -104,6 +109,8 @@ class ClientConnection final : public Downstream, public Attached {
 
   http::Deadline deadline_;        // reads (and the idle wait)
   http::Deadline write_deadline_;  // writes, which may overlap a body read
+  http::Deadline park_deadline_;   // idle long enough to park
+  bool parked_ = false;
   Phase phase_ = Phase::idle;
 };
 

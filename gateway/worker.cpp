@@ -146,20 +146,7 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, bool admin) {
       continue;
     }
     if (draining_.load()) co_return;
-    asio::co_spawn(
-        *io_,
-        [this, admin, s = std::move(socket)]() mutable -> asio::awaitable<void> {
-          auto conn = std::make_unique<ClientConnection>(*this, std::move(s), admin);
-          co_await conn->run();
-        },
-        [](std::exception_ptr e) {
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            log::error(std::string("connection failed: ") + ex.what());
-          }
-        });
+    ClientConnection::start(std::make_unique<ClientConnection>(*this, std::move(socket), admin));
   }
 }
 
