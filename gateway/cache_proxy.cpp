@@ -427,20 +427,8 @@ void CachedExchange::start_background_refresh(std::shared_ptr<const cache::Entry
   copy.target = req_.target;
   req_.headers.for_each([&](const http::HeaderMap::Field& f) { copy.headers.add(f.name, f.value); });
   auto down = std::make_shared<NullDownstream>(std::move(copy), std::string(down_.peer()));
-  auto state = state_;
-  auto& worker = worker_;
-  const auto& route = route_;
-  (void)route;
-  asio::co_spawn(
-      worker.io(), run_refresh(std::move(down), std::move(state), worker, route, std::move(e), std::move(fill), key_),
-      [](std::exception_ptr ex) {
-        if (!ex) return;
-        try {
-          std::rethrow_exception(ex);
-        } catch (const std::exception& err) {
-          log::error(std::string("background refresh failed: ") + err.what());
-        }
-      });
+  asio::co_spawn(worker_.io(), run_refresh(std::move(down), state_, worker_, route_, std::move(e), std::move(fill), key_),
+                 log::on_exception("background refresh"));
 }
 
 // Parameters by value: the coroutine outlives the request that started it.

@@ -144,14 +144,7 @@ void ClientConnection::start(std::unique_ptr<ClientConnection> c) {
         co_await c->run();
         if (c->parked_) park(std::move(c));
       },
-      [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log::error(std::string("connection failed: ") + ex.what());
-        }
-      });
+      log::on_exception("connection"));
 }
 
 // An idle keep-alive connection without a coroutine: just the connection

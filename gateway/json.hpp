@@ -1,4 +1,5 @@
-// Just enough JSON writing for the admin pages: string escaping.
+// Just enough JSON writing for the admin pages and aggregates: string
+// escaping (RFC 8259 7; UTF-8 passes through).
 #pragma once
 
 #include <cstdio>
@@ -17,6 +18,8 @@ inline void append_string(std::string& out, std::string_view s) {
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
       default:
         if (c < 0x20) {
           char buf[8];

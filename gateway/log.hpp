@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,21 @@ inline void write(Level level, std::string_view message) {
   line.append(message).push_back('\n');
   ssize_t rc = ::write(STDERR_FILENO, line.data(), line.size());
   (void)rc;
+}
+
+// A co_spawn completion handler that logs an escaped exception (a bug)
+// with what the coroutine was doing.
+inline auto on_exception(const char* what) {
+  return [what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      write(Level::error, std::string(what) + " failed: " + ex.what());
+    } catch (...) {
+      write(Level::error, std::string(what) + " failed");
+    }
+  };
 }
 
 inline void info(std::string_view m) { write(Level::info, m); }

@@ -19,6 +19,8 @@
 // max_depth cannot overflow the C++ stack; "[]" is depth 1, a scalar 0.
 #include "gateway/compose/json.hpp"
 
+#include "gateway/json.hpp"
+
 #include <cstdint>
 
 namespace gateway::compose {
@@ -222,31 +224,6 @@ class Validator {
 
 bool json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-void append_key(std::string& out, std::string_view key) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char ch : key) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += ch;  // UTF-8 bytes pass through
-        }
-    }
-  }
-  out += '"';
-}
 
 }  // namespace
 
@@ -269,7 +246,7 @@ std::string merge_json(const std::vector<std::pair<std::string, std::string_view
     while (!value.empty() && json_space(value.back())) value.remove_suffix(1);
     if (!first) out += ',';
     first = false;
-    append_key(out, key);
+    json::append_string(out, key);
     out += ':';
     if (value.empty()) out += "null";
     else out += value;
