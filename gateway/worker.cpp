@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -36,7 +35,7 @@ void Worker::add_acceptor(tcp::acceptor acceptor, bool admin) {
 void Worker::start(std::shared_ptr<const Runtime> rt) {
   apply(std::move(rt));
   for (auto& [acc, admin] : acceptors_) {
-    asio::co_spawn(*io_, accept_loop(*acc, admin), asio::detached);
+    asio::co_spawn(*io_, accept_loop(*acc, admin), log::on_exception("accept loop"));
   }
   schedule_tick();
   thread_ = std::thread([this] {

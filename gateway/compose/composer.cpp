@@ -1,7 +1,6 @@
 #include "gateway/compose/composer.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <cstdio>
 
@@ -55,7 +54,7 @@ std::shared_ptr<Fragment> start(Context& ctx, asio::any_io_executor ex, std::str
       return f;
     }
   }
-  asio::co_spawn(ex, fetch(f, ctx.state, ctx.worker, ctx.chain), asio::detached);
+  asio::co_spawn(ex, fetch(f, ctx.state, ctx.worker, ctx.chain), log::on_exception("fragment"));
   return f;
 }
 
