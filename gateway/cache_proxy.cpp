@@ -162,7 +162,7 @@ class CachedExchange {
                                     std::string_view cache_status);
   void start_background_refresh(std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill);
   void count(CacheStatus s);
-  static bool shared_with_authorized(const cache::Entry& e);
+  static bool shared_with_authorized(const cache::EntryMeta& m);
   asio::awaitable<bool> from_shared_tier(cache::RedisClient& rc, std::shared_ptr<cache::Fill> fill);
   void share(const cache::Entry& e);
   const http::Request& upstream_request();
@@ -190,9 +190,9 @@ void CachedExchange::count(CacheStatus s) {
 // The request as sent upstream for a fill: a GET (a HEAD fills the GET
 // entry, as nginx's proxy_cache_convert_head), without the client's own
 // conditions and ranges, which would get an answer only for this client.
-bool CachedExchange::shared_with_authorized(const cache::Entry& e) {
+bool CachedExchange::shared_with_authorized(const cache::EntryMeta& m) {
   http::Response stored;
-  if (!http::parse_response_head(e.meta.head, stored)) return false;
+  if (!http::parse_response_head(m.head, stored)) return false;
   auto d = cache::parse_response_directives(stored.headers);
   return d.public_ || d.s_maxage.has_value() || d.must_revalidate;
 }
@@ -230,7 +230,7 @@ asio::awaitable<void> CachedExchange::run() {
   key_ = cache::cache_key(req_, rule_);
   now_ = now_seconds();
   auto e = zone_.store.lookup(key_, req_, now_);
-  if (e && req_.headers.contains("Authorization") && !shared_with_authorized(*e)) {
+  if (e && req_.headers.contains("Authorization") && !shared_with_authorized(e->meta)) {
     // A request with credentials gets a stored response only if that
     // response says it may be shared so (public, s-maxage,
     // must-revalidate); otherwise it asks the upstream itself.
@@ -369,8 +369,14 @@ asio::awaitable<bool> CachedExchange::from_shared_tier(cache::RedisClient& rc, s
   auto found = co_await zone_.tier->lookup(rc, key_, req_);
   if (!found) co_return false;
   now_ = now_seconds();
-  if (cache::usability(found->meta.freshness, found->meta.age(now_), {}, false) != cache::Usability::fresh)
+  // The same rules as for a local entry: the client's own no-cache when the
+  // route honours it, and credentials only for what may be shared so.
+  cache::RequestDirectives directives;
+  if (rule_.honor_client_no_cache) directives = cache::parse_request_directives(req_.headers);
+  if (cache::usability(found->meta.freshness, found->meta.age(now_), directives, rule_.honor_client_no_cache) !=
+      cache::Usability::fresh)
     co_return false;
+  if (req_.headers.contains("Authorization") && !shared_with_authorized(found->meta)) co_return false;
   std::shared_ptr<const cache::Entry> entry;
   if (auto w = zone_.store.begin(found->meta); w && w->write(found->body)) {
     if (fill) fill->stream(std::make_shared<const cache::EntryMeta>(found->meta), w->reader(), w->body_offset(),

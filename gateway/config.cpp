@@ -1345,8 +1345,10 @@ void Loader::read_aggregate_parts(const Field& field, const RouteParams& params,
     AggregatePart part;
     part.key = entry.key;
     const Field* path = &entry.value;
+    // Declared here: `path` may point into it, and is used below.
+    std::optional<MapReader> map_storage;
     if (entry.value.node.IsMap()) {
-      MapReader map(diag_, entry.value, {"path", "required", "timeout"});
+      auto& map = map_storage.emplace(diag_, entry.value, std::initializer_list<std::string_view>{"path", "required", "timeout"});
       path = map.require("path");
       map.read_bool("required", part.required);
       map.read("timeout", part.timeout,

@@ -96,6 +96,7 @@ asio::awaitable<void> Fragment::wait(std::chrono::steady_clock::time_point deadl
     if (std::chrono::steady_clock::now() >= deadline) {
       state = State::timed_out;
       error = "timed out";
+      finished = std::chrono::steady_clock::now();  // its time is what the page waited
       co_return;
     }
     event.expires_at(deadline);
@@ -130,8 +131,8 @@ asio::awaitable<void> fetch(std::shared_ptr<Fragment> f, std::shared_ptr<WorkerS
     co_await serve_route(f->down, match, *state, worker, std::move(link));
   }
   f->status = f->down.status();
-  f->finished = std::chrono::steady_clock::now();
   if (f->state == Fragment::State::pending) {
+    f->finished = std::chrono::steady_clock::now();
     bool ok = f->error.empty() && f->status >= 200 && f->status < 300 && f->down.complete();
     if (!ok && f->error.empty()) f->error = f->down.complete() ? "status " + std::to_string(f->status) : "incomplete";
     f->state = ok ? Fragment::State::ok : Fragment::State::failed;

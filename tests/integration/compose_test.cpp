@@ -538,11 +538,7 @@ TEST_CASE("compose: a chunked page ends with a Server-Timing trailer naming each
   }
 }
 
-// BUG: a timed-out fragment's Server-Timing dur is measured up to when the
-// trailer is written (Fragment::millis() uses now() while the abandoned fetch
-// is still running), not up to its timeout: a fragment that gave up at 200 ms
-// is reported as taking as long as the slowest fragment of the page.
-TEST_CASE("compose: Server-Timing gives a timed-out fragment the time it was waited for" * doctest::may_fail()) {
+TEST_CASE("compose: Server-Timing gives a timed-out fragment the time it was waited for") {
   TempDir dir;
   SampleService svc(dir, "svc");
   dir.write("page.html",
@@ -782,14 +778,7 @@ TEST_CASE("compose: aggregate leaves out failed or late optional parts and names
   CHECK(took < 1500);  // the late part was not waited for
 }
 
-// BUG: with the AddressSanitizer build (build-asan) the gateway aborts at
-// start-up on any aggregate part written as a map ({path, required,
-// timeout}): heap-use-after-free in Loader::read_aggregate_parts
-// (gateway/config.cpp): `path = map.require("path")` points into the
-// MapReader declared inside `if (entry.value.node.IsMap()) {...}`, which is
-// destroyed at the block's end, then `read_string(diag_, *path)` reads it.
-// The release build reads the freed memory and happens to work.
-TEST_CASE("compose: aggregate fails with 502 on a failed required part and 504 on a late one" * doctest::may_fail()) {
+TEST_CASE("compose: aggregate fails with 502 on a failed required part and 504 on a late one") {
   TempDir dir;
   SampleService svc(dir, "svc");
   Gateway gw(dir, "workers: 1\naccess_log: off\nupstreams:\n" + upstream_yaml("app", {&svc}) +
