@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -458,6 +459,195 @@ bool RawConnection::closed_by_peer(Ms timeout) {
     pending_.append(buf, static_cast<std::size_t>(n));
   }
   return false;
+}
+
+// ---------------------------------------------------------------- RedisServer
+
+namespace {
+// redis-server: $REDIS_SERVER, else the first one on PATH, else the Debian path.
+std::string find_redis_server() {
+  if (const char* env = std::getenv("REDIS_SERVER"); env && *env) return env;
+  if (const char* path = std::getenv("PATH")) {
+    std::string_view rest = path;
+    while (!rest.empty()) {
+      auto colon = rest.find(':');
+      std::string candidate = std::string(rest.substr(0, colon)) + "/redis-server";
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  return "/usr/bin/redis-server";
+}
+
+int connect_loopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Parses one RESP value at the start of `in`; returns the bytes it took, 0
+// if `in` does not hold a whole value yet.
+std::size_t parse_resp(std::string_view in, RedisValue& out) {
+  auto eol = in.find("\r\n");
+  if (eol == std::string_view::npos || eol == 0) return 0;
+  out = RedisValue{};
+  out.type = in[0];
+  std::string line(in.substr(1, eol - 1));
+  std::size_t used = eol + 2;
+  switch (out.type) {
+    case '+':
+    case '-':
+      out.str = line;
+      return used;
+    case ':':
+      out.integer = std::strtoll(line.c_str(), nullptr, 10);
+      return used;
+    case '$': {
+      long long n = std::strtoll(line.c_str(), nullptr, 10);
+      if (n < 0) {
+        out.nil = true;
+        return used;
+      }
+      if (in.size() < used + static_cast<std::size_t>(n) + 2) return 0;
+      out.str = std::string(in.substr(used, static_cast<std::size_t>(n)));
+      return used + static_cast<std::size_t>(n) + 2;
+    }
+    case '*': {
+      long long n = std::strtoll(line.c_str(), nullptr, 10);
+      if (n < 0) {
+        out.nil = true;
+        return used;
+      }
+      for (long long i = 0; i < n; ++i) {
+        RedisValue e;
+        std::size_t k = parse_resp(in.substr(used), e);
+        if (k == 0) return 0;
+        out.elements.push_back(std::move(e));
+        used += k;
+      }
+      return used;
+    }
+    default:
+      throw std::runtime_error("RedisServer: not RESP: " + std::string(in.substr(0, 40)));
+  }
+}
+}  // namespace
+
+RedisServer::RedisServer(const TempDir& dir) : dir_(dir.path()), bin_(find_redis_server()) {
+  if (::access(bin_.c_str(), X_OK) != 0)
+    throw std::runtime_error("redis-server not found at " + bin_ + " (scripts/setup.sh installs it for the tests)");
+  // free_port() hands out a port nobody listens on; another process may
+  // take it before redis-server binds, so try a few.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = free_port();
+    if (launch()) return;
+  }
+  throw std::runtime_error("redis-server did not start:\n" + log());
+}
+
+RedisServer::~RedisServer() { proc_.reset(); }
+
+bool RedisServer::launch() {
+  ++starts_;
+  std::string base = dir_ + "/redis-" + std::to_string(port_) + "-" + std::to_string(starts_);
+  proc_.reset();
+  proc_.emplace(std::vector<std::string>{bin_, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
+                                         "--protected-mode", "no"},
+                base + ".out", base + ".err");
+  bool ok = eventually(
+      [&] {
+        if (!proc_->running()) return true;
+        auto r = command({"PING"}, 1s);
+        return r.type == '+' && r.str == "PONG";
+      },
+      15s);
+  return ok && proc_->running();
+}
+
+bool RedisServer::running() { return proc_ && proc_->running(); }
+
+void RedisServer::stop() {
+  if (proc_) {
+    proc_->signal(SIGCONT);  // a frozen server cannot act on SIGTERM
+    proc_->stop(10s);
+  }
+}
+
+void RedisServer::start() {
+  if (running()) return;
+  // The port is ours: the server that held it just exited (its listening
+  // socket used SO_REUSEADDR, so TIME_WAIT connections do not block it).
+  for (int attempt = 0; attempt < 3; ++attempt)
+    if (launch()) return;
+  throw std::runtime_error("redis-server did not restart on port " + std::to_string(port_) + ":\n" + log());
+}
+
+void RedisServer::freeze() {
+  if (proc_) proc_->signal(SIGSTOP);
+}
+
+void RedisServer::thaw() {
+  if (proc_) proc_->signal(SIGCONT);
+}
+
+RedisValue RedisServer::command(const std::vector<std::string>& args, Ms timeout) const {
+  RedisValue out;
+  int fd = connect_loopback(port_);
+  if (fd < 0) return out;
+  std::string req = "*" + std::to_string(args.size()) + "\r\n";
+  for (const auto& a : args) req += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  std::string_view pending = req;
+  bool sent = true;
+  while (!pending.empty()) {
+    ssize_t n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    if (n <= 0) {
+      sent = false;
+      break;
+    }
+    pending.remove_prefix(static_cast<std::size_t>(n));
+  }
+  std::string in;
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (sent && std::chrono::steady_clock::now() < end) {
+    RedisValue v;
+    if (!in.empty() && parse_resp(in, v) > 0) {
+      out = std::move(v);
+      break;
+    }
+    auto left = std::chrono::duration_cast<Ms>(end - std::chrono::steady_clock::now());
+    if (read_with_timeout(fd, in, std::max(left, Ms(1))) <= 0) break;
+  }
+  ::close(fd);
+  return out;
+}
+
+std::vector<std::string> RedisServer::keys(const std::string& pattern) const {
+  std::vector<std::string> out;
+  for (auto& e : command({"KEYS", pattern}).elements) out.push_back(std::move(e.str));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool RedisServer::exists(const std::string& key) const { return command({"EXISTS", key}).integer == 1; }
+
+std::int64_t RedisServer::pttl(const std::string& key) const { return command({"PTTL", key}).integer; }
+
+std::string RedisServer::log() const {
+  std::string out;
+  for (int i = 1; i <= starts_; ++i) {
+    std::string base = dir_ + "/redis-" + std::to_string(port_) + "-" + std::to_string(i);
+    out += read_file(base + ".out") + read_file(base + ".err");
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- parsing helpers

@@ -135,6 +135,53 @@ class Gateway {
 // sanitizer report; `who` names the process in the message.
 void check_sanitizer_report(std::string_view who, const std::string& log);
 
+// A RESP reply as a raw client reads it (RedisServer::command).
+struct RedisValue {
+  char type = 0;  // '+' status, '-' error, ':' integer, '$' bulk, '*' array; 0: no answer
+  bool nil = false;  // $-1 or *-1
+  std::string str;   // status, error, bulk
+  std::int64_t integer = 0;
+  std::vector<RedisValue> elements;
+};
+
+// A redis-server on a loopback port (`--save "" --appendonly no`: nothing
+// touches the disk). The constructor starts it and waits until it answers
+// PING; stop() and start() take it down and bring it back on the SAME port
+// (for restart tests); the destructor stops it.
+class RedisServer {
+ public:
+  explicit RedisServer(const TempDir& dir);
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+  std::uint16_t port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  bool running();
+  // SIGTERM, and waits until it exited: the port refuses connections then.
+  void stop();
+  // Starts it again on the same port; waits for PING (throws on failure).
+  void start();
+  // SIGSTOP / SIGCONT: a server that accepts connections and never answers.
+  void freeze();
+  void thaw();
+  // One command on a fresh connection (binary-safe arguments); type 0 if
+  // the server did not answer within `timeout`.
+  RedisValue command(const std::vector<std::string>& args, Ms timeout = 5s) const;
+  // KEYS pattern (sorted), EXISTS key, PTTL key.
+  std::vector<std::string> keys(const std::string& pattern) const;
+  bool exists(const std::string& key) const;
+  std::int64_t pttl(const std::string& key) const;
+  std::string log() const;
+
+ private:
+  bool launch();  // false if it exited (port taken) or never answered PING
+  std::string dir_;
+  std::string bin_;
+  std::uint16_t port_ = 0;
+  int starts_ = 0;
+  std::optional<Process> proc_;
+};
+
 // Runs `gateway --check -c path`: exit code and combined output.
 struct CheckResult {
   int exit_code;
