@@ -148,7 +148,10 @@ void RedisClient::connect() {
   if (!ac_ || ac_->err) {
     if (ac_) redisAsyncFree(ac_);
     ac_ = nullptr;
-    if (log_state_ && !ever_up_ && backoff_ == std::chrono::milliseconds(100)) log::warn(name_ + ": cannot connect");
+    if (log_state_ && !ever_up_ && !warned_unreachable_) {
+      warned_unreachable_ = true;
+      log::warn(name_ + ": cannot connect; caching locally only until it is reachable");
+    }
     schedule_reconnect();
     return;
   }
@@ -172,6 +175,10 @@ void RedisClient::connect() {
     auto* ac = c->ac_;
     c->ac_ = nullptr;
     redisAsyncFree(ac);
+    if (c->log_state_ && !c->ever_up_ && !c->warned_unreachable_) {
+      c->warned_unreachable_ = true;
+      log::warn(c->name_ + ": connect timed out; caching locally only until it is reachable");
+    }
     c->set_state(State::down, "connect timed out");
     c->schedule_reconnect();
   });
@@ -186,6 +193,10 @@ void RedisClient::on_connected(int status) {
   if (status != REDIS_OK) {
     // hiredis frees the context after this callback.
     ac_ = nullptr;
+    if (log_state_ && !ever_up_ && !warned_unreachable_) {
+      warned_unreachable_ = true;
+      log::warn(name_ + ": cannot connect; caching locally only until it is reachable");
+    }
     set_state(State::down, "connection refused");
     schedule_reconnect();
     return;

@@ -91,6 +91,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   std::shared_ptr<Watcher> watcher_;
   State state_ = State::down;
   bool ever_up_ = false;
+  bool warned_unreachable_ = false;  // before the first connection
   bool closing_ = false;
   std::chrono::milliseconds backoff_{100};
   std::chrono::steady_clock::time_point retry_at_{};

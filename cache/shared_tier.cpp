@@ -16,7 +16,7 @@ namespace gateway::cache {
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::string_view kMagic = "GWR1";
+constexpr std::string_view kMagic = "GWR2";
 
 std::string random_instance() {
   std::random_device rd;
@@ -81,25 +81,31 @@ constexpr std::string_view kUnlockScript =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 }  // namespace
 
+// magic, meta length (u32), body length (u64), meta, body: a value cut
+// short anywhere is refused.
 std::string encode_shared_entry(const EntryMeta& meta, std::string_view body) {
   std::string m = encode_meta(meta);
   std::string out(kMagic);
   auto n = static_cast<std::uint32_t>(m.size());
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+  auto b = static_cast<std::uint64_t>(body.size());
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(b >> (8 * i)));
   out += m;
   out.append(body);
   return out;
 }
 
 bool decode_shared_entry(std::string_view value, EntryMeta& meta, std::string& body) {
-  if (value.size() < 8 || value.substr(0, 4) != kMagic) return false;
-  std::uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(value[4 + i])) << (8 * i);
-  if (value.size() - 8 < n) return false;
-  auto m = decode_meta(value.substr(8, n));
+  constexpr std::size_t kHead = 16;
+  if (value.size() < kHead || value.substr(0, 4) != kMagic) return false;
+  std::uint64_t n = 0, b = 0;
+  for (int i = 0; i < 4; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(value[4 + i])) << (8 * i);
+  for (int i = 0; i < 8; ++i) b |= static_cast<std::uint64_t>(static_cast<unsigned char>(value[8 + i])) << (8 * i);
+  if (value.size() - kHead < n || value.size() - kHead - n != b) return false;
+  auto m = decode_meta(value.substr(kHead, n));
   if (!m) return false;
   meta = std::move(*m);
-  body.assign(value.substr(8 + n));
+  body.assign(value.substr(kHead + n));
   meta.body_size = body.size();
   return true;
 }
@@ -182,7 +188,12 @@ void SharedTier::fill(RedisClient& c, const EntryMeta& meta, std::string_view bo
     std::string value = encode_shared_entry(meta, body);
     std::string px = std::to_string(ttl_ms);
     c.send({"SET", ekey, value, "PX", px});
-    c.send({"SET", config_.key_prefix + "v:" + meta.key, join_fields(meta.vary_fields), "PX", px});
+    // The Vary spec serves every variant of the key: it lives as long as the
+    // longest-lived one (KEEPTTL, then only ever extended).
+    std::string vkey = config_.key_prefix + "v:" + meta.key;
+    c.send({"SET", vkey, join_fields(meta.vary_fields), "KEEPTTL"});
+    c.send({"PEXPIRE", vkey, px, "NX"});
+    c.send({"PEXPIRE", vkey, px, "GT"});
     for (const auto& t : meta.tags) {
       std::string tkey = config_.key_prefix + "t:" + t;
       c.send({"SADD", tkey, ekey});

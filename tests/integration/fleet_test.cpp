@@ -279,14 +279,7 @@ TEST_CASE("fleet: Vary variants are shared one by one; a variant nobody filled g
   CHECK_FALSE(f.redis.exists(vary_spec_key(p)));
 }
 
-// BUG: the Vary spec key (gw:v:<key>) gets the expiry of the LAST variant
-// filled (SharedTier::fill sets it with that entry's PX), so a short-lived
-// variant filled after a long-lived one makes the long-lived one unreachable
-// in Redis once the short TTL passes: lookup() finds no Vary spec and counts
-// a miss, though the entry is still there (here with ~58 s to live). The
-// spec key should live as long as the longest-lived variant (as the tag sets
-// do with PEXPIRE NX / GT). Fleet hit ratio suffers; nothing stale is served.
-TEST_CASE("fleet: a short-lived Vary variant does not hide a longer-lived one in Redis" * doctest::may_fail()) {
+TEST_CASE("fleet: a short-lived Vary variant does not hide a longer-lived one in Redis") {
   Options o;
   o.cache_extra = ", query: ignore";  // both URLs below share one cache key
   Fleet f(o);
@@ -757,15 +750,7 @@ TEST_CASE("fleet: Redis unreachable from the start: the gateway starts, serves a
       20s));
 }
 
-// BUG: a gateway that cannot reach Redis at start-up logs nothing about it.
-// RedisClient::connect() means to warn "cannot connect" on the first failed
-// attempt, but only when redisAsyncConnect fails synchronously; a refused
-// TCP connect is reported later through the connect callback
-// (on_connected(status != REDIS_OK)), whose set_state(down) from
-// `connecting` logs nothing because the state was never `up`. Issue 5 asks
-// for one log line per state change; the operator gets none here (only
-// gateway_redis_up 0 and errors in /metrics).
-TEST_CASE("fleet: Redis unreachable at start-up is said once in the error log" * doctest::may_fail()) {
+TEST_CASE("fleet: Redis unreachable at start-up is said once in the error log") {
   TempDir svc_dir, dir;
   SampleService svc(svc_dir);
   Gateway gw(dir, gateway_config(dir, "127.0.0.1:" + std::to_string(free_port()), svc, Options{}));
