@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -153,7 +154,8 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
       policy_(make_policy(options_.policy, options_.max_size)),
-      file_seq_(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())) {
+      first_seq_(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())),
+      file_seq_(first_seq_) {
   std::error_code ec;
   fs::create_directories(fs::path(options_.path) / "tmp", ec);
   // Temporary files are fills that never completed: never served, gone.
@@ -522,13 +524,28 @@ void Store::sweep_inactive(Seconds now) {
   if (!idle.empty()) drop(idle, stats_.inactive_removed);
 }
 
+// Fills go on while the loader walks the directories: their files, named
+// "<id>-<seq>" with seq from this run, are indexed already (or already
+// evicted, their deletion queued behind the loader) and are not the
+// loader's to index again or to delete.
+bool Store::written_since_start(const std::string& name) const {
+  auto dash = name.rfind('-');
+  if (dash == std::string::npos) return false;
+  std::uint64_t seq = 0;
+  const char* first = name.data() + dash + 1;
+  const char* last = name.data() + name.size();
+  auto [end, err] = std::from_chars(first, last, seq, 16);
+  return err == std::errc() && end == last && first != last && seq >= first_seq_;
+}
+
 void Store::load() {
   std::error_code ec;
   std::vector<std::string> files;
   for (const auto& d1 : fs::directory_iterator(options_.path, ec)) {
     if (!d1.is_directory(ec) || d1.path().filename() == "tmp") continue;
     for (const auto& f : fs::recursive_directory_iterator(d1.path(), ec))
-      if (f.is_regular_file(ec)) files.push_back(f.path().string());
+      if (f.is_regular_file(ec) && !written_since_start(f.path().filename().string()))
+        files.push_back(f.path().string());
   }
   for (const auto& f : files) {
     {

@@ -189,6 +189,7 @@ class Store {
   void run();  // the background thread
   void load();
   bool load_file(const std::string& path);
+  bool written_since_start(const std::string& file_name) const;
   void sweep_inactive(Seconds now);
   void persist(std::shared_ptr<const Entry> e);
   void post(std::function<void()> job);
@@ -205,6 +206,10 @@ class Store {
   std::unordered_map<std::string, std::shared_ptr<FileRef>> open_files_;  // by path
   std::deque<std::string> open_order_;
 
+  // File names end in a sequence number that starts at the wall clock in
+  // nanoseconds: a name at or past first_seq_ was written by this process,
+  // which the start-up loader must leave alone.
+  const std::uint64_t first_seq_;
   std::atomic<std::uint64_t> file_seq_;
 
   std::mutex jobs_mu_;

@@ -291,6 +291,15 @@ class Harness {
     open(true);
   }
   void close() { store_.reset(); }
+  // A new store on the same directory whose loader has not run yet.
+  void reopen_unstarted() {
+    store_.reset();
+    open(false);
+  }
+  void start() {
+    store_->start();
+    store_->wait_loaded();
+  }
 
   std::shared_ptr<const Entry> lookup(const http::Request& req, const CacheRuleConfig& rule = {}) {
     return store_->lookup(cache_key(req, rule), req, now());
@@ -850,6 +859,37 @@ TEST_CASE_TEMPLATE("store: entries survive a restart with identical meta and bod
   CHECK_FALSE(h.lookup(items[2].req));
   CHECK_FALSE(h.lookup(items[4].req));
   CHECK(h.lookup(items[0].req));
+}
+
+// Fills do not wait for the loader: a file written by this run is already
+// indexed, and the loader neither indexes it twice nor deletes it as a stale
+// copy of its own key.
+TEST_CASE_TEMPLATE("store: the start-up loader leaves alone the files of fills made since start", C, STORE_CONFIGS) {
+  Harness<C> h;
+  auto old_req = get("example.com", "/before");
+  auto new_req = get("example.com", "/since");
+  auto refilled_req = get("example.com", "/refilled");
+  REQUIRE(put(h.store(), make_meta(old_req), make_body(3000, 1)));
+  auto stale_copy = put(h.store(), make_meta(refilled_req), make_body(3000, 2));
+  REQUIRE(stale_copy);
+  h.reopen_unstarted();
+  auto fresh = put(h.store(), make_meta(new_req), make_body(3000, 3));
+  auto refilled = put(h.store(), make_meta(refilled_req), make_body(3000, 4));
+  REQUIRE(fresh);
+  REQUIRE(refilled);
+  h.start();
+  CHECK(h->stats().loaded == 1);         // /before
+  CHECK(h->stats().load_dropped == 1);   // the older copy of /refilled
+  CHECK(h->stats().entries == 3);
+  CHECK(fs::exists(fresh->path));
+  CHECK(fs::exists(refilled->path));
+  CHECK_FALSE(fs::exists(stale_copy->path));
+  auto e = h.lookup(refilled_req);
+  REQUIRE(e);
+  CHECK(fp(served_body(h.store(), *e)) == fp(make_body(3000, 4)));
+  REQUIRE(h.lookup(new_req));
+  CHECK(fp(file_body(h.store(), *h.lookup(new_req))) == fp(make_body(3000, 3)));
+  CHECK(eventually([&] { return h.settled(); }));
 }
 
 TEST_CASE_TEMPLATE("store: damaged files are dropped at start-up and never served", C, STORE_CONFIGS) {
