@@ -745,6 +745,25 @@ def idle_connection_memory(target: Target, path: str, n: int, settle: float = 1.
 # --------------------------------------------------------------------------
 # Reporting.
 
+def unwind_on_signals():
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so that `finally` stops every
+    process the run started."""
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+
+def progress_log():
+    """A log function for progress lines on stderr, stamped with the seconds
+    since the run began."""
+    t0 = time.monotonic()
+
+    def log(msg):
+        print(f"  {time.monotonic() - t0:6.1f}s {msg}", file=sys.stderr, flush=True)
+    return log
+
+
 def machine_info(build_dir: Path) -> dict:
     def cmd(argv):
         try:
@@ -1053,16 +1072,8 @@ def main(argv=None) -> int:
         sys.exit(f"compare.py: --idle-connections {args.idle_connections} needs more room "
                  f"(open-file limit {want}, nginx worker_connections {Nginx.worker_connections})")
 
-    # SIGTERM/SIGHUP unwind like Ctrl-C so that `finally` stops everything.
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    t0 = time.monotonic()
-
-    def log(msg):
-        print(f"  {time.monotonic() - t0:6.1f}s {msg}", file=sys.stderr, flush=True)
+    unwind_on_signals()
+    log = progress_log()
 
     procs = Procs()
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))

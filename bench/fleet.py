@@ -39,7 +39,8 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True        # no bench/__pycache__ from importing compare
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import HOST, ROOT, Procs, free_port, machine_info, wait_until  # noqa: E402
+from compare import (HOST, ROOT, Procs, free_port, machine_info, progress_log,  # noqa: E402
+                     unwind_on_signals, wait_until)
 
 # Every client request says this Host: the cache key includes the Host, and
 # behind a load balancer every gateway of a fleet sees the site's name, not
@@ -549,15 +550,8 @@ def main(argv=None) -> int:
     if not shutil.which("redis-server"):
         sys.exit("fleet.py: redis-server not found (apt-get install redis-server)")
 
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    t0 = time.monotonic()
-
-    def log(msg):
-        print(f"  {time.monotonic() - t0:6.1f}s {msg}", file=sys.stderr, flush=True)
+    unwind_on_signals()
+    log = progress_log()
 
     seq = zipf_sequence(args.keys, args.zipf_s, args.requests, args.seed)
     counts = sorted(collections.Counter(seq).values(), reverse=True) or [0]

@@ -35,22 +35,6 @@ using Clock = std::chrono::steady_clock;
 std::string x_cache(const Response& r) { return r.header("X-Cache").value_or("(none)"); }
 std::string cache_status(const Response& r) { return r.header("Cache-Status").value_or("(none)"); }
 
-// Percent-encodes everything but unreserved characters (RFC 3986 2.3).
-std::string pct(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 // The configuration of one cache zone "main" under dir/cache, an upstream
 // "app" and the given route lines (each "  - {...}\n").
 struct Setup {

@@ -132,22 +132,6 @@ Response post(const std::string& u) {
   return c.send(r);
 }
 
-// Percent-encodes all but unreserved characters.
-std::string pct(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 struct PurgeResult {
   std::int64_t purged = -1, purged_shared = -1;
 };

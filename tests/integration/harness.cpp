@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -374,6 +375,21 @@ Response http_get(const std::string& u, std::vector<std::string> headers) {
 
 std::string url(std::uint16_t port, std::string_view path) {
   return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+}
+
+std::string pct(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- RawConnection

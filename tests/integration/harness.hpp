@@ -223,6 +223,8 @@ class Client {
 
 Response http_get(const std::string& url, std::vector<std::string> headers = {});
 std::string url(std::uint16_t port, std::string_view path);
+// Percent-encodes everything but unreserved characters (RFC 3986 2.3).
+std::string pct(std::string_view s);
 
 // A raw TCP connection for bytes no well-behaved client would send.
 class RawConnection {

@@ -4,6 +4,7 @@
 // its own checksum catches any flipped byte; CRC-32 matches the standard
 // check value; entry ids depend on both keys.
 #include "cache/entry.hpp"
+#include "meta_check.hpp"
 
 #include <doctest/doctest.h>
 
@@ -42,25 +43,6 @@ EntryMeta full_meta() {
   return m;
 }
 
-void check_same(const EntryMeta& a, const EntryMeta& b) {
-  CHECK(a.key == b.key);
-  CHECK(a.vary_key == b.vary_key);
-  CHECK(a.vary_fields == b.vary_fields);
-  CHECK(a.status == b.status);
-  CHECK(a.request_time == b.request_time);
-  CHECK(a.response_time == b.response_time);
-  CHECK(a.initial_age == b.initial_age);
-  CHECK(a.freshness.lifetime == b.freshness.lifetime);
-  CHECK(a.freshness.stale_while_revalidate == b.freshness.stale_while_revalidate);
-  CHECK(a.freshness.stale_if_error == b.freshness.stale_if_error);
-  CHECK(a.freshness.must_revalidate == b.freshness.must_revalidate);
-  CHECK(a.freshness.no_cache == b.freshness.no_cache);
-  CHECK(a.validators.etag == b.validators.etag);
-  CHECK(a.validators.last_modified == b.validators.last_modified);
-  CHECK(a.tags == b.tags);
-  CHECK(a.head == b.head);
-}
-
 void put_u32(std::string& s, std::size_t at, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) s[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));
 }
@@ -71,7 +53,7 @@ TEST_CASE("entry: encode_meta/decode_meta round trip every field") {
   const auto m = full_meta();
   auto decoded = decode_meta(encode_meta(m));
   REQUIRE(decoded);
-  check_same(*decoded, m);
+  testing::check_same_meta(*decoded, m);
   CHECK(decoded->body_size == 0);  // the file header carries it, not the metadata
 }
 
@@ -82,7 +64,7 @@ TEST_CASE("entry: decode_meta round trips the optional and flag variants") {
     m.head = "HTTP/1.1 200 OK\r\n";
     auto d = decode_meta(encode_meta(m));
     REQUIRE(d);
-    check_same(*d, m);
+    testing::check_same_meta(*d, m);
     CHECK_FALSE(d->validators.etag);
     CHECK_FALSE(d->validators.last_modified);
   }
@@ -91,7 +73,7 @@ TEST_CASE("entry: decode_meta round trips the optional and flag variants") {
     m.validators.last_modified.reset();
     auto d = decode_meta(encode_meta(m));
     REQUIRE(d);
-    check_same(*d, m);
+    testing::check_same_meta(*d, m);
     CHECK_FALSE(d->validators.last_modified);
   }
   SUBCASE("last_modified without etag, at the epoch (present, not absent)") {
@@ -100,7 +82,7 @@ TEST_CASE("entry: decode_meta round trips the optional and flag variants") {
     m.validators.last_modified = 0;
     auto d = decode_meta(encode_meta(m));
     REQUIRE(d);
-    check_same(*d, m);
+    testing::check_same_meta(*d, m);
     CHECK(d->validators.last_modified == Seconds{0});
   }
   SUBCASE("empty etag differs from none") {
@@ -129,7 +111,7 @@ TEST_CASE("entry: decode_meta round trips the optional and flag variants") {
     m.freshness.lifetime = -600;
     auto d = decode_meta(encode_meta(m));
     REQUIRE(d);
-    check_same(*d, m);
+    testing::check_same_meta(*d, m);
   }
   SUBCASE("boundary statuses 100 and 599") {
     for (int status : {100, 599}) {
@@ -146,7 +128,7 @@ TEST_CASE("entry: decode_meta round trips the optional and flag variants") {
     m.tags = {std::string("\0", 1), std::string(70'000, 'x')};
     auto d = decode_meta(encode_meta(m));
     REQUIRE(d);
-    check_same(*d, m);
+    testing::check_same_meta(*d, m);
   }
 }
 
@@ -201,7 +183,7 @@ TEST_CASE("entry: decode_meta survives arbitrary damage") {
     if (auto d = decode_meta(b)) {
       auto again = decode_meta(encode_meta(*d));
       REQUIRE(again);
-      check_same(*again, *d);
+      testing::check_same_meta(*again, *d);
     }
   }
   // Length fields claiming ~4 GiB.

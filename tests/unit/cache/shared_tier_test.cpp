@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cache/redis_client.hpp"
+#include "meta_check.hpp"
 
 using namespace gateway::cache;
 namespace asio = boost::asio;
@@ -63,25 +64,6 @@ EntryMeta full_meta() {
   return m;
 }
 
-void check_same(const EntryMeta& a, const EntryMeta& b) {
-  CHECK(a.key == b.key);
-  CHECK(a.vary_key == b.vary_key);
-  CHECK(a.vary_fields == b.vary_fields);
-  CHECK(a.status == b.status);
-  CHECK(a.request_time == b.request_time);
-  CHECK(a.response_time == b.response_time);
-  CHECK(a.initial_age == b.initial_age);
-  CHECK(a.freshness.lifetime == b.freshness.lifetime);
-  CHECK(a.freshness.stale_while_revalidate == b.freshness.stale_while_revalidate);
-  CHECK(a.freshness.stale_if_error == b.freshness.stale_if_error);
-  CHECK(a.freshness.must_revalidate == b.freshness.must_revalidate);
-  CHECK(a.freshness.no_cache == b.freshness.no_cache);
-  CHECK(a.validators.etag == b.validators.etag);
-  CHECK(a.validators.last_modified == b.validators.last_modified);
-  CHECK(a.tags == b.tags);
-  CHECK(a.head == b.head);
-}
-
 std::string binary_body() {
   std::string b;
   for (int i = 0; i < 3 * 256; ++i) b.push_back(static_cast<char>(i));  // NUL, \x1e, \x1f, \r, \n, 0xff...
@@ -110,7 +92,7 @@ TEST_CASE("shared tier: an entry round trips through its Redis value (Vary field
     EntryMeta out;
     std::string got;
     REQUIRE(decode_shared_entry(value, out, got));
-    check_same(out, m);
+    testing::check_same_meta(out, m);
     CHECK(got == body);
     CHECK(out.body_size == body.size());
   }
@@ -119,7 +101,7 @@ TEST_CASE("shared tier: an entry round trips through its Redis value (Vary field
     EntryMeta out;
     std::string got = "left over";
     REQUIRE(decode_shared_entry(value, out, got));
-    check_same(out, m);
+    testing::check_same_meta(out, m);
     CHECK(got.empty());
     CHECK(out.body_size == 0);
   }
@@ -131,7 +113,7 @@ TEST_CASE("shared tier: an entry round trips through its Redis value (Vary field
     EntryMeta out;
     std::string got;
     REQUIRE(decode_shared_entry(value, out, got));
-    check_same(out, plain);
+    testing::check_same_meta(out, plain);
     CHECK(out.vary_fields.empty());
     CHECK(out.tags.empty());
     CHECK_FALSE(out.validators.etag);
