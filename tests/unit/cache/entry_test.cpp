@@ -18,30 +18,8 @@ using namespace gateway::cache;
 
 namespace {
 
-constexpr Seconds kNow = 1'700'000'000;
-
-// Every field set, with values that would expose a swapped or truncated field.
-EntryMeta full_meta() {
-  EntryMeta m;
-  m.key = std::string("GET") + kKeySeparator + "example.com" + kKeySeparator + "/a?b=1" + kKeySeparator +
-          "h:accept-language=en";
-  m.vary_key = std::string("en") + kKeySeparator + "gzip";
-  m.vary_fields = {"accept-encoding", "accept-language"};
-  m.status = 203;
-  m.request_time = kNow - 3;
-  m.response_time = kNow - 1;
-  m.initial_age = 17;
-  m.freshness.lifetime = 600;
-  m.freshness.stale_while_revalidate = 30;
-  m.freshness.stale_if_error = 86'400;
-  m.freshness.must_revalidate = true;
-  m.freshness.no_cache = true;
-  m.validators.etag = "W/\"abc\"";
-  m.validators.last_modified = kNow - 86'400;
-  m.tags = {"product-1", "category-7", ""};
-  m.head = "HTTP/1.1 203 Non-Authoritative Information\r\nContent-Type: text/plain\r\nETag: W/\"abc\"\r\n";
-  return m;
-}
+using testing::full_meta;
+using testing::kNow;
 
 void put_u32(std::string& s, std::size_t at, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) s[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (8 * i));

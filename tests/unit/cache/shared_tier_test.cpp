@@ -42,27 +42,7 @@ namespace {
 
 // ------------------------------------------------------------------ entries
 
-constexpr Seconds kNow = 1'700'000'000;
-
-EntryMeta full_meta() {
-  EntryMeta m;
-  m.key = std::string("GET") + kKeySeparator + "fleet.test" + kKeySeparator + "/api/channels/1?a=1";
-  m.vary_key = std::string("en") + kKeySeparator + "gzip";
-  m.vary_fields = {"accept-encoding", "accept-language"};
-  m.status = 203;
-  m.request_time = kNow - 3;
-  m.response_time = kNow - 1;
-  m.initial_age = 17;
-  m.freshness.lifetime = 600;
-  m.freshness.stale_while_revalidate = 30;
-  m.freshness.stale_if_error = 86'400;
-  m.freshness.must_revalidate = true;
-  m.validators.etag = "W/\"abc\"";
-  m.validators.last_modified = kNow - 86'400;
-  m.tags = {"product-1", "category-7"};
-  m.head = "HTTP/1.1 203 Non-Authoritative Information\r\nContent-Type: text/plain\r\nETag: W/\"abc\"\r\n";
-  return m;
-}
+using testing::full_meta;
 
 std::string binary_body() {
   std::string b;
