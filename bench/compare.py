@@ -754,6 +754,15 @@ def unwind_on_signals():
     signal.signal(signal.SIGHUP, on_signal)
 
 
+def clean_up(procs: "Procs", tmp: Path):
+    """Stops every process the run started and removes its files; a second
+    Ctrl-C must not cut this short."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    procs.stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def progress_log():
     """A log function for progress lines on stderr, stamped with the seconds
     since the run began."""
@@ -1092,11 +1101,7 @@ def main(argv=None) -> int:
         print("compare.py: interrupted; stopping everything", file=sys.stderr)
         return 130
     finally:
-        # A second Ctrl-C must not cut the clean-up short.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        procs.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(procs, tmp)
 
     print(f"$ {result['command']}")
     print(report(result))

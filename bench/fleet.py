@@ -27,7 +27,6 @@ import itertools
 import json
 import random
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True        # no bench/__pycache__ from importing compare
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import (HOST, ROOT, Procs, free_port, machine_info, progress_log,  # noqa: E402
+from compare import (HOST, ROOT, Procs, clean_up, free_port, machine_info, progress_log,  # noqa: E402
                      unwind_on_signals, wait_until)
 
 # Every client request says this Host: the cache key includes the Host, and
@@ -579,10 +578,7 @@ def main(argv=None) -> int:
         print("fleet.py: interrupted; stopping everything", file=sys.stderr)
         return 130
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        procs.stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(procs, tmp)
 
     print(report(res))
     if args.json:

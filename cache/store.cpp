@@ -136,7 +136,7 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
   if (keep_memory_) e->body = std::make_shared<const std::string>(std::move(memory_));
   // Only a complete file gets its final name: a crash before this line
   // leaves a temporary file, which the next start-up deletes.
-  if (::rename(tmp_path_.c_str(), e->path.c_str()) != 0) {
+  if (!store_.publish_file(tmp_path_, e->path)) {
     store_.stats_.write_errors.fetch_add(1, std::memory_order_relaxed);
     abort();
     return nullptr;
@@ -169,6 +169,10 @@ Store::~Store() {
   }
   jobs_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& [fd, path] : spare_files_) {
+    ::close(fd);
+    ::unlink(path.c_str());
+  }
 }
 
 void Store::start() {
@@ -184,15 +188,79 @@ void Store::wait_loaded() {
 
 Store::Shard& Store::shard_of(std::string_view key) { return shards_[http::hash64(key) % kShards]; }
 
+// File system metadata work (creating a file, a directory) can take a
+// millisecond on a busy disk, the whole worker waiting: the background
+// thread does it ahead of the fills. It keeps a few empty temporary files
+// open for them and, once the loader is done, creates the bucket
+// directories a few at a time when it has nothing else to do; a fill that
+// finds no spare file or no bucket yet makes its own.
+//
+// Buckets are two levels, 16 x 256 (nginx's levels=1:2): 4,096 directories,
+// about 16 MiB of file system metadata, outside max_size.
+std::string Store::bucket(std::uint64_t id) const {
+  char dir[8];
+  std::snprintf(dir, sizeof dir, "%x/%02x", static_cast<unsigned>(id & 0xf), static_cast<unsigned>((id >> 4) & 0xff));
+  return (fs::path(options_.path) / dir).string();
+}
+
 std::string Store::entry_path(std::uint64_t id) {
-  char dir[8], name[48];
-  std::snprintf(dir, sizeof dir, "%02x/%02x", static_cast<unsigned>(id & 0xff), static_cast<unsigned>((id >> 8) & 0xff));
-  std::snprintf(name, sizeof name, "%016llx-%llx", static_cast<unsigned long long>(id),
+  char name[48];
+  std::snprintf(name, sizeof name, "/%016llx-%llx", static_cast<unsigned long long>(id),
                 static_cast<unsigned long long>(file_seq_.fetch_add(1)));
-  auto d = fs::path(options_.path) / dir;
+  return bucket(id) + name;
+}
+
+bool Store::publish_file(const std::string& tmp, const std::string& path) {
+  if (::rename(tmp.c_str(), path.c_str()) == 0) return true;
+  if (errno != ENOENT) return false;
   std::error_code ec;
-  fs::create_directories(d, ec);
-  return (d / name).string();
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  return ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+void Store::make_buckets(std::uint64_t first, std::uint64_t count) {
+  std::error_code ec;
+  for (std::uint64_t i = first; i < first + count && i < kBuckets; ++i) fs::create_directories(bucket(i), ec);
+}
+
+int Store::new_temp_file(std::string& path) {
+  char name[64];
+  std::snprintf(name, sizeof name, "tmp/%llx.tmp", static_cast<unsigned long long>(file_seq_.fetch_add(1)));
+  path = (fs::path(options_.path) / name).string();
+  return ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+}
+
+int Store::take_temp_file(std::string& path) {
+  {
+    std::lock_guard lock(spare_mu_);
+    if (!spare_files_.empty()) {
+      int fd = spare_files_.back().first;
+      path = std::move(spare_files_.back().second);
+      spare_files_.pop_back();
+      if (spare_files_.size() <= kSpareFiles / 2 && !spare_refill_posted_ && started_.load()) {
+        spare_refill_posted_ = true;
+        post([this] { refill_spare_files(); });
+      }
+      return fd;
+    }
+  }
+  return new_temp_file(path);
+}
+
+void Store::refill_spare_files() {
+  for (;;) {
+    {
+      std::lock_guard lock(spare_mu_);
+      if (spare_files_.size() >= kSpareFiles) break;
+    }
+    std::string path;
+    int fd = new_temp_file(path);
+    if (fd < 0) break;
+    std::lock_guard lock(spare_mu_);
+    spare_files_.emplace_back(fd, std::move(path));
+  }
+  std::lock_guard lock(spare_mu_);
+  spare_refill_posted_ = false;
 }
 
 std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Request& req, Seconds now) {
@@ -217,10 +285,8 @@ std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Req
 }
 
 std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta) {
-  char name[64];
-  std::snprintf(name, sizeof name, "tmp/%llx.tmp", static_cast<unsigned long long>(file_seq_.fetch_add(1)));
-  std::string tmp = (fs::path(options_.path) / name).string();
-  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  std::string tmp;
+  int fd = take_temp_file(tmp);
   if (fd < 0) {
     stats_.write_errors.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -475,6 +541,7 @@ void Store::post(std::function<void()> job) {
 }
 
 void Store::run() {
+  refill_spare_files();
   load();
   {
     std::lock_guard lock(jobs_mu_);
@@ -482,20 +549,26 @@ void Store::run() {
   }
   stats_.loading = false;
   loaded_cv_.notify_all();
+  std::uint64_t next_bucket = 0;  // buckets are made a few at a time, when idle
   auto next_sweep = std::chrono::steady_clock::now();
   const auto sweep_every = std::chrono::seconds(std::clamp<Seconds>(options_.inactive / 4, 1, 60));
   for (;;) {
     std::function<void()> job;
     {
       std::unique_lock lock(jobs_mu_);
-      jobs_cv_.wait_until(lock, next_sweep, [this] { return stop_ || !jobs_.empty(); });
+      if (next_bucket >= kBuckets) jobs_cv_.wait_until(lock, next_sweep, [this] { return stop_ || !jobs_.empty(); });
       if (stop_) break;
       if (!jobs_.empty()) {
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
     }
-    if (job) job();
+    if (job) {
+      job();
+    } else if (next_bucket < kBuckets) {
+      make_buckets(next_bucket, 16);
+      next_bucket += 16;
+    }
     if (std::chrono::steady_clock::now() >= next_sweep) {
       sweep_inactive(now_seconds());
       next_sweep = std::chrono::steady_clock::now() + sweep_every;

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -183,7 +184,13 @@ class Store {
   // their files for deletion.
   void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter);
   std::size_t purge_if(const std::function<bool(const Entry&)>& pred);
+  std::string bucket(std::uint64_t id) const;
   std::string entry_path(std::uint64_t id);
+  bool publish_file(const std::string& tmp, const std::string& path);
+  void make_buckets(std::uint64_t first, std::uint64_t count);
+  int new_temp_file(std::string& path);
+  int take_temp_file(std::string& path);
+  void refill_spare_files();
   void forget_file(const Entry& e);
 
   void run();  // the background thread
@@ -211,6 +218,13 @@ class Store {
   // which the start-up loader must leave alone.
   const std::uint64_t first_seq_;
   std::atomic<std::uint64_t> file_seq_;
+
+  // Empty temporary files, open, ready for fills (see take_temp_file).
+  static constexpr std::size_t kSpareFiles = 16;
+  static constexpr std::uint64_t kBuckets = 16 * 256;
+  std::mutex spare_mu_;
+  std::vector<std::pair<int, std::string>> spare_files_;
+  bool spare_refill_posted_ = false;
 
   std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;

@@ -70,13 +70,14 @@ std::vector<fs::path> entry_files(const std::string& zone) {
   return out;
 }
 
-// Every regular file under the zone, tmp/ included.
+// Every regular file under the zone that holds bytes, tmp/ included (the
+// store keeps a few empty temporary files ready for fills).
 std::size_t all_files(const std::string& zone) {
   std::size_t n = 0;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(zone, ec); !ec && it != fs::recursive_directory_iterator();
        it.increment(ec))
-    if (it->is_regular_file(ec)) ++n;
+    if (it->is_regular_file(ec) && it->file_size(ec) > 0) ++n;
   return n;
 }
 

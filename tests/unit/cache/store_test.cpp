@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -141,13 +142,14 @@ std::vector<std::string> entry_files(const std::string& root) {
   return out;
 }
 
+// Temporary files holding a fill's bytes. The store keeps a few empty ones
+// ready for the next fills; begin() writes the head at once, so a writer's
+// file is never empty.
 std::size_t tmp_files(const std::string& root) {
   std::size_t n = 0;
   std::error_code ec;
-  for (const auto& f : fs::directory_iterator(fs::path(root) / "tmp", ec)) {
-    (void)f;
-    ++n;
-  }
+  for (const auto& f : fs::directory_iterator(fs::path(root) / "tmp", ec))
+    if (f.file_size(ec) > 0) ++n;
   return n;
 }
 
@@ -427,6 +429,54 @@ TEST_CASE_TEMPLATE("store: an aborted or abandoned writer leaves nothing", C, ST
   CHECK(store.stats().memory_bytes == 0);
   CHECK(entry_files(h.path()).empty());
   CHECK(store.disk_usage() == 0);
+}
+
+// File creation and mkdir are the background thread's: it keeps empty
+// temporary files ready and makes the 16 x 256 bucket directories. A fill
+// takes a ready file, and still lands if its bucket has gone.
+TEST_CASE("store: fills take ready temporary files; a missing bucket is made again; spares go with the store") {
+  Harness<LruRamStarted> h;
+  auto spares = [&] {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (const auto& f : fs::directory_iterator(fs::path(h.path()) / "tmp", ec))
+      if (f.file_size(ec) == 0) out.insert(f.path().string());
+    return out;
+  };
+  auto buckets = [&] {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (const auto& top : fs::directory_iterator(h.path(), ec))
+      if (top.path().filename() != "tmp")
+        for (const auto& d : fs::directory_iterator(top.path(), ec)) n += d.is_directory(ec) ? 1 : 0;
+    return n;
+  };
+  REQUIRE(eventually([&] { return buckets() == 16 * 256; }));
+  const auto before = spares();
+  REQUIRE(before.size() > 1);
+
+  auto first = put(h.store(), make_meta(get("example.com", "/spare")), make_body(2000, 1));
+  REQUIRE(first);
+  auto after = spares();
+  std::vector<std::string> taken;
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(taken));
+  CHECK(taken.size() == 1);
+  CHECK(fs::exists(first->path));
+  CHECK(fs::path(first->path).parent_path().parent_path().parent_path() == fs::path(h.path()));
+
+  // Someone removed the buckets: the next fill makes its own again.
+  for (const auto& top : fs::directory_iterator(h.path()))
+    if (top.path().filename() != "tmp") fs::remove_all(top.path());
+  auto second = put(h.store(), make_meta(get("example.com", "/rebucketed")), make_body(2000, 2));
+  REQUIRE(second);
+  CHECK(fs::exists(second->path));
+  CHECK(h.store().stats().write_errors == 0);
+  auto e = h.lookup(get("example.com", "/rebucketed"));
+  REQUIRE(e);
+  CHECK(fp(file_body(h.store(), *e)) == fp(make_body(2000, 2)));
+
+  h.close();
+  CHECK(fs::is_empty(fs::path(h.path()) / "tmp"));
 }
 
 TEST_CASE_TEMPLATE("store: temporary files left by a crash are removed when the store opens", C, STORE_CONFIGS) {
