@@ -7,7 +7,8 @@
 // policy and byte accounting sit under one more mutex, always taken after a
 // shard's (never before), so the two never deadlock. One background thread
 // per store does the slow disk work: loading entries at start-up, removing
-// evicted files, persisting refreshed headers and sweeping inactive entries.
+// evicted files, persisting refreshed headers, sweeping inactive entries and
+// creating files and directories ahead of the fills.
 //
 // No HTTP decisions are made here: callers decide what to store and when an
 // entry is fresh (cache/policy.hpp).
