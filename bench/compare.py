@@ -469,6 +469,24 @@ def http_get(port: int, path: str, timeout=5.0) -> tuple[int, bytes]:
     return status, body
 
 
+def unwind_on_signals():
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so that `finally` stops every
+    process the run started."""
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+
+def clean_up(procs: Procs, tmp: Path):
+    """Stops every process the run started and removes its files; a second
+    Ctrl-C must not cut this short."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    procs.stop_all()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------
 # The fleet and the targets.
 
@@ -744,24 +762,6 @@ def idle_connection_memory(target: Target, path: str, n: int, settle: float = 1.
 
 # --------------------------------------------------------------------------
 # Reporting.
-
-def unwind_on_signals():
-    """SIGTERM/SIGHUP unwind like Ctrl-C, so that `finally` stops every
-    process the run started."""
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-
-def clean_up(procs: "Procs", tmp: Path):
-    """Stops every process the run started and removes its files; a second
-    Ctrl-C must not cut this short."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    procs.stop_all()
-    shutil.rmtree(tmp, ignore_errors=True)
-
 
 def progress_log():
     """A log function for progress lines on stderr, stamped with the seconds

@@ -21,10 +21,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <utility>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cache/entry.hpp"
@@ -220,9 +220,9 @@ class Store {
   const std::uint64_t first_seq_;
   std::atomic<std::uint64_t> file_seq_;
 
+  static constexpr std::uint64_t kBuckets = 16 * 256;  // see bucket()
   // Empty temporary files, open, ready for fills (see take_temp_file).
   static constexpr std::size_t kSpareFiles = 16;
-  static constexpr std::uint64_t kBuckets = 16 * 256;
   std::mutex spare_mu_;
   std::vector<std::pair<int, std::string>> spare_files_;
   bool spare_refill_posted_ = false;
