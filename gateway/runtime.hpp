@@ -55,7 +55,7 @@ struct WorkerState : std::enable_shared_from_this<WorkerState> {
   std::vector<UpstreamStats*> upstream_stats;           // by upstream index
   std::vector<ZoneStats*> zone_stats;                   // by zone index
 
-  WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics);
+  WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics, std::size_t worker);
 };
 
 }  // namespace gateway

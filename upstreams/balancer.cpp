@@ -11,8 +11,11 @@ using http::mix64;
 constexpr int kRingPointsPerWeight = 160;  // as ketama
 }  // namespace
 
-Balancer::Balancer(Balance kind, std::vector<int> weights)
-    : kind_(kind), weights_(std::move(weights)), current_(weights_.size(), 0) {
+Balancer::Balancer(Balance kind, std::vector<int> weights, std::size_t first)
+    : kind_(kind),
+      weights_(std::move(weights)),
+      current_(weights_.size(), 0),
+      next_(weights_.empty() ? 0 : first % weights_.size()) {
   if (kind_ == Balance::hash) {
     for (std::size_t i = 0; i < weights_.size(); ++i)
       for (int p = 0; p < kRingPointsPerWeight * weights_[i]; ++p)

@@ -20,7 +20,10 @@ using http::fnv1a;
 
 class Balancer {
  public:
-  Balancer(Balance kind, std::vector<int> weights);
+  // `first`: where round robin starts. Each worker starts at its own
+  // index, so that the first requests of a process, spread over the
+  // workers, do not all go to instance 0.
+  Balancer(Balance kind, std::vector<int> weights, std::size_t first = 0);
 
   // Index of the instance to try, skipping those with excluded[i] set
   // (unhealthy, or already tried for this request); -1 if none is left.
@@ -39,7 +42,7 @@ class Balancer {
   Balance kind_;
   std::vector<int> weights_;
   std::vector<int> current_;  // smooth weighted: current weights
-  std::size_t next_ = 0;      // round robin position
+  std::size_t next_;          // round robin position
   // Consistent hash ring: (point, instance), sorted by point.
   std::vector<std::pair<std::uint64_t, int>> ring_;
 };

@@ -112,7 +112,7 @@ bool Group::report_probe(std::size_t i, bool ok) noexcept {
   return false;
 }
 
-Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats)
+Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker)
     : group_(std::move(group)),
       stats_(stats),
       balancer_(group_->config().balance,
@@ -120,7 +120,8 @@ Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats)
                   std::vector<int> w;
                   for (std::size_t i = 0; i < group_->size(); ++i) w.push_back(group_->instance(i).weight);
                   return w;
-                }()),
+                }(),
+                worker),
       active_(group_->size(), 0),
       idle_(group_->size()) {}
 

@@ -70,7 +70,8 @@ struct PoolStats {
 
 class Pool {
  public:
-  Pool(std::shared_ptr<Group> group, PoolStats* stats);
+  // `worker`: the owning worker's index, where its round robin starts.
+  Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker = 0);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;

@@ -43,6 +43,15 @@ TEST_SUITE("balancer: round robin") {
     CHECK(picks(b, 6, {0, 0, 0}) == std::vector<int>{0, 1, 2, 0, 1, 2});
   }
 
+  TEST_CASE("each worker's round robin starts at its own index, modulo the instances") {
+    Balancer second(Balance::round_robin, {1, 1, 1}, 1);
+    CHECK(picks(second, 4, {0, 0, 0}) == std::vector<int>{1, 2, 0, 1});
+    Balancer fifth(Balance::round_robin, {1, 1, 1}, 4);
+    CHECK(picks(fifth, 4, {0, 0, 0}) == std::vector<int>{1, 2, 0, 1});
+    Balancer third_excluded(Balance::round_robin, {1, 1, 1}, 2);
+    CHECK(picks(third_excluded, 3, {0, 0, 1}) == std::vector<int>{0, 1, 0});
+  }
+
   TEST_CASE("round robin gives exactly a third to each over 300 picks") {
     Balancer b(Balance::round_robin, {1, 1, 1});
     CHECK(tally(b, 300, {0, 0, 0}) == std::vector<int>{100, 100, 100});
