@@ -48,9 +48,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "gateway/http/message.hpp"
-#include "gateway/http/parser.hpp"
-#include "gateway/http/serializer.hpp"
+#include "base/http/message.hpp"
+#include "base/http/parser.hpp"
+#include "base/http/serializer.hpp"
 #include "bench/sample_service/content.hpp"
 #include "bench/sample_service/knobs.hpp"
 

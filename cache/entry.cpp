@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "gateway/http/hash.hpp"
+#include "base/hash.hpp"
 
 namespace gateway::cache {
 
@@ -190,7 +190,7 @@ std::uint32_t crc32(std::uint32_t crc, std::string_view data) {
 }
 
 std::uint64_t entry_id(std::string_view key, std::string_view vary_key) {
-  return http::mix64(http::fnv1a(vary_key, http::fnv1a(key) ^ 0x1f));
+  return mix64(fnv1a(vary_key, fnv1a(key) ^ 0x1f));
 }
 
 }  // namespace gateway::cache

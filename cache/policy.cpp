@@ -10,7 +10,7 @@
 #include <chrono>
 #include <limits>
 
-#include "gateway/http/serializer.hpp"
+#include "base/http/serializer.hpp"
 
 namespace gateway::cache {
 
@@ -219,7 +219,7 @@ std::string sorted_query(std::string_view query) {
   return out;
 }
 
-void append_url(std::string& out, std::string_view host, std::string_view target, const CacheRuleConfig& rule) {
+void append_url(std::string& out, std::string_view host, std::string_view target, const RuleConfig& rule) {
   auto q = target.find('?');
   auto path = target.substr(0, q);
   append_url_part(out, normalize_host(host));
@@ -228,17 +228,17 @@ void append_url(std::string& out, std::string_view host, std::string_view target
   if (q == std::string_view::npos) return;
   auto query = target.substr(q + 1);
   switch (rule.query) {
-    case CacheRuleConfig::Query::keep:
+    case RuleConfig::Query::keep:
       out += '?';
       append_url_part(out, query);
       break;
-    case CacheRuleConfig::Query::sorted:
+    case RuleConfig::Query::sorted:
       if (auto sorted = sorted_query(query); !sorted.empty()) {
         out += '?';
         append_url_part(out, sorted);
       }
       break;
-    case CacheRuleConfig::Query::ignore:
+    case RuleConfig::Query::ignore:
       break;
   }
 }
@@ -287,14 +287,14 @@ bool understood_status(int status) noexcept {
   }
 }
 
-const Duration* rule_valid_for(const CacheRuleConfig& rule, int status) {
+const Duration* rule_valid_for(const RuleConfig& rule, int status) {
   for (const auto& [s, ttl] : rule.valid)
     if (s == status) return &ttl;
   return nullptr;
 }
 
 // The rule's TTL for a status: its `valid` entry (even 0), else `ttl` if set.
-std::optional<Seconds> rule_ttl(const CacheRuleConfig& rule, int status) {
+std::optional<Seconds> rule_ttl(const RuleConfig& rule, int status) {
   if (const Duration* v = rule_valid_for(rule, status)) return ceil_seconds(*v);
   if (rule.ttl.count() > 0) return ceil_seconds(rule.ttl);
   return std::nullopt;
@@ -511,14 +511,14 @@ RequestDirectives parse_request_directives(const http::HeaderMap& headers) {
 
 // --- Keys ------------------------------------------------------------------------
 
-std::string url_key(std::string_view host, std::string_view target, const CacheRuleConfig& rule) {
+std::string url_key(std::string_view host, std::string_view target, const RuleConfig& rule) {
   std::string out = "GET";
   out += kKeySeparator;
   append_url(out, host, target, rule);
   return out;
 }
 
-std::string cache_key(const http::Request& req, const CacheRuleConfig& rule) {
+std::string cache_key(const http::Request& req, const RuleConfig& rule) {
   std::string out;
   out.reserve(req.target.size() + 64);
   // HEAD is answered from GET entries (RFC 9110 9.3.2).
@@ -549,7 +549,7 @@ std::string cache_key(const http::Request& req, const CacheRuleConfig& rule) {
   return out;
 }
 
-bool bypassed(const http::Request& req, const CacheRuleConfig& rule) {
+bool bypassed(const http::Request& req, const RuleConfig& rule) {
   for (const auto& name : rule.bypass_headers) {
     bool hit = false;
     req.headers.for_each([&](const HeaderMap::Field& f) {
@@ -578,7 +578,7 @@ bool heuristically_cacheable(int status) noexcept {
   }
 }
 
-StoreDecision can_store(const http::Request& req, const http::Response& resp, const CacheRuleConfig& rule) {
+StoreDecision can_store(const http::Request& req, const http::Response& resp, const RuleConfig& rule) {
   const int status = resp.status;
   // RFC 9111 3: a method the cache understands and defines as cacheable; GET
   // only, since HEAD shares GET's key (see policy.hpp).
@@ -627,7 +627,7 @@ StoreDecision can_store(const http::Request& req, const http::Response& resp, co
 
 // --- Freshness -----------------------------------------------------------------------
 
-Freshness freshness(const http::Response& resp, const CacheRuleConfig& rule, Seconds response_time) {
+Freshness freshness(const http::Response& resp, const RuleConfig& rule, Seconds response_time) {
   const ResponseDirectives d = parse_response_directives(resp.headers);
   const auto explicit_ttl = explicit_lifetime(d, resp.headers, response_time);
   const auto rule_lifetime = rule_ttl(rule, resp.status);
@@ -679,7 +679,7 @@ Usability usability(const Freshness& f, Seconds age, const RequestDirectives& re
   return Usability::stale_revalidate;
 }
 
-bool may_serve_stale_on_error(const Freshness& f, Seconds age, const CacheRuleConfig& rule,
+bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule,
                               std::string_view failure) {
   // RFC 9111 4.2.4: "A cache MUST NOT generate a stale response if it is
   // prohibited by an explicit in-protocol directive (e.g., by a no-cache

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/config.hpp"
-#include "gateway/http/message.hpp"
+#include "cache/config.hpp"
+#include "base/http/message.hpp"
 
 namespace gateway::cache {
 
@@ -84,17 +84,17 @@ RequestDirectives parse_request_directives(const http::HeaderMap& headers);
 // can never forge a separator; URL parts are used as received (the parser
 // admits no control bytes there; any would be percent-encoded).
 inline constexpr char kKeySeparator = '\x1f';
-std::string cache_key(const http::Request& req, const CacheRuleConfig& rule);
+std::string cache_key(const http::Request& req, const RuleConfig& rule);
 // The part of a GET key that names the URL: "GET|host|/path?query". Every
 // key built for that URL under `rule` equals it or starts with it followed
 // by kKeySeparator, whatever the extra headers and cookies: this is how
 // purge by URL and invalidation find all the entries of a URL.
-std::string url_key(std::string_view host, std::string_view target, const CacheRuleConfig& rule);
+std::string url_key(std::string_view host, std::string_view target, const RuleConfig& rule);
 
 // The request was asked to skip the cache by the route's bypass conditions:
 // a listed header or cookie present with a value neither empty nor "0"
 // (nginx's proxy_cache_bypass rule).
-bool bypassed(const http::Request& req, const CacheRuleConfig& rule);
+bool bypassed(const http::Request& req, const RuleConfig& rule);
 
 // Methods whose requests may be answered from the cache: GET and HEAD. Only
 // responses to GET are stored (see can_store).
@@ -125,7 +125,7 @@ struct StoreDecision {
 // Reasons: "method", "status", "partial content", "no-store", "private",
 // "authorization", "set-cookie", "vary *", "must-understand",
 // "no freshness", "no validator".
-StoreDecision can_store(const http::Request& req, const http::Response& resp, const CacheRuleConfig& rule);
+StoreDecision can_store(const http::Request& req, const http::Response& resp, const RuleConfig& rule);
 
 // Statuses cacheable by default (RFC 9110 15.1): 200 203 204 206 300 301 308
 // 404 405 410 414 501.
@@ -145,7 +145,7 @@ struct Freshness {
 // > the rule's TTL for the status (`valid`, then `ttl`); with rule.override
 // the rule's TTL wins whenever it has one for the status. `response_time`
 // stands in for a missing or invalid Date.
-Freshness freshness(const http::Response& resp, const CacheRuleConfig& rule, Seconds response_time);
+Freshness freshness(const http::Response& resp, const RuleConfig& rule, Seconds response_time);
 
 // RFC 9111 4.2.3: the corrected initial age of a response received at
 // response_time for a request sent at request_time (uses Age and Date).
@@ -178,7 +178,7 @@ Usability usability(const Freshness& f, Seconds age, const RequestDirectives& re
 // stale-if-error covers "error", "timeout" and http_500/502/503/504 (RFC
 // 5861 4); use_stale has no time limit. Never with must_revalidate or
 // no_cache (RFC 9111 4.2.4), whatever stale-if-error or use_stale say.
-bool may_serve_stale_on_error(const Freshness& f, Seconds age, const CacheRuleConfig& rule,
+bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule,
                               std::string_view failure);
 
 // --- Vary ------------------------------------------------------------------

@@ -7,7 +7,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 
 namespace gateway::cache {
 

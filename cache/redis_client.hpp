@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/config.hpp"
+#include "cache/config.hpp"
 
 struct redisAsyncContext;
 

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "cache/store.hpp"
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 
 namespace gateway::cache {
 

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "gateway/http/hash.hpp"
-#include "gateway/log.hpp"
+#include "base/hash.hpp"
+#include "base/log.hpp"
 
 namespace gateway::cache {
 
@@ -186,7 +186,7 @@ void Store::wait_loaded() {
   loaded_cv_.wait(lock, [this] { return loaded_ || stop_ || !started_.load(); });
 }
 
-Store::Shard& Store::shard_of(std::string_view key) { return shards_[http::hash64(key) % kShards]; }
+Store::Shard& Store::shard_of(std::string_view key) { return shards_[hash64(key) % kShards]; }
 
 // File system metadata work (creating a file, a directory) can take a
 // millisecond on a busy disk, the whole worker waiting: the background

@@ -5,8 +5,8 @@
 #include "gateway/runtime.hpp"
 
 #include <boost/asio/this_coro.hpp>
-#include "gateway/http/url.hpp"
-#include "gateway/json.hpp"
+#include "base/http/url.hpp"
+#include "base/json.hpp"
 
 #include <array>
 #include <cstdio>
@@ -137,7 +137,7 @@ std::string Admin::metrics_text(const Worker& worker) const {
 
 std::string Admin::status_json(const Worker& worker) const {
   const auto& rt = *worker.state()->runtime;
-  auto now = http::Clock::now();
+  auto now = Clock::now();
   std::uint64_t active = 0;
   for (const auto* w : workers_) active += w->metrics().connections_active.get();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
@@ -180,7 +180,7 @@ std::string Admin::status_json(const Worker& worker) const {
     const auto& st = z.store.stats();
     if (i) out += ",";
     json::append_string(out, z.config.name);
-    out += ":{\"path\":" + json::quote(z.config.path) + ",\"policy\":" + json::quote(z.config.policy) +
+    out += ":{\"path\":" + json::quote(z.config.path) + ",\"policy\":" + json::quote(cache::to_string(z.config.policy)) +
            ",\"max_size\":" + std::to_string(z.config.max_size) + ",\"bytes\":" + std::to_string(st.bytes.load()) +
            ",\"entries\":" + std::to_string(st.entries.load()) +
            ",\"memory_bytes\":" + std::to_string(st.memory_bytes.load()) +

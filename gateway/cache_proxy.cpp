@@ -14,8 +14,8 @@
 
 #include "cache/policy.hpp"
 #include "cache/shared_tier.hpp"
-#include "gateway/http/serializer.hpp"
-#include "gateway/log.hpp"
+#include "base/http/serializer.hpp"
+#include "base/log.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/worker.hpp"
 
@@ -119,7 +119,7 @@ class NullDownstream final : public Downstream {
 };
 
 // Waits until `fill` changes after `version`, or `timeout`; false on timeout.
-asio::awaitable<bool> wait_for_change(cache::Fill& fill, std::uint64_t version, http::Clock::duration timeout) {
+asio::awaitable<bool> wait_for_change(cache::Fill& fill, std::uint64_t version, Clock::duration timeout) {
   auto ex = co_await asio::this_coro::executor;
   auto timer = std::make_shared<asio::steady_timer>(ex, timeout);
   // The wake-up may come from another worker's thread: it only posts to
@@ -170,7 +170,7 @@ class CachedExchange {
   Downstream& down_;
   const http::Request& req_;
   const RouteConfig& route_;
-  const CacheRuleConfig& rule_;
+  const cache::RuleConfig& rule_;
   std::shared_ptr<WorkerState> state_;
   CacheZone& zone_;
   ZoneStats& zone_stats_;
@@ -614,10 +614,10 @@ asio::awaitable<void> CachedExchange::follow(std::shared_ptr<cache::Fill> fill) 
   const auto& timeouts = state_->runtime->config->timeouts;
   auto view = fill->view();
   // Until the head arrives: at most lock_timeout, then on our own.
-  auto lock_deadline = http::Clock::now() + rule_.lock_timeout;
+  auto lock_deadline = Clock::now() + rule_.lock_timeout;
   while (view.state == cache::Fill::State::pending) {
-    auto left = lock_deadline - http::Clock::now();
-    if (left <= http::Clock::duration::zero() || !co_await wait_for_change(*fill, view.version, left)) break;
+    auto left = lock_deadline - Clock::now();
+    if (left <= Clock::duration::zero() || !co_await wait_for_change(*fill, view.version, left)) break;
     view = fill->view();
   }
   using State = cache::Fill::State;

@@ -29,7 +29,7 @@
 #include <sys/un.h>
 
 #include "gateway/compose/template.hpp"
-#include "gateway/units.hpp"
+#include "base/units.hpp"
 
 namespace gateway {
 
@@ -38,7 +38,7 @@ std::string ConfigError::to_string() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
-const UpstreamConfig* Config::find_upstream(std::string_view name) const {
+const upstreams::GroupConfig* Config::find_upstream(std::string_view name) const {
   for (const auto& upstream : upstreams) {
     if (upstream.name == name) return &upstream;
   }
@@ -398,11 +398,11 @@ class MapReader {
 // The configuration's shape
 // ---------------------------------------------------------------------------
 
-constexpr std::pair<std::string_view, Balance> kBalances[] = {
-    {"round_robin", Balance::round_robin},
-    {"weighted", Balance::weighted},
-    {"least_conn", Balance::least_conn},
-    {"hash", Balance::hash},
+constexpr std::pair<std::string_view, upstreams::Balance> kBalances[] = {
+    {"round_robin", upstreams::Balance::round_robin},
+    {"weighted", upstreams::Balance::weighted},
+    {"least_conn", upstreams::Balance::least_conn},
+    {"hash", upstreams::Balance::hash},
 };
 
 struct TimeoutKey {
@@ -423,15 +423,15 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"shutdown", &Timeouts::shutdown, Duration{0}},
 };
 
-constexpr std::pair<std::string_view, std::string_view> kCachePolicies[] = {
-    {"lru", "lru"},
-    {"s3fifo", "s3fifo"},
+constexpr std::pair<std::string_view, cache::PolicyKind> kCachePolicies[] = {
+    {"lru", cache::PolicyKind::lru},
+    {"s3fifo", cache::PolicyKind::s3fifo},
 };
 
-constexpr std::pair<std::string_view, CacheRuleConfig::Query> kCacheQueries[] = {
-    {"keep", CacheRuleConfig::Query::keep},
-    {"sorted", CacheRuleConfig::Query::sorted},
-    {"ignore", CacheRuleConfig::Query::ignore},
+constexpr std::pair<std::string_view, cache::RuleConfig::Query> kCacheQueries[] = {
+    {"keep", cache::RuleConfig::Query::keep},
+    {"sorted", cache::RuleConfig::Query::sorted},
+    {"ignore", cache::RuleConfig::Query::ignore},
 };
 
 constexpr std::pair<std::string_view, std::string_view> kUseStale[] = {
@@ -584,9 +584,9 @@ class Loader {
   void read_upstreams(const Field& field);
   void read_routes(const Field& field);
 
-  void read_upstream(const Field& field, UpstreamConfig& upstream);
-  void read_instances(const Field& field, UpstreamConfig& upstream);
-  void read_health(const Field& field, HealthCheckConfig& health);
+  void read_upstream(const Field& field, upstreams::GroupConfig& upstream);
+  void read_instances(const Field& field, upstreams::GroupConfig& upstream);
+  void read_health(const Field& field, upstreams::HealthCheckConfig& health);
   void read_route(const Field& field);
   std::vector<std::string> read_hosts(const Field& field);
   void read_page(const Field& field, const RouteParams& params, PageConfig& page);
@@ -595,13 +595,13 @@ class Loader {
   void read_aggregate_parts(const Field& field, const RouteParams& params, bool options_beside,
                             AggregateConfig& aggregate);
 
-  void read_cache_zone(const Field& field, CacheZoneConfig& zone);
-  void read_cache_path(const Field& field, CacheZoneConfig& zone);
-  void read_cache_redis(const Field& field, CacheZoneConfig& zone);
+  void read_cache_zone(const Field& field, cache::ZoneConfig& zone);
+  void read_cache_path(const Field& field, cache::ZoneConfig& zone);
+  void read_cache_redis(const Field& field, cache::ZoneConfig& zone);
   std::optional<std::string> read_unix_socket(const Field& field);
-  void check_shared_redis(const Field& field, const CacheZoneConfig& zone);
-  void read_cache_rule(const Field& field, CacheRuleConfig& rule);
-  void read_cache_valid(const Field& field, CacheRuleConfig& rule);
+  void check_shared_redis(const Field& field, const cache::ZoneConfig& zone);
+  void read_cache_rule(const Field& field, cache::RuleConfig& rule);
+  void read_cache_valid(const Field& field, cache::RuleConfig& rule);
   void read_cache_names(const Field& field, std::vector<std::string>& headers,
                         std::vector<std::string>& cookies);
   std::vector<std::string> read_name_list(const Field& field, std::string_view noun,
@@ -735,7 +735,7 @@ void Loader::read_caches(const Field& field) {
       diag_.error(entry.key_mark, "invalid cache zone name " + quote(entry.key) +
                                       " (letters, digits, '_', '.', '-')");
     }
-    CacheZoneConfig zone;
+    cache::ZoneConfig zone;
     zone.name = entry.key;
     zone.line = entry.key_mark.line + 1;
     read_cache_zone(entry.value, zone);
@@ -744,7 +744,7 @@ void Loader::read_caches(const Field& field) {
   }
 }
 
-void Loader::read_cache_zone(const Field& field, CacheZoneConfig& zone) {
+void Loader::read_cache_zone(const Field& field, cache::ZoneConfig& zone) {
   MapReader map(diag_, field,
                 {"path", "max_size", "memory", "memory_entry_max", "policy", "inactive",
                  "tags_header", "redis"});
@@ -772,9 +772,7 @@ void Loader::read_cache_zone(const Field& field, CacheZoneConfig& zone) {
     zone.memory_entry_max = std::min(zone.memory_entry_max, zone.memory);
   }
 
-  map.read("policy", zone.policy, [&](const Field& f) {
-    return read_choice(diag_, f, Choices<std::string_view>(kCachePolicies));
-  });
+  map.read_choice("policy", zone.policy, Choices<cache::PolicyKind>(kCachePolicies));
   map.read_duration("inactive", zone.inactive, Duration{1});
   if (const Field* tags = map.get("tags_header")) {
     if (auto value = read_string(diag_, *tags)) {
@@ -792,8 +790,8 @@ void Loader::read_cache_zone(const Field& field, CacheZoneConfig& zone) {
 // lock_timeout, max_entry_bytes, key_prefix}`. zone.redis is set only when
 // where to connect was read; the zone is then checked against the earlier
 // zones sharing that Redis.
-void Loader::read_cache_redis(const Field& field, CacheZoneConfig& zone) {
-  RedisConfig redis;
+void Loader::read_cache_redis(const Field& field, cache::ZoneConfig& zone) {
+  cache::RedisConfig redis;
   const Field* blame = &field;  // what to blame when another zone shares the keys
   if (field.node.IsScalar()) {
     redis.address = read_endpoint(diag_, field, false);
@@ -886,11 +884,11 @@ std::optional<std::string> Loader::read_unix_socket(const Field& field) {
 // Two zones on one Redis must keep their keys apart: with the same
 // key_prefix their entries, locks and purges would mix, and with one prefix
 // the start of the other a prefix purge of one would reach into the other.
-void Loader::check_shared_redis(const Field& field, const CacheZoneConfig& zone) {
-  const RedisConfig& redis = *zone.redis;
+void Loader::check_shared_redis(const Field& field, const cache::ZoneConfig& zone) {
+  const cache::RedisConfig& redis = *zone.redis;
   for (const auto& other : config_.caches) {
     if (!other.redis) continue;
-    const RedisConfig& theirs = *other.redis;
+    const cache::RedisConfig& theirs = *other.redis;
     const bool same_server = redis.address && theirs.address
                                  ? same_endpoint(*redis.address, *theirs.address)
                                  : !redis.address && !theirs.address &&
@@ -914,7 +912,7 @@ void Loader::check_shared_redis(const Field& field, const CacheZoneConfig& zone)
 // Relative to the config file's directory; normal, without a trailing '/'.
 // Two zones must not share a directory, nor nest one in the other: each
 // zone's loader and eviction would take the other's files for its own.
-void Loader::read_cache_path(const Field& field, CacheZoneConfig& zone) {
+void Loader::read_cache_path(const Field& field, cache::ZoneConfig& zone) {
   auto value = read_string(diag_, field);
   if (!value) return;
   fs::path path(*value);
@@ -938,7 +936,7 @@ void Loader::read_cache_path(const Field& field, CacheZoneConfig& zone) {
   zone.path = path.string();
 }
 
-void Loader::read_cache_rule(const Field& field, CacheRuleConfig& rule) {
+void Loader::read_cache_rule(const Field& field, cache::RuleConfig& rule) {
   const std::size_t route = config_.routes.size();
   // `cache: main` is `cache: {zone: main}`.
   if (field.node.IsScalar()) {
@@ -962,7 +960,7 @@ void Loader::read_cache_rule(const Field& field, CacheRuleConfig& rule) {
   map.read_duration("ttl", rule.ttl);
   if (const Field* valid = map.get("valid")) read_cache_valid(*valid, rule);
   map.read_bool("override", rule.override);
-  map.read_choice("query", rule.query, Choices<CacheRuleConfig::Query>(kCacheQueries));
+  map.read_choice("query", rule.query, Choices<cache::RuleConfig::Query>(kCacheQueries));
   if (const Field* key = map.get("key")) read_cache_names(*key, rule.key_headers, rule.key_cookies);
   if (const Field* bypass = map.get("bypass")) {
     read_cache_names(*bypass, rule.bypass_headers, rule.bypass_cookies);
@@ -976,7 +974,7 @@ void Loader::read_cache_rule(const Field& field, CacheRuleConfig& rule) {
 }
 
 // `valid: {200: 10s, 404: 1s}`: a TTL per status code, in file order.
-void Loader::read_cache_valid(const Field& field, CacheRuleConfig& rule) {
+void Loader::read_cache_valid(const Field& field, cache::RuleConfig& rule) {
   if (!expect_type(diag_, field, YAML::NodeType::Map)) return;
   std::map<int, int> lines;  // status -> line first given
   for (const auto& entry : map_entries(diag_, field, "status")) {
@@ -1066,7 +1064,7 @@ void Loader::read_upstreams(const Field& field) {
       diag_.error(entry.key_mark, "invalid upstream name " + quote(entry.key) +
                                       " (letters, digits, '_', '.', '-')");
     }
-    UpstreamConfig upstream;
+    upstreams::GroupConfig upstream;
     upstream.name = entry.key;
     read_upstream(entry.value, upstream);
     // Kept even when invalid, so routes naming it don't add a second error.
@@ -1074,12 +1072,12 @@ void Loader::read_upstreams(const Field& field) {
   }
 }
 
-void Loader::read_upstream(const Field& field, UpstreamConfig& upstream) {
+void Loader::read_upstream(const Field& field, upstreams::GroupConfig& upstream) {
   MapReader map(diag_, field,
                 {"balance", "instances", "keepalive", "retries", "max_fails", "fails",
                  "fail_timeout", "health"});
   if (!map.valid()) return;
-  map.read_choice("balance", upstream.balance, Choices<Balance>(kBalances));
+  map.read_choice("balance", upstream.balance, Choices<upstreams::Balance>(kBalances));
   if (const Field* instances = map.require("instances")) read_instances(*instances, upstream);
   map.read_int("keepalive", upstream.keepalive, 0, 10'000);
   map.read_int("retries", upstream.retries, 0, 100);
@@ -1094,7 +1092,7 @@ void Loader::read_upstream(const Field& field, UpstreamConfig& upstream) {
   if (const Field* health = map.get("health")) read_health(*health, upstream.health.emplace());
 }
 
-void Loader::read_instances(const Field& field, UpstreamConfig& upstream) {
+void Loader::read_instances(const Field& field, upstreams::GroupConfig& upstream) {
   if (!expect_type(diag_, field, YAML::NodeType::Sequence)) return;
   auto items = sequence_items(field);
   if (items.empty()) {
@@ -1103,7 +1101,7 @@ void Loader::read_instances(const Field& field, UpstreamConfig& upstream) {
   }
   std::vector<YAML::Mark> marks;  // parallel to upstream.instances
   for (const auto& item : items) {
-    InstanceConfig instance;
+    upstreams::InstanceConfig instance;
     const Field* address = &item;
     std::optional<MapReader> map;
     if (item.node.IsMap()) {
@@ -1118,7 +1116,7 @@ void Loader::read_instances(const Field& field, UpstreamConfig& upstream) {
 
     auto first = std::find_if(
         upstream.instances.begin(), upstream.instances.end(),
-        [&](const InstanceConfig& other) { return same_endpoint(other.address, instance.address); });
+        [&](const upstreams::InstanceConfig& other) { return same_endpoint(other.address, instance.address); });
     if (first != upstream.instances.end()) {
       auto line = marks[static_cast<std::size_t>(first - upstream.instances.begin())].line + 1;
       diag_.error(*address, "duplicate instance " + quote(instance.address.text) +
@@ -1130,7 +1128,7 @@ void Loader::read_instances(const Field& field, UpstreamConfig& upstream) {
   }
 }
 
-void Loader::read_health(const Field& field, HealthCheckConfig& health) {
+void Loader::read_health(const Field& field, upstreams::HealthCheckConfig& health) {
   MapReader map(diag_, field, {"path", "interval", "timeout", "passes", "fails"});
   if (const Field* path = map.get("path")) {
     if (auto value = read_string(diag_, *path)) {
@@ -1395,7 +1393,7 @@ void Loader::resolve_upstreams() {
   for (const auto& use : upstream_uses_) {
     auto& route = config_.routes[use.route];
     auto found = std::find_if(config_.upstreams.begin(), config_.upstreams.end(),
-                              [&](const UpstreamConfig& u) { return u.name == route.upstream; });
+                              [&](const upstreams::GroupConfig& u) { return u.name == route.upstream; });
     if (found == config_.upstreams.end()) {
       diag_.error(use.field, "unknown upstream " + quote(route.upstream));
     } else {
@@ -1408,7 +1406,7 @@ void Loader::resolve_cache_zones() {
   for (const auto& use : zone_uses_) {
     auto& rule = *config_.routes[use.route].cache;
     auto found = std::find_if(config_.caches.begin(), config_.caches.end(),
-                              [&](const CacheZoneConfig& z) { return z.name == rule.zone; });
+                              [&](const cache::ZoneConfig& z) { return z.name == rule.zone; });
     if (found == config_.caches.end()) {
       diag_.error(use.field, "unknown cache zone " + quote(rule.zone));
     } else {

@@ -14,9 +14,11 @@
 #include <string>
 #include <vector>
 
-namespace gateway {
+#include "base/units.hpp"
+#include "cache/config.hpp"
+#include "upstreams/config.hpp"
 
-using Duration = std::chrono::milliseconds;
+namespace gateway {
 
 struct ConfigError {
   std::string file;
@@ -24,13 +26,6 @@ struct ConfigError {
   int column = 0;  // 1-based
   std::string message;
   std::string to_string() const;  // "file:line:col: message"
-};
-
-// "host:port" as given, and its parts. IPv6 literals are written "[::1]:8080".
-struct Endpoint {
-  std::string text;
-  std::string host;
-  std::uint16_t port = 0;
 };
 
 struct Limits {
@@ -49,79 +44,6 @@ struct Timeouts {
   Duration upstream_send{30'000};
   Duration client_send{60'000};  // a client that reads nothing for this long is dropped
   Duration shutdown{10'000};  // SIGTERM drain deadline
-};
-
-enum class Balance { round_robin, weighted, least_conn, hash };
-
-struct InstanceConfig {
-  Endpoint address;
-  int weight = 1;
-};
-
-struct HealthCheckConfig {
-  std::string path = "/health";
-  Duration interval{2'000};
-  Duration timeout{1'000};
-  int passes = 1;  // consecutive successes to mark up
-  int fails = 2;   // consecutive failures to mark down
-};
-
-struct UpstreamConfig {
-  std::string name;
-  Balance balance = Balance::round_robin;
-  std::vector<InstanceConfig> instances;
-  int keepalive = 32;        // idle connections kept per worker per instance
-  int retries = 1;           // extra tries on another instance
-  int max_fails = 1;         // passive health: failures in a row ...
-  Duration fail_timeout{10'000};  // ... take the instance out this long
-  std::optional<HealthCheckConfig> health;
-};
-
-// A zone's shared tier (`redis:`): one Redis for a fleet of gateways.
-struct RedisConfig {
-  std::optional<Endpoint> address;        // host:port ...
-  std::string unix_socket;                // ... or a Unix socket path (absolute)
-  Duration timeout{50};                   // a request never waits on Redis longer
-  Duration connect_timeout{200};
-  Duration lock_timeout{2'000};           // fleet single flight: how long others wait for the filler
-  std::uint64_t max_entry_bytes = 1 << 20;  // larger entries stay local
-  std::string key_prefix = "gw:";         // all keys, and the pub/sub channel prefix+"events"
-};
-
-// A cache zone (`caches:`): where and how much is stored.
-struct CacheZoneConfig {
-  std::string name;
-  std::string path;                          // absolute; relative paths resolve against the config file
-  std::uint64_t max_size = 1ull << 30;       // bytes on disk
-  std::uint64_t memory = 64ull << 20;        // RAM tier for small hot entries
-  std::uint64_t memory_entry_max = 64 << 10; // entries up to this size may live in RAM
-  std::string policy = "s3fifo";             // lru | s3fifo
-  Duration inactive{600'000};                // entries unused this long are removed
-  std::string tags_header = "Surrogate-Key"; // response header listing purge tags
-  std::optional<RedisConfig> redis;          // the fleet's shared tier
-  int line = 0;
-};
-
-// A route's `cache:` block: how its responses are cached.
-struct CacheRuleConfig {
-  std::string zone;
-  std::size_t zone_index = 0;   // into Config::caches, resolved at load
-  Duration ttl{0};              // when the response gives no freshness (0: not cached)
-  // Per-status TTLs, like nginx's proxy_cache_valid: `valid: {200: 10s, 404: 1s}`.
-  std::vector<std::pair<int, Duration>> valid;
-  bool override = false;        // route TTLs win over Cache-Control/Expires
-  enum class Query { keep, sorted, ignore };
-  Query query = Query::keep;    // the query string in the key
-  std::vector<std::string> key_headers;  // request headers added to the key
-  std::vector<std::string> key_cookies;  // request cookies added to the key
-  std::vector<std::string> bypass_headers;  // present and not "" / "0": skip the cache
-  std::vector<std::string> bypass_cookies;
-  bool store_set_cookie = false;  // store responses with Set-Cookie (the cookie itself is never stored)
-  bool honor_client_no_cache = false;  // request no-cache / max-age=0 force revalidation
-  std::vector<std::string> use_stale;  // error | timeout | updating | http_500 | http_502 | http_503 | http_504
-  Duration lock_timeout{5'000};  // a waiter on another request's fill gives up after this
-  std::size_t lock_max_waiters = 10'000;
-  Duration background_update_timeout{30'000};
 };
 
 namespace page {
@@ -162,7 +84,7 @@ struct RouteConfig {
   std::string upstream;            // proxy: upstream group name
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
-  std::optional<CacheRuleConfig> cache;
+  std::optional<cache::RuleConfig> cache;
   std::optional<PageConfig> page;            // kind page
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   int line = 0;                    // where it was defined, for messages
@@ -180,11 +102,11 @@ struct Config {
   std::string access_log = "stdout";  // stdout | off | a file path
   Limits limits;
   Timeouts timeouts;
-  std::vector<CacheZoneConfig> caches;
-  std::vector<UpstreamConfig> upstreams;
+  std::vector<cache::ZoneConfig> caches;
+  std::vector<upstreams::GroupConfig> upstreams;
   std::vector<RouteConfig> routes;
 
-  const UpstreamConfig* find_upstream(std::string_view name) const;
+  const upstreams::GroupConfig* find_upstream(std::string_view name) const;
 };
 
 struct LoadResult {

@@ -13,8 +13,8 @@
 
 #include "gateway/admin.hpp"
 #include "gateway/dispatch.hpp"
-#include "gateway/http/serializer.hpp"
-#include "gateway/log.hpp"
+#include "base/http/serializer.hpp"
+#include "base/log.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -199,7 +199,7 @@ asio::awaitable<void> ClientConnection::run() {
     if (!co_await read_more()) break;
     drained += in_end_;
   }
-  http::Deadlines::disarm(deadline_);
+  Deadlines::disarm(deadline_);
   socket_.close(ec);
 }
 
@@ -227,7 +227,7 @@ asio::awaitable<void> ClientConnection::serve() {
         // a few microseconds away, and a new coroutine per request costs.
         if (phase_ == Phase::idle && requests_ > 0) worker_.deadlines().arm(park_deadline_, kParkAfter);
         bool got = co_await read_more();
-        http::Deadlines::disarm(park_deadline_);
+        Deadlines::disarm(park_deadline_);
         if (parked_ && !got) co_return;
         parked_ = false;
         if (!got) {
@@ -242,7 +242,7 @@ asio::awaitable<void> ClientConnection::serve() {
       if (phase_ == Phase::idle) {
         phase_ = Phase::head;
         arm(t.client_header);
-        if (worker_.access_log().enabled()) started_ = http::Clock::now();
+        if (worker_.access_log().enabled()) started_ = Clock::now();
       }
       auto r = parser_.feed(in_ + in_begin_, in_end_ - in_begin_);
       in_begin_ += r.consumed;
@@ -261,7 +261,7 @@ asio::awaitable<void> ClientConnection::serve() {
     }
 
     phase_ = Phase::handling;
-    http::Deadlines::disarm(deadline_);
+    Deadlines::disarm(deadline_);
     // A reload while this connection was idle applies to this request.
     if (state_ != worker_.state()) state_ = worker_.state();
     ++requests_;
@@ -319,7 +319,7 @@ asio::awaitable<void> ClientConnection::handle() {
 
 void ClientConnection::log_exchange() {
   if (!worker_.access_log().enabled()) return;
-  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - started_);
+  auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_);
   worker_.access_log().record(peer_, req_, status_, body_bytes_out_, info_, elapsed);
 }
 
@@ -334,7 +334,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
     continue_sent_ = true;
     worker_.deadlines().arm(write_deadline_, t.client_send);
     auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), kAwait);
-    http::Deadlines::disarm(write_deadline_);
+    Deadlines::disarm(write_deadline_);
     if (ec) co_return ec;
   }
   for (;;) {
@@ -355,7 +355,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
     }
     arm(t.client_body);
     bool got = co_await read_more();
-    http::Deadlines::disarm(deadline_);
+    Deadlines::disarm(deadline_);
     if (!got) {
       keep_alive_ = false;
       if (deadline_.expired()) {
@@ -432,7 +432,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
       ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
     }
   }
-  http::Deadlines::disarm(write_deadline_);
+  Deadlines::disarm(write_deadline_);
   if (ec) {
     keep_alive_ = false;
     aborted_ = true;
@@ -461,7 +461,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::spa
   if (n == 0) co_return boost::system::error_code{};
   worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
   auto [ec, written] = co_await asio::async_write(socket_, std::span(bufs.data(), n), kAwait);
-  http::Deadlines::disarm(write_deadline_);
+  Deadlines::disarm(write_deadline_);
   head_.clear();
   head_sent_ = true;
   if (ec) {

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "gateway/exchange.hpp"
-#include "gateway/http/deadline.hpp"
-#include "gateway/http/parser.hpp"
+#include "base/deadline.hpp"
+#include "base/http/parser.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -104,12 +104,12 @@ class ClientConnection final : public Downstream, public Attached {
   bool continue_sent_ = false;
   int body_error_ = 0;
   RequestInfo info_;
-  http::Clock::time_point started_{};
+  Clock::time_point started_{};
   std::uint64_t requests_ = 0;
 
-  http::Deadline deadline_;        // reads (and the idle wait)
-  http::Deadline write_deadline_;  // writes, which may overlap a body read
-  http::Deadline park_deadline_;   // idle long enough to park
+  Deadline deadline_;        // reads (and the idle wait)
+  Deadline write_deadline_;  // writes, which may overlap a body read
+  Deadline park_deadline_;   // idle long enough to park
   bool parked_ = false;
   Phase phase_ = Phase::idle;
 };

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 namespace gateway {
 

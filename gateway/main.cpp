@@ -10,7 +10,7 @@
 #include <string>
 
 #include "gateway/config.hpp"
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 #include "gateway/runtime.hpp"
 #include "gateway/server.hpp"
 

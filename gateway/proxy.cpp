@@ -10,8 +10,8 @@
 #include <optional>
 #include <vector>
 
-#include "gateway/http/serializer.hpp"
-#include "gateway/log.hpp"
+#include "base/http/serializer.hpp"
+#include "base/log.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway::proxy {
@@ -164,18 +164,18 @@ class Fetch::Impl {
   std::vector<std::uint8_t> tried_;
   std::unique_ptr<upstreams::Connection> conn_;
   std::optional<ActiveGuard> active_;
-  http::Clock::time_point sent_at_{};
+  Clock::time_point sent_at_{};
 };
 
 std::vector<std::uint8_t> Fetch::Impl::excluded() const {
-  auto now = http::Clock::now();
+  auto now = Clock::now();
   std::vector<std::uint8_t> out(group_.size());
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = tried_[i] || !group_.usable(i, now);
   return out;
 }
 
 int Fetch::Impl::pick() {
-  std::uint64_t hash = group_.config().balance == Balance::hash ? upstreams::fnv1a(req_.target) : 0;
+  std::uint64_t hash = group_.config().balance == upstreams::Balance::hash ? fnv1a(req_.target) : 0;
   return pool_.balancer().pick(excluded(), pool_.active(), hash);
 }
 
@@ -187,7 +187,7 @@ bool Fetch::Impl::another_instance_left() const {
 bool Fetch::Impl::may_retry() const { return http::is_idempotent(req_.method) && !body_streamed_; }
 
 void Fetch::Impl::note_failure(std::size_t i, Outcome o) {
-  group_.report_failure(i, http::Clock::now());
+  group_.report_failure(i, Clock::now());
   std::string msg = "route=" + route_.name + " upstream=" + group_.name() + " instance=" + info_.instance + ": " +
                     upstreams::to_string(o);
   if (conn_ && conn_->last_error() && o != Outcome::read_timeout && o != Outcome::connect_timeout)
@@ -246,7 +246,7 @@ void Fetch::Impl::start_body_sender() {
   body_streamed_ = true;  // from here on the request cannot be replayed
   sender_running_ = true;
   auto ex = conn_->executor();
-  sender_done_.emplace(ex, http::Clock::time_point::max());
+  sender_done_.emplace(ex, Clock::time_point::max());
   asio::co_spawn(
       ex, [this, &c = *conn_]() -> asio::awaitable<void> { sender_outcome_ = co_await stream_body(c); },
       [this](std::exception_ptr e) {
@@ -263,7 +263,7 @@ asio::awaitable<void> Fetch::Impl::join_body_sender() {
 asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
   // A kept-alive connection first; if the server closed it while idle the
   // request is sent once more on a fresh one.
-  conn_ = pool_.take_idle(i, http::Clock::now());
+  conn_ = pool_.take_idle(i, Clock::now());
   for (int fresh_retry = 0;; ++fresh_retry) {
     if (!conn_) {
       auto o = co_await connect(i);
@@ -271,7 +271,7 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
     } else {
       upstreams::PoolStats::inc(pool_.stats().reused);
     }
-    sent_at_ = http::Clock::now();
+    sent_at_ = Clock::now();
     auto o = co_await send_request(*conn_);
     if (o == Outcome::ok && !body_in_memory_) start_body_sender();
     if (o == Outcome::ok) o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read);
@@ -334,7 +334,7 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
       if (o == Outcome::read_timeout || !may_retry()) break;
       continue;
     }
-    info_.upstream_time = std::chrono::duration_cast<std::chrono::microseconds>(http::Clock::now() - sent_at_);
+    info_.upstream_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at_);
     stats_.response_time.observe(info_.upstream_time);
     group_.report_success(idx);
     int status = outer_.resp_.status;
@@ -368,7 +368,7 @@ asio::awaitable<void> Fetch::Impl::finish() {
     co_await join_body_sender();
   }
   if (conn_ && conn_->reusable() && !sender_running_ && sender_outcome_ == Outcome::ok)
-    pool_.give_back(std::move(conn_), http::Clock::now());
+    pool_.give_back(std::move(conn_), Clock::now());
   conn_.reset();
   active_.reset();
 }

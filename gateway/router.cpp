@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 namespace gateway {
 

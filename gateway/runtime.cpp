@@ -1,23 +1,23 @@
 #include "gateway/runtime.hpp"
 
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 
 namespace gateway {
 
 namespace {
-cache::StoreOptions store_options(const CacheZoneConfig& c) {
+cache::StoreOptions store_options(const cache::ZoneConfig& c) {
   cache::StoreOptions o;
   o.path = c.path;
   o.max_size = c.max_size;
   o.memory = c.memory;
   o.memory_entry_max = c.memory_entry_max;
-  o.policy = cache::parse_policy(c.policy).value_or(cache::PolicyKind::s3fifo);
+  o.policy = c.policy;
   o.inactive = std::max<cache::Seconds>(1, std::chrono::duration_cast<std::chrono::seconds>(c.inactive).count());
   return o;
 }
 }  // namespace
 
-CacheZone::CacheZone(const CacheZoneConfig& c) : config(c), store(store_options(c)) {
+CacheZone::CacheZone(const cache::ZoneConfig& c) : config(c), store(store_options(c)) {
   store.start();
   if (c.redis) tier = std::make_unique<cache::SharedTier>(*c.redis, c.name, store);
 }

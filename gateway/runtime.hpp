@@ -16,7 +16,7 @@
 #include "cache/store.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/config.hpp"
-#include "gateway/http/parser.hpp"
+#include "base/http/parser.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/router.hpp"
 #include "upstreams/group.hpp"
@@ -26,8 +26,8 @@ namespace gateway {
 // A cache zone: its store and its in-flight fills. Shared by all workers
 // and kept across reloads while its path stays the same.
 struct CacheZone {
-  explicit CacheZone(const CacheZoneConfig& config);
-  CacheZoneConfig config;
+  explicit CacheZone(const cache::ZoneConfig& config);
+  cache::ZoneConfig config;
   cache::Store store;
   cache::FillTable fills;
   std::unique_ptr<cache::SharedTier> tier;  // with `redis:`

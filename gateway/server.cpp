@@ -8,7 +8,7 @@
 #include <functional>
 #include <thread>
 
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {

@@ -6,7 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "gateway/connection.hpp"
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 
 namespace gateway {
 
@@ -100,7 +100,7 @@ void Worker::schedule_tick() {
   tick_->expires_after(kTick);
   tick_->async_wait([this](boost::system::error_code ec) {
     if (ec) return;
-    deadlines_.expire(http::Clock::now());
+    deadlines_.expire(Clock::now());
     access_log_.flush();
     if (draining_.load() && connections_.empty()) return;
     schedule_tick();

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "gateway/access_log.hpp"
-#include "gateway/http/deadline.hpp"
+#include "base/deadline.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/runtime.hpp"
 
@@ -46,7 +46,7 @@ class Worker {
 
   int id() const noexcept { return id_; }
   asio::io_context& io() noexcept { return *io_; }
-  http::Deadlines& deadlines() noexcept { return deadlines_; }
+  Deadlines& deadlines() noexcept { return deadlines_; }
   WorkerMetrics& metrics() noexcept { return metrics_; }
   const WorkerMetrics& metrics() const noexcept { return metrics_; }
   AccessLog& access_log() noexcept { return access_log_; }
@@ -92,7 +92,7 @@ class Worker {
   // they own) must go while the rest of the worker is still alive.
   std::unique_ptr<asio::io_context> io_;
   std::optional<asio::steady_timer> tick_;
-  http::Deadlines deadlines_;
+  Deadlines deadlines_;
   WorkerMetrics metrics_;
   AccessLog access_log_;
   std::shared_ptr<WorkerState> state_;

@@ -7,7 +7,6 @@
 namespace gateway::upstreams {
 
 namespace {
-using http::mix64;
 constexpr int kRingPointsPerWeight = 160;  // as ketama
 }  // namespace
 

@@ -11,12 +11,11 @@
 #include <string_view>
 #include <vector>
 
-#include "gateway/config.hpp"
-#include "gateway/http/hash.hpp"
+#include "upstreams/config.hpp"
+#include "base/hash.hpp"
 
 namespace gateway::upstreams {
 
-using http::fnv1a;
 
 class Balancer {
  public:

@@ -32,7 +32,7 @@ int status_for(Outcome o) noexcept {
   return (o == Outcome::connect_timeout || o == Outcome::read_timeout || o == Outcome::send_timeout) ? 504 : 502;
 }
 
-Connection::Connection(const asio::any_io_executor& ex, http::Deadlines& deadlines, std::size_t instance,
+Connection::Connection(const asio::any_io_executor& ex, Deadlines& deadlines, std::size_t instance,
                        const http::ParserLimits& limits)
     : socket_(ex),
       deadlines_(deadlines),
@@ -56,14 +56,14 @@ void Connection::close() noexcept {
 }
 
 asio::awaitable<Outcome> Connection::connect(const std::vector<tcp::endpoint>& endpoints,
-                                             http::Clock::duration timeout) {
+                                             Clock::duration timeout) {
   if (endpoints.empty()) {
     error_ = asio::error::host_not_found;
     co_return Outcome::connect_failed;
   }
   deadlines_.arm(deadline_, timeout);
   auto [ec, ep] = co_await asio::async_connect(socket_, endpoints, kAwait);
-  http::Deadlines::disarm(deadline_);
+  Deadlines::disarm(deadline_);
   if (deadline_.expired()) co_return Outcome::connect_timeout;
   if (ec) {
     error_ = ec;
@@ -74,11 +74,11 @@ asio::awaitable<Outcome> Connection::connect(const std::vector<tcp::endpoint>& e
 }
 
 asio::awaitable<Outcome> Connection::send(std::span<const asio::const_buffer> buffers,
-                                          http::Clock::duration timeout) {
+                                          Clock::duration timeout) {
   // Its own deadline: the body may be sent while the response is read.
   deadlines_.arm(send_deadline_, timeout);
   auto [ec, n] = co_await asio::async_write(socket_, buffers, kAwait);
-  http::Deadlines::disarm(send_deadline_);
+  Deadlines::disarm(send_deadline_);
   if (send_deadline_.expired()) co_return Outcome::send_timeout;
   if (ec) {
     error_ = ec;
@@ -107,7 +107,7 @@ asio::awaitable<bool> Connection::fill() {
 }
 
 asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_request,
-                                               http::Clock::duration timeout) {
+                                               Clock::duration timeout) {
   response_ = &out;
   response_started_ = false;
   eof_ = false;
@@ -116,7 +116,7 @@ asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_re
   for (;;) {
     if (begin_ == end_) {
       if (!co_await fill()) {
-        http::Deadlines::disarm(deadline_);
+        Deadlines::disarm(deadline_);
         if (deadline_.expired()) co_return Outcome::read_timeout;
         if (eof_ && parser_.in_message()) {
           // Close-delimited response without a body, e.g. a bare head.
@@ -129,18 +129,18 @@ asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_re
     auto r = parser_.feed(buf_.get() + begin_, end_ - begin_);
     begin_ += r.consumed;
     if (r.event == http::Event::error) {
-      http::Deadlines::disarm(deadline_);
+      Deadlines::disarm(deadline_);
       co_return Outcome::bad_response;
     }
     if (r.event == http::Event::headers || r.event == http::Event::message_done) {
-      http::Deadlines::disarm(deadline_);
+      Deadlines::disarm(deadline_);
       co_return Outcome::ok;
     }
   }
 }
 
 asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, bool& done,
-                                               http::Clock::duration timeout) {
+                                               Clock::duration timeout) {
   piece = {};
   done = parser_.message_done();
   if (done) {
@@ -163,7 +163,7 @@ asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, boo
     }
     deadlines_.arm(deadline_, timeout);
     bool got = co_await fill();
-    http::Deadlines::disarm(deadline_);
+    Deadlines::disarm(deadline_);
     if (got) continue;
     if (deadline_.expired()) co_return Outcome::read_timeout;
     if (eof_) {

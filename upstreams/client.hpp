@@ -11,8 +11,8 @@
 #include <span>
 #include <string>
 
-#include "gateway/http/deadline.hpp"
-#include "gateway/http/parser.hpp"
+#include "base/deadline.hpp"
+#include "base/http/parser.hpp"
 
 namespace gateway::upstreams {
 
@@ -38,7 +38,7 @@ int status_for(Outcome o) noexcept;
 
 class Connection {
  public:
-  Connection(const asio::any_io_executor& ex, http::Deadlines& deadlines, std::size_t instance,
+  Connection(const asio::any_io_executor& ex, Deadlines& deadlines, std::size_t instance,
              const http::ParserLimits& limits);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -51,20 +51,20 @@ class Connection {
   const boost::system::error_code& last_error() const noexcept { return error_; }
   const std::string& parse_error() const noexcept { return parser_.error_reason(); }
 
-  asio::awaitable<Outcome> connect(const std::vector<tcp::endpoint>& endpoints, http::Clock::duration timeout);
-  asio::awaitable<Outcome> send(std::span<const asio::const_buffer> buffers, http::Clock::duration timeout);
+  asio::awaitable<Outcome> connect(const std::vector<tcp::endpoint>& endpoints, Clock::duration timeout);
+  asio::awaitable<Outcome> send(std::span<const asio::const_buffer> buffers, Clock::duration timeout);
   // Reads until the head of the final response is parsed (1xx are skipped).
-  asio::awaitable<Outcome> read_head(http::Response& out, bool head_request, http::Clock::duration timeout);
+  asio::awaitable<Outcome> read_head(http::Response& out, bool head_request, Clock::duration timeout);
   // The next run of body bytes (valid until the next call); `done` is set
   // with the last one. A run may be empty only when done.
-  asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done, http::Clock::duration timeout);
+  asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done, Clock::duration timeout);
   // Response complete and both sides keep the connection open.
   bool reusable() const noexcept;
   // Some byte of the current response arrived.
   bool response_started() const noexcept { return response_started_; }
 
-  http::Clock::time_point idle_since() const noexcept { return idle_since_; }
-  void set_idle_since(http::Clock::time_point t) noexcept { idle_since_ = t; }
+  Clock::time_point idle_since() const noexcept { return idle_since_; }
+  void set_idle_since(Clock::time_point t) noexcept { idle_since_ = t; }
   void close() noexcept;
   asio::any_io_executor executor() { return socket_.get_executor(); }
 
@@ -74,9 +74,9 @@ class Connection {
   asio::awaitable<bool> fill();
 
   tcp::socket socket_;
-  http::Deadlines& deadlines_;
-  http::Deadline deadline_;       // connect and read
-  http::Deadline send_deadline_;  // send, which may overlap a read
+  Deadlines& deadlines_;
+  Deadline deadline_;       // connect and read
+  Deadline send_deadline_;  // send, which may overlap a read
   std::size_t instance_;
   http::Parser parser_;
   http::Response* response_ = nullptr;
@@ -86,7 +86,7 @@ class Connection {
   bool response_started_ = false;
   bool eof_ = false;
   boost::system::error_code error_;
-  http::Clock::time_point idle_since_{};
+  Clock::time_point idle_since_{};
 };
 
 }  // namespace gateway::upstreams

@@ -13,7 +13,7 @@ namespace gateway::upstreams {
 namespace {
 namespace ip = boost::asio::ip;
 
-std::int64_t ticks(http::Clock::time_point t) noexcept {
+std::int64_t ticks(Clock::time_point t) noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
@@ -51,7 +51,7 @@ std::vector<ip::tcp::endpoint> resolve(const Endpoint& e) {
 constexpr auto kIdleMax = std::chrono::seconds(30);
 }  // namespace
 
-Group::Group(const UpstreamConfig& config, const Group* previous) : config_(config) {
+Group::Group(const GroupConfig& config, const Group* previous) : config_(config) {
   for (const auto& ic : config_.instances) {
     auto st = std::make_unique<InstanceState>();
     st->address = ic.address;
@@ -70,13 +70,13 @@ Group::Group(const UpstreamConfig& config, const Group* previous) : config_(conf
   }
 }
 
-bool Group::usable(std::size_t i, http::Clock::time_point now) const noexcept {
+bool Group::usable(std::size_t i, Clock::time_point now) const noexcept {
   const auto& s = *instances_[i];
   if (!s.probe_up.load(std::memory_order_relaxed)) return false;
   return s.down_until.load(std::memory_order_relaxed) <= ticks(now);
 }
 
-void Group::report_failure(std::size_t i, http::Clock::time_point now) noexcept {
+void Group::report_failure(std::size_t i, Clock::time_point now) noexcept {
   auto& s = *instances_[i];
   s.failures_total.fetch_add(1, std::memory_order_relaxed);
   if (config_.max_fails <= 0) return;
@@ -127,7 +127,7 @@ Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker)
 
 Pool::~Pool() = default;
 
-std::unique_ptr<Connection> Pool::take_idle(std::size_t i, http::Clock::time_point now) {
+std::unique_ptr<Connection> Pool::take_idle(std::size_t i, Clock::time_point now) {
   auto& stack = idle_[i];
   while (!stack.empty()) {
     auto c = std::move(stack.back());
@@ -137,7 +137,7 @@ std::unique_ptr<Connection> Pool::take_idle(std::size_t i, http::Clock::time_poi
   return nullptr;
 }
 
-void Pool::give_back(std::unique_ptr<Connection> c, http::Clock::time_point now) {
+void Pool::give_back(std::unique_ptr<Connection> c, Clock::time_point now) {
   const auto cap = static_cast<std::size_t>(std::max(group_->config().keepalive, 0));
   if (cap == 0) return;
   auto& stack = idle_[c->instance()];

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "gateway/config.hpp"
-#include "gateway/http/deadline.hpp"
+#include "upstreams/config.hpp"
+#include "base/deadline.hpp"
 #include "upstreams/balancer.hpp"
 
 namespace gateway::upstreams {
@@ -39,23 +39,23 @@ class Group {
  public:
   // `previous`: the group of the same name in the configuration being
   // replaced; instances at the same address keep their health.
-  Group(const UpstreamConfig& config, const Group* previous = nullptr);
+  Group(const GroupConfig& config, const Group* previous = nullptr);
 
-  const UpstreamConfig& config() const noexcept { return config_; }
+  const GroupConfig& config() const noexcept { return config_; }
   const std::string& name() const noexcept { return config_.name; }
   std::size_t size() const noexcept { return instances_.size(); }
   InstanceState& instance(std::size_t i) noexcept { return *instances_[i]; }
   const InstanceState& instance(std::size_t i) const noexcept { return *instances_[i]; }
 
-  bool usable(std::size_t i, http::Clock::time_point now) const noexcept;
+  bool usable(std::size_t i, Clock::time_point now) const noexcept;
   // Passive health: a failed attempt (connect error, reset, timeout).
-  void report_failure(std::size_t i, http::Clock::time_point now) noexcept;
+  void report_failure(std::size_t i, Clock::time_point now) noexcept;
   void report_success(std::size_t i) noexcept;
   // Active health: a probe result; returns true if the verdict changed.
   bool report_probe(std::size_t i, bool ok) noexcept;
 
  private:
-  UpstreamConfig config_;
+  GroupConfig config_;
   std::vector<std::unique_ptr<InstanceState>> instances_;
 };
 
@@ -83,9 +83,9 @@ class Pool {
 
   // An idle keep-alive connection to instance i, most recently used first;
   // null if none.
-  std::unique_ptr<Connection> take_idle(std::size_t i, http::Clock::time_point now);
+  std::unique_ptr<Connection> take_idle(std::size_t i, Clock::time_point now);
   // Keeps c for reuse if the pool has room, else closes it.
-  void give_back(std::unique_ptr<Connection> c, http::Clock::time_point now);
+  void give_back(std::unique_ptr<Connection> c, Clock::time_point now);
   std::size_t idle_count() const noexcept;
 
  private:

@@ -2,7 +2,7 @@
 
 #include <curl/curl.h>
 
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 
 namespace gateway::upstreams {
 
@@ -12,7 +12,7 @@ struct Probe {
   std::size_t instance = 0;
   std::string url;
   CURL* easy = nullptr;
-  http::Clock::time_point due{};
+  Clock::time_point due{};
 };
 
 std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
@@ -76,7 +76,7 @@ void HealthChecker::run() {
         }
       }
     }
-    auto now = http::Clock::now();
+    auto now = Clock::now();
     for (auto& p : probes) {
       if (p.easy || p.due > now) continue;
       const auto& hc = *p.group->config().health;
@@ -110,7 +110,7 @@ void HealthChecker::run() {
       curl_multi_remove_handle(multi, p->easy);
       curl_easy_cleanup(p->easy);
       p->easy = nullptr;
-      p->due = http::Clock::now() + p->group->config().health->interval;
+      p->due = Clock::now() + p->group->config().health->interval;
     }
     curl_multi_poll(multi, nullptr, 0, 100, nullptr);
   }

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "gateway/http/serializer.hpp"
-#include "gateway/http/url.hpp"
+#include "base/http/serializer.hpp"
+#include "base/http/url.hpp"
 
 namespace bench {
 

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 namespace bench {
 

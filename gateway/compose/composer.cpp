@@ -8,7 +8,7 @@
 #include "gateway/compose/fragment.hpp"
 #include "gateway/compose/json.hpp"
 #include "gateway/compose/template.hpp"
-#include "gateway/log.hpp"
+#include "base/log.hpp"
 #include "gateway/runtime.hpp"
 #include "gateway/worker.hpp"
 

@@ -5,7 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "gateway/http/serializer.hpp"
+#include "base/http/serializer.hpp"
 #include "gateway/runtime.hpp"
 #include "gateway/worker.hpp"
 

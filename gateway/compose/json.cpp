@@ -19,7 +19,7 @@
 // max_depth cannot overflow the C++ stack; "[]" is depth 1, a scalar 0.
 #include "gateway/compose/json.hpp"
 
-#include "gateway/json.hpp"
+#include "base/json.hpp"
 
 #include <cstdint>
 

@@ -17,7 +17,7 @@
 #include <tuple>
 
 #include "gateway/router.hpp"
-#include "gateway/units.hpp"
+#include "base/units.hpp"
 
 namespace gateway::page {
 

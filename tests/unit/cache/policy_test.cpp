@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/http/serializer.hpp"
+#include "base/http/serializer.hpp"
 
 namespace http = gateway::http;
-using gateway::CacheRuleConfig;
+using gateway::cache::RuleConfig;
 using gateway::Duration;
 using namespace gateway::cache;
 
@@ -130,26 +130,26 @@ const char* name_of(Usability u) {
 }
 
 // Rules, built by small steps.
-CacheRuleConfig rule(long long ttl_ms = 60'000) {
-  CacheRuleConfig r;
+RuleConfig rule(long long ttl_ms = 60'000) {
+  RuleConfig r;
   r.ttl = Duration(ttl_ms);
   return r;
 }
-CacheRuleConfig with_valid(CacheRuleConfig r, int status, long long ms) {
+RuleConfig with_valid(RuleConfig r, int status, long long ms) {
   r.valid.emplace_back(status, Duration(ms));
   return r;
 }
-CacheRuleConfig overriding(CacheRuleConfig r) {
+RuleConfig overriding(RuleConfig r) {
   r.override = true;
   return r;
 }
-CacheRuleConfig storing_set_cookie(CacheRuleConfig r) {
+RuleConfig storing_set_cookie(RuleConfig r) {
   r.store_set_cookie = true;
   return r;
 }
-CacheRuleConfig with_query(CacheRuleConfig::Query q, std::vector<std::string> key_headers = {},
+RuleConfig with_query(RuleConfig::Query q, std::vector<std::string> key_headers = {},
                            std::vector<std::string> key_cookies = {}) {
-  CacheRuleConfig r;
+  RuleConfig r;
   r.query = q;
   r.key_headers = std::move(key_headers);
   r.key_cookies = std::move(key_cookies);
@@ -297,11 +297,11 @@ TEST_CASE("heuristically_cacheable: exactly the RFC 9110 15.1 list") {
 // --- Keys -----------------------------------------------------------------------
 
 TEST_CASE("cache_key: method class, host, path, query modes, extra headers and cookies") {
-  using Q = CacheRuleConfig::Query;
+  using Q = RuleConfig::Query;
   struct Case {
     const char* name;
     http::Request req;
-    CacheRuleConfig rule;
+    RuleConfig rule;
     std::string expected;
   };
   auto req = [](const char* method, const char* target, Fields f) { return request(method, target, f); };
@@ -366,7 +366,7 @@ TEST_CASE("cache_key: method class, host, path, query modes, extra headers and c
 }
 
 TEST_CASE("cache_key: distinct requests never share a key, whatever the bytes") {
-  const auto rule = with_query(CacheRuleConfig::Query::keep, {"X-A", "X-B"}, {"c"});
+  const auto rule = with_query(RuleConfig::Query::keep, {"X-A", "X-B"}, {"c"});
   const std::string s(1, kKeySeparator);
   const std::vector<http::Request> requests = {
       get("/a"),
@@ -398,17 +398,17 @@ TEST_CASE("cache_key: distinct requests never share a key, whatever the bytes") 
 }
 
 TEST_CASE("url_key names every key of a URL as itself or a prefix ending at a separator") {
-  const auto sorted = with_query(CacheRuleConfig::Query::sorted, {"X-A"}, {"c"});
+  const auto sorted = with_query(RuleConfig::Query::sorted, {"X-A"}, {"c"});
   const std::string url = url_key("Example.com:80", "/a?b=1&a=2", sorted);
   CHECK(url == sep("GET|example.com|/a?a=2&b=1"));
   const auto key = cache_key(request("HEAD", "/a?b=1&a=2", {{"Host", "example.com"}, {"X-A", "1"}}), sorted);
   CHECK(key.substr(0, url.size() + 1) == url + kKeySeparator);
   CHECK(url_key("example.com", "/a", {}) == cache_key(get("/a"), {}));
-  CHECK(url_key("example.com", "/a?x=1", with_query(CacheRuleConfig::Query::ignore)) == sep("GET|example.com|/a"));
+  CHECK(url_key("example.com", "/a?x=1", with_query(RuleConfig::Query::ignore)) == sep("GET|example.com|/a"));
 }
 
 TEST_CASE("bypassed: a listed header or cookie neither empty nor \"0\"") {
-  CacheRuleConfig r;
+  RuleConfig r;
   r.bypass_headers = {"X-Nocache"};
   r.bypass_cookies = {"nocache"};
   struct Case {
@@ -434,7 +434,7 @@ TEST_CASE("bypassed: a listed header or cookie neither empty nor \"0\"") {
     CAPTURE(dump(header_map(c.headers)));
     CHECK(bypassed(get("/a", c.headers), r) == c.expected);
   }
-  CHECK_FALSE(bypassed(get("/a", {{"X-Nocache", "1"}}), CacheRuleConfig{}));
+  CHECK_FALSE(bypassed(get("/a", {{"X-Nocache", "1"}}), RuleConfig{}));
 }
 
 // --- Storing ------------------------------------------------------------------------
@@ -446,7 +446,7 @@ TEST_CASE("can_store: every rule of RFC 9111 3 and 3.5, with a stable reason") {
     Fields req;
     int status;
     Fields resp;
-    CacheRuleConfig rule;
+    RuleConfig rule;
     const char* reason;  // "" means stored
   };
   const std::string past = date(kNow - 3600), now = date(kNow), future = date(kNow + 3600);
@@ -555,7 +555,7 @@ TEST_CASE("freshness: s-maxage > max-age > Expires - Date > valid > ttl, overrid
     const char* name;
     int status;
     Fields resp;
-    CacheRuleConfig rule;
+    RuleConfig rule;
     const char* expected;
   };
   const std::vector<Case> cases = {
@@ -727,7 +727,7 @@ TEST_CASE("may_serve_stale_on_error: stale-if-error window, use_stale, revalidat
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
-    CacheRuleConfig r;
+    RuleConfig r;
     r.use_stale = c.use_stale;
     CHECK(may_serve_stale_on_error(c.f, c.age, r, c.failure) == c.expected);
   }

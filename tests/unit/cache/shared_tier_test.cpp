@@ -349,8 +349,8 @@ std::uint16_t refused_port() {
   return ntohs(sa.sin_port);
 }
 
-gateway::RedisConfig config_for(std::uint16_t port, Ms timeout = 1s) {
-  gateway::RedisConfig c;
+gateway::cache::RedisConfig config_for(std::uint16_t port, Ms timeout = 1s) {
+  gateway::cache::RedisConfig c;
   c.address = gateway::Endpoint{"127.0.0.1:" + std::to_string(port), "127.0.0.1", port};
   c.timeout = timeout;
   c.connect_timeout = 1s;

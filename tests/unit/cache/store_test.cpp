@@ -39,7 +39,7 @@
 
 namespace http = gateway::http;
 namespace fs = std::filesystem;
-using gateway::CacheRuleConfig;
+using gateway::cache::RuleConfig;
 using namespace gateway::cache;
 
 // ---------------------------------------------------------------- configurations
@@ -165,7 +165,7 @@ http::Request get(std::string host, std::string target, const Fields& fields = {
 }
 
 EntryMeta make_meta(const http::Request& req, std::vector<std::string> vary_fields = {},
-                    std::vector<std::string> tags = {}, const CacheRuleConfig& rule = {}) {
+                    std::vector<std::string> tags = {}, const RuleConfig& rule = {}) {
   EntryMeta m;
   m.key = cache_key(req, rule);
   m.vary_fields = std::move(vary_fields);
@@ -289,7 +289,7 @@ class Harness {
     store_->wait_loaded();
   }
 
-  std::shared_ptr<const Entry> lookup(const http::Request& req, const CacheRuleConfig& rule = {}) {
+  std::shared_ptr<const Entry> lookup(const http::Request& req, const RuleConfig& rule = {}) {
     return store_->lookup(cache_key(req, rule), req, now());
   }
 
@@ -575,7 +575,7 @@ TEST_CASE_TEMPLATE("store: replacing a variant serves the new body and deletes t
 TEST_CASE_TEMPLATE("store: purge_url removes every variant and extra key part of one URL", C, STORE_CONFIGS) {
   Harness<C> h;
   auto& store = h.store();
-  CacheRuleConfig rule;
+  RuleConfig rule;
   rule.key_headers = {"x-device"};
   const std::vector<std::string> vary = {"accept-language"};
   struct Item {

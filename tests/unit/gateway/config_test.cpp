@@ -14,8 +14,9 @@
 #include "gateway/compose/template.hpp"
 
 namespace fs = std::filesystem;
-using gateway::Balance;
-using gateway::CacheRuleConfig;
+namespace cache = gateway::cache;
+namespace upstreams = gateway::upstreams;
+using gateway::cache::RuleConfig;
 using gateway::ConfigError;
 using gateway::Duration;
 
@@ -165,7 +166,7 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(main_zone.max_size == 2ull << 30);
   CHECK(main_zone.memory == 32ull << 20);
   CHECK(main_zone.memory_entry_max == 16 << 10);
-  CHECK(main_zone.policy == "lru");
+  CHECK(main_zone.policy == cache::PolicyKind::lru);
   CHECK(main_zone.inactive == Duration{3'600'000});
   CHECK(main_zone.tags_header == "Cache-Tag");
 
@@ -176,14 +177,14 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(small.max_size == 1ull << 30);         // defaults from here on
   CHECK(small.memory == 64ull << 20);
   CHECK(small.memory_entry_max == 64 << 10);
-  CHECK(small.policy == "s3fifo");
+  CHECK(small.policy == cache::PolicyKind::s3fifo);
   CHECK(small.inactive == Duration{600'000});
   CHECK(small.tags_header == "Surrogate-Key");
 
   REQUIRE(config.upstreams.size() == 2);
   const auto& channels = config.upstreams[0];
   CHECK(channels.name == "channels");
-  CHECK(channels.balance == Balance::weighted);
+  CHECK(channels.balance == upstreams::Balance::weighted);
   REQUIRE(channels.instances.size() == 2);
   CHECK(channels.instances[0].address.port == 9001);
   CHECK(channels.instances[0].weight == 1);
@@ -201,7 +202,7 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(channels.health->fails == 3);
 
   const auto& chat = config.upstreams[1];
-  CHECK(chat.balance == Balance::round_robin);  // default
+  CHECK(chat.balance == upstreams::Balance::round_robin);  // default
   CHECK(chat.keepalive == 32);                  // default
   CHECK(chat.max_fails == 0);                   // through the alias `fails`
   CHECK_FALSE(chat.health.has_value());
@@ -228,7 +229,7 @@ TEST_CASE("a complete file parses into the expected structs") {
       {200, Duration{10'000}}, {404, Duration{1'000}}, {301, Duration{0}}};
   CHECK(rule.valid == valid);  // in file order
   CHECK(rule.override);
-  CHECK(rule.query == CacheRuleConfig::Query::sorted);
+  CHECK(rule.query == cache::RuleConfig::Query::sorted);
   CHECK(rule.key_headers == std::vector<std::string>{"Accept-Language", "X-Tenant"});
   CHECK(rule.key_cookies == std::vector<std::string>{"session"});
   CHECK(rule.bypass_headers == std::vector<std::string>{"X-No-Cache"});  // one name alone
@@ -257,7 +258,7 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(plain.ttl == Duration{0});
   CHECK(plain.valid.empty());
   CHECK_FALSE(plain.override);
-  CHECK(plain.query == CacheRuleConfig::Query::keep);
+  CHECK(plain.query == cache::RuleConfig::Query::keep);
   CHECK(plain.key_headers.empty());
   CHECK(plain.key_cookies.empty());
   CHECK(plain.bypass_headers.empty());
@@ -399,7 +400,7 @@ routes: [{prefix: /, upstream: app, cache: full}]
   REQUIRE(short_form.address.has_value());
   CHECK(short_form.address->host == "::1");
   CHECK(short_form.address->port == 6379);
-  const gateway::RedisConfig defaults;
+  const gateway::cache::RedisConfig defaults;
   CHECK(short_form.timeout == defaults.timeout);
   CHECK(short_form.timeout == Duration{50});
   CHECK(short_form.connect_timeout == Duration{200});

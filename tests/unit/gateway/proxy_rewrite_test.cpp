@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 using gateway::RouteConfig;
 using gateway::http::HeaderMap;

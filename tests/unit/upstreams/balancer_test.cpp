@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-using gateway::Balance;
+using gateway::upstreams::Balance;
 using gateway::upstreams::Balancer;
-using gateway::upstreams::fnv1a;
+using gateway::fnv1a;
 
 namespace {
 

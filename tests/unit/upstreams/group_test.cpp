@@ -8,15 +8,15 @@
 #include <chrono>
 #include <string>
 
-using gateway::HealthCheckConfig;
-using gateway::InstanceConfig;
-using gateway::UpstreamConfig;
+using gateway::upstreams::HealthCheckConfig;
+using gateway::upstreams::InstanceConfig;
+using gateway::upstreams::GroupConfig;
 using gateway::upstreams::Group;
 using namespace std::chrono_literals;
 
 namespace {
 
-using Clock = gateway::http::Clock;
+using Clock = gateway::Clock;
 const Clock::time_point t0 = Clock::time_point{} + 1000s;
 
 InstanceConfig instance(std::uint16_t port) {
@@ -27,9 +27,9 @@ InstanceConfig instance(std::uint16_t port) {
   return ic;
 }
 
-UpstreamConfig upstream(std::initializer_list<std::uint16_t> ports, int max_fails = 2,
+GroupConfig upstream(std::initializer_list<std::uint16_t> ports, int max_fails = 2,
                         gateway::Duration fail_timeout = 10s) {
-  UpstreamConfig c;
+  GroupConfig c;
   c.name = "svc";
   for (auto p : ports) c.instances.push_back(instance(p));
   c.max_fails = max_fails;
@@ -37,7 +37,7 @@ UpstreamConfig upstream(std::initializer_list<std::uint16_t> ports, int max_fail
   return c;
 }
 
-UpstreamConfig probed(std::initializer_list<std::uint16_t> ports, int passes, int fails) {
+GroupConfig probed(std::initializer_list<std::uint16_t> ports, int passes, int fails) {
   auto c = upstream(ports);
   HealthCheckConfig hc;
   hc.passes = passes;

@@ -1,4 +1,4 @@
-#include "gateway/http/serializer.hpp"
+#include "base/http/serializer.hpp"
 
 #include <array>
 #include <charconv>

@@ -1,4 +1,4 @@
-#include "gateway/http/parser.hpp"
+#include "base/http/parser.hpp"
 
 #include <cassert>
 #include <cstring>

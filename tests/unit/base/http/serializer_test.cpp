@@ -1,6 +1,6 @@
 // Tests for gateway/http/serializer: heads back to exact bytes, chunk framing,
 // the hop-by-hop rules and HTTP dates.
-#include "gateway/http/serializer.hpp"
+#include "base/http/serializer.hpp"
 
 #include <doctest/doctest.h>
 

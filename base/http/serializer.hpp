@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 namespace gateway::http {
 

@@ -14,7 +14,7 @@
 #include <chrono>
 #include <utility>
 
-namespace gateway::http {
+namespace gateway {
 
 using Clock = std::chrono::steady_clock;
 
@@ -87,4 +87,4 @@ class Deadlines {
   List list_;
 };
 
-}  // namespace gateway::http
+}  // namespace gateway

@@ -1,14 +1,24 @@
-// Parsing of the value syntaxes used in the config file: durations, sizes and
-// listen/instance addresses. Pure functions.
+// The value syntaxes of the configuration: durations, sizes and
+// listen/instance addresses, and the types they become. Pure functions;
+// every library's configuration types use them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
-#include "gateway/config.hpp"
-
 namespace gateway {
+
+using Duration = std::chrono::milliseconds;
+
+// "host:port" as given, and its parts. IPv6 literals are written "[::1]:8080".
+struct Endpoint {
+  std::string text;
+  std::string host;
+  std::uint16_t port = 0;
+};
 
 // "500ms", "10s", "1m", "2h", "1d", combinations such as "1m30s"; a bare
 // integer means seconds (as in nginx). nullopt if malformed or negative.

@@ -1,6 +1,6 @@
 // Tests for gateway/units: the duration, size and endpoint syntaxes of the
 // config file. Table-driven: one row per accepted or rejected spelling.
-#include "gateway/units.hpp"
+#include "base/units.hpp"
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,7 @@
 // limits, and the inputs that must be refused. Every input is fed in one piece
 // and again in slices of 1, 2, 3 and 7 bytes (as a socket may deliver it); all
 // runs must agree exactly (STYLE.md: feed the parser byte by byte).
-#include "gateway/http/parser.hpp"
+#include "base/http/parser.hpp"
 
 #include <doctest/doctest.h>
 

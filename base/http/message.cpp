@@ -1,4 +1,4 @@
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 #include <cassert>
 

@@ -1,7 +1,7 @@
 // Owns the value syntaxes of the config file: durations ("1m30s"), sizes
 // ("16KiB", "10m") and endpoints ("[::1]:8080"). Pure functions, called by the
 // config loader on whichever thread loads the configuration.
-#include "gateway/units.hpp"
+#include "base/units.hpp"
 
 #include <array>
 #include <charconv>

@@ -1,6 +1,6 @@
 // Tests for gateway/http/message: HeaderMap, list tokens, Request helpers and
 // the small status/method predicates.
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 #include <doctest/doctest.h>
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace gateway::http {
+namespace gateway {
 
 constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
   x ^= x >> 30;
@@ -28,4 +28,4 @@ constexpr std::uint64_t fnv1a(std::string_view data, std::uint64_t h = 146959810
 
 constexpr std::uint64_t hash64(std::string_view data) noexcept { return mix64(fnv1a(data)); }
 
-}  // namespace gateway::http
+}  // namespace gateway

@@ -18,7 +18,7 @@
 #include <span>
 #include <string>
 
-#include "gateway/http/message.hpp"
+#include "base/http/message.hpp"
 
 namespace gateway::http {
 

@@ -1,0 +1,64 @@
+// The configuration of the cache: zones (where and how much is stored, the
+// optional shared Redis tier) and the rules a route caches by. Plain values,
+// filled by the server's YAML loader and read by the cache library.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/units.hpp"
+#include "cache/eviction.hpp"
+
+namespace gateway::cache {
+
+// A zone's shared tier (`redis:`): one Redis for a fleet of gateways.
+struct RedisConfig {
+  std::optional<Endpoint> address;        // host:port ...
+  std::string unix_socket;                // ... or a Unix socket path (absolute)
+  Duration timeout{50};                   // a request never waits on Redis longer
+  Duration connect_timeout{200};
+  Duration lock_timeout{2'000};           // fleet single flight: how long others wait for the filler
+  std::uint64_t max_entry_bytes = 1 << 20;  // larger entries stay local
+  std::string key_prefix = "gw:";         // all keys, and the pub/sub channel prefix+"events"
+};
+
+// A cache zone (`caches:`): where and how much is stored.
+struct ZoneConfig {
+  std::string name;
+  std::string path;                          // absolute; relative paths resolve against the config file
+  std::uint64_t max_size = 1ull << 30;       // bytes on disk
+  std::uint64_t memory = 64ull << 20;        // RAM tier for small hot entries
+  std::uint64_t memory_entry_max = 64 << 10; // entries up to this size may live in RAM
+  PolicyKind policy = PolicyKind::s3fifo;
+  Duration inactive{600'000};                // entries unused this long are removed
+  std::string tags_header = "Surrogate-Key"; // response header listing purge tags
+  std::optional<RedisConfig> redis;          // the fleet's shared tier
+  int line = 0;
+};
+
+// A route's `cache:` block: how its responses are cached.
+struct RuleConfig {
+  std::string zone;
+  std::size_t zone_index = 0;   // into the zones, resolved at load
+  Duration ttl{0};              // when the response gives no freshness (0: not cached)
+  // Per-status TTLs, like nginx's proxy_cache_valid: `valid: {200: 10s, 404: 1s}`.
+  std::vector<std::pair<int, Duration>> valid;
+  bool override = false;        // route TTLs win over Cache-Control/Expires
+  enum class Query { keep, sorted, ignore };
+  Query query = Query::keep;    // the query string in the key
+  std::vector<std::string> key_headers;  // request headers added to the key
+  std::vector<std::string> key_cookies;  // request cookies added to the key
+  std::vector<std::string> bypass_headers;  // present and not "" / "0": skip the cache
+  std::vector<std::string> bypass_cookies;
+  bool store_set_cookie = false;  // store responses with Set-Cookie (the cookie itself is never stored)
+  bool honor_client_no_cache = false;  // request no-cache / max-age=0 force revalidation
+  std::vector<std::string> use_stale;  // error | timeout | updating | http_500 | http_502 | http_503 | http_504
+  Duration lock_timeout{5'000};  // a waiter on another request's fill gives up after this
+  std::size_t lock_max_waiters = 10'000;
+  Duration background_update_timeout{30'000};
+};
+
+}  // namespace gateway::cache
