@@ -39,6 +39,23 @@ struct ZoneConfig {
   int line = 0;
 };
 
+// When a stale entry may be served instead of an error (`use_stale`, nginx's
+// proxy_cache_use_stale): a connection error, a timeout, another request
+// updating the entry, or one of these statuses from the instance.
+enum class StaleIf : std::uint8_t { error, timeout, updating, http_500, http_502, http_503, http_504 };
+
+// A set of StaleIf conditions.
+class StaleIfSet {
+ public:
+  void add(StaleIf c) noexcept { bits_ |= bit(c); }
+  bool has(StaleIf c) const noexcept { return (bits_ & bit(c)) != 0; }
+  bool empty() const noexcept { return bits_ == 0; }
+
+ private:
+  static constexpr std::uint8_t bit(StaleIf c) noexcept { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(c)); }
+  std::uint8_t bits_ = 0;
+};
+
 // A route's `cache:` block: how its responses are cached.
 struct RuleConfig {
   std::string zone;
@@ -55,7 +72,7 @@ struct RuleConfig {
   std::vector<std::string> bypass_cookies;
   bool store_set_cookie = false;  // store responses with Set-Cookie (the cookie itself is never stored)
   bool honor_client_no_cache = false;  // request no-cache / max-age=0 force revalidation
-  std::vector<std::string> use_stale;  // error | timeout | updating | http_500 | http_502 | http_503 | http_504
+  StaleIfSet use_stale;
   Duration lock_timeout{5'000};  // a waiter on another request's fill gives up after this
   std::size_t lock_max_waiters = 10'000;
   Duration background_update_timeout{30'000};

@@ -32,13 +32,7 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+using http::lowercase;
 
 bool ends_with(std::string_view s, std::string_view suffix) noexcept {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -679,8 +673,7 @@ Usability usability(const Freshness& f, Seconds age, const RequestDirectives& re
   return Usability::stale_revalidate;
 }
 
-bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule,
-                              std::string_view failure) {
+bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule, StaleIf failure) {
   // RFC 9111 4.2.4: "A cache MUST NOT generate a stale response if it is
   // prohibited by an explicit in-protocol directive (e.g., by a no-cache
   // response directive, a must-revalidate response directive, or an
@@ -689,12 +682,20 @@ bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig&
   // that MUST NOT; must-revalidate says to answer 504 instead (5.2.2.2).
   if (f.no_cache || f.must_revalidate) return false;
   if (f.lifetime > age) return true;  // not stale at all
-  for (const auto& allowed : rule.use_stale)
-    if (iequals(allowed, failure)) return true;
-  // RFC 5861 4: an error is what would produce a 500, 502, 503 or 504.
-  const bool error = failure == "error" || failure == "timeout" || failure == "http_500" ||
-                     failure == "http_502" || failure == "http_503" || failure == "http_504";
-  return error && age - f.lifetime < f.stale_if_error;
+  if (rule.use_stale.has(failure)) return true;
+  // RFC 5861 4: an error is what would produce a 500, 502, 503 or 504;
+  // "updating" is not an error.
+  return failure != StaleIf::updating && age - f.lifetime < f.stale_if_error;
+}
+
+std::optional<StaleIf> stale_condition(int status) noexcept {
+  switch (status) {
+    case 500: return StaleIf::http_500;
+    case 502: return StaleIf::http_502;
+    case 503: return StaleIf::http_503;
+    case 504: return StaleIf::http_504;
+    default: return std::nullopt;
+  }
 }
 
 // --- Vary --------------------------------------------------------------------------------

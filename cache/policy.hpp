@@ -172,14 +172,16 @@ enum class Usability {
 // but revalidation (RFC 9111 4.2.4). `fresh` is also the answer for a stale
 // response the client accepts with max-stale.
 Usability usability(const Freshness& f, Seconds age, const RequestDirectives& req, bool honor_request);
-// Whether a stale response may be served because the upstream failed
-// (stale-if-error window, or the rule's use_stale for this failure, where
-// `failure` is "error", "timeout" or "http_5xx" with the status).
-// stale-if-error covers "error", "timeout" and http_500/502/503/504 (RFC
-// 5861 4); use_stale has no time limit. Never with must_revalidate or
-// no_cache (RFC 9111 4.2.4), whatever stale-if-error or use_stale say.
-bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule,
-                              std::string_view failure);
+// Whether a stale response may be served because the upstream failed with
+// `failure` (error, timeout, or a 5xx named by stale_condition): inside the
+// stale-if-error window, or listed in the rule's use_stale.
+// stale-if-error covers error, timeout and http_500/502/503/504 (RFC 5861
+// 4); use_stale has no time limit. Never with must_revalidate or no_cache
+// (RFC 9111 4.2.4), whatever stale-if-error or use_stale say.
+bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule, StaleIf failure);
+// The condition an upstream answer with `status` is for use_stale and
+// stale-if-error: 500, 502, 503, 504; nullopt for any other status.
+std::optional<StaleIf> stale_condition(int status) noexcept;
 
 // --- Vary ------------------------------------------------------------------
 

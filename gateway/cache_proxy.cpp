@@ -31,10 +31,6 @@ constexpr std::size_t kFollowChunk = 64 * 1024;
 
 Seconds now_seconds() { return static_cast<Seconds>(std::time(nullptr)); }
 
-bool listed(const std::vector<std::string>& list, std::string_view item) {
-  return std::find(list.begin(), list.end(), item) != list.end();
-}
-
 void append_number(std::string& out, long long v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -243,24 +239,16 @@ asio::awaitable<void> CachedExchange::run() {
 
 asio::awaitable<void> CachedExchange::pass_through(bool invalidate) {
   count(CacheStatus::bypass);
-  proxy::Fetch fetch(req_, down_.peer(), &down_, route_, *state_, worker_, down_.info());
-  auto o = co_await fetch.start();
-  if (fetch.client_gone()) {
-    co_await fetch.finish();
-    co_await proxy::respond_body_error(down_, fetch.body_status());
-    co_return;
-  }
-  if (o != Outcome::ok) {
-    co_await fetch.finish();
-    state_->upstream_stats[route_.upstream_index]->errors.inc();
-    co_await proxy::respond_failure(down_, route_, fetch.failure_status(), upstreams::to_string(o));
-    co_return;
-  }
-  int status = fetch.response().status;
   std::vector<std::string> targets;
-  if (invalidate && cache::invalidates(req_.method, status)) targets = cache::invalidated_targets(req_, fetch.response());
-  co_await proxy::relay(fetch, down_,
-                        cache_fields(CacheStatus::bypass, invalidate ? "fwd=method" : "fwd=bypass", std::nullopt));
+  proxy::PassOptions options;
+  const auto fields = cache_fields(CacheStatus::bypass, invalidate ? "fwd=method" : "fwd=bypass", std::nullopt);
+  options.extra_fields = fields;
+  if (invalidate) {
+    options.on_response = [&](const http::Response& resp) {
+      if (cache::invalidates(req_.method, resp.status)) targets = cache::invalidated_targets(req_, resp);
+    };
+  }
+  co_await proxy::serve(down_, route_, *state_, worker_, options);
   // RFC 9111 4.4: a successful unsafe request invalidates what the cache
   // holds for its target (and Location / Content-Location).
   auto host = req_.headers.get("Host").value_or("");
@@ -327,7 +315,7 @@ asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::En
       break;
     }
     case cache::Usability::stale_revalidate:
-      if (listed(rule_.use_stale, "updating") && zone_.fills.in_flight(key_)) {
+      if (rule_.use_stale.has(cache::StaleIf::updating) && zone_.fills.in_flight(key_)) {
         if (co_await serve_entry(e, CacheStatus::updating, "")) co_return;
         break;
       }
@@ -492,13 +480,13 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
   const Seconds response_time = now_seconds();
   now_ = response_time;
 
-  auto serve_stale = [&](std::string_view failure) {
+  auto serve_stale = [&](cache::StaleIf failure) {
     return stale && cache::may_serve_stale_on_error(stale->meta.freshness, stale->meta.age(now_), rule_, failure);
   };
   if (o != Outcome::ok) {
     co_await fetch.finish();
     int status = fetch.failure_status();
-    if (serve_stale(status == 504 ? "timeout" : "error") && co_await serve_entry(stale, CacheStatus::stale, "")) {
+    if (serve_stale(status == 504 ? cache::StaleIf::timeout : cache::StaleIf::error) && co_await serve_entry(stale, CacheStatus::stale, "")) {
       co_return;
     }
     state_->upstream_stats[route_.upstream_index]->errors.inc();
@@ -533,7 +521,7 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
     co_await fetch_and_store(nullptr, nullptr);
     co_return;
   }
-  if (resp.status >= 500 && serve_stale("http_" + std::to_string(resp.status))) {
+  if (auto failure = cache::stale_condition(resp.status); failure && serve_stale(*failure)) {
     co_await fetch.finish();
     if (co_await serve_entry(stale, CacheStatus::stale, "")) co_return;
   }

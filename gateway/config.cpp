@@ -29,6 +29,7 @@
 #include <sys/un.h>
 
 #include "gateway/compose/template.hpp"
+#include "base/http/message.hpp"
 #include "base/units.hpp"
 
 namespace gateway {
@@ -434,10 +435,11 @@ constexpr std::pair<std::string_view, cache::RuleConfig::Query> kCacheQueries[] 
     {"ignore", cache::RuleConfig::Query::ignore},
 };
 
-constexpr std::pair<std::string_view, std::string_view> kUseStale[] = {
-    {"error", "error"},       {"timeout", "timeout"},   {"updating", "updating"},
-    {"http_500", "http_500"}, {"http_502", "http_502"}, {"http_503", "http_503"},
-    {"http_504", "http_504"},
+constexpr std::pair<std::string_view, cache::StaleIf> kUseStale[] = {
+    {"error", cache::StaleIf::error},       {"timeout", cache::StaleIf::timeout},
+    {"updating", cache::StaleIf::updating}, {"http_500", cache::StaleIf::http_500},
+    {"http_502", cache::StaleIf::http_502}, {"http_503", cache::StaleIf::http_503},
+    {"http_504", cache::StaleIf::http_504},
 };
 
 constexpr std::uint64_t kMaxSize = std::numeric_limits<std::uint64_t>::max();
@@ -549,11 +551,7 @@ bool path_within(const fs::path& inner, const fs::path& outer) {
   return std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first == outer.end();
 }
 
-std::string lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
+using http::lowercase;
 
 bool same_endpoint(const Endpoint& a, const Endpoint& b) {
   return a.port == b.port && lowercase(a.host) == lowercase(b.host);
@@ -606,7 +604,7 @@ class Loader {
                         std::vector<std::string>& cookies);
   std::vector<std::string> read_name_list(const Field& field, std::string_view noun,
                                           bool ignore_case);
-  std::vector<std::string> read_use_stale(const Field& field);
+  cache::StaleIfSet read_use_stale(const Field& field);
 
   void resolve_upstreams();
   void resolve_cache_zones();
@@ -1037,22 +1035,22 @@ std::vector<std::string> Loader::read_name_list(const Field& field, std::string_
   return names;
 }
 
-std::vector<std::string> Loader::read_use_stale(const Field& field) {
+cache::StaleIfSet Loader::read_use_stale(const Field& field) {
   std::vector<Field> items;
   if (field.node.IsScalar()) {
     items.push_back(field);
   } else if (expect_type(diag_, field, YAML::NodeType::Sequence)) {
     items = sequence_items(field);
   }
-  std::vector<std::string> values;
+  cache::StaleIfSet values;
   for (const auto& item : items) {
-    auto value = read_choice(diag_, item, Choices<std::string_view>(kUseStale));
+    auto value = read_choice(diag_, item, Choices<cache::StaleIf>(kUseStale));
     if (!value) continue;
-    if (std::find(values.begin(), values.end(), *value) != values.end()) {
-      diag_.error(item, quote(*value) + " is listed twice");
+    if (values.has(*value)) {
+      diag_.error(item, quote(item.node.Scalar()) + " is listed twice");
       continue;
     }
-    values.emplace_back(*value);
+    values.add(*value);
   }
   return values;
 }

@@ -16,7 +16,7 @@ boost::asio::awaitable<void> serve_route(Downstream& down, const Router::Match& 
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
     case RouteConfig::Kind::proxy:
       if (route.cache) co_await cache_proxy::serve(down, match, state, worker);
-      else co_await proxy::serve(down, match, state, worker);
+      else co_await proxy::serve(down, route, state, worker);
       break;
   }
   auto& stats = *state.route_stats[match.index];

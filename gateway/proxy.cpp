@@ -447,8 +447,8 @@ asio::awaitable<void> relay(Fetch& fetch, Downstream& down, std::string_view ext
   co_await fetch.finish();
 }
 
-asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker) {
-  const auto& route = *match.route;
+asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerState& state, Worker& worker,
+                            const PassOptions& options) {
   Fetch fetch(down.request(), down.peer(), &down, route, state, worker, down.info());
   auto o = co_await fetch.start();
   if (fetch.client_gone()) {
@@ -463,7 +463,8 @@ asio::awaitable<void> serve(Downstream& down, const Router::Match& match, Worker
     co_await respond_failure(down, route, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));
     co_return;
   }
-  co_await relay(fetch, down);
+  if (options.on_response) options.on_response(fetch.response());
+  co_await relay(fetch, down, options.extra_fields);
 }
 
 }  // namespace gateway::proxy

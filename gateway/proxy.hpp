@@ -15,6 +15,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -93,8 +94,16 @@ void add_fields(http::HeaderMap& headers, std::string_view fields);
 boost::asio::awaitable<void> respond_failure(Downstream& down, const RouteConfig& route, int status,
                                              std::string_view what);
 
-// The whole proxy path: Fetch, then relay or respond_failure.
-boost::asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker);
+// The whole proxy path, for plain routes and for what a cached route passes
+// through: Fetch, then relay or respond_failure. `extra_fields` ("Name:
+// value\r\n" lines) are added to the response head; `on_response`, if set,
+// sees the instance's response head before it is relayed.
+struct PassOptions {
+  std::string_view extra_fields;
+  std::function<void(const http::Response&)> on_response;
+};
+boost::asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerState& state, Worker& worker,
+                                   const PassOptions& options = {});
 
 // The request head sent upstream, appended to `out`. Pure, for tests.
 // `peer` is the client address for X-Forwarded-For.

@@ -7,11 +7,7 @@
 namespace gateway {
 
 namespace {
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
+using http::lowercase;
 
 // "Example.com:8080" -> "example.com"; "[::1]:80" -> "[::1]".
 std::string_view host_only(std::string_view host) {

@@ -15,6 +15,12 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = lower(c);
+  return out;
+}
+
 bool has_token(std::string_view list, std::string_view token) noexcept {
   bool found = false;
   for_each_token(list, [&](std::string_view item) { found = found || iequals(item, token); });

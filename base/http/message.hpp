@@ -15,6 +15,9 @@ namespace gateway::http {
 
 // ASCII case-insensitive equality, as header names require (RFC 9110 5.1).
 bool iequals(std::string_view a, std::string_view b) noexcept;
+// ASCII lowercase copy (header names, hosts, directive names); other bytes
+// are kept as they are, whatever the locale.
+std::string lowercase(std::string_view s);
 
 // True if the comma-separated list `list` holds `token` (case-insensitive),
 // e.g. has_token("keep-alive, Upgrade", "upgrade").

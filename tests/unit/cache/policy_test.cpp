@@ -693,44 +693,55 @@ TEST_CASE("usability: boundaries, stale-while-revalidate, request directives") {
 }
 
 TEST_CASE("may_serve_stale_on_error: stale-if-error window, use_stale, revalidation directives") {
+  using S = StaleIf;
   struct Case {
     const char* name;
     Freshness f;
     Seconds age;
-    std::vector<std::string> use_stale;
-    const char* failure;
+    std::vector<StaleIf> use_stale;
+    StaleIf failure;
     bool expected;
   };
   const std::vector<Case> cases = {
-      {"nothing allows it", fr(60), 100, {}, "error", false},
-      {"fresh anyway", fr(60), 10, {}, "error", true},
-      {"sie: stale by 40 of 100", fr(60, 0, 100), 100, {}, "error", true},
-      {"sie: stale by 99", fr(60, 0, 100), 159, {}, "error", true},
-      {"sie: stale by 100, window over", fr(60, 0, 100), 160, {}, "error", false},
-      {"sie covers timeout", fr(60, 0, 100), 100, {}, "timeout", true},
-      {"sie covers 500", fr(60, 0, 100), 100, {}, "http_500", true},
-      {"sie covers 502", fr(60, 0, 100), 100, {}, "http_502", true},
-      {"sie covers 503", fr(60, 0, 100), 100, {}, "http_503", true},
-      {"sie covers 504", fr(60, 0, 100), 100, {}, "http_504", true},
-      {"sie does not cover 501", fr(60, 0, 100), 100, {}, "http_501", false},
-      {"use_stale error, no time limit", fr(60), 1'000'000, {"error"}, "error", true},
-      {"use_stale error, not timeout", fr(60), 100, {"error"}, "timeout", false},
-      {"use_stale http_502", fr(60), 100, {"http_502"}, "http_502", true},
-      {"use_stale http_502, not 503", fr(60), 100, {"http_502"}, "http_503", false},
-      {"use_stale several", fr(60), 100, {"error", "timeout", "http_503"}, "http_503", true},
-      {"use_stale updating is not about errors", fr(60), 100, {"updating"}, "error", false},
+      {"nothing allows it", fr(60), 100, {}, S::error, false},
+      {"fresh anyway", fr(60), 10, {}, S::error, true},
+      {"sie: stale by 40 of 100", fr(60, 0, 100), 100, {}, S::error, true},
+      {"sie: stale by 99", fr(60, 0, 100), 159, {}, S::error, true},
+      {"sie: stale by 100, window over", fr(60, 0, 100), 160, {}, S::error, false},
+      {"sie covers timeout", fr(60, 0, 100), 100, {}, S::timeout, true},
+      {"sie covers 500", fr(60, 0, 100), 100, {}, S::http_500, true},
+      {"sie covers 502", fr(60, 0, 100), 100, {}, S::http_502, true},
+      {"sie covers 503", fr(60, 0, 100), 100, {}, S::http_503, true},
+      {"sie covers 504", fr(60, 0, 100), 100, {}, S::http_504, true},
+      {"sie is not about updating", fr(60, 0, 100), 100, {}, S::updating, false},
+      {"use_stale error, no time limit", fr(60), 1'000'000, {S::error}, S::error, true},
+      {"use_stale error, not timeout", fr(60), 100, {S::error}, S::timeout, false},
+      {"use_stale http_502", fr(60), 100, {S::http_502}, S::http_502, true},
+      {"use_stale http_502, not 503", fr(60), 100, {S::http_502}, S::http_503, false},
+      {"use_stale several", fr(60), 100, {S::error, S::timeout, S::http_503}, S::http_503, true},
+      {"use_stale updating is not about errors", fr(60), 100, {S::updating}, S::error, false},
       // RFC 9111 4.2.4: must-revalidate / proxy-revalidate / s-maxage / no-cache forbid it.
-      {"must-revalidate beats stale-if-error", fr(60, 0, 100, true), 100, {}, "error", false},
-      {"must-revalidate beats use_stale", fr(60, 0, 0, true), 100, {"error"}, "error", false},
-      {"no-cache beats use_stale", fr(60, 0, 0, false, true), 100, {"error"}, "error", false},
-      {"no-cache even when fresh", fr(60, 0, 0, false, true), 10, {}, "error", false},
+      {"must-revalidate beats stale-if-error", fr(60, 0, 100, true), 100, {}, S::error, false},
+      {"must-revalidate beats use_stale", fr(60, 0, 0, true), 100, {S::error}, S::error, false},
+      {"no-cache beats use_stale", fr(60, 0, 0, false, true), 100, {S::error}, S::error, false},
+      {"no-cache even when fresh", fr(60, 0, 0, false, true), 10, {}, S::error, false},
   };
   for (const auto& c : cases) {
     CAPTURE(c.name);
     RuleConfig r;
-    r.use_stale = c.use_stale;
+    for (auto s : c.use_stale) r.use_stale.add(s);
     CHECK(may_serve_stale_on_error(c.f, c.age, r, c.failure) == c.expected);
   }
+}
+
+TEST_CASE("stale_condition: the 5xx that use_stale and stale-if-error know") {
+  CHECK(stale_condition(500) == StaleIf::http_500);
+  CHECK(stale_condition(502) == StaleIf::http_502);
+  CHECK(stale_condition(503) == StaleIf::http_503);
+  CHECK(stale_condition(504) == StaleIf::http_504);
+  CHECK_FALSE(stale_condition(501).has_value());  // not an error RFC 5861 names
+  CHECK_FALSE(stale_condition(200).has_value());
+  CHECK_FALSE(stale_condition(404).has_value());
 }
 
 // --- Vary ------------------------------------------------------------------------------------

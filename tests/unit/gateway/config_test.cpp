@@ -236,8 +236,9 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(rule.bypass_cookies == std::vector<std::string>{"nocache", "NoCache"});  // case matters
   CHECK(rule.store_set_cookie);
   CHECK(rule.honor_client_no_cache);
-  CHECK(rule.use_stale == std::vector<std::string>{"error", "timeout", "updating", "http_500",
-                                                   "http_502", "http_503", "http_504"});
+  for (auto c : {cache::StaleIf::error, cache::StaleIf::timeout, cache::StaleIf::updating, cache::StaleIf::http_500,
+                 cache::StaleIf::http_502, cache::StaleIf::http_503, cache::StaleIf::http_504})
+    CHECK(rule.use_stale.has(c));
   CHECK(rule.lock_timeout == Duration{2'000});
   CHECK(rule.lock_max_waiters == 50);
   CHECK(rule.background_update_timeout == Duration{45'000});
