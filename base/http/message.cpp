@@ -21,6 +21,56 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+namespace {
+bool is_hex(char c) noexcept { return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f'); }
+bool is_alnum(char c) noexcept { return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'z'); }
+// RFC 3986 2.3 unreserved and 2.2 sub-delims.
+bool is_reg_name_char(char c) noexcept {
+  return is_alnum(c) || std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+}  // namespace
+
+bool valid_host(std::string_view host) noexcept {
+  std::string_view name = host;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    // IP-literal: IPv6 (hex digits, ':' and '.') or IPvFuture ("v" 1*HEXDIG
+    // "." then unreserved / sub-delims / ":").
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    auto literal = host.substr(1, close - 1);
+    if (literal.empty()) return false;
+    bool future = lower(literal.front()) == 'v';
+    for (char c : literal)
+      if (!(is_hex(c) || c == ':' || c == '.' || (future && (is_reg_name_char(c) || lower(c) == 'v')))) return false;
+    auto rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    name = host.substr(0, close + 1);
+    port = rest.empty() ? rest : rest.substr(1);
+    if (!rest.empty() && port.empty()) return false;
+  } else {
+    auto colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      name = host.substr(0, colon);
+      port = host.substr(colon + 1);
+      if (port.empty() || name.empty()) return false;
+    }
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      char c = name[i];
+      if (c == '%') {
+        if (i + 2 >= name.size() || !is_hex(name[i + 1]) || !is_hex(name[i + 2])) return false;
+        i += 2;
+      } else if (!is_reg_name_char(c)) {
+        return false;
+      }
+    }
+  }
+  if (port.size() > 5) return false;
+  for (char c : port)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
 bool has_token(std::string_view list, std::string_view token) noexcept {
   bool found = false;
   for_each_token(list, [&](std::string_view item) { found = found || iequals(item, token); });

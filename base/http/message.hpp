@@ -19,6 +19,14 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // are kept as they are, whatever the locale.
 std::string lowercase(std::string_view s);
 
+// A Host field value as RFC 9112 3.2 allows it: uri-host [ ":" port ]
+// (RFC 3986 3.2.2: an IP-literal in brackets, or a reg-name of unreserved,
+// pct-encoded and sub-delims characters, which covers IPv4 addresses), and
+// port digits only. Empty is valid (RFC 9112 3.2: a target without an
+// authority). Anything else (a '/', a space, a '@', a bare ':') must not
+// reach an instance or a cache key.
+bool valid_host(std::string_view host) noexcept;
+
 // True if the comma-separated list `list` holds `token` (case-insensitive),
 // e.g. has_token("keep-alive, Upgrade", "upgrade").
 bool has_token(std::string_view list, std::string_view token) noexcept;

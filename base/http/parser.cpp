@@ -21,6 +21,7 @@ const llhttp_settings_t& Parser::settings() {
     t.on_header_field = &Parser::on_header_field;
     t.on_header_value = &Parser::on_header_value;
     t.on_headers_complete = &Parser::on_headers_complete;
+    t.on_chunk_header = &Parser::on_chunk_header;
     t.on_body = &Parser::on_body;
     t.on_message_complete = &Parser::on_message_complete;
     return t;
@@ -174,6 +175,7 @@ int Parser::headers_complete_request() {
   auto hosts = r.headers.count("Host");
   if (hosts > 1) return fail(400, "more than one Host header");
   if (hosts == 0 && r.version_minor >= 1) return fail(400, "HTTP/1.1 request without Host header");
+  if (auto host = r.headers.get("Host"); host && !valid_host(*host)) return fail(400, "invalid Host header");
 
   r.chunked = (llp_.flags & F_CHUNKED) != 0;
   // HTTP/1.0 has no chunked coding: a Transfer-Encoding there is a framing
@@ -227,6 +229,19 @@ int Parser::on_headers_complete(llhttp_t* p) {
   // Content-Length.
   if (s.head_request_ || status == 204 || status == 304) return 1;
   return HPE_PAUSED;
+}
+
+// A chunk's declared size is known before its bytes: one that alone would
+// pass body_bytes is refused now, not after the bytes trickled in and were
+// forwarded. (A size that does not fit 64 bits is llhttp's "invalid chunk
+// size", a 400.)
+int Parser::on_chunk_header(llhttp_t* p) {
+  auto& s = self(p);
+  if (s.kind_ != Kind::request || !s.limits_.body_bytes) return 0;
+  const std::uint64_t size = p->content_length;
+  if (size > s.limits_.body_bytes || s.body_bytes_ > s.limits_.body_bytes - size)
+    return s.fail(413, "request body larger than limit");
+  return 0;
 }
 
 int Parser::on_body(llhttp_t* p, const char* at, std::size_t len) {

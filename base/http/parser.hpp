@@ -84,6 +84,7 @@ class Parser {
   static int on_header_field(llhttp_t*, const char*, std::size_t);
   static int on_header_value(llhttp_t*, const char*, std::size_t);
   static int on_headers_complete(llhttp_t*);
+  static int on_chunk_header(llhttp_t*);
   static int on_body(llhttp_t*, const char*, std::size_t);
   static int on_message_complete(llhttp_t*);
 

@@ -66,6 +66,10 @@ TEST_CASE("malformed and smuggling requests get 400 and never reach an instance"
       {"unsupported transfer coding",
        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
       {"HTTP/2.0 request line", "GET /api/channels/1 HTTP/2.0\r\nHost: x\r\n\r\n", 505},
+      // RFC 9112 3.2: a Host that is not uri-host[:port].
+      {"Host with a path and a space", "GET /api/channels/1 HTTP/1.1\r\nHost: evil.example/x y\r\n\r\n", 400},
+      {"Host with userinfo", "GET /api/channels/1 HTTP/1.1\r\nHost: user@evil.example\r\n\r\n", 400},
+      {"Host with a bad port", "GET /api/channels/1 HTTP/1.1\r\nHost: example.com:80x\r\n\r\n", 400},
   };
   for (const auto& c : cases) expect_refused(gw.port(), c);
 
@@ -188,6 +192,26 @@ TEST_CASE("a chunked body over body_bytes gets 413 and never reaches an instance
   };
   for (const auto& c : cases) expect_refused(gw.port(), c);
   CHECK(a.stat("requests") == 0);
+}
+
+TEST_CASE("a chunk declared larger than body_bytes gets 413 at once, before its bytes, and never reaches an instance") {
+  TempDir dir;
+  SampleService a(dir, "a");
+  Gateway gw(dir, "workers: 1\nupstreams:\n" + upstream_yaml("app", {&a}) + route_all());  // default body_bytes
+  for (const char* size : {"FFFFFFFFFFFFFFFF", "A00001"}) {  // the largest 64-bit size; 10 MiB + 1
+    INFO("chunk size " << size);
+    RawConnection conn(gw.port());
+    // Only the size line: the client sends no chunk data and waits. The
+    // answer must not wait for bytes that will never come.
+    REQUIRE(conn.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + std::string(size) + "\r\n"));
+    auto rs = parse_responses(conn.read_responses(1, 1500ms));
+    REQUIRE(rs.size() == 1);
+    CHECK(rs[0].status == 413);
+    CHECK(head_header(rs[0].head, "Connection") == "close");
+    CHECK(conn.closed_by_peer(2s));
+  }
+  CHECK(a.stat("requests") == 0);
+  CHECK(gw.error_log().find("handler produced no response") == std::string::npos);
 }
 
 TEST_CASE("a request head not complete within client_header gets 408 and a close") {

@@ -512,6 +512,34 @@ TEST_SUITE("http parser: limits") {
     CHECK(o.messages.empty());
   }
 
+  TEST_CASE("a chunk whose declared size alone passes body_bytes is refused with 413 before its bytes") {
+    ParserLimits lim;
+    lim.body_bytes = 10;
+    std::string head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    // Only the size line: no body byte has arrived, the refusal is at once.
+    auto o = parse_request(head + "b\r\n", {lim});
+    CHECK(o.error_status == 413);
+    CHECK(o.error_after_headers);
+    // The largest size that fits 64 bits, with the default limit.
+    auto big = parse_request(head + "FFFFFFFFFFFFFFFF\r\n", {});
+    CHECK(big.error_status == 413);
+    // Earlier chunks count: 6 + a declared 5 passes 10.
+    auto later = parse_request(head + "6\r\nabcdef\r\n5\r\n", {lim});
+    CHECK(later.error_status == 413);
+    // Exactly at the limit is fine.
+    auto ok = parse_request(head + "a\r\n0123456789\r\n0\r\n\r\n", {lim});
+    REQUIRE(ok.messages.size() == 1);
+    CHECK(ok.bodies[0] == "0123456789");
+  }
+
+  TEST_CASE("a chunk size that does not fit 64 bits is refused with 400") {
+    ParserLimits lim;
+    lim.body_bytes = 0;  // no limit: only the overflow is at fault
+    auto o = parse_request("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1FFFFFFFFFFFFFFFF\r\n", {lim});
+    CHECK(o.error_status == 400);
+    CHECK(o.messages.empty());
+  }
+
   TEST_CASE("body_bytes 0 means no limit") {
     ParserLimits lim;
     lim.body_bytes = 0;
@@ -558,6 +586,29 @@ TEST_SUITE("http parser: refusals") {
       CHECK_FALSE(o.error_reason.empty());
       CHECK(o.heads == 0);
       CHECK(o.messages.empty());
+    }
+  }
+
+  TEST_CASE("a Host that is not uri-host[:port] is refused with 400 before the headers event") {
+    for (const char* host : {"evil.example/x y", "a b", "a/b", "user@host", "host:", ":80", "host:8x", "[::1",
+                             "[::1]x", "[]", "host:80:80", "a\"b", "a%2", "a%zz"}) {
+      CAPTURE(host);
+      auto o = parse_request("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+      CHECK(o.error_status == 400);
+      CHECK(o.heads == 0);
+    }
+    // The authority of an absolute-form target is checked the same way.
+    auto o = parse_request("GET http://a^b/x HTTP/1.1\r\nHost: h\r\n\r\n");
+    CHECK(o.error_status == 400);
+  }
+
+  TEST_CASE("valid Host values pass: names, IPv4, IPv6 literals, ports, pct-encoding, empty") {
+    for (const char* host : {"example.com", "EXAMPLE.com:8080", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:8080",
+                             "[2001:db8::7]", "xn--bcher-kva.example", "a%20b", "a_b~c", ""}) {
+      CAPTURE(host);
+      auto o = parse_request("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n");
+      CHECK(o.error_status == 0);
+      CHECK(o.messages.size() == 1);
     }
   }
 
