@@ -47,7 +47,7 @@ TEST_SUITE("retry: should_retry") {
     }
   }
 
-  TEST_CASE("502 and 503 move on; every other answer is final") {
+  TEST_CASE("502 and 503 move on, every other answer is final") {
     struct Case {
       int status;
       Retry expected;

@@ -165,7 +165,7 @@ TEST_CASE("compose template: SSI include with every attribute") {
   run_include_cases(cases);
 }
 
-TEST_CASE("compose template: ESI include with every attribute; required unless onerror=continue or fallback") {
+TEST_CASE("compose template: ESI include with every attribute, required unless onerror=continue or fallback") {
   auto req = [](std::string src) {
     auto i = inc(std::move(src));
     i.required = true;
