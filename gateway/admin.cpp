@@ -8,9 +8,8 @@
 #include "base/http/url.hpp"
 #include "base/json.hpp"
 
-#include <array>
-#include <cstdio>
-#include <map>
+#include <cctype>
+#include "gateway/prometheus.hpp"
 #include "gateway/worker.hpp"
 
 #ifndef GATEWAY_VERSION
@@ -24,115 +23,7 @@ Admin::Admin() : started_(std::chrono::steady_clock::now()) {}
 std::string Admin::metrics_text(const Worker& worker) const {
   std::vector<const WorkerMetrics*> m;
   for (const auto* w : workers_) m.push_back(&w->metrics());
-  std::string out = render_prometheus(m);
-
-  // Cache zones: what the cache did (summed over workers) and what the store holds.
-  const auto& rt = *worker.state()->runtime;
-  struct Zone {
-    std::array<std::uint64_t, kCacheStatuses> by_status{};
-    std::uint64_t coalesced = 0, background = 0;
-  };
-  std::map<std::string, Zone> zones;
-  for (const auto* w : workers_)
-    w->metrics().for_each_zone([&](const std::string& name, const ZoneStats& z) {
-      auto& t = zones[name];
-      for (std::size_t i = 0; i < kCacheStatuses; ++i) t.by_status[i] += z.cache[i].get();
-      t.coalesced += z.coalesced.get();
-      t.background += z.background_updates.get();
-    });
-  auto label = [](const std::string& zone) { return "zone=" + json::quote(zone); };
-  out += "# HELP gateway_cache_responses_total Responses by zone and what the cache did (X-Cache).\n"
-         "# TYPE gateway_cache_responses_total counter\n";
-  for (const auto& [name, z] : zones)
-    for (std::size_t i = 0; i < kCacheStatuses; ++i)
-      out += "gateway_cache_responses_total{" + label(name) + ",status=\"" + kCacheStatusNames[i] + "\"} " +
-             std::to_string(z.by_status[i]) + "\n";
-  out += "# HELP gateway_cache_hit_ratio Share of responses served from the cache (HIT, STALE, UPDATING, REVALIDATED).\n"
-         "# TYPE gateway_cache_hit_ratio gauge\n";
-  for (const auto& [name, z] : zones) {
-    auto served = z.by_status[0] + z.by_status[2] + z.by_status[3] + z.by_status[6];
-    auto total = served + z.by_status[1] + z.by_status[5];
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4f", total ? static_cast<double>(served) / static_cast<double>(total) : 0.0);
-    out += "gateway_cache_hit_ratio{" + label(name) + "} " + buf + "\n";
-  }
-  auto counter = [&](const char* metric, const char* help, auto get) {
-    out += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " counter\n";
-    for (std::size_t i = 0; i < rt.zones.size(); ++i)
-      out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " + std::to_string(get(i)) + "\n";
-  };
-  counter("gateway_cache_coalesced_total", "Requests that followed another request's fill instead of going upstream.",
-          [&](std::size_t i) { return zones[rt.config->caches[i].name].coalesced; });
-  counter("gateway_cache_background_updates_total", "Stale-while-revalidate refreshes started.",
-          [&](std::size_t i) { return zones[rt.config->caches[i].name].background; });
-  counter("gateway_cache_stores_total", "Entries written.", [&](std::size_t i) { return rt.zones[i]->store.stats().stores.load(); });
-  counter("gateway_cache_evictions_total", "Entries evicted to stay under max_size.",
-          [&](std::size_t i) { return rt.zones[i]->store.stats().evictions.load(); });
-  counter("gateway_cache_inactive_removed_total", "Entries removed after `inactive` without use.",
-          [&](std::size_t i) { return rt.zones[i]->store.stats().inactive_removed.load(); });
-  counter("gateway_cache_purged_total", "Entries removed by purges and invalidations.",
-          [&](std::size_t i) { return rt.zones[i]->store.stats().purged.load(); });
-  counter("gateway_cache_write_errors_total", "Entries not stored because of a disk error.",
-          [&](std::size_t i) { return rt.zones[i]->store.stats().write_errors.load(); });
-  auto gauge = [&](const char* metric, const char* help, auto get) {
-    out += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " gauge\n";
-    for (std::size_t i = 0; i < rt.zones.size(); ++i)
-      out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " + std::to_string(get(i)) + "\n";
-  };
-  // The shared Redis tier of zones that have one.
-  auto tier_counter = [&](const char* metric, const char* help, auto get) {
-    bool any = false;
-    for (const auto& z : rt.zones) any = any || z->tier;
-    if (!any) return;
-    out += std::string("# HELP ") + metric + " " + help + "\n# TYPE " + metric + " counter\n";
-    for (std::size_t i = 0; i < rt.zones.size(); ++i)
-      if (rt.zones[i]->tier)
-        out += std::string(metric) + "{" + label(rt.config->caches[i].name) + "} " +
-               std::to_string(get(rt.zones[i]->tier->stats())) + "\n";
-  };
-  tier_counter("gateway_redis_hits_total", "Local misses found in the shared tier.",
-               [](const cache::SharedTierStats& t) { return t.hits.load(); });
-  tier_counter("gateway_redis_misses_total", "Local misses not in the shared tier either.",
-               [](const cache::SharedTierStats& t) { return t.misses.load(); });
-  tier_counter("gateway_redis_errors_total", "Shared-tier lookups and locks that failed (Redis down, slow, or wrong).",
-               [](const cache::SharedTierStats& t) { return t.errors.load(); });
-  tier_counter("gateway_redis_fills_total", "Entries written to the shared tier.",
-               [](const cache::SharedTierStats& t) { return t.fills.load(); });
-  tier_counter("gateway_redis_lock_waits_total", "Misses that waited for another gateway's fill.",
-               [](const cache::SharedTierStats& t) { return t.lock_waits.load(); });
-  tier_counter("gateway_redis_purges_sent_total", "Purges sent to the fleet.",
-               [](const cache::SharedTierStats& t) { return t.purges_sent.load(); });
-  tier_counter("gateway_redis_purges_received_total", "Purges received from other gateways.",
-               [](const cache::SharedTierStats& t) { return t.purges_received.load(); });
-  out += "# HELP gateway_redis_up Whether the zone's shared tier is reachable.\n# TYPE gateway_redis_up gauge\n";
-  for (std::size_t i = 0; i < rt.zones.size(); ++i)
-    if (rt.zones[i]->tier)
-      out += "gateway_redis_up{" + label(rt.config->caches[i].name) + "} " + (rt.zones[i]->tier->up() ? "1" : "0") + "\n";
-
-  gauge("gateway_cache_entries", "Entries stored.", [&](std::size_t i) { return rt.zones[i]->store.stats().entries.load(); });
-  gauge("gateway_cache_bytes", "Bytes on disk counted against max_size.",
-        [&](std::size_t i) { return rt.zones[i]->store.stats().bytes.load(); });
-  gauge("gateway_cache_memory_bytes", "Bodies held in the RAM tier.",
-        [&](std::size_t i) { return rt.zones[i]->store.stats().memory_bytes.load(); });
-
-  // Per route: what the cache did.
-  std::map<std::string, std::array<std::uint64_t, kCacheStatuses>> routes;
-  for (const auto* w : workers_)
-    w->metrics().for_each_route([&](const std::string& name, const RouteStats& r) {
-      auto& a = routes[name];
-      for (std::size_t i = 0; i < kCacheStatuses; ++i) a[i] += r.cache[i].get();
-    });
-  out += "# HELP gateway_route_cache_total Responses of cached routes by what the cache did.\n"
-         "# TYPE gateway_route_cache_total counter\n";
-  for (const auto& [name, a] : routes) {
-    std::uint64_t any = 0;
-    for (auto v : a) any += v;
-    if (!any) continue;
-    for (std::size_t i = 0; i < kCacheStatuses; ++i)
-      out += "gateway_route_cache_total{route=" + json::quote(name) + ",status=\"" + kCacheStatusNames[i] + "\"} " +
-             std::to_string(a[i]) + "\n";
-  }
-  return out;
+  return prometheus::render(m, *worker.state()->runtime);
 }
 
 std::string Admin::status_json(const Worker& worker) const {
@@ -154,8 +45,7 @@ std::string Admin::status_json(const Worker& worker) const {
     const auto& group = *rt.groups[g];
     if (g) out += ",";
     json::append_string(out, group.name());
-    static constexpr const char* kBalance[] = {"round_robin", "weighted", "least_conn", "hash"};
-    out += ":{\"balance\":\"" + std::string(kBalance[static_cast<int>(group.config().balance)]) + "\",\"instances\":[";
+    out += ":{\"balance\":\"" + std::string(upstreams::to_string(group.config().balance)) + "\",\"instances\":[";
     for (std::size_t i = 0; i < group.size(); ++i) {
       const auto& inst = group.instance(i);
       if (i) out += ",";

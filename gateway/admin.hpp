@@ -1,7 +1,8 @@
-// The admin listener's endpoints: /metrics (Prometheus text), /status (JSON:
-// upstream instances and their health), /health. Served by the worker that
-// accepted the admin connection; reads other workers' counters through their
-// atomics and never blocks them.
+// The admin listener's endpoints: /metrics (Prometheus text, written by
+// prometheus.hpp), /status (JSON: upstream instances and their health, cache
+// zones), /health, and POST /purge. Served by the worker that accepted the
+// admin connection; reads other workers' counters through their atomics and
+// never blocks them.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

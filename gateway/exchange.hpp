@@ -1,7 +1,8 @@
-// The downstream side of one request, as handlers (proxy, admin, later the
-// composer) see it: the parsed request, its body as a stream, and a place to
-// write the response. A client connection implements it; the composer will
-// implement it in memory for fragments.
+// The downstream side of one request, as handlers (proxy, cached proxy,
+// composer, admin) see it: the parsed request, its body as a stream, and a
+// place to write the response. A client connection implements it, and so
+// does a page's fragment, in memory (compose/fragment.hpp). Used on the
+// worker that owns the request.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

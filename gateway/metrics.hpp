@@ -1,4 +1,5 @@
-// Per-worker counters, summed when /metrics or /status is read.
+// Per-worker counters, summed when /metrics or /status is read (the text of
+// /metrics is written by prometheus.hpp).
 //
 // Each counter has one writer (its worker), so an increment is a relaxed
 // load and store: no locked instruction, no shared cache line on the hot
@@ -103,8 +104,5 @@ class WorkerMetrics {
   std::map<std::string, std::unique_ptr<UpstreamStats>> upstreams_;
   std::map<std::string, std::unique_ptr<ZoneStats>> zones_;
 };
-
-// Prometheus text exposition format (version 0.0.4) of all workers' sums.
-std::string render_prometheus(const std::vector<const WorkerMetrics*>& workers);
 
 }  // namespace gateway

@@ -13,11 +13,13 @@
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
 #include "gateway/worker.hpp"
+#include "upstreams/retry.hpp"
 
 namespace gateway::proxy {
 
 namespace asio = boost::asio;
 using upstreams::Outcome;
+using upstreams::Retry;
 
 namespace {
 constexpr std::string_view kVia = "1.1 gateway";
@@ -136,7 +138,8 @@ class Fetch::Impl {
   std::vector<std::uint8_t> excluded() const;
   int pick();
   bool another_instance_left() const;
-  bool may_retry() const;
+  upstreams::Attempt attempt_facts(Outcome o, int attempt) const;
+  void note_success(std::size_t i);
   void note_failure(std::size_t i, Outcome o);
 
   Fetch& outer_;
@@ -184,7 +187,25 @@ bool Fetch::Impl::another_instance_left() const {
   return std::find(ex.begin(), ex.end(), 0) != ex.end();
 }
 
-bool Fetch::Impl::may_retry() const { return http::is_idempotent(req_.method) && !body_streamed_; }
+// What upstreams::should_retry needs to know about an attempt. Whether an
+// instance is left is looked up only when the answer is not final.
+upstreams::Attempt Fetch::Impl::attempt_facts(Outcome o, int attempt) const {
+  upstreams::Attempt a;
+  a.outcome = o;
+  a.status = o == Outcome::ok ? outer_.resp_.status : 0;
+  a.idempotent = http::is_idempotent(req_.method);
+  a.body_streamed = body_streamed_;
+  a.attempt = attempt;
+  a.retries = group_.config().retries;
+  a.instance_left = !upstreams::final_answer(a.outcome, a.status) && another_instance_left();
+  return a;
+}
+
+void Fetch::Impl::note_success(std::size_t i) {
+  info_.upstream_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at_);
+  stats_.response_time.observe(info_.upstream_time);
+  group_.report_success(i);
+}
 
 void Fetch::Impl::note_failure(std::size_t i, Outcome o) {
   group_.report_failure(i, Clock::now());
@@ -280,9 +301,8 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
       co_await join_body_sender();
     }
     if (outer_.client_gone_) co_return o;
-    bool stale = conn_->reused() && !conn_->response_started() &&
-                 (o == Outcome::send_failed || o == Outcome::closed_early);
-    if (stale && fresh_retry == 0 && !body_streamed_) {
+    if (upstreams::resend_on_fresh_connection(o, conn_->reused(), conn_->response_started(), body_streamed_,
+                                              fresh_retry)) {
       conn_.reset();
       continue;
     }
@@ -308,10 +328,10 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
     body_in_memory_ = done;
   }
 
-  const int max_tries = 1 + (http::is_idempotent(req_.method) ? std::max(group_.config().retries, 0) : 0);
+  // Instance after instance, as upstreams::should_retry allows.
   Outcome last = Outcome::connect_failed;
   bool attempted = false;
-  for (int attempt = 0; attempt < max_tries; ++attempt) {
+  for (int attempt = 0;; ++attempt) {
     int i = pick();
     if (i < 0) break;
     auto idx = static_cast<std::size_t>(i);
@@ -325,25 +345,18 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
     active_.emplace(pool_.active(), idx);
     auto o = co_await exchange_once(idx);
     if (outer_.client_gone_) co_return o;
-    if (o != Outcome::ok) {
+    if (o == Outcome::ok) {
+      note_success(idx);
+    } else {
       note_failure(idx, o);
       last = o;
       conn_.reset();
-      // A timeout waiting for the response is not retried: the request may
-      // be running, and a second try would double the wait.
-      if (o == Outcome::read_timeout || !may_retry()) break;
-      continue;
     }
-    info_.upstream_time = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent_at_);
-    stats_.response_time.observe(info_.upstream_time);
-    group_.report_success(idx);
-    int status = outer_.resp_.status;
-    if ((status == 502 || status == 503) && attempt + 1 < max_tries && may_retry() && another_instance_left()) {
-      // Drop this answer (and its connection) and ask another instance.
-      conn_.reset();
-      continue;
+    if (upstreams::should_retry(attempt_facts(o, attempt)) != Retry::yes) {
+      if (o == Outcome::ok) co_return Outcome::ok;  // the answer, even a 502/503 nobody else can better
+      break;
     }
-    co_return Outcome::ok;
+    conn_.reset();  // drop this answer (and its connection): another instance is asked
   }
   active_.reset();
   outer_.failure_status_ = attempted ? upstreams::status_for(last) : 503;

@@ -5,10 +5,10 @@
 // Fetch is the upstream half: rewrite the head (hop-by-hop out,
 // X-Forwarded-*, Via in) -> pick an instance (balancer, skipping unhealthy
 // and tried ones) -> take a kept-alive connection or open one -> send ->
-// read the response head; the body is then pulled piece by piece. Idempotent
-// requests move to another instance on connect failure, on a connection lost
-// before any response byte, or on a 502/503 answer, up to `retries` times; a
-// reused connection found closed is retried once on a fresh one.
+// read the response head; the body is then pulled piece by piece. Whether a
+// failed attempt or a 502/503 answer moves on to another instance, and when
+// a kept-alive connection found closed is sent again on a fresh one, is
+// decided in upstreams/retry.hpp (should_retry, resend_on_fresh_connection).
 //
 // serve() relays a Fetch to a Downstream; the cache layer drives a Fetch
 // itself to store what it relays, revalidate, or refresh in the background.

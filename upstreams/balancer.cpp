@@ -10,6 +10,16 @@ namespace {
 constexpr int kRingPointsPerWeight = 160;  // as ketama
 }  // namespace
 
+const char* to_string(Balance kind) noexcept {
+  switch (kind) {
+    case Balance::round_robin: return "round_robin";
+    case Balance::weighted: return "weighted";
+    case Balance::least_conn: return "least_conn";
+    case Balance::hash: return "hash";
+  }
+  return "?";
+}
+
 Balancer::Balancer(Balance kind, std::vector<int> weights, std::size_t first)
     : kind_(kind),
       weights_(std::move(weights)),

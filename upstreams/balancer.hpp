@@ -16,6 +16,9 @@
 
 namespace gateway::upstreams {
 
+// The name the configuration gives the kind (`balance: least_conn`), for
+// /status.
+const char* to_string(Balance kind) noexcept;
 
 class Balancer {
  public:

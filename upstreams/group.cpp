@@ -147,10 +147,4 @@ void Pool::give_back(std::unique_ptr<Connection> c, Clock::time_point now) {
   stack.push_back(std::move(c));
 }
 
-std::size_t Pool::idle_count() const noexcept {
-  std::size_t n = 0;
-  for (const auto& s : idle_) n += s.size();
-  return n;
-}
-
 }  // namespace gateway::upstreams

@@ -86,7 +86,6 @@ class Pool {
   std::unique_ptr<Connection> take_idle(std::size_t i, Clock::time_point now);
   // Keeps c for reuse if the pool has room, else closes it.
   void give_back(std::unique_ptr<Connection> c, Clock::time_point now);
-  std::size_t idle_count() const noexcept;
 
  private:
   std::shared_ptr<Group> group_;

@@ -152,6 +152,94 @@ asio::awaitable<std::string> compose_to_string(Context& ctx, const page::Templat
   co_return out;
 }
 
+// The includes of one page, by segment index: each one's fragment,
+// deadline, and content once settled (null / unset for literals).
+struct Includes {
+  std::vector<std::shared_ptr<Fragment>> frags;
+  std::vector<Clock::time_point> deadlines;
+  std::vector<std::optional<std::string>> settled;
+};
+
+// Every include starts now, in parallel.
+Includes start_includes(Context& ctx, const asio::any_io_executor& ex, const page::Template& tpl,
+                        const Router::Match& match, Duration timeout) {
+  const auto started = Clock::now();
+  const auto n = tpl.segments.size();
+  Includes out{std::vector<std::shared_ptr<Fragment>>(n), std::vector<Clock::time_point>(n),
+               std::vector<std::optional<std::string>>(n)};
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& inc = tpl.segments[i].include;
+    if (!inc) continue;
+    out.frags[i] = start(ctx, ex, page::expand(inc->src, match.params));
+    out.deadlines[i] = started + inc->timeout.value_or(timeout);
+  }
+  return out;
+}
+
+// The head waits for the required and primary fragments only. The primary
+// one decides the page's status and may set headers on it (Tailor's
+// primary), in `resp`. False when a required fragment failed: the page has
+// been answered with that failure.
+asio::awaitable<bool> settle_head(Context& ctx, Downstream& down, const page::Template& tpl, Includes& incs,
+                                  int depth, http::Response& resp) {
+  for (std::size_t i = 0; i < tpl.segments.size(); ++i) {
+    const auto& inc = tpl.segments[i].include;
+    if (!inc || !(inc->required || inc->primary)) continue;
+    auto& f = *incs.frags[i];
+    bool ok = false;
+    incs.settled[i] = co_await settle(ctx, *inc, incs.frags[i], incs.deadlines[i], depth, ok);
+    if (!ok && inc->required) {
+      int status = failure_status(f);
+      co_await respond(down, status,
+                       std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
+                           ": required fragment " + f.down.request().target + " failed (" + f.error + ")\n");
+      co_return false;
+    }
+    if (inc->primary && f.status != 0) {
+      resp.status = f.status;
+      for (auto name : {"Location", "Set-Cookie", "Cache-Control", "Content-Language"})
+        f.down.headers().for_each([&](const http::HeaderMap::Field& h) {
+          if (http::iequals(h.name, name)) resp.headers.add(h.name, h.value);
+        });
+    }
+  }
+  co_return true;
+}
+
+// The body in template order, waiting for a fragment only when it is next,
+// then Server-Timing in the trailer. Stops if the client goes away.
+asio::awaitable<void> stream_body(Context& ctx, Downstream& down, const page::Template& tpl, Includes& incs,
+                                  int depth) {
+  std::string out;
+  for (std::size_t i = 0; i < tpl.segments.size(); ++i) {
+    const auto& seg = tpl.segments[i];
+    if (!seg.include) {
+      out += seg.literal;
+    } else {
+      if (!incs.settled[i]) {
+        if (!incs.frags[i]->done()) {
+          // Let what is ready leave before waiting (the head, at least).
+          if (co_await down.write_body(out, false)) co_return;
+          out.clear();
+        }
+        bool ok = false;
+        incs.settled[i] = co_await settle(ctx, *seg.include, incs.frags[i], incs.deadlines[i], depth, ok);
+      }
+      out += *incs.settled[i];
+    }
+    if (out.size() >= kFlushAt) {
+      if (co_await down.write_body(out, false)) co_return;
+      out.clear();
+    }
+  }
+  std::string timing;
+  int n = 0;
+  for (const auto& f : incs.frags)
+    if (f) append_timing(timing, "fragment-" + std::to_string(++n), *f);
+  if (!timing.empty()) down.set_trailer("Server-Timing: " + timing + "\r\n");
+  co_await down.write_body(out, true);
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_page(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker,
@@ -170,44 +258,10 @@ asio::awaitable<void> serve_page(Downstream& down, const Router::Match& match, W
   Context ctx{req, std::string(down.peer()), state.shared_from_this(), worker, chain, pc.max_fragment_bytes,
               pc.max_depth, *state.route_stats[match.index], route.name};
 
-  // Every include starts now, in parallel.
-  const auto started = Clock::now();
-  std::vector<std::shared_ptr<Fragment>> frags(tpl.segments.size());
-  std::vector<Clock::time_point> deadlines(tpl.segments.size());
-  for (std::size_t i = 0; i < tpl.segments.size(); ++i) {
-    const auto& inc = tpl.segments[i].include;
-    if (!inc) continue;
-    frags[i] = start(ctx, ex, page::expand(inc->src, match.params));
-    deadlines[i] = started + inc->timeout.value_or(pc.timeout);
-  }
-
-  // The head waits for the required and primary fragments only.
+  auto incs = start_includes(ctx, ex, tpl, match, pc.timeout);
   http::Response resp;
   resp.status = 200;
-  std::vector<std::optional<std::string>> settled(tpl.segments.size());
-  for (std::size_t i = 0; i < tpl.segments.size(); ++i) {
-    const auto& inc = tpl.segments[i].include;
-    if (!inc || !(inc->required || inc->primary)) continue;
-    bool ok = false;
-    settled[i] = co_await settle(ctx, *inc, frags[i], deadlines[i], depth, ok);
-    if (!ok && inc->required) {
-      int status = failure_status(*frags[i]);
-      co_await respond(down, status,
-                       std::to_string(status) + " " + std::string(http::reason_phrase(status)) +
-                           ": required fragment " + frags[i]->down.request().target + " failed (" + frags[i]->error +
-                           ")\n");
-      co_return;
-    }
-    if (inc->primary && frags[i]->status != 0) {
-      // The primary fragment decides the page's status and may set
-      // headers on it (Tailor's primary).
-      resp.status = frags[i]->status;
-      for (auto name : {"Location", "Set-Cookie", "Cache-Control", "Content-Language"})
-        frags[i]->down.headers().for_each([&](const http::HeaderMap::Field& h) {
-          if (http::iequals(h.name, name)) resp.headers.add(h.name, h.value);
-        });
-    }
-  }
+  if (!co_await settle_head(ctx, down, tpl, incs, depth, resp)) co_return;
   if (resp.status >= 300 && resp.status < 400) {
     // A redirecting primary: the page is the redirect.
     resp.content_length = 0;
@@ -219,36 +273,7 @@ asio::awaitable<void> serve_page(Downstream& down, const Router::Match& match, W
   if (!resp.headers.contains("Cache-Control")) resp.headers.add("Cache-Control", "no-store");
   resp.headers.add("Trailer", "Server-Timing");
   down.write_head(resp);
-
-  // Stream in template order; wait for a fragment only when it is next.
-  std::string out;
-  for (std::size_t i = 0; i < tpl.segments.size(); ++i) {
-    const auto& seg = tpl.segments[i];
-    if (!seg.include) {
-      out += seg.literal;
-    } else {
-      if (!settled[i]) {
-        if (!frags[i]->done()) {
-          // Let what is ready leave before waiting (the head, at least).
-          if (co_await down.write_body(out, false)) co_return;
-          out.clear();
-        }
-        bool ok = false;
-        settled[i] = co_await settle(ctx, *seg.include, frags[i], deadlines[i], depth, ok);
-      }
-      out += *settled[i];
-    }
-    if (out.size() >= kFlushAt) {
-      if (co_await down.write_body(out, false)) co_return;
-      out.clear();
-    }
-  }
-  std::string timing;
-  int n = 0;
-  for (const auto& f : frags)
-    if (f) append_timing(timing, "fragment-" + std::to_string(++n), *f);
-  if (!timing.empty()) down.set_trailer("Server-Timing: " + timing + "\r\n");
-  co_await down.write_body(out, true);
+  co_await stream_body(ctx, down, tpl, incs, depth);
 }
 
 asio::awaitable<void> serve_aggregate(Downstream& down, const Router::Match& match, WorkerState& state,

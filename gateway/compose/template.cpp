@@ -10,14 +10,14 @@
 #include "gateway/compose/template.hpp"
 
 #include <algorithm>
-#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <tuple>
 
-#include "gateway/router.hpp"
 #include "base/units.hpp"
+#include "gateway/compose/entities.hpp"
+#include "gateway/router.hpp"
 
 namespace gateway::page {
 
@@ -37,86 +37,6 @@ bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c
 bool name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == ':' || c == '.';
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// &#NNN; or &#xHH; (without '&#' and ';'): the code point, or 0 if it is
-// malformed, zero, a surrogate or above U+10FFFF.
-std::uint32_t numeric_entity(std::string_view digits) {
-  int base = 10;
-  if (!digits.empty() && (digits[0] == 'x' || digits[0] == 'X')) {
-    base = 16;
-    digits.remove_prefix(1);
-  }
-  if (digits.empty() || digits.size() > 8) return 0;
-  std::uint32_t cp = 0;
-  for (char c : digits) {
-    int d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
-    else return 0;
-    cp = cp * static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(d);
-    if (cp > 0x10FFFF) return 0;
-  }
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return cp;
-}
-
-// Decodes &amp; &quot; &lt; &gt; &apos; and numeric references; anything
-// else that starts with '&' is kept as written (as HTML does).
-std::string decode_entities(std::string_view v) {
-  if (v.find('&') == npos) return std::string(v);
-  std::string out;
-  out.reserve(v.size());
-  std::size_t i = 0;
-  while (i < v.size()) {
-    if (v[i] != '&') {
-      out += v[i++];
-      continue;
-    }
-    auto semi = v.find(';', i + 1);
-    if (semi != npos && semi - i <= 11) {
-      auto name = v.substr(i + 1, semi - i - 1);
-      const char* named = nullptr;
-      if (name == "amp") named = "&";
-      else if (name == "quot") named = "\"";
-      else if (name == "lt") named = "<";
-      else if (name == "gt") named = ">";
-      else if (name == "apos") named = "'";
-      if (named) {
-        out += named;
-        i = semi + 1;
-        continue;
-      }
-      if (name.size() > 1 && name[0] == '#') {
-        if (auto cp = numeric_entity(name.substr(1))) {
-          append_utf8(out, cp);
-          i = semi + 1;
-          continue;
-        }
-      }
-    }
-    out += v[i++];
-  }
-  return out;
 }
 
 // Finds one needle; remembers the last answer so that repeated searches from
@@ -270,7 +190,7 @@ class Parser {
           error(j, "unterminated value of " + std::string(a.name));
           return false;
         }
-        a.value = decode_entities(t_.substr(j + 1, close - j - 1));
+        a.value = compose::decode_entities(t_.substr(j + 1, close - j - 1));
         a.has_value = true;
         i = close + 1;
         if (i < end && !space(t_[i])) {
@@ -449,112 +369,128 @@ class Parser {
     return std::nullopt;
   }
 
+  // What an include's attributes say, gathered before the checks that need
+  // all of them.
+  struct IncludeAttrs {
+    Include inc;
+    std::optional<bool> required;
+    std::optional<std::string> stub;
+    std::size_t required_pos = 0, stub_pos = 0, src_pos = 0;
+    bool has_src = false, onerror_continue = false, has_fallback = false;
+  };
+
+  // An include tag at lt: its attributes read, checked together, and the
+  // include recorded; refused (with errors) if any of that fails.
   void include(std::size_t lt, Syntax syntax, const std::vector<Attr>& attrs) {
     const bool ssi = syntax == Syntax::ssi;
-    const char* where_name = ssi ? " on SSI include" : " on <esi:include>";
-    Include inc;
-    std::tie(inc.line, inc.column) = where(lt);
-    std::optional<bool> required;
-    std::size_t required_pos = 0;
-    bool onerror_continue = false, has_fallback = false, ok = true;
-    std::optional<std::string> stub;
-    std::size_t stub_pos = 0, src_pos = 0;
-    bool has_src = false;
+    IncludeAttrs ia;
+    std::tie(ia.inc.line, ia.inc.column) = where(lt);
+    if (!read_include_attrs(attrs, ssi, ia) || !check_include(lt, ssi, ia)) return;
+    if (ia.inc.primary) primary_ = {ia.inc.line, ia.inc.column};
+    if (ia.stub) stubs_.push_back({r_.tpl.segments.size(), *ia.stub, ia.stub_pos});
+    r_.tpl.segments.push_back({std::string(), std::move(ia.inc)});
+  }
+
+  // Every attribute, each reported on its own; false if any was refused.
+  bool read_include_attrs(const std::vector<Attr>& attrs, bool ssi, IncludeAttrs& ia) {
+    bool ok = true;
     std::vector<std::string_view> seen;
     for (const auto& a : attrs) {
-      auto fail = [&](std::string message) {
-        error(a.pos, std::move(message));
-        ok = false;
-      };
-      std::string name(a.name);
       if (std::find(seen.begin(), seen.end(), a.name) != seen.end()) {
-        fail("duplicate attribute " + name);
+        error(a.pos, "duplicate attribute " + std::string(a.name));
+        ok = false;
         continue;
       }
       seen.push_back(a.name);
-      const bool flag = name == "required" || name == "primary";
-      const bool known = flag || name == "timeout" || name == "fallback" ||
-                         (ssi ? name == "virtual" || name == "file" || name == "stub" || name == "wait"
-                              : name == "src" || name == "alt" || name == "onerror");
-      if (!known) {
-        fail("unknown attribute " + name + where_name);
-        continue;
-      }
-      if (!flag && !a.has_value) {
-        fail("attribute " + name + " needs a value");
-        continue;
-      }
-      if (name == "virtual" || name == "file" || name == "src") {
-        if (has_src) {
-          fail("both virtual and file" + std::string(where_name));
-          continue;
-        }
-        has_src = true;
-        src_pos = a.pos;
-        inc.src = a.value;
-      } else if (name == "alt") {
-        inc.alt = a.value;
-      } else if (name == "onerror") {
-        if (a.value != "continue") fail("onerror must be \"continue\"");
-        onerror_continue = true;
-      } else if (name == "stub") {
-        if (a.value.empty()) fail("stub must name a block");
-        stub = a.value;
-        stub_pos = a.pos;
-      } else if (name == "wait") {
-        if (a.value != "yes" && a.value != "no") fail("wait must be \"yes\" or \"no\"");
-      } else if (name == "timeout") {
-        auto d = gateway::parse_duration(a.value);
-        if (!d || d->count() <= 0) fail("bad timeout \"" + a.value + "\"");
-        else inc.timeout = *d;
-      } else if (name == "fallback") {
-        has_fallback = true;
-        if (!a.value.empty() && a.value[0] == '/') inc.fallback_url = a.value;
-        else inc.fallback_html = a.value;
-      } else {  // required, primary
-        auto b = boolean(a);
-        if (!b) {
-          fail(name + " must be true or false");
-        } else if (name == "required") {
-          required = b;
-          required_pos = a.pos;
-        } else {
-          inc.primary = *b;
-        }
+      ok = include_attr(a, ssi, ia) && ok;
+    }
+    return ok;
+  }
+
+  // One attribute into `ia`; false (with an error) if it is refused.
+  bool include_attr(const Attr& a, bool ssi, IncludeAttrs& ia) {
+    auto fail = [&](std::string message) {
+      error(a.pos, std::move(message));
+      return false;
+    };
+    const std::string name(a.name);
+    const char* where_name = ssi ? " on SSI include" : " on <esi:include>";
+    const bool flag = name == "required" || name == "primary";
+    const bool known = flag || name == "timeout" || name == "fallback" ||
+                       (ssi ? name == "virtual" || name == "file" || name == "stub" || name == "wait"
+                            : name == "src" || name == "alt" || name == "onerror");
+    if (!known) return fail("unknown attribute " + name + where_name);
+    if (!flag && !a.has_value) return fail("attribute " + name + " needs a value");
+    auto& inc = ia.inc;
+    if (name == "virtual" || name == "file" || name == "src") {
+      if (ia.has_src) return fail("both virtual and file" + std::string(where_name));
+      ia.has_src = true;
+      ia.src_pos = a.pos;
+      inc.src = a.value;
+    } else if (name == "alt") {
+      inc.alt = a.value;
+    } else if (name == "onerror") {
+      ia.onerror_continue = true;
+      if (a.value != "continue") return fail("onerror must be \"continue\"");
+    } else if (name == "stub") {
+      ia.stub = a.value;
+      ia.stub_pos = a.pos;
+      if (a.value.empty()) return fail("stub must name a block");
+    } else if (name == "wait") {
+      if (a.value != "yes" && a.value != "no") return fail("wait must be \"yes\" or \"no\"");
+    } else if (name == "timeout") {
+      auto d = gateway::parse_duration(a.value);
+      if (!d || d->count() <= 0) return fail("bad timeout \"" + a.value + "\"");
+      inc.timeout = *d;
+    } else if (name == "fallback") {
+      ia.has_fallback = true;
+      if (!a.value.empty() && a.value[0] == '/') inc.fallback_url = a.value;
+      else inc.fallback_html = a.value;
+    } else {  // required, primary
+      auto b = boolean(a);
+      if (!b) return fail(name + " must be true or false");
+      if (name == "required") {
+        ia.required = b;
+        ia.required_pos = a.pos;
+      } else {
+        inc.primary = *b;
       }
     }
-    if (!ok) return;
-    if (!has_src) {
+    return true;
+  }
+
+  // The checks that need every attribute: a URL, required against
+  // onerror, stub against an inline fallback, one primary per template.
+  // Sets inc.required. False (with an error) if the include is refused.
+  bool check_include(std::size_t lt, bool ssi, IncludeAttrs& ia) {
+    auto& inc = ia.inc;
+    if (!ia.has_src) {
       error(lt, ssi ? "SSI include without virtual or file" : "<esi:include> without src");
-      return;
+      return false;
     }
     if (inc.src.empty()) {
-      error(src_pos, "empty include URL");
-      return;
+      error(ia.src_pos, "empty include URL");
+      return false;
     }
     if (ssi) {
-      inc.required = required.value_or(false);
+      inc.required = ia.required.value_or(false);
     } else {
-      if (required && *required && onerror_continue) {
-        error(required_pos, "required contradicts onerror=\"continue\"");
-        return;
+      if (ia.required && *ia.required && ia.onerror_continue) {
+        error(ia.required_pos, "required contradicts onerror=\"continue\"");
+        return false;
       }
-      inc.required = required.value_or(!onerror_continue && !has_fallback);
+      inc.required = ia.required.value_or(!ia.onerror_continue && !ia.has_fallback);
     }
-    if (stub && inc.fallback_html) {
-      error(stub_pos, "both stub and an inline fallback");
-      return;
+    if (ia.stub && inc.fallback_html) {
+      error(ia.stub_pos, "both stub and an inline fallback");
+      return false;
     }
-    if (inc.primary) {
-      if (primary_) {
-        error(lt, "more than one primary include (the first is at line " + std::to_string(primary_->first) +
-                      ", column " + std::to_string(primary_->second) + ")");
-        return;
-      }
-      primary_ = {inc.line, inc.column};
+    if (inc.primary && primary_) {
+      error(lt, "more than one primary include (the first is at line " + std::to_string(primary_->first) +
+                    ", column " + std::to_string(primary_->second) + ")");
+      return false;
     }
-    if (stub) stubs_.push_back({r_.tpl.segments.size(), *stub, stub_pos});
-    r_.tpl.segments.push_back({std::string(), std::move(inc)});
+    return true;
   }
 
   void resolve_stubs() {
@@ -589,28 +525,6 @@ ParseResult parse_template(std::string_view text) { return Parser(text).run(); }
 
 std::string expand(std::string_view url, const std::vector<std::pair<std::string_view, std::string_view>>& params) {
   return gateway::expand_params(url, params);
-}
-
-std::string assemble(const Template& tpl, const std::vector<FragmentResult>& results) {
-  std::size_t size = 0, i = 0;
-  for (const auto& s : tpl.segments) {
-    if (!s.include) size += s.literal.size();
-    else if (i < results.size()) size += results[i++].body.size();
-  }
-  std::string out;
-  out.reserve(size);
-  i = 0;
-  for (const auto& s : tpl.segments) {
-    if (!s.include) {
-      out += s.literal;
-      continue;
-    }
-    const FragmentResult* r = i < results.size() ? &results[i] : nullptr;
-    ++i;
-    if (r && r->outcome == FragmentResult::Outcome::ok) out += r->body;
-    else if (s.include->fallback_html) out += *s.include->fallback_html;
-  }
-  return out;
 }
 
 }  // namespace gateway::page

@@ -63,7 +63,7 @@ struct ParseResult {
 // undefined block, a duplicate block name, an unsupported SSI command or ESI
 // element, more than one primary include, esi:remove left open.
 //
-// Details (decided here; the unit tests in tests/unit/compose pin them):
+// Details (decided here; the unit tests in tests/unit/gateway/compose pin them):
 // - Tags are case-sensitive (lowercase), as nginx and ESI (XML) have them.
 // - SSI: "<!--#" then optional space, the command, attributes, "-->".
 //   include takes virtual= or file= (the same; not both), stub=, wait=
@@ -87,8 +87,8 @@ struct ParseResult {
 //   parsed again (it may hold esi:include) and output without the markers.
 //   Any other <esi:...> element and any stray </esi:...> tag is an error.
 // - Attribute values are quoted with " or '; &amp; &quot; &lt; &gt; &apos;
-//   and numeric references (&#39; &#x27;) are decoded, other '&' text is
-//   kept. required= and primary= may be bare or "true"/"false". timeout=
+//   and numeric references (&#39; &#x27;) are decoded (entities.hpp), other
+//   '&' text is kept. required= and primary= may be bare or "true"/"false". timeout=
 //   uses the config's duration syntax (gateway::parse_duration) and must be
 //   above zero. fallback= starting with '/' is fallback_url, else
 //   fallback_html (fallback="" shows nothing).
@@ -102,19 +102,5 @@ ParseResult parse_template(std::string_view text);
 
 // The include URL with {params} replaced; unknown params stay as written.
 std::string expand(std::string_view url, const std::vector<std::pair<std::string_view, std::string_view>>& params);
-
-// What became of one include when the page was assembled.
-struct FragmentResult {
-  enum class Outcome { ok, failed, timed_out };
-  Outcome outcome = Outcome::ok;
-  std::string body;  // the fragment's body when ok
-};
-
-// The whole page in one string, with each include replaced by its result
-// (or its fallback_html, or nothing). For tests and for callers that do not
-// stream; the composer streams the same segments in the same order.
-// results[i] belongs to the i-th include; a missing result counts as failed.
-// fallback_url is the caller's business (it reports what that fetch gave).
-std::string assemble(const Template& tpl, const std::vector<FragmentResult>& results);
 
 }  // namespace gateway::page

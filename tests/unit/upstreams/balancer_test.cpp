@@ -234,3 +234,10 @@ TEST_SUITE("balancer: consistent hash") {
     CHECK(b.pick(Mask{1, 1, 1}, {}, key_hash(7)) == -1);
   }
 }
+
+TEST_CASE("each kind is named as the configuration names it") {
+  CHECK(std::string(to_string(Balance::round_robin)) == "round_robin");
+  CHECK(std::string(to_string(Balance::weighted)) == "weighted");
+  CHECK(std::string(to_string(Balance::least_conn)) == "least_conn");
+  CHECK(std::string(to_string(Balance::hash)) == "hash");
+}

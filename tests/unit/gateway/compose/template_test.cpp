@@ -1,6 +1,6 @@
 // Tests for gateway/compose/template: parsing nginx SSI and ESI include tags
 // into literal segments and includes, the errors (with line and column) for
-// malformed templates, expand() and assemble(). Table-driven; templates are
+// malformed templates, and expand(). Table-driven; templates are
 // raw string literals so that lines and columns can be read off the source.
 #include "gateway/compose/template.hpp"
 
@@ -11,17 +11,13 @@
 #include <vector>
 
 using gateway::Duration;
-using gateway::page::assemble;
 using gateway::page::expand;
-using gateway::page::FragmentResult;
 using gateway::page::Include;
 using gateway::page::parse_template;
 using gateway::page::Template;
 using gateway::page::TemplateError;
 
 namespace {
-
-using Outcome = FragmentResult::Outcome;
 
 // A template's segments in short form: "L:<literal>" or "I:<src>".
 std::vector<std::string> shape(const Template& tpl) {
@@ -169,7 +165,7 @@ TEST_CASE("compose template: SSI include with every attribute") {
   run_include_cases(cases);
 }
 
-TEST_CASE("compose template: ESI include with every attribute; required unless onerror=continue or fallback") {
+TEST_CASE("compose template: ESI include with every attribute, required unless onerror=continue or fallback") {
   auto req = [](std::string src) {
     auto i = inc(std::move(src));
     i.required = true;
@@ -389,39 +385,6 @@ TEST_CASE("compose template: errors are collected in order, parsing goes on afte
                    "6:1 unsupported ESI element <esi:try>",
                });
   CHECK(r.tpl.segments.empty());
-}
-
-TEST_CASE("compose template: assemble puts results in order, fallbacks for failed and late fragments") {
-  auto tpl = parse_ok(R"tpl(<h1><esi:include src="/title"/></h1>
-<!--# block name="chat" --><i>chat is resting</i><!--# endblock -->
-<main><!--# include virtual="/chat" stub="chat" --></main>
-<aside><esi:include src="/recs" fallback="<p>no recs</p>"/></aside>
-<nav><esi:include src="/nav" onerror="continue"/></nav>
-<footer><esi:include src="/footer" fallback="(c)"/></footer>)tpl");
-  REQUIRE(tpl.includes() == 5);
-  struct Case {
-    std::vector<FragmentResult> results;
-    std::string page;
-  };
-  const std::vector<Case> cases = {
-      {{{Outcome::ok, "T"}, {Outcome::ok, "C"}, {Outcome::ok, "R"}, {Outcome::ok, "N"}, {Outcome::ok, "F"}},
-       "<h1>T</h1>\n\n<main>C</main>\n<aside>R</aside>\n<nav>N</nav>\n<footer>F</footer>"},
-      {{{Outcome::ok, "T"},
-        {Outcome::failed, "ignored"},
-        {Outcome::timed_out, ""},
-        {Outcome::failed, ""},
-        {Outcome::ok, ""}},
-       "<h1>T</h1>\n\n<main><i>chat is resting</i></main>\n<aside><p>no recs</p></aside>\n<nav></nav>\n"
-       "<footer></footer>"},
-      // fewer results than includes: the rest count as failed
-      {{{Outcome::timed_out, "late"}},
-       "<h1></h1>\n\n<main><i>chat is resting</i></main>\n<aside><p>no recs</p></aside>\n<nav></nav>\n"
-       "<footer>(c)</footer>"},
-  };
-  for (const auto& c : cases) CHECK(assemble(tpl, c.results) == c.page);
-
-  CHECK(assemble(parse_ok("just text"), {}) == "just text");
-  CHECK(assemble(Template{}, {}).empty());
 }
 
 TEST_CASE("compose template: expand replaces known params and leaves the rest") {

@@ -1,0 +1,339 @@
+#include "gateway/prometheus.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <span>
+
+#include "gateway/metrics.hpp"
+#include "gateway/runtime.hpp"
+
+namespace gateway::prometheus {
+
+namespace {
+
+// Writes the text family after family: HELP and TYPE lines, then samples.
+class Text {
+ public:
+  explicit Text(std::string& out) : out_(out) {}
+
+  void family(std::string_view name, std::string_view help, std::string_view type) {
+    out_.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  }
+  // `labels`: pairs written by label(), comma-separated; empty for none.
+  void sample(std::string_view name, std::string_view labels, std::string_view value) {
+    out_.append(name);
+    if (!labels.empty()) out_.append("{").append(labels).append("}");
+    out_.append(" ").append(value).append("\n");
+  }
+  void sample(std::string_view name, std::string_view labels, std::uint64_t value) {
+    sample(name, labels, std::to_string(value));
+  }
+
+ private:
+  std::string& out_;
+};
+
+// name="value", the value escaped.
+std::string label(std::string_view name, std::string_view value) {
+  std::string out(name);
+  out.append("=\"").append(escape_label_value(value)).append("\"");
+  return out;
+}
+
+std::string fmt_double(double v, const char* format = "%.6g") {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::uint64_t load(const std::atomic<std::uint64_t>& a) { return a.load(); }
+
+// A family with one value per upstream group or cache zone: where, in the
+// group's or zone's numbers, its value is.
+template <class Stats, class Value>
+struct Family {
+  const char* name;
+  const char* help;
+  Value Stats::*field;
+};
+
+template <class Get>
+std::uint64_t sum(const std::vector<const WorkerMetrics*>& workers, Get get) {
+  std::uint64_t t = 0;
+  for (const auto* w : workers) t += get(*w);
+  return t;
+}
+
+// --- The workers' counters ----------------------------------------------------
+
+void write_connections(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  text.family("gateway_connections_active", "Client connections open now.", "gauge");
+  text.sample("gateway_connections_active", "",
+              sum(workers, [](const WorkerMetrics& w) { return w.connections_active.get(); }));
+  text.family("gateway_connections_total", "Client connections accepted.", "counter");
+  text.sample("gateway_connections_total", "",
+              sum(workers, [](const WorkerMetrics& w) { return w.connections_total.get(); }));
+  text.family("gateway_bad_requests_total", "Requests refused by the parser (4xx before routing).", "counter");
+  text.sample("gateway_bad_requests_total", "",
+              sum(workers, [](const WorkerMetrics& w) { return w.bad_requests.get(); }));
+}
+
+// Per route name, summed over workers: answers by status class, and what
+// became of the fragments of page and aggregate routes.
+void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  struct Route {
+    std::array<std::uint64_t, 5> by_class{};
+    std::array<std::uint64_t, 5> fragments{};  // kOutcomes
+  };
+  static constexpr const char* kOutcomes[] = {"hit", "miss", "timeout", "error", "fallback"};
+  std::map<std::string, Route> routes;
+  for (const auto* w : workers)
+    w->for_each_route([&](const std::string& name, const RouteStats& s) {
+      auto& r = routes[name];
+      for (std::size_t i = 0; i < 5; ++i) r.by_class[i] += s.by_class[i].get();
+      r.fragments[0] += s.fragment_hits.get();
+      r.fragments[1] += s.fragment_misses.get();
+      r.fragments[2] += s.fragment_timeouts.get();
+      r.fragments[3] += s.fragment_errors.get();
+      r.fragments[4] += s.fragment_fallbacks.get();
+    });
+
+  text.family("gateway_requests_total", "Requests answered, by route and status class.", "counter");
+  for (const auto& [name, r] : routes)
+    for (std::size_t i = 0; i < 5; ++i)
+      text.sample("gateway_requests_total", label("route", name) + "," + label("code", std::to_string(i + 1) + "xx"),
+                  r.by_class[i]);
+
+  text.family("gateway_page_fragments_total",
+              "Fragments of page and aggregate routes, by outcome "
+              "(hit: from the cache; miss: from upstream; fallback: replaced or left out).",
+              "counter");
+  for (const auto& [name, r] : routes) {
+    std::uint64_t any = 0;
+    for (auto v : r.fragments) any += v;
+    if (any == 0) continue;
+    for (std::size_t i = 0; i < 5; ++i)
+      text.sample("gateway_page_fragments_total", label("route", name) + "," + label("outcome", kOutcomes[i]),
+                  r.fragments[i]);
+  }
+}
+
+// Per upstream group, summed over workers.
+struct UpstreamSums {
+  std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
+  std::uint64_t sum_us = 0, count = 0, opened = 0, reused = 0, errors = 0, retries = 0;
+};
+
+constexpr Family<UpstreamSums, std::uint64_t> kUpstreamCounters[] = {
+    {"gateway_upstream_connections_opened_total", "Upstream connections opened.", &UpstreamSums::opened},
+    {"gateway_upstream_connections_reused_total", "Requests sent on a kept-alive upstream connection.",
+     &UpstreamSums::reused},
+    {"gateway_upstream_errors_total", "Requests answered 502/504 because of this upstream.", &UpstreamSums::errors},
+    {"gateway_upstream_retries_total", "Attempts moved to another instance.", &UpstreamSums::retries},
+};
+
+void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  std::map<std::string, UpstreamSums> ups;
+  for (const auto* w : workers)
+    w->for_each_upstream([&](const std::string& name, const UpstreamStats& s) {
+      auto& u = ups[name];
+      for (std::size_t i = 0; i < u.buckets.size(); ++i) u.buckets[i] += s.response_time.buckets[i].get();
+      u.sum_us += s.response_time.sum_us.get();
+      u.count += s.response_time.count.get();
+      u.opened += s.pool.opened.load(std::memory_order_relaxed);
+      u.reused += s.pool.reused.load(std::memory_order_relaxed);
+      u.errors += s.errors.get();
+      u.retries += s.retries.get();
+    });
+
+  text.family("gateway_upstream_response_seconds", "Time from request sent to response head received.", "histogram");
+  for (const auto& [name, u] : ups) {
+    const std::string group = label("upstream", name);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < u.buckets.size(); ++i) {
+      cumulative += u.buckets[i];
+      std::string le = i < Histogram::kBounds.size() ? fmt_double(Histogram::kBounds[i]) : "+Inf";
+      text.sample("gateway_upstream_response_seconds_bucket", group + "," + label("le", le), cumulative);
+    }
+    text.sample("gateway_upstream_response_seconds_sum", group, fmt_double(static_cast<double>(u.sum_us) / 1e6));
+    text.sample("gateway_upstream_response_seconds_count", group, u.count);
+  }
+  for (const auto& f : kUpstreamCounters) {
+    text.family(f.name, f.help, "counter");
+    for (const auto& [name, u] : ups) text.sample(f.name, label("upstream", name), u.*f.field);
+  }
+}
+
+// --- The cache ----------------------------------------------------------------
+
+// What the cache did, per zone name, summed over workers.
+struct ZoneSums {
+  std::array<std::uint64_t, kCacheStatuses> by_status{};
+  std::uint64_t coalesced = 0, background = 0;
+};
+
+std::map<std::string, ZoneSums> zone_sums(const std::vector<const WorkerMetrics*>& workers) {
+  std::map<std::string, ZoneSums> zones;
+  for (const auto* w : workers)
+    w->for_each_zone([&](const std::string& name, const ZoneStats& z) {
+      auto& t = zones[name];
+      for (std::size_t i = 0; i < kCacheStatuses; ++i) t.by_status[i] += z.cache[i].get();
+      t.coalesced += z.coalesced.get();
+      t.background += z.background_updates.get();
+    });
+  return zones;
+}
+
+// Responses by zone and X-Cache status, the share served from the cache,
+// and the zones' coalesced requests and background refreshes.
+void write_zone_activity(Text& text, const std::map<std::string, ZoneSums>& zones, const Runtime& rt) {
+  text.family("gateway_cache_responses_total", "Responses by zone and what the cache did (X-Cache).", "counter");
+  for (const auto& [name, z] : zones)
+    for (std::size_t i = 0; i < kCacheStatuses; ++i)
+      text.sample("gateway_cache_responses_total", label("zone", name) + "," + label("status", kCacheStatusNames[i]),
+                  z.by_status[i]);
+
+  text.family("gateway_cache_hit_ratio",
+              "Share of responses served from the cache (HIT, STALE, UPDATING, REVALIDATED).", "gauge");
+  for (const auto& [name, z] : zones) {
+    const auto& s = z.by_status;
+    auto served = s[0] + s[2] + s[3] + s[6];  // HIT, STALE, REVALIDATED, UPDATING
+    auto total = served + s[1] + s[5];        // + MISS, EXPIRED
+    double ratio = total ? static_cast<double>(served) / static_cast<double>(total) : 0.0;
+    text.sample("gateway_cache_hit_ratio", label("zone", name), fmt_double(ratio, "%.4f"));
+  }
+
+  // These two follow the configured zones, in configuration order.
+  auto per_zone = [&](const char* metric, const char* help, std::uint64_t ZoneSums::*field) {
+    text.family(metric, help, "counter");
+    for (std::size_t i = 0; i < rt.zones.size(); ++i) {
+      const auto& name = rt.config->caches[i].name;
+      auto it = zones.find(name);
+      text.sample(metric, label("zone", name), it == zones.end() ? 0 : it->second.*field);
+    }
+  };
+  per_zone("gateway_cache_coalesced_total", "Requests that followed another request's fill instead of going upstream.",
+           &ZoneSums::coalesced);
+  per_zone("gateway_cache_background_updates_total", "Stale-while-revalidate refreshes started.",
+           &ZoneSums::background);
+}
+
+using StoreFamily = Family<cache::StoreStats, std::atomic<std::uint64_t>>;
+
+void write_store_families(Text& text, const Runtime& rt, const char* type, std::span<const StoreFamily> families) {
+  for (const auto& f : families) {
+    text.family(f.name, f.help, type);
+    for (std::size_t i = 0; i < rt.zones.size(); ++i)
+      text.sample(f.name, label("zone", rt.config->caches[i].name), load(rt.zones[i]->store.stats().*f.field));
+  }
+}
+
+constexpr StoreFamily kStoreCounters[] = {
+    {"gateway_cache_stores_total", "Entries written.", &cache::StoreStats::stores},
+    {"gateway_cache_evictions_total", "Entries evicted to stay under max_size.", &cache::StoreStats::evictions},
+    {"gateway_cache_inactive_removed_total", "Entries removed after `inactive` without use.",
+     &cache::StoreStats::inactive_removed},
+    {"gateway_cache_purged_total", "Entries removed by purges and invalidations.", &cache::StoreStats::purged},
+    {"gateway_cache_write_errors_total", "Entries not stored because of a disk error.",
+     &cache::StoreStats::write_errors},
+};
+
+constexpr StoreFamily kStoreGauges[] = {
+    {"gateway_cache_entries", "Entries stored.", &cache::StoreStats::entries},
+    {"gateway_cache_bytes", "Bytes on disk counted against max_size.", &cache::StoreStats::bytes},
+    {"gateway_cache_memory_bytes", "Bodies held in the RAM tier.", &cache::StoreStats::memory_bytes},
+};
+
+// The shared Redis tier of the zones that have one. Its counters are left
+// out when no zone has a tier; gateway_redis_up is always declared.
+void write_shared_tiers(Text& text, const Runtime& rt) {
+  static constexpr Family<cache::SharedTierStats, std::atomic<std::uint64_t>> kCounters[] = {
+      {"gateway_redis_hits_total", "Local misses found in the shared tier.", &cache::SharedTierStats::hits},
+      {"gateway_redis_misses_total", "Local misses not in the shared tier either.", &cache::SharedTierStats::misses},
+      {"gateway_redis_errors_total", "Shared-tier lookups and locks that failed (Redis down, slow, or wrong).",
+       &cache::SharedTierStats::errors},
+      {"gateway_redis_fills_total", "Entries written to the shared tier.", &cache::SharedTierStats::fills},
+      {"gateway_redis_lock_waits_total", "Misses that waited for another gateway's fill.",
+       &cache::SharedTierStats::lock_waits},
+      {"gateway_redis_purges_sent_total", "Purges sent to the fleet.", &cache::SharedTierStats::purges_sent},
+      {"gateway_redis_purges_received_total", "Purges received from other gateways.",
+       &cache::SharedTierStats::purges_received},
+  };
+  bool any = false;
+  for (const auto& z : rt.zones) any = any || z->tier;
+  if (any)
+    for (const auto& f : kCounters) {
+      text.family(f.name, f.help, "counter");
+      for (std::size_t i = 0; i < rt.zones.size(); ++i)
+        if (rt.zones[i]->tier)
+          text.sample(f.name, label("zone", rt.config->caches[i].name), load(rt.zones[i]->tier->stats().*f.field));
+    }
+  text.family("gateway_redis_up", "Whether the zone's shared tier is reachable.", "gauge");
+  for (std::size_t i = 0; i < rt.zones.size(); ++i)
+    if (rt.zones[i]->tier)
+      text.sample("gateway_redis_up", label("zone", rt.config->caches[i].name), rt.zones[i]->tier->up() ? "1" : "0");
+}
+
+// What the cache did per route, for the routes it did anything for.
+void write_route_cache(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  std::map<std::string, std::array<std::uint64_t, kCacheStatuses>> routes;
+  for (const auto* w : workers)
+    w->for_each_route([&](const std::string& name, const RouteStats& r) {
+      auto& a = routes[name];
+      for (std::size_t i = 0; i < kCacheStatuses; ++i) a[i] += r.cache[i].get();
+    });
+  text.family("gateway_route_cache_total", "Responses of cached routes by what the cache did.", "counter");
+  for (const auto& [name, a] : routes) {
+    std::uint64_t any = 0;
+    for (auto v : a) any += v;
+    if (!any) continue;
+    for (std::size_t i = 0; i < kCacheStatuses; ++i)
+      text.sample("gateway_route_cache_total", label("route", name) + "," + label("status", kCacheStatusNames[i]),
+                  a[i]);
+  }
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+void append_worker_families(std::string& out, const std::vector<const WorkerMetrics*>& workers) {
+  Text text(out);
+  write_connections(text, workers);
+  write_routes(text, workers);
+  write_upstreams(text, workers);
+}
+
+void append_cache_families(std::string& out, const std::vector<const WorkerMetrics*>& workers, const Runtime& rt) {
+  Text text(out);
+  write_zone_activity(text, zone_sums(workers), rt);
+  write_store_families(text, rt, "counter", kStoreCounters);
+  write_shared_tiers(text, rt);
+  write_store_families(text, rt, "gauge", kStoreGauges);
+  write_route_cache(text, workers);
+}
+
+std::string render(const std::vector<const WorkerMetrics*>& workers, const Runtime& rt) {
+  std::string out;
+  append_worker_families(out, workers);
+  append_cache_families(out, workers, rt);
+  return out;
+}
+
+}  // namespace gateway::prometheus
