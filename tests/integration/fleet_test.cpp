@@ -234,7 +234,7 @@ TEST_CASE("fleet: a fill through gateway A is a hit on gateway B without an upst
   CHECK(st.find("\"redis\":{\"up\":true,\"hits\":1}") != std::string::npos);
 }
 
-TEST_CASE("fleet: Vary variants are shared one by one; a variant nobody filled goes upstream") {
+TEST_CASE("fleet: Vary variants are shared one by one, and a variant nobody filled goes upstream") {
   Fleet f;
   const std::string p = "/api/channels/2?cache_control=max-age=60&vary=Accept-Language";
   auto en = fill_shared(f.a, f.redis, p, {"Accept-Language: en"});
@@ -568,7 +568,7 @@ TEST_CASE("fleet: an entry over max_entry_bytes stays local") {
 
 // ------------------------------------------------------------------ Redis trouble
 
-TEST_CASE("fleet: Redis stopped mid-run: every request succeeds quickly, one log line; restarted: sharing resumes") {
+TEST_CASE("fleet: Redis stopped mid-run: every request succeeds quickly, one log line, and once restarted sharing resumes") {
   Fleet f;
   const std::string warm = "/api/channels/1?cache_control=max-age=300";
   fill_shared(f.a, f.redis, warm);
@@ -697,7 +697,7 @@ TEST_CASE("fleet: Redis frozen (accepts, never answers): requests succeed within
       20s));
 }
 
-TEST_CASE("fleet: Redis unreachable from the start: the gateway starts, serves and caches locally; shares once it appears") {
+TEST_CASE("fleet: Redis unreachable from the start: the gateway starts, serves and caches locally, and shares once it appears") {
   TempDir redis_dir, svc_dir, dir;
   RedisServer redis(redis_dir);
   redis.stop();  // its port now refuses connections
