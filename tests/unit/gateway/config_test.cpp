@@ -206,8 +206,6 @@ TEST_CASE("a complete file parses into the expected structs") {
   CHECK(chat.keepalive == 32);                  // default
   CHECK(chat.max_fails == 0);                   // through the alias `fails`
   CHECK_FALSE(chat.health.has_value());
-  CHECK(config.find_upstream("chat") == &chat);
-  CHECK(config.find_upstream("nope") == nullptr);
 
   REQUIRE(config.routes.size() == 3);
   const auto& api = config.routes[0];
