@@ -6,6 +6,7 @@
 //                                 of sections, the checks across sections
 //                                 (a route naming an unknown upstream or zone,
 //                                 two routes that match the same requests)
+//   gateway/config/yaml.*         the YAML layer all of them use
 //   gateway/config/server.cpp     listen, workers, admin, access_log, limits,
 //                                 timeouts
 //   gateway/config/upstreams.cpp  upstreams: instances, weights, failures,
