@@ -4,6 +4,10 @@
 //
 // Loading never throws for bad input: every problem becomes a ConfigError
 // carrying file:line:column, and all of them are reported together.
+//
+// The loader: gateway/config.cpp reads the file and checks across sections;
+// gateway/config/yaml.* is its YAML layer, and one file per section under
+// gateway/config/ reads the rest (gateway/config/sections.hpp lists them).
 #pragma once
 
 #include <chrono>
@@ -105,8 +109,6 @@ struct Config {
   std::vector<cache::ZoneConfig> caches;
   std::vector<upstreams::GroupConfig> upstreams;
   std::vector<RouteConfig> routes;
-
-  const upstreams::GroupConfig* find_upstream(std::string_view name) const;
 };
 
 struct LoadResult {
@@ -115,7 +117,9 @@ struct LoadResult {
 };
 
 LoadResult load_config(const std::string& path);
-// For tests: parse YAML text as if it came from `file`.
+// YAML text as if it came from `file`: relative paths in it resolve against
+// that file's directory, and errors name it. load_config reads the file and
+// calls this.
 LoadResult load_config_from_string(const std::string& yaml, const std::string& file = "<string>");
 
 }  // namespace gateway

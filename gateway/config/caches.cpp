@@ -1,0 +1,252 @@
+// The `caches:` section: each zone's directory, sizes (disk and the RAM tier),
+// eviction policy and purge-tag header, and its optional shared Redis tier,
+// into cache::ZoneConfig (cache/config.hpp). Each zone is checked against the
+// zones before it: no two share a directory, nor mix their keys on one Redis.
+// Routes name the zones in their cache rule (routes.cpp); those names are
+// checked in gateway/config.cpp. The other sections are listed in sections.hpp.
+#include "gateway/config/sections.hpp"
+
+#include <sys/un.h>
+
+#include <algorithm>
+
+namespace gateway::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+using Zones = std::vector<cache::ZoneConfig>;
+
+constexpr std::pair<std::string_view, cache::PolicyKind> kCachePolicies[] = {
+    {"lru", cache::PolicyKind::lru},
+    {"s3fifo", cache::PolicyKind::s3fifo},
+};
+
+// Redis refuses larger values (its default proto-max-bulk-len).
+constexpr std::uint64_t kMaxRedisValue = 512ull << 20;
+// sun_path holds the socket path and its terminating NUL.
+constexpr std::size_t kMaxUnixPath = sizeof(sockaddr_un::sun_path) - 1;
+
+// Whether `inner` is `outer` or lies under it; both absolute and normal.
+bool path_within(const fs::path& inner, const fs::path& outer) {
+  return std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end()).first == outer.end();
+}
+
+// Relative to the config file's directory; normal, without a trailing '/'.
+// Two zones must not share a directory, nor nest one in the other: each
+// zone's loader and eviction would take the other's files for its own.
+void read_cache_path(Context& ctx, const Field& field, const Zones& earlier,
+                     cache::ZoneConfig& zone) {
+  auto value = read_string(ctx.diag, field);
+  if (!value) return;
+  fs::path path = resolve_path(ctx, *value);
+  if (!path.has_filename() && path.has_relative_path()) path = path.parent_path();
+
+  for (const auto& other : earlier) {
+    if (other.path.empty()) continue;
+    fs::path other_path(other.path);
+    std::string_view clash = path == other_path               ? " is the path of zone "
+                             : path_within(path, other_path) ? " is inside the path of zone "
+                             : path_within(other_path, path) ? " contains the path of zone "
+                                                             : "";
+    if (!clash.empty()) {
+      ctx.diag.error(field, "path " + quote(*value) + std::string(clash) + quote(other.name) +
+                                " (line " + std::to_string(other.line) + ")");
+      return;
+    }
+  }
+  zone.path = path.string();
+}
+
+// A Unix socket path: relative to the config file's directory, normal, and
+// short enough for sockaddr_un.
+std::optional<std::string> read_unix_socket(Context& ctx, const Field& field) {
+  auto value = read_string(ctx.diag, field);
+  if (!value) return std::nullopt;
+  fs::path path = resolve_path(ctx, *value);
+  if (!path.has_filename()) {
+    ctx.diag.error(field, "unix socket path " + quote(*value) + " names a directory");
+    return std::nullopt;
+  }
+  if (path.native().size() > kMaxUnixPath) {
+    ctx.diag.error(field, "unix socket path " + quote(path.native()) + " is longer than " +
+                              std::to_string(kMaxUnixPath) + " bytes");
+    return std::nullopt;
+  }
+  return path.string();
+}
+
+// Two zones on one Redis must keep their keys apart: with the same
+// key_prefix their entries, locks and purges would mix, and with one prefix
+// the start of the other a prefix purge of one would reach into the other.
+void check_shared_redis(Context& ctx, const Field& field, const Zones& earlier,
+                        const cache::ZoneConfig& zone) {
+  const cache::RedisConfig& redis = *zone.redis;
+  for (const auto& other : earlier) {
+    if (!other.redis) continue;
+    const cache::RedisConfig& theirs = *other.redis;
+    const bool same_server = redis.address && theirs.address
+                                 ? same_endpoint(*redis.address, *theirs.address)
+                                 : !redis.address && !theirs.address &&
+                                       redis.unix_socket == theirs.unix_socket;
+    if (!same_server) continue;
+    std::string_view mine = redis.key_prefix;
+    std::string_view prefix = theirs.key_prefix;
+    std::string_view clash = mine == prefix               ? " is the key_prefix of zone "
+                             : mine.starts_with(prefix) ? " starts with the key_prefix of zone "
+                             : prefix.starts_with(mine) ? " is the start of the key_prefix of zone "
+                                                        : "";
+    if (!clash.empty()) {
+      ctx.diag.error(field, "key_prefix " + quote(mine) + std::string(clash) + quote(other.name) +
+                                " (line " + std::to_string(other.line) +
+                                ") on the same Redis: their entries would mix");
+      return;
+    }
+  }
+}
+
+// Where the Redis is: exactly one of address and unix. A cluster seed list is
+// known but not served yet: say so rather than "unknown key". Returns the
+// field it was read from, or null when it was not read.
+const Field* read_redis_server(Context& ctx, const MapReader& map, const Field& field,
+                               cache::RedisConfig& redis) {
+  const Field* address = map.get("address");
+  const Field* unix_path = map.get("unix");
+  if (map.get("cluster")) {
+    ctx.diag.error(*map.key_mark("cluster"),
+                   field.path + ": Redis Cluster is not supported yet; give one address");
+  }
+  if (address && unix_path) {
+    const YAML::Mark& a = *map.key_mark("address");
+    const YAML::Mark& u = *map.key_mark("unix");
+    const bool unix_later = std::pair(u.line, u.column) > std::pair(a.line, a.column);
+    ctx.diag.error(unix_later ? u : a, field.path + ": give address or unix, not both");
+  } else if (address) {
+    redis.address = read_endpoint(ctx.diag, *address, false);
+    if (redis.address) return address;
+  } else if (unix_path) {
+    if (auto path = read_unix_socket(ctx, *unix_path)) {
+      redis.unix_socket = std::move(*path);
+      return unix_path;
+    }
+  } else if (!map.get("cluster")) {
+    ctx.diag.error(field, "missing required key \"address\" or \"unix\"");
+  }
+  return nullptr;
+}
+
+// `key_prefix`, when given: without whitespace or control characters.
+// Returns false when it was given and could not be read; `blame` becomes the
+// prefix when it was read.
+bool read_key_prefix(Context& ctx, const MapReader& map, cache::RedisConfig& redis,
+                     const Field*& blame) {
+  const Field* prefix = map.get("key_prefix");
+  if (prefix == nullptr) return true;
+  auto value = read_string(ctx.diag, *prefix);
+  if (!value) return false;
+  auto bad = std::find_if(value->begin(), value->end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= ' ' || u == 0x7f;  // space and the control characters
+  });
+  if (bad != value->end()) {
+    ctx.diag.error(*prefix, "key_prefix " + quote(*value) +
+                                " must not contain whitespace or control characters");
+    return false;
+  }
+  redis.key_prefix = std::move(*value);
+  blame = prefix;
+  return true;
+}
+
+// `redis: HOST:PORT`, or `redis: {address | unix, timeout, connect_timeout,
+// lock_timeout, max_entry_bytes, key_prefix}`. zone.redis is set only when
+// where to connect was read; the zone is then checked against the earlier
+// zones sharing that Redis, blaming the key that makes the clash.
+void read_cache_redis(Context& ctx, const Field& field, const Zones& earlier,
+                      cache::ZoneConfig& zone) {
+  cache::RedisConfig redis;
+  if (field.node.IsScalar()) {
+    redis.address = read_endpoint(ctx.diag, field, false);
+    if (!redis.address) return;
+    zone.redis = std::move(redis);
+    check_shared_redis(ctx, field, earlier, zone);
+    return;
+  }
+  MapReader map(ctx.diag, field,
+                {"address", "unix", "cluster", "timeout", "connect_timeout", "lock_timeout",
+                 "max_entry_bytes", "key_prefix"});
+  if (!map.valid()) return;
+  const Field* blame = read_redis_server(ctx, map, field, redis);
+  const bool server_read = blame != nullptr;
+  map.read_duration("timeout", redis.timeout, Duration{1});
+  map.read_duration("connect_timeout", redis.connect_timeout, Duration{1});
+  map.read_duration("lock_timeout", redis.lock_timeout, Duration{1});
+  map.read_size("max_entry_bytes", redis.max_entry_bytes, 1, kMaxRedisValue);
+  const bool prefix_read = read_key_prefix(ctx, map, redis, blame);
+  if (!server_read || !prefix_read) return;
+  zone.redis = std::move(redis);
+  check_shared_redis(ctx, *blame, earlier, zone);
+}
+
+// memory 0 turns the RAM tier off. An explicit memory_entry_max must fit in
+// memory; the default one shrinks to fit.
+void read_memory(Context& ctx, const MapReader& map, cache::ZoneConfig& zone) {
+  bool memory_read = true;
+  if (const Field* memory = map.get("memory")) {
+    auto value = read_size(ctx.diag, *memory, 0, kMaxSize);
+    if (value) zone.memory = *value;
+    memory_read = value.has_value();
+  }
+  if (const Field* entry_max = map.get("memory_entry_max")) {
+    if (auto value = read_size(ctx.diag, *entry_max, 0, kMaxSize)) {
+      zone.memory_entry_max = *value;
+      if (memory_read && *value > zone.memory) {
+        ctx.diag.error(*entry_max, quote(entry_max->node.Scalar()) + " is larger than memory (" +
+                                       std::to_string(zone.memory) + " bytes)");
+      }
+    }
+  } else {
+    zone.memory_entry_max = std::min(zone.memory_entry_max, zone.memory);
+  }
+}
+
+void read_cache_zone(Context& ctx, const Field& field, const Zones& earlier,
+                     cache::ZoneConfig& zone) {
+  MapReader map(ctx.diag, field,
+                {"path", "max_size", "memory", "memory_entry_max", "policy", "inactive",
+                 "tags_header", "redis"});
+  if (!map.valid()) return;
+  if (const Field* path = map.require("path")) read_cache_path(ctx, *path, earlier, zone);
+  map.read_size("max_size", zone.max_size, 1, kMaxSize);
+  read_memory(ctx, map, zone);
+  map.read_choice("policy", zone.policy, Choices<cache::PolicyKind>(kCachePolicies));
+  map.read_duration("inactive", zone.inactive, Duration{1});
+  if (const Field* tags = map.get("tags_header")) {
+    if (auto value = read_string(ctx.diag, *tags)) {
+      if (valid_token(*value)) {
+        zone.tags_header = *value;
+      } else {
+        ctx.diag.error(*tags, "invalid header name " + quote(*value));
+      }
+    }
+  }
+  if (const Field* redis = map.get("redis")) read_cache_redis(ctx, *redis, earlier, zone);
+}
+
+}  // namespace
+
+void read_caches(Context& ctx, const Field& field, std::vector<cache::ZoneConfig>& zones) {
+  if (!expect_type(ctx.diag, field, YAML::NodeType::Map)) return;
+  for (const auto& entry : map_entries(ctx.diag, field, "cache zone")) {
+    check_name(ctx, entry, "cache zone");
+    cache::ZoneConfig zone;
+    zone.name = entry.key;
+    zone.line = entry.key_mark.line + 1;
+    read_cache_zone(ctx, entry.value, zones, zone);
+    // Kept even when invalid, so routes naming it don't add a second error.
+    zones.push_back(std::move(zone));
+  }
+}
+
+}  // namespace gateway::config

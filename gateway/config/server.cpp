@@ -1,0 +1,105 @@
+// The server's own sections of the configuration: where it listens
+// (`listen`, `admin`), how many worker threads it runs (`workers`), where its
+// access log goes (`access_log`), and what it bounds (`limits`, `timeouts`).
+// The other sections and the top-level load are listed in sections.hpp.
+#include "gateway/config/sections.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace gateway::config {
+
+namespace {
+
+constexpr int kMaxWorkers = 256;
+constexpr std::uint64_t kMaxHeaderBytes = 64ull << 20;
+
+struct TimeoutKey {
+  std::string_view key;
+  Duration Timeouts::*field;
+  Duration min;
+};
+
+// keepalive 0 turns client keep-alive off; the others must leave some time.
+constexpr TimeoutKey kTimeoutKeys[] = {
+    {"client_header", &Timeouts::client_header, Duration{1}},
+    {"client_body", &Timeouts::client_body, Duration{1}},
+    {"keepalive", &Timeouts::keepalive, Duration{0}},
+    {"upstream_connect", &Timeouts::upstream_connect, Duration{1}},
+    {"upstream_read", &Timeouts::upstream_read, Duration{1}},
+    {"upstream_send", &Timeouts::upstream_send, Duration{1}},
+    {"client_send", &Timeouts::client_send, Duration{1}},
+    {"shutdown", &Timeouts::shutdown, Duration{0}},
+};
+
+}  // namespace
+
+// `listen: ADDRESS` or a list of them. What is read replaces the default.
+void read_listen(Context& ctx, const Field& field, std::vector<Endpoint>& listen) {
+  auto items = one_or_list(ctx.diag, field);
+  if (field.node.IsSequence() && items.empty()) {
+    ctx.diag.error(field, "must list at least one address");
+  }
+  if (items.empty()) return;
+
+  listen.clear();
+  for (const auto& item : items) {
+    auto endpoint = read_endpoint(ctx.diag, item, true);
+    if (!endpoint) continue;
+    // Port 0 asks the OS for a fresh port each time, so it may repeat.
+    bool repeated = endpoint->port != 0 &&
+                    std::any_of(listen.begin(), listen.end(),
+                                [&](const Endpoint& e) { return same_endpoint(e, *endpoint); });
+    if (repeated) {
+      ctx.diag.error(item, "address " + quote(endpoint->text) + " is listed twice");
+      continue;
+    }
+    listen.push_back(std::move(*endpoint));
+  }
+}
+
+// `workers: auto` (one per core, 0) or a count.
+void read_workers(Context& ctx, const Field& field, int& workers) {
+  if (field.node.IsScalar() && field.node.Scalar() == "auto") {
+    workers = 0;
+    return;
+  }
+  if (auto n = read_integer(ctx.diag, field, 1, kMaxWorkers)) workers = static_cast<int>(*n);
+}
+
+void read_admin(Context& ctx, const Field& field, AdminConfig& admin) {
+  MapReader map(ctx.diag, field, {"listen"});
+  if (const Field* listen = map.require("listen")) {
+    admin.listen = read_endpoint(ctx.diag, *listen, true);
+  }
+}
+
+// `stdout`, `off`, or a file path relative to the configuration's directory.
+void read_access_log(Context& ctx, const Field& field, std::string& access_log) {
+  auto value = read_string(ctx.diag, field);
+  if (!value) return;
+  if (*value == "stdout" || *value == "off") {
+    access_log = *value;
+    return;
+  }
+  access_log = resolve_path(ctx, *value).string();
+}
+
+void read_limits(Context& ctx, const Field& field, Limits& limits) {
+  MapReader map(ctx.diag, field, {"header_bytes", "uri_bytes", "body_bytes", "headers"});
+  map.read_size("header_bytes", limits.header_bytes, 1, kMaxHeaderBytes);
+  map.read_size("uri_bytes", limits.uri_bytes, 1, kMaxHeaderBytes);
+  map.read_size("body_bytes", limits.body_bytes, 0, kMaxSize);
+  map.read_int("headers", limits.headers, 1, 10'000);
+}
+
+void read_timeouts(Context& ctx, const Field& field, Timeouts& timeouts) {
+  std::vector<std::string_view> keys;
+  for (const auto& timeout : kTimeoutKeys) keys.push_back(timeout.key);
+  MapReader map(ctx.diag, field, keys);
+  for (const auto& timeout : kTimeoutKeys) {
+    map.read_duration(timeout.key, timeouts.*timeout.field, timeout.min);
+  }
+}
+
+}  // namespace gateway::config
