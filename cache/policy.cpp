@@ -17,14 +17,7 @@ namespace gateway::cache {
 
 namespace {
 
-using http::HeaderMap;
-using http::iequals;
-using http::lowercase;
-using policy_text::header_date;
-using policy_text::is_ows;
-using policy_text::kMaxDelta;
-using policy_text::parse_delta;
-using policy_text::trim;
+using namespace policy_text;
 
 Seconds ceil_seconds(Duration d) {
   auto ms = d.count();

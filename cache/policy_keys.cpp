@@ -14,10 +14,7 @@ namespace gateway::cache {
 
 namespace {
 
-using http::HeaderMap;
-using http::iequals;
-using http::lowercase;
-using policy_text::trim;
+using namespace policy_text;
 
 // --- Key parts -----------------------------------------------------------------
 

@@ -16,12 +16,7 @@ namespace gateway::cache {
 
 namespace {
 
-using http::HeaderMap;
-using http::iequals;
-using http::lowercase;
-using policy_text::header_date;
-using policy_text::is_ows;
-using policy_text::trim;
+using namespace policy_text;
 
 // --- Validation ----------------------------------------------------------------
 

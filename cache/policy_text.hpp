@@ -1,6 +1,8 @@
 // Text helpers shared by the policy files (policy.cpp, policy_keys.cpp,
-// policy_messages.cpp): optional whitespace, delta-seconds, HTTP-date
-// fields. Internal to the cache library; pure, callable from any thread.
+// policy_messages.cpp), which take them all with `using namespace
+// policy_text`: optional whitespace, delta-seconds, HTTP-date fields, and
+// the names of base/http they use. Internal to the cache library; pure,
+// callable from any thread.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +14,10 @@
 #include "cache/policy.hpp"
 
 namespace gateway::cache::policy_text {
+
+using http::HeaderMap;
+using http::iequals;
+using http::lowercase;
 
 // RFC 9111 1.2.2: a delta-seconds too large to represent counts as 2^31.
 inline constexpr Seconds kMaxDelta = Seconds{1} << 31;
