@@ -346,6 +346,10 @@ bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig&
   return failure != StaleIf::updating && age - f.lifetime < f.stale_if_error;
 }
 
+StaleIf failure_condition(int failure_status) noexcept {
+  return failure_status == 504 ? StaleIf::timeout : StaleIf::error;
+}
+
 std::optional<StaleIf> stale_condition(int status) noexcept {
   switch (status) {
     case 500: return StaleIf::http_500;

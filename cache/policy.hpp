@@ -209,6 +209,11 @@ bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig&
 // The condition an upstream answer with `status` is for use_stale and
 // stale-if-error: 500, 502, 503, 504; nullopt for any other status.
 std::optional<StaleIf> stale_condition(int status) noexcept;
+// The condition of a fetch that got no response, by the status the proxy
+// answers it with: `timeout` for 504 (the upstream did not answer in time),
+// `error` for anything else (502: refused or reset; 503: no healthy
+// instance).
+StaleIf failure_condition(int failure_status) noexcept;
 
 // --- Vary ------------------------------------------------------------------
 

@@ -171,7 +171,7 @@ asio::awaitable<void> CachedExchange::run() {
   start_lookup(cache::cache_key(req_, rule_));
   now_ = cache::now_seconds();
   auto local = tiers_->local(now_);
-  if (local.refused) co_await fetch_and_store(nullptr, {}, {});
+  if (local.refused) co_await fetch_and_store(nullptr, {}, {});  // credentials: fetched alone, outside any fill
   else if (local.entry) co_await with_entry(std::move(local.entry));
   else co_await miss();
 }
@@ -336,9 +336,8 @@ asio::awaitable<void> CachedExchange::upstream_failed(proxy::Fetch& fetch, Outco
                                                       std::shared_ptr<const cache::Entry> stale) {
   co_await fetch.finish();
   const int status = fetch.failure_status();
-  // A fetch that timed out is use_stale's `timeout`; any other failure its `error`.
-  const auto failure = status == 504 ? cache::StaleIf::timeout : cache::StaleIf::error;
-  if (may_serve_stale(stale, failure) && co_await serve_entry(stale, cache::CacheStatus::stale)) co_return;
+  if (may_serve_stale(stale, cache::failure_condition(status)) && co_await serve_entry(stale, cache::CacheStatus::stale))
+    co_return;
   state_->upstream_stats[route_.upstream_index]->errors.inc();
   co_await proxy::respond_failure(down_, route_, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));
 }
