@@ -1,3 +1,6 @@
+// Entries (see entry.hpp): their metadata built from an exchange, its
+// encoding, the file header, checksums and ids. Pure functions, callable
+// from any thread.
 #include "cache/entry.hpp"
 
 #include <zlib.h>
@@ -5,6 +8,7 @@
 #include <cstring>
 
 #include "base/hash.hpp"
+#include "base/http/serializer.hpp"
 
 namespace gateway::cache {
 
@@ -106,6 +110,39 @@ std::uint64_t get_u64(const char* p) {
   return v;
 }
 }  // namespace
+
+EntryMeta response_meta(std::string key, const http::Request& req, const http::Response& resp, const RuleConfig& rule,
+                        std::string_view tags_header, Seconds request_time, Seconds response_time) {
+  EntryMeta meta;
+  meta.key = std::move(key);
+  auto vary = parse_vary(resp.headers);
+  meta.vary_fields = vary.fields;
+  meta.vary_key = vary_key(vary, req);
+  meta.status = resp.status;
+  meta.request_time = request_time;
+  meta.response_time = response_time;
+  meta.initial_age = corrected_initial_age(resp.headers, request_time, response_time);
+  meta.freshness = freshness(resp, rule, response_time);
+  meta.validators = validators_of(resp.headers);
+  if (auto tags = resp.headers.get_all(tags_header); !tags.empty()) meta.tags = parse_tags(tags);
+  meta.head = stored_head(resp, response_time);
+  return meta;
+}
+
+std::optional<EntryMeta> revalidated_meta(const EntryMeta& stored, const http::HeaderMap& not_modified,
+                                          const RuleConfig& rule, Seconds request_time, Seconds response_time) {
+  http::Response merged;
+  if (!http::parse_response_head(stored.head, merged)) return std::nullopt;
+  merge_not_modified(merged.headers, not_modified);
+  EntryMeta meta = stored;
+  meta.head = stored_head(merged, response_time);
+  meta.request_time = request_time;
+  meta.response_time = response_time;
+  meta.initial_age = corrected_initial_age(merged.headers, request_time, response_time);
+  meta.freshness = freshness(merged, rule, response_time);
+  if (auto v = validators_of(merged.headers); v.etag || v.last_modified) meta.validators = v;
+  return meta;
+}
 
 std::string encode_meta(const EntryMeta& m) {
   Writer w;

@@ -1,6 +1,9 @@
 // A stored response: its metadata (key, Vary, times, freshness, validators,
 // tags), its header block as it will be sent, and where its body is.
 //
+// EntryMeta is built from the exchange by response_meta and
+// revalidated_meta, pure functions over the decisions of policy.hpp.
+//
 // On disk an entry is one file:
 //   [FileHeader, 64 bytes][metadata and header block][body]
 // The header carries lengths and CRC-32s of both parts; a file whose sizes
@@ -41,6 +44,21 @@ struct EntryMeta {
 
   Seconds age(Seconds now) const { return current_age(initial_age, response_time, now); }
 };
+
+// The metadata of a new response to store under `key` (RFC 9111 3, 4.2):
+// the Vary secondary key of the client's request `req`, the exchange's
+// times and corrected initial age, the freshness under `rule`, validators,
+// the purge tags listed in `tags_header`, and the head (stored_head, with
+// response_time as Date if it has none). body_size is the store's to set.
+EntryMeta response_meta(std::string key, const http::Request& req, const http::Response& resp, const RuleConfig& rule,
+                        std::string_view tags_header, Seconds request_time, Seconds response_time);
+// The metadata of a stored response a 304 revalidated (RFC 9111 4.3.4): its
+// head with the 304's fields merged in (merge_not_modified), the new
+// exchange's times and corrected initial age, the freshness of the merged
+// head, and its validators (the stored ones kept if it has none). nullopt if
+// the stored head cannot be read.
+std::optional<EntryMeta> revalidated_meta(const EntryMeta& stored, const http::HeaderMap& not_modified,
+                                          const RuleConfig& rule, Seconds request_time, Seconds response_time);
 
 // Serialised metadata (everything but body_size, which the file header
 // holds). decode returns nullopt on any inconsistency.

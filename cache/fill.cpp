@@ -1,3 +1,5 @@
+// Fill coalescing (see fill.hpp). Fill and FillTable take their own
+// mutexes: leaders and followers call them from any worker.
 #include "cache/fill.hpp"
 
 namespace gateway::cache {
@@ -27,10 +29,9 @@ void Fill::progress(std::uint64_t body_bytes) {
   changed(lock);
 }
 
-void Fill::complete(std::shared_ptr<const Entry> entry) {
+void Fill::complete() {
   std::unique_lock lock(mu_);
   view_.state = State::complete;
-  view_.entry = std::move(entry);
   changed(lock);
 }
 
@@ -61,6 +62,74 @@ void Fill::on_change(std::uint64_t version, std::function<void()> wake) {
   watchers_.push_back(std::move(wake));
 }
 
+bool Fill::View::serves(const http::Request& req) const {
+  return (state == State::streaming || state == State::complete) && meta &&
+         vary_matches(VarySpec{meta->vary_fields, false}, meta->vary_key, req);
+}
+
+// ---------------------------------------------------------------- FillLead
+
+FillLead::FillLead(FillTable& table, std::string key, std::shared_ptr<Fill> fill, Seconds now)
+    : table_(&table), key_(std::move(key)), fill_(std::move(fill)), now_(now) {}
+
+FillLead::FillLead(FillLead&& other) noexcept
+    : table_(other.table_),
+      key_(std::move(other.key_)),
+      fill_(std::move(other.fill_)),
+      now_(other.now_),
+      pass_(other.pass_) {}
+
+FillLead& FillLead::operator=(FillLead&& other) noexcept {
+  if (this != &other) {
+    finish();
+    table_ = other.table_;
+    key_ = std::move(other.key_);
+    fill_ = std::move(other.fill_);
+    now_ = other.now_;
+    pass_ = other.pass_;
+  }
+  return *this;
+}
+
+void FillLead::pass(Seconds now) noexcept {
+  pass_ = true;
+  now_ = now;
+}
+
+void FillLead::finish() {
+  if (!fill_) return;
+  auto fill = std::move(fill_);
+  fill_.reset();
+  auto view = fill->view();
+  // Never leave followers waiting: whatever happened, they are told.
+  if (view.state == Fill::State::pending) fill->release();
+  else if (view.state == Fill::State::streaming) fill->fail();
+  table_->finish(key_, fill, pass_, now_);
+}
+
+// ---------------------------------------------------------------- FillFollow
+
+FillFollow::FillFollow(FillTable& table, std::shared_ptr<Fill> fill) : table_(&table), fill_(std::move(fill)) {}
+
+FillFollow::FillFollow(FillFollow&& other) noexcept : table_(other.table_), fill_(std::move(other.fill_)) {}
+
+FillFollow& FillFollow::operator=(FillFollow&& other) noexcept {
+  if (this != &other) {
+    leave();
+    table_ = other.table_;
+    fill_ = std::move(other.fill_);
+  }
+  return *this;
+}
+
+void FillFollow::leave() {
+  if (!fill_) return;
+  table_->leave(*fill_);
+  fill_.reset();
+}
+
+// ---------------------------------------------------------------- FillTable
+
 FillTable::Joined FillTable::join(const std::string& key, std::size_t max_followers, Seconds now) {
   std::lock_guard lock(mu_);
   if (auto p = pass_until_.find(key); p != pass_until_.end()) {
@@ -70,11 +139,11 @@ FillTable::Joined FillTable::join(const std::string& key, std::size_t max_follow
   auto& slot = fills_[key];
   if (!slot) {
     slot = std::make_shared<Fill>();
-    return {slot, true};
+    return {FillLead(*this, key, slot, now), {}};
   }
   if (slot->followers >= max_followers) return {};
   ++slot->followers;
-  return {slot, false};
+  return {{}, FillFollow(*this, slot)};
 }
 
 void FillTable::finish(const std::string& key, const std::shared_ptr<Fill>& fill, bool pass, Seconds now) {

@@ -1,11 +1,21 @@
 // HTTP caching decisions of a shared cache (RFC 9111): keys, storability,
-// freshness, age, Vary, validation and invalidation.
+// freshness, age, Vary, validation and invalidation, and the messages the
+// cache builds itself: the head it stores, the requests its fills send, the
+// 304s it answers, the X-Cache and Cache-Status fields.
 //
-// Pure functions of their arguments: no clock, no I/O, no state. Times are
-// seconds since the Unix epoch (HTTP dates have one-second resolution) and
-// every function that needs the current time takes `now`.
+// Pure functions of their arguments: no clock, no I/O, no state, callable
+// from any thread. Times are seconds since the Unix epoch (HTTP dates have
+// one-second resolution) and every function that needs the current time
+// takes `now` (cache/clock.hpp reads it).
+//
+// Implemented by theme: policy.cpp (Cache-Control, storing, freshness,
+// stale use), policy_keys.cpp (keys, bypass, Vary, invalidation, tags),
+// policy_messages.cpp (validation, reuse with credentials, the requests and
+// responses the cache builds, X-Cache and Cache-Status).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -100,6 +110,15 @@ bool bypassed(const http::Request& req, const RuleConfig& rule);
 // responses to GET are stored (see can_store).
 bool cacheable_method(std::string_view method) noexcept;
 
+// The fast path for fresh hits held in RAM (fragments of composed pages,
+// answered without a coroutine of their own) takes only a plain GET that the
+// rule does not bypass and that carries no Authorization (whose reuse
+// depends on the stored response: reusable_with_authorization). The stored
+// response must then be fresh by its own freshness alone (usability without
+// request directives; fragment requests carry none). Anything else takes
+// the full path.
+bool fast_hit_request(const http::Request& req, const RuleConfig& rule);
+
 // --- Storing ---------------------------------------------------------------
 
 struct StoreDecision {
@@ -126,6 +145,11 @@ struct StoreDecision {
 // "authorization", "set-cookie", "vary *", "must-understand",
 // "no freshness", "no validator".
 StoreDecision can_store(const http::Request& req, const http::Response& resp, const RuleConfig& rule);
+
+// RFC 9111 3.5: the response directives that let a shared cache reuse a
+// response for a request with Authorization: public, s-maxage or
+// must-revalidate (proxy-revalidate does not).
+bool shared_with_credentials(const ResponseDirectives& d) noexcept;
 
 // Statuses cacheable by default (RFC 9110 15.1): 200 203 204 206 300 301 308
 // 404 405 410 414 501.
@@ -172,6 +196,9 @@ enum class Usability {
 // but revalidation (RFC 9111 4.2.4). `fresh` is also the answer for a stale
 // response the client accepts with max-stale.
 Usability usability(const Freshness& f, Seconds age, const RequestDirectives& req, bool honor_request);
+// The same for a request under a rule: the request's directives are read
+// only if the rule honours them (honor_client_no_cache).
+Usability usability(const Freshness& f, Seconds age, const http::Request& req, const RuleConfig& rule);
 // Whether a stale response may be served because the upstream failed with
 // `failure` (error, timeout, or a 5xx named by stale_condition): inside the
 // stale-if-error window, or listed in the rule's use_stale.
@@ -182,6 +209,11 @@ bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig&
 // The condition an upstream answer with `status` is for use_stale and
 // stale-if-error: 500, 502, 503, 504; nullopt for any other status.
 std::optional<StaleIf> stale_condition(int status) noexcept;
+// The condition of a fetch that got no response, by the status the proxy
+// answers it with: `timeout` for 504 (the upstream did not answer in time),
+// `error` for anything else (502: refused or reset; 503: no healthy
+// instance).
+StaleIf failure_condition(int failure_status) noexcept;
 
 // --- Vary ------------------------------------------------------------------
 
@@ -198,6 +230,11 @@ VarySpec parse_vary(const http::HeaderMap& headers);
 // absent from the request differs from one present but empty (RFC 9111 4.1:
 // an absent field only matches an absent field).
 std::string vary_key(const VarySpec& vary, const http::Request& req);
+// RFC 9111 4.1: does a stored response whose Vary is `vary`, stored with
+// the secondary key `stored_vary_key`, match `req`? Its varied fields must
+// give the same key for `req`. A response without Vary has an empty key and
+// matches every request.
+bool vary_matches(const VarySpec& vary, std::string_view stored_vary_key, const http::Request& req);
 
 // --- Validation ------------------------------------------------------------
 
@@ -236,6 +273,100 @@ void merge_not_modified(http::HeaderMap& stored, const http::HeaderMap& not_modi
 // qualified private or no-cache, and Set-Cookie (a rule's store_set_cookie
 // lets the response be stored, never the cookie).
 void remove_unstorable_fields(http::HeaderMap& headers);
+
+// --- Reuse with credentials --------------------------------------------------
+
+// May a stored response answer this request (RFC 9111 3.5)? A request
+// without Authorization, yes; one with it only if the stored response says
+// it may be shared so: public, s-maxage or must-revalidate (not
+// proxy-revalidate), the test can_store applies before storing.
+// `stored_head` is the stored status line and fields (EntryMeta::head); a
+// head that cannot be read is never reused for credentials.
+bool reusable_with_authorization(const http::Request& req, std::string_view stored_head);
+
+// --- The requests a cache sends --------------------------------------------
+
+// The request a fill sends upstream for a client's request: a GET (a HEAD
+// fills the GET entry, RFC 9110 9.3.2, as nginx's proxy_cache_convert_head)
+// for the same target with the client's fields, but without the client's
+// own conditionals and range (If-None-Match, If-Modified-Since, If-Match,
+// If-Unmodified-Since, If-Range, Range; RFC 9110 13.1, 14.2): their answer
+// would be for that client only, and the cache answers them itself from
+// what it stores. A new request, without a body.
+http::Request fill_request(const http::Request& client);
+// True if the client's request already is its fill request (a GET without
+// those fields): it is sent upstream as it is, without a copy.
+bool is_fill_request(const http::Request& client);
+// The request that revalidates a stored response for a client's request
+// (RFC 9111 4.3.1): the fill request (the client's own, if it is one) with
+// the stored validators as its conditionals (add_conditional_headers).
+http::Request revalidation_request(const http::Request& client, const Validators& stored);
+
+// --- The responses a cache builds --------------------------------------------
+
+// The head stored for a response (EntryMeta::head): status line and fields,
+// each line ending in CRLF, without the blank line. Without what a shared
+// cache must not store (remove_unstorable_fields), without framing
+// (Content-Length, Transfer-Encoding) and without the fields every response
+// gets anew (Age, X-Cache, Cache-Status); with `now` as Date if the response
+// has none (RFC 9110 6.6.1: a recipient adds one).
+std::string stored_head(const http::Response& resp, Seconds now);
+
+// Does the cache answer a client's conditional request with a 304 of its
+// own (RFC 9110 13.2.1)? When the stored response is a 2xx and the
+// request's conditions match its validators (client_not_modified).
+bool answers_not_modified(const http::Request& req, int stored_status, const Validators& stored);
+// That 304's head, made from the stored head: the status line, then of the
+// stored fields those a 304 carries (RFC 9110 15.4.5: the ones a 200 would
+// have sent that guide caches): Cache-Control, Content-Location, Date, ETag,
+// Expires, Last-Modified and Vary, in that order, the first value of each.
+// Lines end in CRLF, without the blank line. nullopt if the stored head
+// cannot be read.
+std::optional<std::string> not_modified_head(std::string_view stored_head);
+
+// --- X-Cache and Cache-Status ----------------------------------------------
+
+// What the cache did for a response: its X-Cache value, which every response
+// of a cached route carries, and the label of the cache metrics.
+//   hit          served from a fresh stored response
+//   miss         fetched from the upstream, or streamed from another request's fetch
+//   stale        served stale: inside stale-while-revalidate (this request
+//                starts the refresh), or instead of an upstream error
+//   revalidated  a stale stored response the upstream confirmed with a 304
+//   bypass       passed through: a method the cache does not serve, or the
+//                rule's bypass conditions
+//   expired      a stale stored response replaced by the upstream's new one
+//   updating     served stale while another request refreshes it
+enum class CacheStatus { hit, miss, stale, revalidated, bypass, expired, updating };
+inline constexpr std::size_t kCacheStatuses = 7;
+inline constexpr std::array<const char*, kCacheStatuses> kCacheStatusNames = {
+    "HIT", "MISS", "STALE", "REVALIDATED", "BYPASS", "EXPIRED", "UPDATING"};
+
+// What a response's Cache-Status says beyond its X-Cache status. Each fact
+// is read for the statuses it names.
+struct CacheStatusFacts {
+  std::optional<Seconds> age;   // any: served from a stored response, whose current age is sent as Age (RFC 9111 5.1)
+  Seconds ttl = 0;              // hit, stale, updating: the stored response's remaining freshness (negative once stale)
+  bool shared_tier = false;     // hit: found in the fleet's shared tier
+  bool method = false;          // bypass: because of the method, not the rule's bypass conditions
+  int upstream_status = 0;      // expired: what the upstream answered the revalidation with
+  bool collapsed = false;       // miss: streamed from another request's fill
+  std::string_view not_stored;  // miss, expired: why the response was not stored (can_store's reason,
+                                // or "write-failed"); empty if it was stored
+};
+// The fields a response of a cached route gets on top of its own, each
+// "Name: value\r\n": Age (if facts.age), X-Cache, and Cache-Status (RFC 9211)
+// with this cache's entry ("gateway"):
+//   hit, stale, updating  "gateway; hit; ttl=<ttl>", then "; detail=stale",
+//                         "; detail=updating", or for a hit from the shared
+//                         tier "; detail=shared-tier"
+//   revalidated           "gateway; fwd=stale; fwd-status=304"
+//   expired               "gateway; fwd=stale; fwd-status=<upstream status>",
+//                         then "; stored" or "; detail=<why not stored>"
+//   miss                  "gateway; fwd=uri-miss", then "; collapsed",
+//                         "; stored" or "; detail=<why not stored>"
+//   bypass                "gateway; fwd=method" or "gateway; fwd=bypass"
+std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts);
 
 // --- Invalidation ----------------------------------------------------------
 

@@ -61,11 +61,11 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   void subscribe(std::string channel, std::function<void(std::string_view)> on_message);
 
   bool up() const noexcept { return state_ == State::up; }
-  // Starts connecting (if down and the backoff has passed); returns at once.
-  void ensure_connected();
   void close();
 
  private:
+  // Starts connecting (if down and the backoff has passed); returns at once.
+  void ensure_connected();
   struct Watcher;
   struct Pending;
   enum class State { down, connecting, up };

@@ -1,3 +1,7 @@
+// The fleet's shared tier (see shared_tier.hpp): the Redis value of an
+// entry, lookups, fills, the fleet lock, purges and the subscriber's
+// messages. Calls run on the worker that owns the connection they use;
+// on_message on the subscriber's worker, waking waiters on theirs.
 #include "cache/shared_tier.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -7,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "cache/store.hpp"
 #include "base/log.hpp"
@@ -110,6 +115,41 @@ bool decode_shared_entry(std::string_view value, EntryMeta& meta, std::string& b
   return true;
 }
 
+// ---------------------------------------------------------------- FleetLock
+
+FleetLock::FleetLock(SharedTier& tier, RedisClient& client, std::string key)
+    : tier_(&tier), client_(&client), key_(std::move(key)) {}
+
+FleetLock::FleetLock(FleetLock&& other) noexcept
+    : tier_(std::exchange(other.tier_, nullptr)), client_(other.client_), key_(std::move(other.key_)) {}
+
+FleetLock& FleetLock::operator=(FleetLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    tier_ = std::exchange(other.tier_, nullptr);
+    client_ = other.client_;
+    key_ = std::move(other.key_);
+  }
+  return *this;
+}
+
+FleetLock::~FleetLock() { release(); }
+
+void FleetLock::fill(const EntryMeta& meta, std::string_view body, long long ttl_ms) {
+  if (!tier_) return;
+  std::exchange(tier_, nullptr)->fill(*client_, meta, body, ttl_ms);
+}
+
+void FleetLock::release() {
+  if (!tier_) return;
+  // Nothing was stored: wake the fleet's waiters so that they fetch now.
+  EntryMeta none;
+  none.key = key_;
+  fill(none, {}, 0);
+}
+
+// ---------------------------------------------------------------- SharedTier
+
 SharedTier::SharedTier(const RedisConfig& config, std::string zone_name, Store& store)
     : config_(config),
       zone_(std::move(zone_name)),
@@ -207,14 +247,15 @@ void SharedTier::fill(RedisClient& c, const EntryMeta& meta, std::string_view bo
   unlock(c, meta.key);
 }
 
-asio::awaitable<bool> SharedTier::lock(RedisClient& c, const std::string& key) {
+asio::awaitable<FleetLock> SharedTier::lock(RedisClient& c, const std::string& key) {
   auto px = std::to_string(std::max<long long>(1, 2 * config_.lock_timeout.count()));
   auto r = co_await c.command(args("SET", config_.key_prefix + "l:" + key, instance_, "NX", "PX", px));
   if (!r.ok()) {
     stats_.errors.fetch_add(1, std::memory_order_relaxed);
-    co_return true;  // no Redis, no fleet: fetch
+    co_return FleetLock(*this, c, key);  // no Redis, no fleet: fetch
   }
-  co_return r.type == RedisReply::Type::status;  // "OK"; nil when another gateway holds it
+  if (r.type != RedisReply::Type::status) co_return FleetLock();  // nil: another gateway holds it
+  co_return FleetLock(*this, c, key);                              // "OK"
 }
 
 void SharedTier::unlock(RedisClient& c, const std::string& key) {

@@ -5,9 +5,10 @@
 //   fill      a stored response goes to Redis too (if small enough), with the
 //             entry's remaining freshness as its expiry
 //   single flight
-//             the first gateway to miss a key takes a short lock (SET NX PX);
-//             the others wait for its "filled" message (pub/sub) or the lock
-//             timeout, then read Redis or fetch themselves
+//             the first gateway to miss a key takes a short lock (SET NX PX,
+//             held as a FleetLock); the others wait for its "filled" message
+//             (pub/sub) or the lock timeout, then read Redis or fetch
+//             themselves
 //   purge     removes the entries from Redis and broadcasts, so every gateway
 //             drops its local copies
 //
@@ -37,7 +38,36 @@
 
 namespace gateway::cache {
 
+class SharedTier;
 class Store;
+
+// This gateway's hold on the fleet's fill lock of a key (SharedTier::lock).
+// Move-only. The lock goes with the announcement of what was stored
+// (fill()); a holder that ends without one announces "nothing stored" from
+// its destructor, so that the fleet's waiters fetch at once rather than
+// wait out the lock timeout. Used on the worker whose Redis connection it
+// holds.
+class FleetLock {
+ public:
+  FleetLock() = default;  // holds nothing
+  FleetLock(FleetLock&& other) noexcept;
+  FleetLock& operator=(FleetLock&& other) noexcept;
+  ~FleetLock();
+
+  bool held() const noexcept { return tier_ != nullptr; }
+  // Stores the entry in the shared tier and announces it (SharedTier::fill);
+  // the lock goes with the announcement.
+  void fill(const EntryMeta& meta, std::string_view body, long long ttl_ms);
+
+ private:
+  friend class SharedTier;
+  FleetLock(SharedTier& tier, RedisClient& client, std::string key);
+  void release();
+
+  SharedTier* tier_ = nullptr;
+  RedisClient* client_ = nullptr;
+  std::string key_;
+};
 
 struct SharedTierStats {
   std::atomic<std::uint64_t> hits{0};
@@ -62,7 +92,6 @@ class SharedTier {
 
   const RedisConfig& config() const noexcept { return config_; }
   SharedTierStats& stats() noexcept { return stats_; }
-  const std::string& instance() const noexcept { return instance_; }
 
   // Starts the subscriber on `ex` (once).
   void start(boost::asio::any_io_executor ex);
@@ -79,13 +108,14 @@ class SharedTier {
     std::string body;
   };
   boost::asio::awaitable<std::optional<Found>> lookup(RedisClient& c, const std::string& key, const http::Request& req);
-  // Stores an entry for `ttl_ms` (its remaining freshness), then announces
-  // it ("filled") and releases the fill lock.
+  // Stores an entry for `ttl_ms` (its remaining freshness; 0: store
+  // nothing), then announces it ("filled") and releases this gateway's fill
+  // lock of its key, if it holds it.
   void fill(RedisClient& c, const EntryMeta& meta, std::string_view body, long long ttl_ms);
-  // Fleet single flight: true if this gateway may fetch `key` (it got the
-  // lock, or Redis is unavailable).
-  boost::asio::awaitable<bool> lock(RedisClient& c, const std::string& key);
-  void unlock(RedisClient& c, const std::string& key);
+  // Fleet single flight: the lock of `key` if this gateway may fetch it (it
+  // got the lock, or Redis is unavailable); an empty FleetLock if another
+  // gateway holds it.
+  boost::asio::awaitable<FleetLock> lock(RedisClient& c, const std::string& key);
   // Waits until another gateway announces `key` filled, or `timeout`; false
   // on timeout.
   boost::asio::awaitable<bool> wait_filled(const std::string& key, std::chrono::milliseconds timeout);
@@ -101,6 +131,7 @@ class SharedTier {
   bool up() const;  // the subscriber's connection is up
 
  private:
+  void unlock(RedisClient& c, const std::string& key);
   boost::asio::awaitable<std::size_t> delete_matching(RedisClient& c, std::string pattern);
   void on_message(std::string_view msg);
   std::string entry_key(std::string_view key, std::string_view vary_key) const;

@@ -12,6 +12,10 @@
 //
 // No HTTP decisions are made here: callers decide what to store and when an
 // entry is fresh (cache/policy.hpp).
+//
+// Implemented in two parts: store.cpp (the index: lookup, insert, eviction,
+// purges, the open-file cache) and store_files.cpp (entry files, the
+// background thread and the start-up loader).
 #pragma once
 
 #include <array>
@@ -87,7 +91,6 @@ class EntryWriter {
                                       std::shared_ptr<const Entry> replaces = nullptr);
   void abort();
 
-  bool failed() const noexcept { return failed_; }
   std::uint64_t written() const noexcept { return written_; }
   // For readers following the fill: the file (shared, stays valid after
   // commit or abort) and where the body starts in it.
@@ -156,10 +159,6 @@ class Store {
   std::size_t purge_tag(std::string_view tag);
   // Removes one entry (e.g. its file turned out unreadable).
   void remove(const std::shared_ptr<const Entry>& e);
-
-  // Sum of the sizes of the entry files on disk, by walking the directory
-  // (slow; for tests and tools).
-  std::uint64_t disk_usage() const;
 
  private:
   friend class EntryWriter;

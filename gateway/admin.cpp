@@ -108,7 +108,7 @@ boost::asio::awaitable<void> Admin::purge(Downstream& down, Worker& worker) cons
   const auto& rt = *worker.state()->runtime;
   auto query = down.request().query();
   auto ex = co_await boost::asio::this_coro::executor;
-  auto client = [&](CacheZone& z) -> cache::RedisClient& { return z.tier->client(static_cast<std::size_t>(worker.id()), ex); };
+  auto client = [&](cache::Zone& z) -> cache::RedisClient& { return z.tier->client(static_cast<std::size_t>(worker.id()), ex); };
   std::size_t purged = 0, shared = 0;
   if (auto url = http::query_param(query, "url")) {
     auto [host, target] = split_url(*url);

@@ -1,3 +1,12 @@
+// The glue between a client exchange (Downstream) and the cache: it asks the
+// zone's tiers in their order (cache::TieredLookup), takes the decisions of
+// cache/policy.hpp (usability, storability, the requests it sends, the
+// fields it adds), and does the I/O they call for: serving a stored entry,
+// relaying the upstream's response while storing it, streaming a fill to
+// its followers, a background refresh. It decides nothing itself.
+//
+// Runs on the worker of the client connection; a background refresh runs
+// on the same worker, after the request that started it.
 #include "gateway/cache_proxy.hpp"
 
 #include <unistd.h>
@@ -9,13 +18,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
-#include <ctime>
+#include <optional>
 
-#include "cache/policy.hpp"
-#include "cache/shared_tier.hpp"
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
+#include "cache/clock.hpp"
+#include "cache/policy.hpp"
+#include "cache/tiered_lookup.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/worker.hpp"
 
@@ -28,57 +37,6 @@ using upstreams::Outcome;
 namespace {
 
 constexpr std::size_t kFollowChunk = 64 * 1024;
-
-Seconds now_seconds() { return static_cast<Seconds>(std::time(nullptr)); }
-
-void append_number(std::string& out, long long v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  out.append(buf, end);
-}
-
-// Fields this response carries on top of the stored ones: Age, X-Cache and
-// Cache-Status (RFC 9211), whose text is `detail`, or for responses served
-// from the cache "hit; ttl=N" with a detail for stale ones.
-std::string cache_fields(CacheStatus status, std::string_view detail, std::optional<Seconds> age,
-                         std::optional<Seconds> ttl = std::nullopt) {
-  std::string f;
-  f.reserve(96);
-  if (age) {
-    f.append("Age: ");
-    append_number(f, *age);
-    f.append(http::kCrlf);
-  }
-  f.append("X-Cache: ").append(kCacheStatusNames[static_cast<int>(status)]).append(http::kCrlf);
-  f.append("Cache-Status: gateway; ");
-  if (ttl) {
-    f.append("hit; ttl=");
-    append_number(f, *ttl);
-    if (!detail.empty()) f.append("; detail=").append(detail);
-  } else {
-    f.append(detail);
-  }
-  f.append(http::kCrlf);
-  return f;
-}
-
-// The head a stored response keeps: status line and end-to-end fields,
-// without what must not be stored (Set-Cookie...) or is per response.
-std::string stored_head(const http::Response& resp) {
-  http::Response copy;
-  copy.status = resp.status;
-  copy.reason = resp.reason;
-  resp.headers.for_each([&](const http::HeaderMap::Field& f) { copy.headers.add(f.name, f.value); });
-  cache::remove_unstorable_fields(copy.headers);
-  for (auto name : {"Age", "X-Cache", "Cache-Status", "Content-Length", "Transfer-Encoding", "Connection"})
-    copy.headers.remove(name);
-  if (!copy.headers.contains("Date")) copy.headers.add("Date", http::format_http_date(std::time(nullptr)));
-  std::string out;
-  http::serialize_response_head(copy, out);
-  out.resize(out.size() - 2);  // without the blank line
-  return out;
-}
 
 // A Downstream with nobody behind it: a background refresh fills the cache
 // through the normal path and its "response" goes nowhere.
@@ -125,6 +83,12 @@ asio::awaitable<bool> wait_for_change(cache::Fill& fill, std::uint64_t version, 
   co_return ec == asio::error::operation_aborted;
 }
 
+// When a fetch was sent and its answer received, for the stored times.
+struct ExchangeTimes {
+  Seconds request = 0;
+  Seconds response = 0;
+};
+
 class CachedExchange {
  public:
   CachedExchange(Downstream& down, const RouteConfig& route, std::shared_ptr<WorkerState> state, Worker& worker)
@@ -140,78 +104,59 @@ class CachedExchange {
   asio::awaitable<void> run();
   static asio::awaitable<void> run_refresh(std::shared_ptr<NullDownstream> down, std::shared_ptr<WorkerState> state,
                                            Worker& worker, const RouteConfig& route,
-                                           std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill,
+                                           std::shared_ptr<const cache::Entry> e, cache::FillLead lead,
                                            std::string key);
-  // A background refresh of `stale`, leading `fill`.
-  asio::awaitable<void> refresh(std::shared_ptr<const cache::Entry> stale, std::shared_ptr<cache::Fill> fill,
-                                std::string key);
 
  private:
-  asio::awaitable<void> pass_through(bool invalidate);
+  void start_lookup(std::string key);
+  asio::awaitable<void> pass_through(bool by_method);
   asio::awaitable<void> with_entry(std::shared_ptr<const cache::Entry> e);
   asio::awaitable<void> miss();
-  asio::awaitable<void> follow(std::shared_ptr<cache::Fill> fill);
-  // Fetches from upstream and stores what may be stored, leading `fill`
-  // (may be null). `stale`: the entry being revalidated, if any.
-  asio::awaitable<void> fetch_and_store(std::shared_ptr<const cache::Entry> stale, std::shared_ptr<cache::Fill> fill);
-  asio::awaitable<bool> serve_entry(const std::shared_ptr<const cache::Entry>& e, CacheStatus status,
-                                    std::string_view cache_status);
-  void start_background_refresh(std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill);
-  void count(CacheStatus s);
-  static bool shared_with_authorized(const cache::EntryMeta& m);
-  asio::awaitable<bool> from_shared_tier(cache::RedisClient& rc, std::shared_ptr<cache::Fill> fill);
-  void share(const cache::Entry& e);
-  const http::Request& upstream_request();
+  asio::awaitable<void> follow(cache::FillFollow fill);
+  // A background refresh of `stale`, leading `lead`.
+  asio::awaitable<void> refresh(std::shared_ptr<const cache::Entry> stale, cache::FillLead lead, std::string key);
+  void start_background_refresh(std::shared_ptr<const cache::Entry> e, cache::FillLead lead);
+
+  // Fetches from upstream and stores what may be stored, leading `lead`
+  // and holding `lock` (either may hold nothing). `stale`: the entry being
+  // revalidated, if any. Then one of its phases below.
+  asio::awaitable<void> fetch_and_store(std::shared_ptr<const cache::Entry> stale, cache::FillLead lead,
+                                        cache::FleetLock lock);
+  // No response from the upstream: the stale entry if it may be served, else 502/503/504.
+  asio::awaitable<void> upstream_failed(proxy::Fetch& fetch, Outcome o, std::shared_ptr<const cache::Entry> stale);
+  // A 304 for `stale`: its refreshed entry is stored and served.
+  asio::awaitable<void> revalidated(proxy::Fetch& fetch, std::shared_ptr<const cache::Entry> stale,
+                                    cache::FillLead& lead, ExchangeTimes times);
+  // A new response: stored if it may be, and relayed.
+  asio::awaitable<void> store_and_relay(proxy::Fetch& fetch, const http::Request& ureq, bool revalidating,
+                                        cache::FillLead& lead, cache::FleetLock& lock, ExchangeTimes times);
+  asio::awaitable<void> relay_body(proxy::Fetch& fetch, std::unique_ptr<cache::EntryWriter> writer,
+                                   cache::FillLead& lead, cache::FleetLock& lock);
+  bool may_serve_stale(const std::shared_ptr<const cache::Entry>& stale, cache::StaleIf failure) const;
+
+  asio::awaitable<bool> serve_entry(std::shared_ptr<const cache::Entry> e, cache::CacheStatus status);
+  void count(cache::CacheStatus s);
 
   Downstream& down_;
   const http::Request& req_;
   const RouteConfig& route_;
   const cache::RuleConfig& rule_;
   std::shared_ptr<WorkerState> state_;
-  CacheZone& zone_;
+  cache::Zone& zone_;
   ZoneStats& zone_stats_;
   Worker& worker_;
-  std::string key_;
+  std::optional<cache::TieredLookup> tiers_;  // once the key is known
   Seconds now_ = 0;
-  std::optional<http::Request> upstream_req_;
-  bool fleet_lock_ = false;  // this gateway holds the fleet's fill lock for key_
   bool shared_hit_ = false;  // served from the shared tier
 };
 
-void CachedExchange::count(CacheStatus s) {
+void CachedExchange::count(cache::CacheStatus s) {
   zone_stats_.cache[static_cast<int>(s)].inc();
-  down_.info().cache = kCacheStatusNames[static_cast<int>(s)];
+  down_.info().cache = cache::kCacheStatusNames[static_cast<int>(s)];
 }
 
-// The request as sent upstream for a fill: a GET (a HEAD fills the GET
-// entry, as nginx's proxy_cache_convert_head), without the client's own
-// conditions and ranges, which would get an answer only for this client.
-bool CachedExchange::shared_with_authorized(const cache::EntryMeta& m) {
-  http::Response stored;
-  if (!http::parse_response_head(m.head, stored)) return false;
-  auto d = cache::parse_response_directives(stored.headers);
-  return d.public_ || d.s_maxage.has_value() || d.must_revalidate;
-}
-
-const http::Request& CachedExchange::upstream_request() {
-  static constexpr std::string_view kClientOnly[] = {"If-None-Match", "If-Modified-Since", "If-Match",
-                                                     "If-Unmodified-Since", "If-Range", "Range"};
-  bool copy = req_.is_head();
-  for (auto name : kClientOnly) copy = copy || req_.headers.contains(name);
-  if (!copy) return req_;
-  if (!upstream_req_) {
-    upstream_req_.emplace();
-    auto& u = *upstream_req_;
-    u.method = "GET";
-    u.target = req_.target;
-    u.version_minor = req_.version_minor;
-    req_.headers.for_each([&](const http::HeaderMap::Field& f) {
-      for (auto name : kClientOnly)
-        if (http::iequals(f.name, name)) return;
-      u.headers.add(f.name, f.value);
-    });
-  }
-  return *upstream_req_;
+void CachedExchange::start_lookup(std::string key) {
+  tiers_.emplace(zone_, rule_, req_, std::move(key), static_cast<std::size_t>(worker_.id()), worker_.io().get_executor());
 }
 
 asio::awaitable<void> CachedExchange::run() {
@@ -223,27 +168,23 @@ asio::awaitable<void> CachedExchange::run() {
     co_await pass_through(false);
     co_return;
   }
-  key_ = cache::cache_key(req_, rule_);
-  now_ = now_seconds();
-  auto e = zone_.store.lookup(key_, req_, now_);
-  if (e && req_.headers.contains("Authorization") && !shared_with_authorized(e->meta)) {
-    // A request with credentials gets a stored response only if that
-    // response says it may be shared so (public, s-maxage,
-    // must-revalidate); otherwise it asks the upstream itself.
-    co_await fetch_and_store(nullptr, nullptr);
-    co_return;
-  }
-  if (e) co_await with_entry(std::move(e));
+  start_lookup(cache::cache_key(req_, rule_));
+  now_ = cache::now_seconds();
+  auto local = tiers_->local(now_);
+  if (local.refused) co_await fetch_and_store(nullptr, {}, {});  // credentials: fetched alone, outside any fill
+  else if (local.entry) co_await with_entry(std::move(local.entry));
   else co_await miss();
 }
 
-asio::awaitable<void> CachedExchange::pass_through(bool invalidate) {
-  count(CacheStatus::bypass);
+asio::awaitable<void> CachedExchange::pass_through(bool by_method) {
+  count(cache::CacheStatus::bypass);
   std::vector<std::string> targets;
   proxy::PassOptions options;
-  const auto fields = cache_fields(CacheStatus::bypass, invalidate ? "fwd=method" : "fwd=bypass", std::nullopt);
+  cache::CacheStatusFacts facts;
+  facts.method = by_method;
+  const auto fields = cache::cache_fields(cache::CacheStatus::bypass, facts);
   options.extra_fields = fields;
-  if (invalidate) {
+  if (by_method) {
     options.on_response = [&](const http::Response& resp) {
       if (cache::invalidates(req_.method, resp.status)) targets = cache::invalidated_targets(req_, resp);
     };
@@ -255,28 +196,20 @@ asio::awaitable<void> CachedExchange::pass_through(bool invalidate) {
   for (const auto& t : targets) zone_.store.purge_url(cache::url_key(host, t, rule_));
 }
 
-asio::awaitable<bool> CachedExchange::serve_entry(const std::shared_ptr<const cache::Entry>& e, CacheStatus status,
-                                                  std::string_view cache_status) {
+asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::Entry> e, cache::CacheStatus status) {
   const auto& m = e->meta;
-  Seconds age = m.age(now_);
-  const bool from_cache = status == CacheStatus::hit || status == CacheStatus::stale || status == CacheStatus::updating;
-  std::string_view detail = status == CacheStatus::stale      ? "stale"
-                            : status == CacheStatus::updating ? "updating"
-                            : shared_hit_                      ? "shared-tier"
-                            : from_cache                       ? ""
-                                                               : cache_status;
-  auto fields = cache_fields(status, detail, age, from_cache ? std::optional(m.freshness.lifetime - age) : std::nullopt);
+  cache::CacheStatusFacts facts;
+  facts.age = m.age(now_);
+  facts.ttl = m.freshness.lifetime - *facts.age;
+  facts.shared_tier = shared_hit_;
+  const auto fields = cache::cache_fields(status, facts);
 
-  if (m.status / 100 == 2 && cache::client_not_modified(req_, m.validators)) {
-    // The client's copy is current: 304 with the validator and caching
-    // fields only (RFC 9110 15.4.5).
-    http::Response stored;
-    if (!http::parse_response_head(m.head, stored)) co_return false;
-    std::string head = "HTTP/1.1 304 Not Modified\r\n";
-    for (auto name : {"Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Last-Modified", "Vary"})
-      if (auto v = stored.headers.get(name)) head.append(name).append(": ").append(*v).append(http::kCrlf);
+  if (cache::answers_not_modified(req_, m.status, m.validators)) {
+    // The client's copy is current: a 304 of our own.
+    auto head = cache::not_modified_head(m.head);
+    if (!head) co_return false;
     count(status);
-    down_.write_head_raw(304, head, fields, 0);
+    down_.write_head_raw(304, *head, fields, 0);
     co_await down_.finish();
     co_return true;
   }
@@ -299,33 +232,28 @@ asio::awaitable<bool> CachedExchange::serve_entry(const std::shared_ptr<const ca
 }
 
 asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::Entry> e) {
-  const auto& m = e->meta;
-  Seconds age = m.age(now_);
-  cache::RequestDirectives directives;
-  if (rule_.honor_client_no_cache) directives = cache::parse_request_directives(req_.headers);
-  switch (cache::usability(m.freshness, age, directives, rule_.honor_client_no_cache)) {
+  using cache::CacheStatus;
+  switch (cache::usability(e->meta.freshness, e->meta.age(now_), req_, rule_)) {
     case cache::Usability::fresh:
-      if (co_await serve_entry(e, CacheStatus::hit, "")) co_return;
+      if (co_await serve_entry(e, CacheStatus::hit)) co_return;
       break;
     case cache::Usability::stale_while_revalidate: {
       // Serve it stale; the first such request starts one refresh.
-      auto joined = zone_.fills.join(key_, 0, now_);
-      if (joined.leader) start_background_refresh(e, joined.fill);
-      if (co_await serve_entry(e, joined.leader ? CacheStatus::stale : CacheStatus::updating, "")) co_return;
+      auto lead = tiers_->lead_refresh(now_);
+      const bool leader = static_cast<bool>(lead);
+      if (leader) start_background_refresh(e, std::move(lead));
+      if (co_await serve_entry(e, leader ? CacheStatus::stale : CacheStatus::updating)) co_return;
       break;
     }
     case cache::Usability::stale_revalidate:
-      if (rule_.use_stale.has(cache::StaleIf::updating) && zone_.fills.in_flight(key_)) {
-        if (co_await serve_entry(e, CacheStatus::updating, "")) co_return;
+      if (tiers_->updating()) {
+        if (co_await serve_entry(e, CacheStatus::updating)) co_return;
         break;
       }
       {
-        auto joined = zone_.fills.join(key_, rule_.lock_max_waiters, now_);
-        if (joined.fill && !joined.leader) {
-          co_await follow(joined.fill);
-          co_return;
-        }
-        co_await fetch_and_store(e, joined.fill);
+        auto joined = tiers_->join(now_);
+        if (joined.follow) co_await follow(std::move(joined.follow));
+        else co_await fetch_and_store(std::move(e), std::move(joined.lead), {});
         co_return;
       }
   }
@@ -333,95 +261,23 @@ asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::En
 }
 
 asio::awaitable<void> CachedExchange::miss() {
-  auto joined = zone_.fills.join(key_, rule_.lock_max_waiters, now_);
-  if (joined.fill && !joined.leader) {
-    co_await follow(joined.fill);
-    co_return;
-  }
-  if (zone_.tier) {
-    // The fleet's shared tier, before the upstream: one gateway per key
-    // fetches (it holds the lock), the others wait for its fill.
-    auto& tier = *zone_.tier;
-    auto& rc = tier.client(static_cast<std::size_t>(worker_.id()), co_await asio::this_coro::executor);
-    if (co_await from_shared_tier(rc, joined.fill)) co_return;
-    fleet_lock_ = co_await tier.lock(rc, key_);
-    if (!fleet_lock_ && co_await tier.wait_filled(key_, tier.config().lock_timeout) &&
-        co_await from_shared_tier(rc, joined.fill))
-      co_return;
-  }
-  co_await fetch_and_store(nullptr, joined.fill);
+  auto next = co_await tiers_->after_local_miss(now_, [this](std::shared_ptr<const cache::Entry> e, Seconds now) {
+    now_ = now;
+    shared_hit_ = true;
+    return serve_entry(std::move(e), cache::CacheStatus::hit);
+  });
+  if (next.served) co_return;
+  if (next.follow) co_await follow(std::move(next.follow));
+  else co_await fetch_and_store(nullptr, std::move(next.lead), std::move(next.lock));
 }
 
-// A hit in the shared tier: stored locally, then served like a local hit.
-asio::awaitable<bool> CachedExchange::from_shared_tier(cache::RedisClient& rc, std::shared_ptr<cache::Fill> fill) {
-  auto found = co_await zone_.tier->lookup(rc, key_, req_);
-  if (!found) co_return false;
-  now_ = now_seconds();
-  // The same rules as for a local entry: the client's own no-cache when the
-  // route honours it, and credentials only for what may be shared so.
-  cache::RequestDirectives directives;
-  if (rule_.honor_client_no_cache) directives = cache::parse_request_directives(req_.headers);
-  if (cache::usability(found->meta.freshness, found->meta.age(now_), directives, rule_.honor_client_no_cache) !=
-      cache::Usability::fresh)
-    co_return false;
-  if (req_.headers.contains("Authorization") && !shared_with_authorized(found->meta)) co_return false;
-  std::shared_ptr<const cache::Entry> entry;
-  if (auto w = zone_.store.begin(found->meta); w && w->write(found->body)) {
-    if (fill) fill->stream(std::make_shared<const cache::EntryMeta>(found->meta), w->reader(), w->body_offset(),
-                           found->body.size());
-    entry = w->commit(found->body.size());
-  }
-  if (!entry) {
-    // Not stored locally (disk trouble): serve it from memory all the same.
-    auto e = std::make_shared<cache::Entry>();
-    e->meta = found->meta;
-    e->body = std::make_shared<const std::string>(std::move(found->body));
-    entry = std::move(e);
-  }
-  if (fill) {
-    fill->progress(entry->meta.body_size);
-    fill->complete(entry);
-    zone_.fills.finish(key_, fill, false, now_);
-  }
-  shared_hit_ = true;
-  co_return co_await serve_entry(entry, CacheStatus::hit, "");
-}
-
-// A committed entry goes to the shared tier too, with its remaining
-// freshness as expiry; the fleet lock is released with the announcement.
-void CachedExchange::share(const cache::Entry& e) {
-  if (!zone_.tier) return;
-  auto& tier = *zone_.tier;
-  auto& rc = tier.client(static_cast<std::size_t>(worker_.id()), worker_.io().get_executor());
-  const auto& m = e.meta;
-  long long ttl_ms = (m.freshness.lifetime - m.age(now_seconds())) * 1000;
-  std::string body;
-  if (m.body_size <= tier.config().max_entry_bytes && ttl_ms > 0) {
-    if (e.body) {
-      body = *e.body;
-    } else if (auto f = zone_.store.open(e)) {
-      body.resize(static_cast<std::size_t>(m.body_size));
-      if (::pread(f->fd, body.data(), body.size(), static_cast<off_t>(e.body_offset)) !=
-          static_cast<ssize_t>(body.size()))
-        ttl_ms = 0;
-    }
-  } else {
-    ttl_ms = 0;  // too big or not fresh: only announce and unlock
-  }
-  tier.fill(rc, m, body, ttl_ms);
-  fleet_lock_ = false;
-}
-
-void CachedExchange::start_background_refresh(std::shared_ptr<const cache::Entry> e, std::shared_ptr<cache::Fill> fill) {
+void CachedExchange::start_background_refresh(std::shared_ptr<const cache::Entry> e, cache::FillLead lead) {
   zone_stats_.background_updates.inc();
   // The refresh outlives this request: it owns copies of what it needs and
   // keeps the configuration it started with alive.
-  http::Request copy;
-  copy.method = "GET";
-  copy.target = req_.target;
-  req_.headers.for_each([&](const http::HeaderMap::Field& f) { copy.headers.add(f.name, f.value); });
-  auto down = std::make_shared<NullDownstream>(std::move(copy), std::string(down_.peer()));
-  asio::co_spawn(worker_.io(), run_refresh(std::move(down), state_, worker_, route_, std::move(e), std::move(fill), key_),
+  auto down = std::make_shared<NullDownstream>(cache::fill_request(req_), std::string(down_.peer()));
+  asio::co_spawn(worker_.io(),
+                 run_refresh(std::move(down), state_, worker_, route_, std::move(e), std::move(lead), tiers_->key()),
                  log::on_exception("background refresh"));
 }
 
@@ -429,136 +285,110 @@ void CachedExchange::start_background_refresh(std::shared_ptr<const cache::Entry
 asio::awaitable<void> CachedExchange::run_refresh(std::shared_ptr<NullDownstream> down,
                                                   std::shared_ptr<WorkerState> state, Worker& worker,
                                                   const RouteConfig& route, std::shared_ptr<const cache::Entry> e,
-                                                  std::shared_ptr<cache::Fill> fill, std::string key) {
+                                                  cache::FillLead lead, std::string key) {
   CachedExchange ex(*down, route, std::move(state), worker);
-  co_await ex.refresh(std::move(e), std::move(fill), std::move(key));
+  co_await ex.refresh(std::move(e), std::move(lead), std::move(key));
 }
 
-asio::awaitable<void> CachedExchange::refresh(std::shared_ptr<const cache::Entry> stale, std::shared_ptr<cache::Fill> fill,
+asio::awaitable<void> CachedExchange::refresh(std::shared_ptr<const cache::Entry> stale, cache::FillLead lead,
                                               std::string key) {
-  key_ = std::move(key);
-  now_ = now_seconds();
-  co_await fetch_and_store(std::move(stale), std::move(fill));
+  start_lookup(std::move(key));
+  now_ = cache::now_seconds();
+  co_await fetch_and_store(std::move(stale), std::move(lead), {});
 }
 
-asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cache::Entry> stale,
-                                                      std::shared_ptr<cache::Fill> fill) {
-  bool pass = false;  // the response was not storable: let the next ones go upstream in parallel
-  struct Finish {
-    CachedExchange& self;
-    std::shared_ptr<cache::Fill>& fill;
-    bool& pass;
-    ~Finish() {
-      if (self.fleet_lock_ && self.zone_.tier) {
-        // Nothing was shared: wake the fleet's waiters so they fetch now.
-        auto& tier = *self.zone_.tier;
-        auto& rc = tier.client(static_cast<std::size_t>(self.worker_.id()), self.worker_.io().get_executor());
-        cache::EntryMeta none;
-        none.key = self.key_;
-        tier.fill(rc, none, {}, 0);
-        self.fleet_lock_ = false;
-      }
-      if (!fill) return;
-      auto view = fill->view();
-      // Never leave followers waiting: whatever happened, they are told.
-      if (view.state == cache::Fill::State::pending) fill->release();
-      else if (view.state == cache::Fill::State::streaming) fill->fail();
-      self.zone_.fills.finish(self.key_, fill, pass, self.now_);
-    }
-  } finish{*this, fill, pass};
+asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cache::Entry> stale, cache::FillLead lead,
+                                                      cache::FleetLock lock) {
+  // The request as sent upstream; the client's own when it can go as it is.
+  std::optional<http::Request> own;
+  if (stale) own = cache::revalidation_request(req_, stale->meta.validators);
+  else if (!cache::is_fill_request(req_)) own = cache::fill_request(req_);
+  const http::Request& ureq = own ? *own : req_;
 
-  const auto& ureq = upstream_request();
   proxy::Fetch fetch(ureq, down_.peer(), nullptr, route_, *state_, worker_, down_.info());
-  cache::Validators validators;
-  if (stale) {
-    validators = stale->meta.validators;
-    if (validators.etag) fetch.add_header("If-None-Match", *validators.etag);
-    if (validators.last_modified) fetch.add_header("If-Modified-Since", http::format_http_date(*validators.last_modified));
-  }
-  const Seconds request_time = now_seconds();
+  ExchangeTimes times;
+  times.request = cache::now_seconds();
   auto o = co_await fetch.start();
-  const Seconds response_time = now_seconds();
-  now_ = response_time;
+  times.response = cache::now_seconds();
+  now_ = times.response;
 
-  auto serve_stale = [&](cache::StaleIf failure) {
-    return stale && cache::may_serve_stale_on_error(stale->meta.freshness, stale->meta.age(now_), rule_, failure);
-  };
   if (o != Outcome::ok) {
-    co_await fetch.finish();
-    int status = fetch.failure_status();
-    if (serve_stale(status == 504 ? cache::StaleIf::timeout : cache::StaleIf::error) && co_await serve_entry(stale, CacheStatus::stale, "")) {
-      co_return;
-    }
-    state_->upstream_stats[route_.upstream_index]->errors.inc();
-    co_await proxy::respond_failure(down_, route_, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));
+    co_await upstream_failed(fetch, o, std::move(stale));
     co_return;
   }
+  const int status = fetch.response().status;
+  if (stale && status == 304) {
+    co_await revalidated(fetch, std::move(stale), lead, times);
+    co_return;
+  }
+  if (auto failure = cache::stale_condition(status); failure && may_serve_stale(stale, *failure)) {
+    co_await fetch.finish();
+    if (co_await serve_entry(stale, cache::CacheStatus::stale)) co_return;
+  }
+  co_await store_and_relay(fetch, ureq, stale != nullptr, lead, lock, times);
+}
 
+bool CachedExchange::may_serve_stale(const std::shared_ptr<const cache::Entry>& stale, cache::StaleIf failure) const {
+  return stale && cache::may_serve_stale_on_error(stale->meta.freshness, stale->meta.age(now_), rule_, failure);
+}
+
+asio::awaitable<void> CachedExchange::upstream_failed(proxy::Fetch& fetch, Outcome o,
+                                                      std::shared_ptr<const cache::Entry> stale) {
+  co_await fetch.finish();
+  const int status = fetch.failure_status();
+  if (may_serve_stale(stale, cache::failure_condition(status)) && co_await serve_entry(stale, cache::CacheStatus::stale))
+    co_return;
+  state_->upstream_stats[route_.upstream_index]->errors.inc();
+  co_await proxy::respond_failure(down_, route_, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));
+}
+
+asio::awaitable<void> CachedExchange::revalidated(proxy::Fetch& fetch, std::shared_ptr<const cache::Entry> stale,
+                                                  cache::FillLead& lead, ExchangeTimes times) {
+  std::span<const char> piece;
+  bool done = false;
+  co_await fetch.read_body(piece, done);
+  co_await fetch.finish();
+  if (auto meta = cache::revalidated_meta(stale->meta, fetch.response().headers, rule_, times.request, times.response)) {
+    auto refreshed = zone_.store.refresh(stale, std::move(*meta));
+    if (lead) lead->complete();
+    if (co_await serve_entry(refreshed, cache::CacheStatus::revalidated)) co_return;
+  }
+  // The stored copy went away meanwhile (purged, or its file rewritten):
+  // fetch the whole response instead.
+  co_await fetch_and_store(nullptr, {}, {});
+}
+
+asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const http::Request& ureq, bool revalidating,
+                                                      cache::FillLead& lead, cache::FleetLock& lock,
+                                                      ExchangeTimes times) {
   auto& resp = fetch.response();
-  if (stale && resp.status == 304) {
-    // Still valid: refresh the stored headers and times (RFC 9111 4.3.4).
-    std::span<const char> piece;
-    bool done = false;
-    co_await fetch.read_body(piece, done);
-    co_await fetch.finish();
-    http::Response merged;
-    auto meta = stale->meta;
-    if (http::parse_response_head(meta.head, merged)) {
-      cache::merge_not_modified(merged.headers, resp.headers);
-      meta.head = stored_head(merged);
-      meta.request_time = request_time;
-      meta.response_time = response_time;
-      meta.initial_age = cache::corrected_initial_age(merged.headers, request_time, response_time);
-      meta.freshness = cache::freshness(merged, rule_, response_time);
-      auto v = cache::validators_of(merged.headers);
-      if (v.etag || v.last_modified) meta.validators = v;
-      auto refreshed = zone_.store.refresh(stale, std::move(meta));
-      if (fill) fill->complete(refreshed);
-      if (co_await serve_entry(refreshed, CacheStatus::revalidated, "fwd=stale; fwd-status=304")) co_return;
-    }
-    // The stored copy went away meanwhile (purged, or its file rewritten):
-    // fetch the whole response instead.
-    co_await fetch_and_store(nullptr, nullptr);
-    co_return;
-  }
-  if (auto failure = cache::stale_condition(resp.status); failure && serve_stale(*failure)) {
-    co_await fetch.finish();
-    if (co_await serve_entry(stale, CacheStatus::stale, "")) co_return;
-  }
-
-  // A new response: relay it, and store it if it may be stored.
   proxy::rewrite_response_head(resp);
-  auto decision = cache::can_store(ureq, resp, rule_);
+  const auto decision = cache::can_store(ureq, resp, rule_);
   std::unique_ptr<cache::EntryWriter> writer;
   if (decision.store) {
-    cache::EntryMeta meta;
-    meta.key = key_;
-    auto vary = cache::parse_vary(resp.headers);
-    meta.vary_fields = vary.fields;
-    meta.vary_key = cache::vary_key(vary, req_);
-    meta.status = resp.status;
-    meta.request_time = request_time;
-    meta.response_time = response_time;
-    meta.initial_age = cache::corrected_initial_age(resp.headers, request_time, response_time);
-    meta.freshness = cache::freshness(resp, rule_, response_time);
-    meta.validators = cache::validators_of(resp.headers);
-    if (auto tags = resp.headers.get_all(zone_.config.tags_header); !tags.empty()) meta.tags = cache::parse_tags(tags);
-    meta.head = stored_head(resp);
+    auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, zone_.config.tags_header, times.request,
+                                     times.response);
     auto shared_meta = std::make_shared<const cache::EntryMeta>(meta);
     writer = zone_.store.begin(std::move(meta));
-    if (writer && fill) fill->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);
-  } else {
-    pass = true;
+    if (writer && lead) lead->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);
+  } else if (lead) {
+    lead.pass(now_);  // not storable: let the next ones go upstream in parallel
   }
-  if (fill && !writer) fill->release();  // followers go upstream at once
+  if (lead && !writer) lead->release();  // followers go upstream at once
 
-  const CacheStatus status = stale ? CacheStatus::expired : CacheStatus::miss;
-  std::string detail = stale ? "fwd=stale; fwd-status=" + std::to_string(resp.status) : "fwd=uri-miss";
-  detail += writer ? "; stored" : "; detail=" + std::string(decision.store ? "write-failed" : decision.reason);
+  const auto status = revalidating ? cache::CacheStatus::expired : cache::CacheStatus::miss;
+  cache::CacheStatusFacts facts;
+  facts.upstream_status = resp.status;
+  facts.not_stored = writer ? "" : decision.store ? "write-failed" : decision.reason;
   count(status);
-  proxy::add_fields(resp.headers, cache_fields(status, detail, std::nullopt));
+  proxy::add_fields(resp.headers, cache::cache_fields(status, facts));
   down_.write_head(resp);
+  co_await relay_body(fetch, std::move(writer), lead, lock);
+}
 
+asio::awaitable<void> CachedExchange::relay_body(proxy::Fetch& fetch, std::unique_ptr<cache::EntryWriter> writer,
+                                                 cache::FillLead& lead, cache::FleetLock& lock) {
+  const auto content_length = fetch.response().content_length;
   bool client_ok = true;
   for (;;) {
     std::span<const char> piece;
@@ -569,19 +399,19 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
     }
     if (writer && !writer->write(std::string_view(piece.data(), piece.size()))) {
       writer.reset();  // disk trouble: the client is still served
-      if (fill) fill->fail();
+      if (lead) lead->fail();
     }
-    if (writer && fill) fill->progress(writer->written());
+    if (writer && lead) lead->progress(writer->written());
     if (done && writer) {
       // Committed before the client gets its last byte: whoever asks next
       // finds the entry.
-      auto entry = writer->commit(resp.content_length);
+      auto entry = writer->commit(content_length);
       writer.reset();
-      if (fill) {
-        if (entry) fill->complete(entry);
-        else fill->fail();
+      if (lead) {
+        if (entry) lead->complete();
+        else lead->fail();
       }
-      if (entry) share(*entry);
+      if (entry) tiers_->share(*entry, lock);
     }
     if (client_ok && co_await down_.write_body(piece, done)) client_ok = false;
     if (done) break;
@@ -591,14 +421,8 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
   co_await fetch.finish();
 }
 
-asio::awaitable<void> CachedExchange::follow(std::shared_ptr<cache::Fill> fill) {
+asio::awaitable<void> CachedExchange::follow(cache::FillFollow fill) {
   zone_stats_.coalesced.inc();
-  struct Leave {
-    CacheZone& zone;
-    cache::Fill& fill;
-    ~Leave() { zone.fills.leave(fill); }
-  } leave{zone_, *fill};
-
   const auto& timeouts = state_->runtime->config->timeouts;
   auto view = fill->view();
   // Until the head arrives: at most lock_timeout, then on our own.
@@ -608,28 +432,22 @@ asio::awaitable<void> CachedExchange::follow(std::shared_ptr<cache::Fill> fill) 
     if (left <= Clock::duration::zero() || !co_await wait_for_change(*fill, view.version, left)) break;
     view = fill->view();
   }
-  using State = cache::Fill::State;
-  bool usable = (view.state == State::streaming || view.state == State::complete) && view.meta &&
-                (view.meta->vary_fields.empty() ||
-                 cache::vary_key(cache::VarySpec{view.meta->vary_fields, false}, req_) == view.meta->vary_key);
-  if (!usable) {
-    // Released, failed, timed out, or stored for another Vary variant.
-    co_await fetch_and_store(nullptr, nullptr);
-    co_return;
-  }
-
   http::Response resp;
-  if (!http::parse_response_head(view.meta->head, resp)) {
-    co_await fetch_and_store(nullptr, nullptr);
+  if (!view.serves(req_) || !http::parse_response_head(view.meta->head, resp)) {
+    // Released, failed, timed out, or stored for another Vary variant.
+    co_await fetch_and_store(nullptr, {}, {});
     co_return;
   }
   resp.content_length = view.content_length;
-  if (view.state == State::complete) resp.content_length = view.body_bytes;
-  count(CacheStatus::miss);
-  proxy::add_fields(resp.headers, cache_fields(CacheStatus::miss, "fwd=uri-miss; collapsed", std::nullopt));
+  if (view.state == cache::Fill::State::complete) resp.content_length = view.body_bytes;
+  cache::CacheStatusFacts facts;
+  facts.collapsed = true;
+  count(cache::CacheStatus::miss);
+  proxy::add_fields(resp.headers, cache::cache_fields(cache::CacheStatus::miss, facts));
   down_.write_head(resp);
 
   // Stream from the entry's file as the leader writes it.
+  using State = cache::Fill::State;
   std::string buf;
   std::uint64_t sent = 0;
   for (;;) {
@@ -668,16 +486,11 @@ asio::awaitable<void> CachedExchange::follow(std::shared_ptr<cache::Fill> fill) 
 std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, const Router::Match& match,
                                                      WorkerState& state) {
   const auto& route = *match.route;
-  if (route.kind != RouteConfig::Kind::proxy || !route.cache || req.method != "GET") return nullptr;
+  if (route.kind != RouteConfig::Kind::proxy || !route.cache) return nullptr;
   const auto& rule = *route.cache;
-  if (cache::bypassed(req, rule) || req.headers.contains("Authorization")) return nullptr;
-  auto& zone = *state.runtime->zones[rule.zone_index];
-  Seconds now = now_seconds();
-  auto e = zone.store.lookup(cache::cache_key(req, rule), req, now);
-  if (!e || !e->body) return nullptr;
-  cache::RequestDirectives none;
-  if (cache::usability(e->meta.freshness, e->meta.age(now), none, false) != cache::Usability::fresh) return nullptr;
-  constexpr auto hit = static_cast<std::size_t>(CacheStatus::hit);
+  auto e = state.runtime->zones[rule.zone_index]->fresh_memory_hit(req, rule, cache::now_seconds());
+  if (!e) return nullptr;
+  constexpr auto hit = static_cast<std::size_t>(cache::CacheStatus::hit);
   state.zone_stats[rule.zone_index]->cache[hit].inc();
   auto& stats = *state.route_stats[match.index];
   stats.cache[hit].inc();

@@ -6,10 +6,16 @@
 //                        -> served stale, one background refresh (STALE, then UPDATING)
 //   stale, to revalidate -> conditional request; 304 refreshes the entry (REVALIDATED),
 //                           a new 200 replaces it (EXPIRED), an error may serve it stale (STALE)
-//   miss                 -> one fill per key: the first request leads it (MISS), the
-//                           others follow it and stream from the entry's file as it is written
+//   miss                 -> one fill per key: the first request leads it, the others
+//                           follow it and stream from the entry's file as it is written
+//                           (MISS); the leader asks the fleet's shared tier first, if the
+//                           zone has one (HIT), and takes the fleet's fill lock
 //   unsafe method        -> passed through (BYPASS); success invalidates the URL
 // Every response says what happened in X-Cache and Cache-Status (RFC 9211).
+//
+// What is decided lives in cache/: the tier order and its single flights in
+// cache/tiered_lookup.hpp, every HTTP decision in cache/policy.hpp; this is
+// the glue that does the client's side of it.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/policy.hpp"
 #include "upstreams/group.hpp"
 
 namespace gateway {
@@ -40,11 +41,10 @@ class Histogram {
   Counter count;
 };
 
-// What the cache did for a response (the X-Cache header).
-enum class CacheStatus { hit, miss, stale, revalidated, bypass, expired, updating };
-inline constexpr std::size_t kCacheStatuses = 7;
-inline constexpr std::array<const char*, kCacheStatuses> kCacheStatusNames = {
-    "HIT", "MISS", "STALE", "REVALIDATED", "BYPASS", "EXPIRED", "UPDATING"};
+// What the cache did for a response (the X-Cache header): cache/policy.hpp.
+using cache::CacheStatus;
+using cache::kCacheStatuses;
+using cache::kCacheStatusNames;
 
 struct RouteStats {
   std::array<Counter, 5> by_class;  // 1xx .. 5xx

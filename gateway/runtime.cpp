@@ -4,24 +4,6 @@
 
 namespace gateway {
 
-namespace {
-cache::StoreOptions store_options(const cache::ZoneConfig& c) {
-  cache::StoreOptions o;
-  o.path = c.path;
-  o.max_size = c.max_size;
-  o.memory = c.memory;
-  o.memory_entry_max = c.memory_entry_max;
-  o.policy = c.policy;
-  o.inactive = std::max<cache::Seconds>(1, std::chrono::duration_cast<std::chrono::seconds>(c.inactive).count());
-  return o;
-}
-}  // namespace
-
-CacheZone::CacheZone(const cache::ZoneConfig& c) : config(c), store(store_options(c)) {
-  store.start();
-  if (c.redis) tier = std::make_unique<cache::SharedTier>(*c.redis, c.name, store);
-}
-
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> config, const Runtime* previous,
                                               std::string& error) {
   auto sink = AccessLogSink::open(config->access_log, error);
@@ -35,15 +17,13 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> conf
     rt->groups.push_back(std::make_shared<upstreams::Group>(uc, old));
   }
   for (const auto& zc : config->caches) {
-    std::shared_ptr<CacheZone> zone;
+    std::shared_ptr<cache::Zone> zone;
     if (previous)
       for (const auto& z : previous->zones)
         if (z->config.path == zc.path) zone = z;
-    if (zone && (zone->config.max_size != zc.max_size || zone->config.memory != zc.memory ||
-                 zone->config.policy != zc.policy || zone->config.memory_entry_max != zc.memory_entry_max ||
-                 zone->config.inactive != zc.inactive))
+    if (zone && zone->needs_restart_for(zc))
       log::warn("cache " + zc.name + ": size, memory, policy and inactive changes take effect at the next restart");
-    if (!zone) zone = std::make_shared<CacheZone>(zc);
+    if (!zone) zone = std::make_shared<cache::Zone>(zc);
     rt->zones.push_back(std::move(zone));
   }
   const auto& l = config->limits;

@@ -11,9 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cache/fill.hpp"
-#include "cache/shared_tier.hpp"
-#include "cache/store.hpp"
+#include "cache/zone.hpp"
 #include "gateway/access_log.hpp"
 #include "gateway/config.hpp"
 #include "base/http/parser.hpp"
@@ -23,21 +21,11 @@
 
 namespace gateway {
 
-// A cache zone: its store and its in-flight fills. Shared by all workers
-// and kept across reloads while its path stays the same.
-struct CacheZone {
-  explicit CacheZone(const cache::ZoneConfig& config);
-  cache::ZoneConfig config;
-  cache::Store store;
-  cache::FillTable fills;
-  std::unique_ptr<cache::SharedTier> tier;  // with `redis:`
-};
-
 struct Runtime {
   std::shared_ptr<const Config> config;
   Router router;
   std::vector<std::shared_ptr<upstreams::Group>> groups;  // by Config::upstreams index
-  std::vector<std::shared_ptr<CacheZone>> zones;          // by Config::caches index
+  std::vector<std::shared_ptr<cache::Zone>> zones;        // by Config::caches index
   http::ParserLimits request_limits;
   http::ParserLimits response_limits;
   std::shared_ptr<AccessLogSink> access_log;

@@ -290,7 +290,7 @@ TEST_CASE("fleet: a short-lived Vary variant does not hide a longer-lived one in
   CHECK(f.svc.stat("requests") == 2);
 }
 
-// The shared tier applies the local rules (shared_with_authorized): a
+// The shared tier applies the local rules (reusable_with_authorization): a
 // request with credentials gets only what may be shared so.
 TEST_CASE("fleet: an entry stored for anonymous clients is not served from Redis to a request with Authorization") {
   Fleet f;

@@ -2,7 +2,8 @@
 // trips with every field set and is refused when truncated, extended,
 // versioned differently or inconsistent; the file header round trips and
 // its own checksum catches any flipped byte; CRC-32 matches the standard
-// check value; entry ids depend on both keys.
+// check value; entry ids depend on both keys. The metadata of an exchange
+// (response_meta, revalidated_meta) is built from the policy's decisions.
 #include "cache/entry.hpp"
 #include "meta_check.hpp"
 
@@ -14,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "base/http/serializer.hpp"
+
 using namespace gateway::cache;
+namespace http = gateway::http;
 
 namespace {
 
@@ -256,4 +260,88 @@ TEST_CASE("entry: entry_id depends on key and vary_key and is stable") {
   for (int k = 0; k < 100; ++k)
     for (int v = 0; v < 10; ++v) ids.insert(entry_id("key" + std::to_string(k), "v" + std::to_string(v)));
   CHECK(ids.size() == 1000);
+}
+
+// ---------------------------------------------------------------- metadata of an exchange
+
+namespace {
+
+http::Request client_request(std::initializer_list<std::pair<const char*, const char*>> fields) {
+  http::Request r;
+  r.method = "GET";
+  r.target = "/a";
+  for (const auto& [n, v] : fields) r.headers.add(n, v);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("entry: response_meta takes key, Vary variant, times, age, freshness, validators, tags and head") {
+  const std::string date = http::format_http_date(kNow - 5);
+  http::Response resp;
+  resp.status = 200;
+  resp.reason = "OK";
+  for (auto [n, v] : {std::pair<std::string, std::string>{"Date", date},
+                      {"Age", "10"},
+                      {"Cache-Control", "max-age=60, stale-while-revalidate=30"},
+                      {"ETag", "\"v1\""},
+                      {"Vary", "Accept-Language"},
+                      {"Cache-Tag", "a b,a"},
+                      {"Set-Cookie", "s=1"}})
+    resp.headers.add(n, v);
+  RuleConfig rule;
+  auto req = client_request({{"Accept-Language", "en"}, {"If-None-Match", "\"old\""}});
+  auto m = response_meta("the key", req, resp, rule, "Cache-Tag", kNow - 2, kNow);
+  CHECK(m.key == "the key");
+  CHECK(m.vary_fields == std::vector<std::string>{"accept-language"});
+  CHECK(m.vary_key == vary_key(VarySpec{{"accept-language"}, false}, req));
+  CHECK(m.status == 200);
+  CHECK(m.request_time == kNow - 2);
+  CHECK(m.response_time == kNow);
+  CHECK(m.initial_age == 12);  // Age 10 + 2 s on the way, more than the 5 s Date says
+  CHECK(m.freshness.lifetime == 60);
+  CHECK(m.freshness.stale_while_revalidate == 30);
+  CHECK(m.validators.etag == "\"v1\"");
+  CHECK(m.tags == std::vector<std::string>{"a", "b"});
+  CHECK(m.head == stored_head(resp, kNow));
+  CHECK(m.head.find("Set-Cookie") == std::string::npos);
+  CHECK(m.body_size == 0);
+}
+
+TEST_CASE("entry: revalidated_meta merges the 304 into the stored head and times the new exchange (RFC 9111 4.3.4)") {
+  const std::string old_date = http::format_http_date(kNow - 3600);
+  EntryMeta stored;
+  stored.key = "k";
+  stored.status = 200;
+  stored.request_time = stored.response_time = kNow - 3600;
+  stored.freshness.lifetime = 60;
+  stored.validators.etag = "\"v1\"";
+  stored.head = "HTTP/1.1 200 OK\r\nDate: " + old_date +
+                "\r\nCache-Control: max-age=60\r\nETag: \"v1\"\r\nContent-Type: text/plain\r\n";
+  RuleConfig rule;
+  SUBCASE("new freshness and validator; the old Date goes, the exchange's comes") {
+    http::HeaderMap not_modified;
+    not_modified.add("Cache-Control", "max-age=120");
+    not_modified.add("ETag", "\"v2\"");
+    auto m = revalidated_meta(stored, not_modified, rule, kNow - 1, kNow);
+    REQUIRE(m);
+    CHECK(m->key == "k");
+    CHECK(m->request_time == kNow - 1);
+    CHECK(m->response_time == kNow);
+    CHECK(m->initial_age == 1);  // no Date left: only the time on the way
+    CHECK(m->freshness.lifetime == 120);
+    CHECK(m->validators.etag == "\"v2\"");
+    CHECK(m->head == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: max-age=120\r\nETag: \"v2\"\r\nDate: " +
+                         http::format_http_date(kNow) + "\r\n");
+  }
+  SUBCASE("a head without validators keeps the stored ones") {
+    stored.head = "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\n";
+    auto m = revalidated_meta(stored, http::HeaderMap{}, rule, kNow, kNow);
+    REQUIRE(m);
+    CHECK(m->validators.etag == "\"v1\"");
+  }
+  SUBCASE("an unreadable stored head") {
+    stored.head = "nonsense";
+    CHECK(!revalidated_meta(stored, http::HeaderMap{}, rule, kNow, kNow));
+  }
 }

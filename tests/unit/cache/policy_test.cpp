@@ -744,6 +744,12 @@ TEST_CASE("stale_condition: the 5xx that use_stale and stale-if-error know") {
   CHECK_FALSE(stale_condition(404).has_value());
 }
 
+TEST_CASE("failure_condition: a fetch without a response is use_stale's timeout after a 504, its error otherwise") {
+  CHECK(failure_condition(504) == StaleIf::timeout);
+  CHECK(failure_condition(502) == StaleIf::error);
+  CHECK(failure_condition(503) == StaleIf::error);
+}
+
 // --- Vary ------------------------------------------------------------------------------------
 
 TEST_CASE("parse_vary: lowercased, deduplicated, sorted; star") {

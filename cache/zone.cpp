@@ -1,0 +1,39 @@
+// A cache zone (see zone.hpp). Built on the main thread; fresh_memory_hit
+// runs on any worker.
+#include "cache/zone.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace gateway::cache {
+
+StoreOptions store_options(const ZoneConfig& c) {
+  StoreOptions o;
+  o.path = c.path;
+  o.max_size = c.max_size;
+  o.memory = c.memory;
+  o.memory_entry_max = c.memory_entry_max;
+  o.policy = c.policy;
+  o.inactive = std::max<Seconds>(1, std::chrono::duration_cast<std::chrono::seconds>(c.inactive).count());
+  return o;
+}
+
+Zone::Zone(const ZoneConfig& c) : config(c), store(store_options(c)) {
+  store.start();
+  if (c.redis) tier = std::make_unique<SharedTier>(*c.redis, c.name, store);
+}
+
+bool Zone::needs_restart_for(const ZoneConfig& next) const {
+  return config.max_size != next.max_size || config.memory != next.memory || config.policy != next.policy ||
+         config.memory_entry_max != next.memory_entry_max || config.inactive != next.inactive;
+}
+
+std::shared_ptr<const Entry> Zone::fresh_memory_hit(const http::Request& req, const RuleConfig& rule, Seconds now) {
+  if (!fast_hit_request(req, rule)) return nullptr;
+  auto e = store.lookup(cache_key(req, rule), req, now);
+  if (!e || !e->body) return nullptr;
+  if (usability(e->meta.freshness, e->meta.age(now), RequestDirectives{}, false) != Usability::fresh) return nullptr;
+  return e;
+}
+
+}  // namespace gateway::cache
