@@ -331,7 +331,7 @@ Usability usability(const Freshness& f, Seconds age, const http::Request& req, c
   return usability(f, age, directives, rule.honor_client_no_cache);
 }
 
-bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule, StaleIf failure) {
+bool may_serve_stale(const Freshness& f, Seconds age, const RuleConfig& rule, StaleIf why) {
   // RFC 9111 4.2.4: "A cache MUST NOT generate a stale response if it is
   // prohibited by an explicit in-protocol directive (e.g., by a no-cache
   // response directive, a must-revalidate response directive, or an
@@ -340,10 +340,10 @@ bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig&
   // that MUST NOT; must-revalidate says to answer 504 instead (5.2.2.2).
   if (f.no_cache || f.must_revalidate) return false;
   if (f.lifetime > age) return true;  // not stale at all
-  if (rule.use_stale.has(failure)) return true;
+  if (rule.use_stale.has(why)) return true;
   // RFC 5861 4: an error is what would produce a 500, 502, 503 or 504;
   // "updating" is not an error.
-  return failure != StaleIf::updating && age - f.lifetime < f.stale_if_error;
+  return why != StaleIf::updating && age - f.lifetime < f.stale_if_error;
 }
 
 StaleIf failure_condition(int failure_status) noexcept {

@@ -199,13 +199,14 @@ Usability usability(const Freshness& f, Seconds age, const RequestDirectives& re
 // The same for a request under a rule: the request's directives are read
 // only if the rule honours them (honor_client_no_cache).
 Usability usability(const Freshness& f, Seconds age, const http::Request& req, const RuleConfig& rule);
-// Whether a stale response may be served because the upstream failed with
-// `failure` (error, timeout, or a 5xx named by stale_condition): inside the
-// stale-if-error window, or listed in the rule's use_stale.
+// Whether a stale response may be served because of `why`: the upstream
+// failed (error, timeout, or a 5xx named by stale_condition), inside the
+// stale-if-error window or listed in the rule's use_stale; or another
+// request is updating the entry (`updating`, only if use_stale lists it).
 // stale-if-error covers error, timeout and http_500/502/503/504 (RFC 5861
 // 4); use_stale has no time limit. Never with must_revalidate or no_cache
 // (RFC 9111 4.2.4), whatever stale-if-error or use_stale say.
-bool may_serve_stale_on_error(const Freshness& f, Seconds age, const RuleConfig& rule, StaleIf failure);
+bool may_serve_stale(const Freshness& f, Seconds age, const RuleConfig& rule, StaleIf why);
 // The condition an upstream answer with `status` is for use_stale and
 // stale-if-error: 500, 502, 503, 504; nullopt for any other status.
 std::optional<StaleIf> stale_condition(int status) noexcept;

@@ -105,6 +105,8 @@ void TieredLookup::share(const Entry& e, FleetLock& lock) {
       if (::pread(f->fd, body.data(), body.size(), static_cast<off_t>(e.body_offset)) !=
           static_cast<ssize_t>(body.size()))
         ttl_ms = 0;
+    } else {
+      ttl_ms = 0;  // the file went away (evicted, purged): never share an empty body
     }
   } else {
     ttl_ms = 0;  // too big or not fresh: only announce and unlock

@@ -178,22 +178,23 @@ asio::awaitable<void> CachedExchange::run() {
 
 asio::awaitable<void> CachedExchange::pass_through(bool by_method) {
   count(cache::CacheStatus::bypass);
-  std::vector<std::string> targets;
   proxy::PassOptions options;
   cache::CacheStatusFacts facts;
   facts.method = by_method;
   const auto fields = cache::cache_fields(cache::CacheStatus::bypass, facts);
   options.extra_fields = fields;
   if (by_method) {
+    // RFC 9111 4.4: a successful unsafe request invalidates what the cache
+    // holds for its target (and Location / Content-Location). At once, on
+    // the response head: a client that reads this response and asks again
+    // must not get the old entry.
     options.on_response = [&](const http::Response& resp) {
-      if (cache::invalidates(req_.method, resp.status)) targets = cache::invalidated_targets(req_, resp);
+      if (!cache::invalidates(req_.method, resp.status)) return;
+      auto host = req_.headers.get("Host").value_or("");
+      for (const auto& t : cache::invalidated_targets(req_, resp)) zone_.store.purge_url(cache::url_key(host, t, rule_));
     };
   }
   co_await proxy::serve(down_, route_, *state_, worker_, options);
-  // RFC 9111 4.4: a successful unsafe request invalidates what the cache
-  // holds for its target (and Location / Content-Location).
-  auto host = req_.headers.get("Host").value_or("");
-  for (const auto& t : targets) zone_.store.purge_url(cache::url_key(host, t, rule_));
 }
 
 asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::Entry> e, cache::CacheStatus status) {
@@ -246,7 +247,7 @@ asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::En
       break;
     }
     case cache::Usability::stale_revalidate:
-      if (tiers_->updating()) {
+      if (may_serve_stale(e, cache::StaleIf::updating) && tiers_->updating()) {
         if (co_await serve_entry(e, CacheStatus::updating)) co_return;
         break;
       }
@@ -329,7 +330,7 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
 }
 
 bool CachedExchange::may_serve_stale(const std::shared_ptr<const cache::Entry>& stale, cache::StaleIf failure) const {
-  return stale && cache::may_serve_stale_on_error(stale->meta.freshness, stale->meta.age(now_), rule_, failure);
+  return stale && cache::may_serve_stale(stale->meta.freshness, stale->meta.age(now_), rule_, failure);
 }
 
 asio::awaitable<void> CachedExchange::upstream_failed(proxy::Fetch& fetch, Outcome o,

@@ -125,8 +125,6 @@ class Fetch::Impl {
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
   asio::awaitable<void> finish();
 
-  std::string extra_fields_;
-
  private:
   asio::awaitable<Outcome> connect(std::size_t i);
   asio::awaitable<Outcome> send_request(upstreams::Connection& c);
@@ -312,7 +310,7 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
 
 asio::awaitable<Outcome> Fetch::Impl::start() {
   info_.upstream = group_.name();
-  build_upstream_head(req_, route_, peer_, head_, extra_fields_);
+  build_upstream_head(req_, route_, peer_, head_);
 
   // Buffer the first kBufferedBody bytes of the body before choosing an
   // instance (as nginx's client_body_buffer_size): a body up to that size
@@ -391,10 +389,6 @@ Fetch::Fetch(const http::Request& req, std::string_view peer, Downstream* body_s
     : impl_(std::make_unique<Impl>(*this, req, peer, body_source, route, state, worker, info)) {}
 
 Fetch::~Fetch() = default;  // callers end with finish(): no body sender can outlive it
-
-void Fetch::add_header(std::string_view name, std::string_view value) {
-  impl_->extra_fields_.append(name).append(": ").append(value).append(http::kCrlf);
-}
 
 asio::awaitable<Outcome> Fetch::start() { return impl_->start(); }
 

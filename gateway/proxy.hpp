@@ -44,9 +44,6 @@ class Fetch {
   Fetch(const Fetch&) = delete;
   Fetch& operator=(const Fetch&) = delete;
 
-  // Adds a field to the upstream request (before start()).
-  void add_header(std::string_view name, std::string_view value);
-
   // Sends the request, with retries, until a response head arrives.
   // Returns ok, or the last failure (see failure_status()).
   boost::asio::awaitable<upstreams::Outcome> start();

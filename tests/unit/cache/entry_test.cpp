@@ -319,7 +319,7 @@ TEST_CASE("entry: revalidated_meta merges the 304 into the stored head and times
   stored.head = "HTTP/1.1 200 OK\r\nDate: " + old_date +
                 "\r\nCache-Control: max-age=60\r\nETag: \"v1\"\r\nContent-Type: text/plain\r\n";
   RuleConfig rule;
-  SUBCASE("new freshness and validator; the old Date goes, the exchange's comes") {
+  SUBCASE("new freshness and validator, the old Date goes, the exchange's comes") {
     http::HeaderMap not_modified;
     not_modified.add("Cache-Control", "max-age=120");
     not_modified.add("ETag", "\"v2\"");

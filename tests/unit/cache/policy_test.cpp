@@ -692,7 +692,7 @@ TEST_CASE("usability: boundaries, stale-while-revalidate, request directives") {
   CHECK(usability(fr(60), 0, pragma, true) == Usability::stale_revalidate);
 }
 
-TEST_CASE("may_serve_stale_on_error: stale-if-error window, use_stale, revalidation directives") {
+TEST_CASE("may_serve_stale: stale-if-error window, use_stale, revalidation directives") {
   using S = StaleIf;
   struct Case {
     const char* name;
@@ -720,6 +720,10 @@ TEST_CASE("may_serve_stale_on_error: stale-if-error window, use_stale, revalidat
       {"use_stale http_502, not 503", fr(60), 100, {S::http_502}, S::http_503, false},
       {"use_stale several", fr(60), 100, {S::error, S::timeout, S::http_503}, S::http_503, true},
       {"use_stale updating is not about errors", fr(60), 100, {S::updating}, S::error, false},
+      {"use_stale updating while another request updates", fr(60), 100, {S::updating}, S::updating, true},
+      {"updating needs use_stale updating", fr(60, 0, 100), 100, {S::error}, S::updating, false},
+      {"must-revalidate beats use_stale updating", fr(60, 0, 0, true), 100, {S::updating}, S::updating, false},
+      {"no-cache beats use_stale updating", fr(60, 0, 0, false, true), 100, {S::updating}, S::updating, false},
       // RFC 9111 4.2.4: must-revalidate / proxy-revalidate / s-maxage / no-cache forbid it.
       {"must-revalidate beats stale-if-error", fr(60, 0, 100, true), 100, {}, S::error, false},
       {"must-revalidate beats use_stale", fr(60, 0, 0, true), 100, {S::error}, S::error, false},
@@ -730,7 +734,7 @@ TEST_CASE("may_serve_stale_on_error: stale-if-error window, use_stale, revalidat
     CAPTURE(c.name);
     RuleConfig r;
     for (auto s : c.use_stale) r.use_stale.add(s);
-    CHECK(may_serve_stale_on_error(c.f, c.age, r, c.failure) == c.expected);
+    CHECK(may_serve_stale(c.f, c.age, r, c.failure) == c.expected);
   }
 }
 
@@ -752,7 +756,7 @@ TEST_CASE("failure_condition: a fetch without a response is use_stale's timeout 
 
 // --- Vary ------------------------------------------------------------------------------------
 
-TEST_CASE("parse_vary: lowercased, deduplicated, sorted; star") {
+TEST_CASE("parse_vary: lowercased, deduplicated, sorted, star") {
   struct Case {
     Fields headers;
     const char* fields;
@@ -776,7 +780,7 @@ TEST_CASE("parse_vary: lowercased, deduplicated, sorted; star") {
   }
 }
 
-TEST_CASE("vary_key: normalised values; absent differs from empty; no collisions") {
+TEST_CASE("vary_key: normalised values, absent differs from empty, no collisions") {
   const auto vary = [](std::vector<std::string> fields) {
     VarySpec v;
     v.fields = std::move(fields);
@@ -860,7 +864,7 @@ TEST_CASE("add_conditional_headers: the stored validators replace the client's")
   CHECK(h.empty());
 }
 
-TEST_CASE("client_not_modified: If-None-Match (weak, lists, *) over If-Modified-Since; GET/HEAD only") {
+TEST_CASE("client_not_modified: If-None-Match (weak, lists, *) over If-Modified-Since, GET/HEAD only") {
   const Seconds lm = kNow - 100;
   auto stored = [](std::optional<std::string> etag, std::optional<Seconds> last_modified) {
     Validators v;
@@ -1046,7 +1050,7 @@ TEST_CASE("invalidated_targets: the target, same-host Location and Content-Locat
 
 // --- Tags ----------------------------------------------------------------------------------------
 
-TEST_CASE("parse_tags: spaces, tabs and commas; empties and duplicates dropped") {
+TEST_CASE("parse_tags: spaces, tabs and commas, empties and duplicates dropped") {
   struct Case {
     const char* value;
     const char* expected;

@@ -477,7 +477,7 @@ TEST_CASE("redis client: connects when the socket becomes writable and returns e
   CHECK(f.server.accepted == 1);
 }
 
-TEST_CASE("redis client: send() goes out without waiting; pipelined commands get their own replies") {
+TEST_CASE("redis client: send() goes out without waiting, pipelined commands get their own replies") {
   ClientFixture f;
   REQUIRE(f.run([&] { return f.client->up(); }));
   f.server.script(ScriptedServer::answer(":0\r\n"));
@@ -581,7 +581,7 @@ TEST_CASE("redis client: a connection closed under a command fails it with 'conn
   CHECK(f.client->up());
 }
 
-TEST_CASE("redis client: a refused port fails commands at once; the client connects once something listens") {
+TEST_CASE("redis client: a refused port fails commands at once, the client connects once something listens") {
   asio::io_context io;
   const auto port = refused_port();
   auto client = RedisClient::create(io.get_executor(), config_for(port, 1s), "redis (unit test)", false);

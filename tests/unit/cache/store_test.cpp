@@ -426,7 +426,7 @@ TEST_CASE_TEMPLATE("store: an aborted or abandoned writer leaves nothing", C, ST
 // File creation and mkdir are the background thread's: it keeps empty
 // temporary files ready and makes the 16 x 256 bucket directories. A fill
 // takes a ready file, and still lands if its bucket has gone.
-TEST_CASE("store: fills take ready temporary files; a missing bucket is made again; spares go with the store") {
+TEST_CASE("store: fills take ready temporary files, a missing bucket is made again, spares go with the store") {
   Harness<LruRamStarted> h;
   auto spares = [&] {
     std::set<std::string> out;

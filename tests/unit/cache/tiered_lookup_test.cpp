@@ -90,7 +90,7 @@ TieredLookup::AfterMiss after_miss(TieredLookup& t, asio::io_context& io) {
 
 }  // namespace
 
-TEST_CASE("tiered lookup: local() finds the stored variant; credentials get it only if it may be shared so") {
+TEST_CASE("tiered lookup: local() finds the stored variant, credentials get it only if it may be shared so") {
   TempZone zone;
   RuleConfig rule;
   asio::io_context io;
@@ -147,7 +147,7 @@ TEST_CASE("tiered lookup: after a local miss without a shared tier, the first re
   CHECK(b.follow->view().state == Fill::State::released);
 }
 
-TEST_CASE("tiered lookup: one background refresh per key; use_stale updating serves stale while a fill is in flight") {
+TEST_CASE("tiered lookup: one background refresh per key, use_stale updating serves stale while a fill is in flight") {
   TempZone zone;
   RuleConfig rule;
   asio::io_context io;
