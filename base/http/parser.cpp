@@ -84,8 +84,20 @@ int Parser::on_status(llhttp_t* p, const char* at, std::size_t len) {
   return 0;
 }
 
+// Fields after a chunked body (its trailer section) are not part of the
+// head, which was reported and acted on already: a trailer "Host" or
+// "Content-Length" must not change the message after routing. They are
+// dropped (RFC 9110 6.5.1: a recipient may discard them), but count against
+// header_bytes like the head's fields.
+bool Parser::trailer_piece(std::size_t len) {
+  header_bytes_ += len;
+  return header_bytes_ <= limits_.header_bytes;
+}
+
 int Parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
+  if (s.headers_done_)
+    return s.trailer_piece(len) ? 0 : s.fail(s.kind_ == Kind::request ? 431 : 502, "trailer fields too large");
   HeaderMap& h = s.kind_ == Kind::request ? s.req_->headers : s.resp_->headers;
   if (s.in_value_ || s.header_count_ == 0) {
     if (++s.header_count_ > s.limits_.headers)
@@ -108,6 +120,8 @@ int Parser::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
 
 int Parser::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
   auto& s = self(p);
+  if (s.headers_done_)
+    return s.trailer_piece(len) ? 0 : s.fail(s.kind_ == Kind::request ? 431 : 502, "trailer fields too large");
   const int bad = s.kind_ == Kind::request ? 400 : 502;
   // A line ":x" has no name; llhttp reports only its value.
   if (s.header_count_ == 0 || (!s.in_value_ && s.name_bytes_ == 0)) return s.fail(bad, "empty header field name");
@@ -198,6 +212,9 @@ int Parser::headers_complete_request() {
 int Parser::headers_complete_response() {
   Response& r = *resp_;
   if (llp_.http_major != 1) return fail(502, "upstream spoke a version other than HTTP/1.x");
+  // RFC 9110 15: a status code is three digits, 100 to 599; llhttp takes
+  // one to three digits.
+  if (llp_.status_code < 100 || llp_.status_code > 599) return fail(502, "upstream sent an invalid status code");
   r.status = llp_.status_code;
   r.version_minor = llp_.http_minor;
   r.chunked = (llp_.flags & F_CHUNKED) != 0;
@@ -283,12 +300,20 @@ FeedResult Parser::result(llhttp_errno_t err, const char* data, std::size_t len)
       r.consumed = len;
       r.event = Event::need_more;
       return r;
+    case HPE_PAUSED_UPGRADE: {
+      // llhttp says this once more, at the start of the next execute, after
+      // a message with Upgrade that on_message_complete already ended. The
+      // bytes that follow are parsed as the next message: whether they are
+      // a tunnel instead is the connection's decision, not the parser's.
+      auto at = static_cast<std::size_t>(llhttp_get_error_pos(&llp_) - data);
+      llhttp_resume_after_upgrade(&llp_);
+      auto rest = result(llhttp_execute(&llp_, data + at, len - at), data + at, len - at);
+      rest.consumed += at;
+      return rest;
+    }
     case HPE_PAUSED:
-    case HPE_PAUSED_UPGRADE:
       r.consumed = static_cast<std::size_t>(llhttp_get_error_pos(&llp_) - data);
-      if (err == HPE_PAUSED) llhttp_resume(&llp_);
-      else llhttp_resume_after_upgrade(&llp_);
-      if (err == HPE_PAUSED_UPGRADE) message_done_ = true;  // Upgrade is not supported: plain request
+      llhttp_resume(&llp_);
       if (!message_done_) {
         // Paused at the end of the head. A message without a body (no
         // Content-Length, Content-Length: 0, 204, 304) completes without

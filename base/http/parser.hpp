@@ -89,6 +89,7 @@ class Parser {
   static int on_message_complete(llhttp_t*);
 
   int fail(int status, std::string reason);
+  bool trailer_piece(std::size_t len);
   int headers_complete_request();
   int headers_complete_response();
   FeedResult result(llhttp_errno_t err, const char* data, std::size_t len);
