@@ -124,6 +124,7 @@ Outcome run(std::string_view input, const std::vector<std::size_t>& cuts, const 
   bool headers_seen = false;
   std::size_t head_end = 0;  // input offset just past the head, at the headers event
   std::size_t last_end = 0;  // input offset just past the previous message
+  std::string head_seen;     // the message as the headers event showed it
   auto begin = [&] {
     if constexpr (is_request) p.start(msg);
     else p.start(msg, opt.head_request);
@@ -139,6 +140,11 @@ Outcome run(std::string_view input, const std::vector<std::size_t>& cuts, const 
     check(head >= 4 && input.substr(head - 4, 4) == "\r\n\r\n", "a head that does not end in CRLF CRLF",
           describe(msg));
     last_end = end;
+    // What the caller acted on at the headers event (routing, forwarding
+    // the head) is the message: a trailer section (RFC 9112 7.1.2) must not
+    // add fields to it afterwards.
+    if (headers_seen) check(describe(msg) == head_seen, "the head changed after the headers event",
+                            "--- at the headers event\n" + head_seen + "\n--- at the end\n" + describe(msg));
     check_message(msg, body, opt);
     out.text += describe(msg) + " body=[" + body + "] end=" + std::to_string(end) +
            " heads=" + std::to_string(headers_seen) + "\n";
@@ -183,6 +189,7 @@ Outcome run(std::string_view input, const std::vector<std::size_t>& cuts, const 
         check(!headers_seen, "two headers events for one message");
         headers_seen = true;
         head_end = base + off;
+        head_seen = describe(msg);
       } else {
         done(base + off);
       }
