@@ -81,19 +81,19 @@ summary() {
 }
 
 fuzz_one() {
-  local t="$1" seconds="$2"
+  local name="$1" seconds="$2"
   shift 2
-  known_target "$t" || { echo "fuzz: unknown target '$t' (${TARGETS[*]})" >&2; exit 2; }
+  known_target "$name" || { echo "fuzz: unknown target '$name' (${TARGETS[*]})" >&2; exit 2; }
   [[ "$seconds" =~ ^[0-9]+$ ]] || usage
-  build "${t}_fuzz"
-  mkdir -p "$OUT/corpus/$t" "$OUT/artifacts/$t" "$OUT/logs"
+  build "${name}_fuzz"
+  mkdir -p "$OUT/corpus/$name" "$OUT/artifacts/$name" "$OUT/logs"
   local log
-  log="$OUT/logs/$t-$(date +%Y%m%d-%H%M%S).log"
+  log="$OUT/logs/$name-$(date +%Y%m%d-%H%M%S).log"
   local rc=0
   # shellcheck disable=SC2046
-  (cd "$OUT" && "$OUT/fuzz/${t}_fuzz" "$OUT/corpus/$t" "$ROOT/fuzz/corpus/$t" $(common_flags "$t") \
+  (cd "$OUT" && "$OUT/fuzz/${name}_fuzz" "$OUT/corpus/$name" "$ROOT/fuzz/corpus/$name" $(common_flags "$name") \
     -max_total_time="$seconds" -print_final_stats=1 "$@") >"$log" 2>&1 || rc=$?
-  summary "$t" "$log"
+  summary "$name" "$log"
   return $rc
 }
 
@@ -101,31 +101,30 @@ fuzz_one() {
 ci() {
   local seconds="${1:-15}"
   [[ "$seconds" =~ ^[0-9]+$ ]] || usage
-  local targets=()
-  for t in "${TARGETS[@]}"; do targets+=("${t}_fuzz"); done
+  local targets=() name status=0
+  for name in "${TARGETS[@]}"; do targets+=("${name}_fuzz"); done
   build "${targets[@]}"
-  local status=0 t
-  for t in "${TARGETS[@]}"; do
-    local bin="$OUT/fuzz/${t}_fuzz" scratch="$OUT/ci-corpus/$t" log="$OUT/logs/ci-$t.log"
+  for name in "${TARGETS[@]}"; do
+    local bin="$OUT/fuzz/${name}_fuzz" scratch="$OUT/ci-corpus/$name" log="$OUT/logs/ci-$name.log"
     rm -rf "$scratch"
-    mkdir -p "$scratch" "$OUT/artifacts/$t" "$OUT/logs"
+    mkdir -p "$scratch" "$OUT/artifacts/$name" "$OUT/logs"
     local regressions=()
-    if [[ -d "$ROOT/fuzz/regressions/$t" ]]; then
-      mapfile -t regressions < <(find "$ROOT/fuzz/regressions/$t" -type f ! -name '*.md' | sort)
+    if [[ -d "$ROOT/fuzz/regressions/$name" ]]; then
+      mapfile -t regressions < <(find "$ROOT/fuzz/regressions/$name" -type f ! -name '*.md' | sort)
     fi
     for input in "${regressions[@]}"; do
-      if ! "$bin" $(common_flags "$t") "$input" >"$log" 2>&1; then
-        echo "== fuzz $t: regression ${input#"$ROOT/"} fails" >&2
+      if ! "$bin" $(common_flags "$name") "$input" >"$log" 2>&1; then
+        echo "== fuzz $name: regression ${input#"$ROOT/"} fails" >&2
         grep -E '^(fuzz: |==[0-9]+== ?ERROR|SUMMARY|    #[0-9]+ .* in gateway::)' "$log" | head -8 >&2
         status=1
       fi
     done
     # shellcheck disable=SC2046
-    if ! "$bin" "$scratch" "$ROOT/fuzz/corpus/$t" $(common_flags "$t") -max_total_time="$seconds" \
+    if ! "$bin" "$scratch" "$ROOT/fuzz/corpus/$name" $(common_flags "$name") -max_total_time="$seconds" \
         -print_final_stats=1 >"$log" 2>&1; then
       status=1
     fi
-    summary "$t" "$log" | sed -n '1,4p;/^findings/,$p'
+    summary "$name" "$log" | sed -n '1,4p;/^findings/,$p'
   done
   return $status
 }
