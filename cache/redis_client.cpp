@@ -15,8 +15,9 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::chrono::milliseconds kMaxBackoff{5'000};
+}  // namespace
 
-RedisReply convert(const redisReply* r) {
+RedisReply convert_reply(const redisReply* r) {
   if (!r) return RedisReply::failure("connection lost");
   RedisReply out;
   switch (r->type) {
@@ -30,10 +31,9 @@ RedisReply convert(const redisReply* r) {
   }
   if (r->str) out.str.assign(r->str, r->len);
   out.integer = r->integer;
-  for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+  for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert_reply(r->element[i]));
   return out;
 }
-}  // namespace
 
 std::string glob_escape(std::string_view s) {
   std::string out;
@@ -258,7 +258,7 @@ void RedisClient::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
   delete holder;
   if (p->abandoned) return;
   p->done = true;
-  p->reply = convert(static_cast<redisReply*>(reply));
+  p->reply = convert_reply(static_cast<redisReply*>(reply));
   p->timer.cancel();
 }
 

@@ -24,6 +24,7 @@
 #include "cache/config.hpp"
 
 struct redisAsyncContext;
+struct redisReply;
 
 namespace gateway::cache {
 
@@ -99,6 +100,10 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   std::string channel_;
   std::function<void(std::string_view)> on_message_;
 };
+
+// A hiredis reply as a RedisReply; null (the connection was lost) and reply
+// types it does not know become errors. Public for fuzz/resp_fuzz.cpp.
+RedisReply convert_reply(const redisReply* r);
 
 // Redis glob patterns: escapes * ? [ ] and \ so that `s` matches only itself.
 std::string glob_escape(std::string_view s);

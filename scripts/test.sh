@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Builds everything (gateway, sample-service, tests, bench tools) twice, as a
 # release build and with AddressSanitizer + UndefinedBehaviorSanitizer, and
-# runs every test (unit and integration) against both. Installs what is
-# missing first. CI runs exactly this (.ci/run).
+# runs every test (unit and integration) against both. Then builds the clang
+# fuzz tree and runs every fuzz target briefly (scripts/fuzz.sh --ci: its
+# regressions, then 15 s from its seeds). Installs what is missing first. CI
+# runs exactly this (.ci/run).
 #
-#   scripts/test.sh            all tests, both builds
-#   scripts/test.sh -R regex   only the matching tests (passed to ctest)
+#   scripts/test.sh            all tests, both builds, and the fuzz targets
+#   scripts/test.sh -R regex   only the matching tests (passed to ctest); no fuzzing
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
@@ -22,4 +24,8 @@ for dir in build build-asan; do
   echo "== tests: $dir"
   ctest --test-dir "$ROOT/$dir" -j"$(nproc)" --output-on-failure --timeout 600 "$@" || status=1
 done
+if (($# == 0)); then
+  echo "== fuzz: every target, ${GATEWAY_FUZZ_SECONDS:-15} s each"
+  "$ROOT/scripts/fuzz.sh" --ci "${GATEWAY_FUZZ_SECONDS:-15}" || status=1
+fi
 exit $status
