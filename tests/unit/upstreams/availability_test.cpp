@@ -15,7 +15,7 @@ using namespace gateway::upstreams;
 
 namespace {
 
-// "x.o" -> {1, 0, 1}: one character per instance, 'x' set.
+// "x.x" -> {1, 0, 1}: one character per instance, 'x' set.
 std::vector<std::uint8_t> flags(std::string_view s) {
   std::vector<std::uint8_t> v;
   for (char c : s) v.push_back(c == 'x' ? 1 : 0);
@@ -29,6 +29,37 @@ std::string excluded(std::string_view out, std::string_view tried, bool panic) {
   std::string s;
   for (auto e : ex) s += e ? 'x' : '.';
   return s;
+}
+
+// Sends `requests` requests through round robin over three instances as
+// the proxy does, retries: 1: pick, attempt, a failure marks the instance
+// out (max_fails: 1), a success clears it. dead[i]: instance i refuses.
+// Returns the instances each request tried ("ab c ": a, b, then c).
+std::string walk(std::vector<std::uint8_t> out, const std::vector<std::uint8_t>& dead, int requests,
+                 int& answered) {
+  Balancer rr(Balance::round_robin, {1, 1, 1});
+  std::string seen;
+  for (int request = 0; request < requests; ++request) {
+    auto tried = flags("...");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::size_t n_out = 0;
+      for (auto o : out) n_out += o;
+      std::vector<std::uint8_t> ex(3);
+      exclude(out, tried, in_panic(3, n_out, 50), ex);
+      int i = rr.pick(ex);
+      REQUIRE(i >= 0);
+      auto idx = static_cast<std::size_t>(i);
+      seen += static_cast<char>('a' + i);
+      tried[idx] = 1;
+      out[idx] = dead[idx];
+      if (!dead[idx]) {
+        ++answered;
+        break;
+      }
+    }
+    seen += ' ';
+  }
+  return seen;
 }
 
 }  // namespace
@@ -123,66 +154,22 @@ TEST_CASE("availability: what a pick must avoid, in and out of panic") {
   }
 }
 
-// Round robin over three instances of which a and b refuse connections and
-// c answers, retries: 1, as the proxy runs it: pick, fail, mark out, retry.
 TEST_CASE("availability: two of three instances dead: in panic every request still reaches the live one") {
-  Balancer rr(Balance::round_robin, {1, 1, 1});
-  auto out = flags("...");
-  const auto dead = flags("xx.");
-  std::string seen;
   int answered = 0;
-  for (int request = 0; request < 6; ++request) {
-    auto tried = flags("...");
-    for (int attempt = 0; attempt < 2; ++attempt) {  // retries: 1
-      std::size_t n_out = 0;
-      for (auto o : out) n_out += o;
-      std::vector<std::uint8_t> ex(3);
-      exclude(out, tried, in_panic(3, n_out, 50), ex);
-      int i = rr.pick(ex);
-      REQUIRE(i >= 0);
-      seen += static_cast<char>('a' + i);
-      tried[static_cast<std::size_t>(i)] = 1;
-      if (!dead[static_cast<std::size_t>(i)]) {
-        ++answered;
-        break;
-      }
-      out[static_cast<std::size_t>(i)] = 1;  // max_fails: 1
-    }
-    seen += ' ';
-  }
   // The first request meets both dead instances before anything is known.
   // Then the group is in panic (2 of 3 out): a first attempt may go to a
   // dead instance (round robin resumes after c), and its retry goes
   // straight to c.
-  CHECK(seen == "ab c ac ac ac ac ");
+  CHECK(walk(flags("..."), flags("xx."), 6, answered) == "ab c ac ac ac ac ");
   CHECK(answered == 5);
 }
 
 TEST_CASE("availability: every instance out, then one back: in panic it is found at once") {
-  Balancer rr(Balance::round_robin, {1, 1, 1});
-  auto out = flags("xxx");
   REQUIRE(in_panic(3, 3, 50));
-  // c is back (a success clears its ejection); a and b still refuse.
-  const auto dead = flags("xx.");
-  std::string seen;
-  for (int request = 0; request < 3; ++request) {
-    auto tried = flags("...");
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      std::size_t n_out = 0;
-      for (auto o : out) n_out += o;
-      std::vector<std::uint8_t> ex(3);
-      exclude(out, tried, in_panic(3, n_out, 50), ex);
-      int i = rr.pick(ex);
-      REQUIRE(i >= 0);
-      auto idx = static_cast<std::size_t>(i);
-      seen += static_cast<char>('a' + i);
-      tried[idx] = 1;
-      out[idx] = dead[idx];
-      if (!dead[idx]) break;
-    }
-    seen += ' ';
-  }
-  // Request 1 tries a and b (no usable one known: any untried), request 2
-  // reaches c, request 3 goes to a first and retries on c, now usable.
-  CHECK(seen == "ab c ac ");
+  int answered = 0;
+  // c is back; a and b still refuse. Request 1 tries a and b (no usable
+  // one known: any untried), request 2 reaches c, request 3 goes to a first
+  // and retries on c, now usable.
+  CHECK(walk(flags("xxx"), flags("xx."), 3, answered) == "ab c ac ");
+  CHECK(answered == 2);
 }
