@@ -42,10 +42,15 @@ std::string Admin::status_json(const Worker& worker) const {
   out += ",\"connections_active\":" + std::to_string(active);
   out += ",\"upstreams\":{";
   for (std::size_t g = 0; g < rt.groups.size(); ++g) {
-    const auto& group = *rt.groups[g];
+    auto& group = *rt.groups[g];  // check() may note a change of panic state
     if (g) out += ",";
     json::append_string(out, group.name());
-    out += ":{\"balance\":\"" + std::string(upstreams::to_string(group.config().balance)) + "\",\"instances\":[";
+    out += ":{\"balance\":\"" + std::string(upstreams::to_string(group.config().balance)) + "\"";
+    // In panic every instance takes traffic, whatever its state below.
+    out += std::string(",\"panic\":") + (group.check(now) ? "true" : "false");
+    out += ",\"panic_threshold\":" + std::to_string(group.config().panic_threshold);
+    out += ",\"panic_entries_total\":" + std::to_string(group.panic_entries());
+    out += ",\"instances\":[";
     for (std::size_t i = 0; i < group.size(); ++i) {
       const auto& inst = group.instance(i);
       if (i) out += ",";

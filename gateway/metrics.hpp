@@ -68,6 +68,7 @@ struct UpstreamStats {
   upstreams::PoolStats pool;
   Counter errors;    // 502/504 produced by this gateway
   Counter retries;
+  Counter panic_requests;  // balanced while the group was in panic
 };
 
 class WorkerMetrics {

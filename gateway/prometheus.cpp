@@ -125,7 +125,7 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
 // Per upstream group, summed over workers.
 struct UpstreamSums {
   std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
-  std::uint64_t sum_us = 0, count = 0, opened = 0, reused = 0, errors = 0, retries = 0;
+  std::uint64_t sum_us = 0, count = 0, opened = 0, reused = 0, errors = 0, retries = 0, panic_requests = 0;
 };
 
 constexpr Family<UpstreamSums, std::uint64_t> kUpstreamCounters[] = {
@@ -134,6 +134,9 @@ constexpr Family<UpstreamSums, std::uint64_t> kUpstreamCounters[] = {
      &UpstreamSums::reused},
     {"gateway_upstream_errors_total", "Requests answered 502/504 because of this upstream.", &UpstreamSums::errors},
     {"gateway_upstream_retries_total", "Attempts moved to another instance.", &UpstreamSums::retries},
+    {"gateway_upstream_panic_requests_total",
+     "Requests balanced while the group was in panic (over every instance, ejected or down ones too).",
+     &UpstreamSums::panic_requests},
 };
 
 void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& workers) {
@@ -148,6 +151,7 @@ void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& worker
       u.reused += s.pool.reused.load(std::memory_order_relaxed);
       u.errors += s.errors.get();
       u.retries += s.retries.get();
+      u.panic_requests += s.panic_requests.get();
     });
 
   text.family("gateway_upstream_response_seconds", "Time from request sent to response head received.", "histogram");
@@ -166,6 +170,17 @@ void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& worker
     text.family(f.name, f.help, "counter");
     for (const auto& [name, u] : ups) text.sample(f.name, label("upstream", name), u.*f.field);
   }
+}
+
+// Per upstream group, from the Runtime: whether it is in panic now
+// (availability.hpp), and how often it entered panic.
+void write_upstream_groups(Text& text, const Runtime& rt) {
+  text.family("gateway_upstream_panic",
+              "1 while the group is in panic: too few instances usable (panic_threshold), all are used.", "gauge");
+  auto now = Clock::now();
+  for (const auto& g : rt.groups) text.sample("gateway_upstream_panic", label("upstream", g->name()), g->check(now) ? "1" : "0");
+  text.family("gateway_upstream_panic_entries_total", "Times the group entered panic.", "counter");
+  for (const auto& g : rt.groups) text.sample("gateway_upstream_panic_entries_total", label("upstream", g->name()), g->panic_entries());
 }
 
 // --- The cache ----------------------------------------------------------------
@@ -332,6 +347,8 @@ void append_cache_families(std::string& out, const std::vector<const WorkerMetri
 std::string render(const std::vector<const WorkerMetrics*>& workers, const Runtime& rt) {
   std::string out;
   append_worker_families(out, workers);
+  Text text(out);
+  write_upstream_groups(text, rt);
   append_cache_families(out, workers, rt);
   return out;
 }

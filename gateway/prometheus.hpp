@@ -2,8 +2,9 @@
 // of everything the gateway counts. From the workers' counters, summed over
 // workers: client connections, requests by route, page fragments, upstream
 // response times, connections, errors and retries, and what the cache did
-// per zone and per route. From the Runtime: each cache zone's store (entries,
-// bytes, writes, evictions, purges) and shared Redis tier.
+// per zone and per route. From the Runtime: each upstream group's panic
+// state, each cache zone's store (entries, bytes, writes, evictions, purges)
+// and shared Redis tier.
 //
 // Runs on the worker serving the admin request. Counters are read through
 // their atomics; WorkerMetrics' name maps are walked under their mutex,
@@ -36,7 +37,8 @@ void append_worker_families(std::string& out, const std::vector<const WorkerMetr
 // (workers' counters), the zones' stores and shared tiers (from `rt`).
 void append_cache_families(std::string& out, const std::vector<const WorkerMetrics*>& workers, const Runtime& rt);
 
-// The whole page: worker families, then cache families.
+// The whole page: worker families, each upstream group's panic state (from
+// `rt`), then cache families.
 std::string render(const std::vector<const WorkerMetrics*>& workers, const Runtime& rt);
 
 }  // namespace prometheus

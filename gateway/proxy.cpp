@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
 #include "gateway/worker.hpp"
+#include "upstreams/availability.hpp"
 #include "upstreams/retry.hpp"
 
 namespace gateway::proxy {
@@ -24,6 +26,9 @@ using upstreams::Retry;
 namespace {
 constexpr std::string_view kVia = "1.1 gateway";
 constexpr std::size_t kBufferedBody = 64 * 1024;
+// One flag per instance, inline for groups of up to this many: a pick
+// allocates nothing.
+using Flags = boost::container::small_vector<std::uint8_t, 16>;
 
 // The target with the route's prefix removed, when strip_prefix is set:
 // prefix "/api/" maps "/api/x?y" to "/x?y"; the result always starts "/".
@@ -119,7 +124,9 @@ class Fetch::Impl {
         limits_(state.runtime->response_limits),
         worker_(worker),
         info_(info),
-        tried_(group_.size(), 0) {}
+        tried_(group_.size(), 0),
+        out_(group_.size(), 0),
+        excluded_(group_.size(), 0) {}
 
   asio::awaitable<Outcome> start();
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
@@ -133,10 +140,10 @@ class Fetch::Impl {
   asio::awaitable<void> join_body_sender();
   bool body_failed(boost::system::error_code ec);
   asio::awaitable<Outcome> exchange_once(std::size_t i);
-  std::vector<std::uint8_t> excluded() const;
+  void update_excluded();
   int pick();
-  bool another_instance_left() const;
-  upstreams::Attempt attempt_facts(Outcome o, int attempt) const;
+  bool another_instance_left();
+  upstreams::Attempt attempt_facts(Outcome o, int attempt);
   void note_success(std::size_t i);
   void note_failure(std::size_t i, Outcome o);
 
@@ -162,32 +169,41 @@ class Fetch::Impl {
   bool sender_running_ = false;
   Outcome sender_outcome_ = Outcome::ok;
   std::optional<asio::steady_timer> sender_done_;
-  std::vector<std::uint8_t> tried_;
+  Flags tried_;     // instances this request went to
+  Flags out_;       // ejected or down, at the last look
+  Flags excluded_;  // what the next pick must avoid (upstreams::exclude)
+  bool panic_ = false;          // the group was in panic at the last look
+  bool panic_counted_ = false;  // this request is counted in panic_requests
   std::unique_ptr<upstreams::Connection> conn_;
   std::optional<ActiveGuard> active_;
   Clock::time_point sent_at_{};
 };
 
-std::vector<std::uint8_t> Fetch::Impl::excluded() const {
-  auto now = Clock::now();
-  std::vector<std::uint8_t> out(group_.size());
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = tried_[i] || !group_.usable(i, now);
-  return out;
+// The group's health now, and from it what the next pick may use.
+void Fetch::Impl::update_excluded() {
+  panic_ = group_.check(Clock::now(), out_);
+  upstreams::exclude(out_, tried_, panic_, excluded_);
 }
 
 int Fetch::Impl::pick() {
+  update_excluded();
   std::uint64_t hash = group_.config().balance == upstreams::Balance::hash ? fnv1a(req_.target) : 0;
-  return pool_.balancer().pick(excluded(), pool_.active(), hash);
+  int i = pool_.balancer().pick(excluded_, pool_.active(), hash);
+  if (i >= 0 && panic_ && !panic_counted_) {
+    panic_counted_ = true;
+    stats_.panic_requests.inc();
+  }
+  return i;
 }
 
-bool Fetch::Impl::another_instance_left() const {
-  auto ex = excluded();
-  return std::find(ex.begin(), ex.end(), 0) != ex.end();
+bool Fetch::Impl::another_instance_left() {
+  update_excluded();
+  return std::find(excluded_.begin(), excluded_.end(), 0) != excluded_.end();
 }
 
 // What upstreams::should_retry needs to know about an attempt. Whether an
 // instance is left is looked up only when the answer is not final.
-upstreams::Attempt Fetch::Impl::attempt_facts(Outcome o, int attempt) const {
+upstreams::Attempt Fetch::Impl::attempt_facts(Outcome o, int attempt) {
   upstreams::Attempt a;
   a.outcome = o;
   a.status = o == Outcome::ok ? outer_.resp_.status : 0;

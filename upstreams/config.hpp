@@ -34,6 +34,10 @@ struct GroupConfig {
   int retries = 1;           // extra tries on another instance
   int max_fails = 1;         // passive health: failures in a row ...
   Duration fail_timeout{10'000};  // ... take the instance out this long
+                                  //     (never the only instance: availability.hpp)
+  // Below this share of usable instances, in percent, the group balances
+  // over all of them (Envoy's panic threshold; 0: never). availability.hpp.
+  int panic_threshold = 50;
   std::optional<HealthCheckConfig> health;
 };
 

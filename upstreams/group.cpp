@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/log.hpp"
+#include "upstreams/availability.hpp"
 #include "upstreams/client.hpp"
 
 namespace gateway::upstreams {
@@ -68,6 +70,11 @@ Group::Group(const GroupConfig& config, const Group* previous) : config_(config)
     }
     instances_.push_back(std::move(st));
   }
+  if (previous) {
+    // The state its log lines and /metrics left off with.
+    panic_.store(previous->panic_.load());
+    panic_entries_.store(previous->panic_entries_.load());
+  }
 }
 
 bool Group::usable(std::size_t i, Clock::time_point now) const noexcept {
@@ -79,7 +86,7 @@ bool Group::usable(std::size_t i, Clock::time_point now) const noexcept {
 void Group::report_failure(std::size_t i, Clock::time_point now) noexcept {
   auto& s = *instances_[i];
   s.failures_total.fetch_add(1, std::memory_order_relaxed);
-  if (config_.max_fails <= 0) return;
+  if (config_.max_fails <= 0 || !may_eject(instances_.size())) return;
   int fails = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
   if (fails >= config_.max_fails) {
     s.down_until.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);
@@ -92,6 +99,33 @@ void Group::report_success(std::size_t i) noexcept {
   auto& s = *instances_[i];
   // Read first: the common case writes nothing and keeps the line shared.
   if (s.fails.load(std::memory_order_relaxed) != 0) s.fails.store(0, std::memory_order_relaxed);
+  if (s.down_until.load(std::memory_order_relaxed) != 0) s.down_until.store(0, std::memory_order_relaxed);
+}
+
+bool Group::check(Clock::time_point now, std::span<std::uint8_t> out) {
+  std::size_t n_out = 0;
+  for (std::size_t i = 0; i < instances_.size(); ++i) {
+    bool o = !usable(i, now);
+    if (!out.empty()) out[i] = o;
+    n_out += o;
+  }
+  bool panic = in_panic(instances_.size(), n_out, config_.panic_threshold);
+  if (panic != panic_.load(std::memory_order_relaxed)) note_panic(panic, n_out);
+  return panic;
+}
+
+void Group::note_panic(bool panic, std::size_t out) {
+  bool was = !panic;
+  if (!panic_.compare_exchange_strong(was, panic)) return;  // another thread saw it first
+  std::string what = "upstream " + config_.name + (panic ? " enters panic: " : " leaves panic: ") +
+                     std::to_string(out) + " of " + std::to_string(instances_.size()) +
+                     " instances ejected or down (panic_threshold " + std::to_string(config_.panic_threshold) + "%)";
+  if (panic) {
+    panic_entries_.fetch_add(1, std::memory_order_relaxed);
+    log::warn(what + ": balancing over every instance");
+  } else {
+    log::info(what);
+  }
 }
 
 bool Group::report_probe(std::size_t i, bool ok) noexcept {

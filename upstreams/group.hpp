@@ -3,13 +3,15 @@
 //
 // Group: built at config load, shared as shared_ptr by workers and the health
 // checker. Only the health atomics change after construction; they are
-// written on failures and probe results, read on every pick.
+// written on failures and probe results, read on every pick. Which instances
+// a pick may use follows availability.hpp.
 // Pool: owned by one worker, touched only on that worker's thread.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -47,16 +49,35 @@ class Group {
   InstanceState& instance(std::size_t i) noexcept { return *instances_[i]; }
   const InstanceState& instance(std::size_t i) const noexcept { return *instances_[i]; }
 
+  // Neither ejected by failures nor down by its probe.
   bool usable(std::size_t i, Clock::time_point now) const noexcept;
   // Passive health: a failed attempt (connect error, reset, timeout).
+  // Ejects the instance after max_fails in a row, unless it is the only one.
   void report_failure(std::size_t i, Clock::time_point now) noexcept;
+  // A response came: the failure count starts over, and an ejected
+  // instance (tried in panic) is back at once.
   void report_success(std::size_t i) noexcept;
   // Active health: a probe result; returns true if the verdict changed.
   bool report_probe(std::size_t i, bool ok) noexcept;
 
+  // Whether the group is in panic at `now` (availability.hpp: in_panic);
+  // fills out[i] with !usable(i, now) when `out` is given (size() long).
+  // A change from the last state seen is logged once, by whichever thread
+  // sees it first, and an entry counted. A few relaxed loads per instance:
+  // cheap enough for every pick.
+  bool check(Clock::time_point now, std::span<std::uint8_t> out = {});
+  // The state the last check() saw, and how many times the group entered
+  // panic (over reloads).
+  bool panic() const noexcept { return panic_.load(std::memory_order_relaxed); }
+  std::uint64_t panic_entries() const noexcept { return panic_entries_.load(std::memory_order_relaxed); }
+
  private:
+  void note_panic(bool panic, std::size_t out);
+
   GroupConfig config_;
   std::vector<std::unique_ptr<InstanceState>> instances_;
+  std::atomic<bool> panic_{false};
+  std::atomic<std::uint64_t> panic_entries_{0};
 };
 
 // Counters a pool keeps for /metrics (single writer: the worker).

@@ -106,6 +106,7 @@ void HealthChecker::run() {
           what += (msg->data.result != CURLE_OK ? curl_easy_strerror(msg->data.result) : "status " + std::to_string(code)) +
                   std::string(")");
         ok ? log::info(what) : log::warn(what);
+        p->group->check(Clock::now());  // a panic this verdict starts or ends is logged now
       }
       curl_multi_remove_handle(multi, p->easy);
       curl_easy_cleanup(p->easy);

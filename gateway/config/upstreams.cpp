@@ -1,11 +1,12 @@
 // The `upstreams:` section: each group's instances and weights, balancing,
-// keep-alive, retries, passive failure counting and active health checks,
-// into upstreams::GroupConfig (upstreams/config.hpp). Routes name the groups;
-// those names are checked in gateway/config.cpp once everything is read. The
-// other sections are listed in sections.hpp.
+// keep-alive, retries, passive failure counting, the panic threshold and
+// active health checks, into upstreams::GroupConfig (upstreams/config.hpp).
+// Routes name the groups; those names are checked in gateway/config.cpp once
+// everything is read. The other sections are listed in sections.hpp.
 #include "gateway/config/sections.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
 
 namespace gateway::config {
@@ -76,10 +77,31 @@ void read_health(Context& ctx, const Field& field, upstreams::HealthCheckConfig&
   map.read_int("fails", health.fails, 1, 100);
 }
 
+// `panic_threshold: 50%`: a whole percentage, 0% to 100%. The sign is
+// required: a bare 50 or 0.5 could mean either.
+std::optional<int> read_percent(Diagnostics& diag, const Field& field) {
+  auto text = read_string(diag, field);
+  if (!text) return std::nullopt;
+  std::string_view number = *text;
+  bool percent = number.size() >= 2 && number.back() == '%';
+  if (percent) number.remove_suffix(1);
+  // Digits only: no sign, no fraction, no space.
+  if (!percent || number.find_first_not_of("0123456789") != std::string_view::npos) {
+    diag.error(field, "invalid percentage " + quote(*text) + " (a whole number from 0% to 100%, e.g. 50%)");
+    return std::nullopt;
+  }
+  int value = 0;
+  if (std::from_chars(number.data(), number.data() + number.size(), value).ec != std::errc{} || value > 100) {
+    diag.error(field, *text + " is out of range (0%..100%)");
+    return std::nullopt;
+  }
+  return value;
+}
+
 void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& upstream) {
   MapReader map(ctx.diag, field,
                 {"balance", "instances", "keepalive", "retries", "max_fails", "fails",
-                 "fail_timeout", "health"});
+                 "fail_timeout", "panic_threshold", "health"});
   if (!map.valid()) return;
   map.read_choice("balance", upstream.balance, Choices<upstreams::Balance>(kBalances));
   if (const Field* instances = map.require("instances")) read_instances(ctx, *instances, upstream);
@@ -93,6 +115,7 @@ void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& ups
     map.read_int(map.get("fails") ? "fails" : "max_fails", upstream.max_fails, 0, 1'000);
   }
   map.read_duration("fail_timeout", upstream.fail_timeout);
+  map.read("panic_threshold", upstream.panic_threshold, [&](const Field& f) { return read_percent(ctx.diag, f); });
   if (const Field* health = map.get("health")) {
     read_health(ctx, *health, upstream.health.emplace());
   }

@@ -1,5 +1,6 @@
 // Tests for upstreams/group: passive health (max_fails / fail_timeout),
-// active probe verdicts, and health carried over on reload. Time is passed in
+// active probe verdicts, the lone instance and panic, and health carried
+// over on reload. Time is passed in
 // explicitly; nothing sleeps. Addresses are IP literals, so nothing resolves.
 #include "upstreams/group.hpp"
 
@@ -75,7 +76,7 @@ TEST_SUITE("upstream group: passive health") {
   }
 
   TEST_CASE("after an ejection it takes max_fails new failures to eject again") {
-    Group g(upstream({9001}, 2, 10s));
+    Group g(upstream({9001, 9002}, 2, 10s));
     g.report_failure(0, t0);
     g.report_failure(0, t0);
     REQUIRE_FALSE(g.usable(0, t0));
@@ -90,7 +91,7 @@ TEST_SUITE("upstream group: passive health") {
   }
 
   TEST_CASE("a success resets the failure count") {
-    Group g(upstream({9001}, 2, 10s));
+    Group g(upstream({9001, 9002}, 2, 10s));
     g.report_failure(0, t0);
     g.report_success(0);
     CHECK(g.instance(0).fails.load() == 0);
@@ -102,7 +103,7 @@ TEST_SUITE("upstream group: passive health") {
   }
 
   TEST_CASE("max_fails 0 never ejects") {
-    Group g(upstream({9001}, 0, 10s));
+    Group g(upstream({9001, 9002}, 0, 10s));
     for (int i = 0; i < 50; ++i) g.report_failure(0, t0);
     CHECK(g.usable(0, t0));
     CHECK(g.instance(0).failures_total.load() == 50u);
@@ -110,7 +111,7 @@ TEST_SUITE("upstream group: passive health") {
   }
 
   TEST_CASE("max_fails 1 ejects on the first failure") {
-    Group g(upstream({9001}, 1, 5s));
+    Group g(upstream({9001, 9002}, 1, 5s));
     g.report_failure(0, t0);
     CHECK_FALSE(g.usable(0, t0));
     CHECK_FALSE(g.usable(0, t0 + 4s));
@@ -186,12 +187,88 @@ TEST_SUITE("upstream group: reload") {
   }
 
   TEST_CASE("without a previous group, or with other addresses, health starts fresh") {
-    Group old_group(upstream({9001}, 1, 10s));
+    Group old_group(upstream({9001, 9002}, 1, 10s));
     old_group.report_failure(0, t0);
     REQUIRE_FALSE(old_group.usable(0, t0));
     Group other(upstream({9005}, 1, 10s), &old_group);
     CHECK(other.usable(0, t0));
     Group fresh(upstream({9001}, 1, 10s));
     CHECK(fresh.usable(0, t0));
+  }
+}
+
+TEST_SUITE("upstream group: lone instance and panic") {
+  TEST_CASE("the only instance of a group is never ejected, its failures are still counted") {
+    Group g(upstream({9001}, 1, 10s));
+    for (int i = 0; i < 5; ++i) g.report_failure(0, t0);
+    CHECK(g.usable(0, t0));
+    CHECK(g.instance(0).failures_total.load() == 5u);
+    CHECK(g.instance(0).ejections_total.load() == 0u);
+    CHECK_FALSE(g.check(t0));
+  }
+
+  TEST_CASE("a lone instance down by its probe is out, and the group is in panic, so it is still used") {
+    Group g(probed({9001}, 1, 1));
+    CHECK(g.report_probe(0, false));
+    CHECK_FALSE(g.usable(0, t0));
+    std::uint8_t out[1] = {0};
+    CHECK(g.check(t0, out));
+    CHECK(out[0] == 1);
+  }
+
+  TEST_CASE("check: out instances, the panic state, and one entry per change") {
+    Group g(upstream({9001, 9002, 9003}, 1, 10s));
+    std::uint8_t out[3] = {7, 7, 7};
+    CHECK_FALSE(g.check(t0, out));
+    CHECK((out[0] == 0 && out[1] == 0 && out[2] == 0));
+    g.report_failure(0, t0);
+    CHECK_FALSE(g.check(t0, out));  // 2 of 3 usable
+    CHECK(out[0] == 1);
+    g.report_failure(1, t0 + 1s);
+    CHECK(g.check(t0 + 1s, out));  // 1 of 3 usable: below 50 %
+    CHECK(g.panic());
+    CHECK(g.check(t0 + 2s));  // still in panic: no new entry
+    CHECK(g.panic_entries() == 1u);
+    CHECK_FALSE(g.check(t0 + 10s, out));  // a is back after fail_timeout
+    CHECK((out[0] == 0 && out[1] == 1));
+    CHECK_FALSE(g.panic());
+    CHECK_FALSE(g.check(t0 + 11s));  // all back
+    g.report_failure(0, t0 + 20s);
+    g.report_failure(2, t0 + 20s);
+    CHECK(g.check(t0 + 20s));
+    CHECK(g.panic_entries() == 2u);
+  }
+
+  TEST_CASE("panic_threshold 0% never panics, even with every instance out") {
+    auto config = upstream({9001, 9002}, 1, 10s);
+    config.panic_threshold = 0;
+    Group g(config);
+    g.report_failure(0, t0);
+    g.report_failure(1, t0);
+    std::uint8_t out[2] = {0, 0};
+    CHECK_FALSE(g.check(t0, out));
+    CHECK((out[0] == 1 && out[1] == 1));
+    CHECK(g.panic_entries() == 0u);
+  }
+
+  TEST_CASE("a success from an ejected instance (tried in panic) brings it back at once") {
+    Group g(upstream({9001, 9002}, 1, 10s));
+    g.report_failure(0, t0);
+    REQUIRE_FALSE(g.usable(0, t0));
+    g.report_success(0);
+    CHECK(g.usable(0, t0));
+    CHECK(g.instance(0).ejections_total.load() == 1u);
+  }
+
+  TEST_CASE("a reload keeps the panic state and the count of entries") {
+    Group old_group(upstream({9001, 9002}, 1, 10s));
+    old_group.report_failure(0, t0);
+    old_group.report_failure(1, t0);
+    REQUIRE(old_group.check(t0));
+    Group next(upstream({9001, 9002}, 1, 10s), &old_group);
+    CHECK(next.panic());
+    CHECK(next.panic_entries() == 1u);
+    CHECK(next.check(t0));  // no second entry for the same panic
+    CHECK(next.panic_entries() == 1u);
   }
 }

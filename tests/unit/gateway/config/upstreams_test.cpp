@@ -1,6 +1,6 @@
 // Tests for the `upstreams:` section (gateway/config/upstreams.cpp): each
 // group's instances and weights, balancing, keep-alive, retries, failure
-// counting and health checks.
+// counting, the panic threshold and health checks.
 #include "gateway/config.hpp"
 
 #include <doctest/doctest.h>
@@ -58,6 +58,48 @@ routes: [{prefix: /, upstream: app}]
     fails: 3
 routes: [{prefix: /, upstream: app}]
 )", 5, 5, "not both"},
+
+    {"a panic threshold over 100%", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    panic_threshold: 150%
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "upstreams.app.panic_threshold: 150% is out of range (0%..100%)"},
+
+    {"a panic threshold without a percent sign", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    panic_threshold: 50
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "invalid percentage \"50\" (a whole number from 0% to 100%, e.g. 50%)"},
+
+    {"a negative panic threshold", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    panic_threshold: -5%
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "invalid percentage \"-5%\""},
+
+    {"a fractional panic threshold", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    panic_threshold: 12.5%
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "invalid percentage \"12.5%\""},
+
+    {"a panic threshold that is a list", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    panic_threshold: [50%]
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "expected a string, got a list"},
+
+    {"a huge panic threshold", R"(upstreams:
+  app:
+    instances: ["127.0.0.1:9001"]
+    panic_threshold: 99999999999999999999%
+routes: [{prefix: /, upstream: app}]
+)", 4, 22, "is out of range (0%..100%)"},
 
     {"an unknown balance", R"(upstreams:
   app:
@@ -173,6 +215,21 @@ routes: [{prefix: /, upstream: channels}]
   CHECK(channels.health->timeout == Duration{500});
   CHECK(channels.health->passes == 2);
   CHECK(channels.health->fails == 3);
+}
+
+TEST_CASE("config upstreams: an upstream's panic threshold, 50% unless given") {
+  auto config = load_ok(R"(upstreams:
+  a: {instances: ["127.0.0.1:9001"]}
+  b: {instances: ["127.0.0.1:9002"], panic_threshold: 0%}
+  c: {instances: ["127.0.0.1:9003"], panic_threshold: 100%}
+  d: {instances: ["127.0.0.1:9004"], panic_threshold: "30%"}
+routes: [{prefix: /, upstream: a}]
+)");
+  REQUIRE(config->upstreams.size() == 4);
+  CHECK(config->upstreams[0].panic_threshold == 50);
+  CHECK(config->upstreams[1].panic_threshold == 0);
+  CHECK(config->upstreams[2].panic_threshold == 100);
+  CHECK(config->upstreams[3].panic_threshold == 30);
 }
 
 TEST_CASE("config upstreams: only instances given: the defaults, and fails is max_fails") {
