@@ -366,11 +366,12 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   proxy::rewrite_response_head(resp);
   const auto decision = cache::can_store(ureq, resp, rule_);
   std::unique_ptr<cache::EntryWriter> writer;
+  auto refusal = cache::Store::Refusal::none;
   if (decision.store) {
     auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, zone_.config.tags_header, times.request,
                                      times.response);
     auto shared_meta = std::make_shared<const cache::EntryMeta>(meta);
-    writer = zone_.store.begin(std::move(meta));
+    writer = zone_.store.begin(std::move(meta), &refusal);
     if (writer && lead) lead->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);
   } else if (lead) {
     lead.pass(now_);  // not storable: let the next ones go upstream in parallel
@@ -380,7 +381,10 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   const auto status = revalidating ? cache::CacheStatus::expired : cache::CacheStatus::miss;
   cache::CacheStatusFacts facts;
   facts.upstream_status = resp.status;
-  facts.not_stored = writer ? "" : decision.store ? "write-failed" : decision.reason;
+  facts.not_stored = writer            ? ""
+                     : !decision.store ? decision.reason
+                     : refusal == cache::Store::Refusal::disk_backlog ? "disk-backlog"
+                                                                       : "write-failed";
   count(status);
   proxy::add_fields(resp.headers, cache::cache_fields(status, facts));
   down_.write_head(resp);

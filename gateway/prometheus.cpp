@@ -240,11 +240,21 @@ constexpr StoreFamily kStoreCounters[] = {
     {"gateway_cache_purged_total", "Entries removed by purges and invalidations.", &cache::StoreStats::purged},
     {"gateway_cache_write_errors_total", "Entries not stored because of a disk error.",
      &cache::StoreStats::write_errors},
+    {"gateway_cache_disk_backlog_refused_total",
+     "Fills not stored: files waiting for deletion held the disk at max_size.", &cache::StoreStats::backlog_refused},
+    {"gateway_cache_inline_unlinks_total", "Files waiting for deletion that a committing fill deleted itself.",
+     &cache::StoreStats::inline_unlinks},
 };
 
 constexpr StoreFamily kStoreGauges[] = {
     {"gateway_cache_entries", "Entries stored.", &cache::StoreStats::entries},
     {"gateway_cache_bytes", "Bytes on disk counted against max_size.", &cache::StoreStats::bytes},
+    {"gateway_cache_disk_bytes", "Bytes of entry files on disk, with those waiting for deletion.",
+     &cache::StoreStats::disk_bytes},
+    {"gateway_cache_disk_backlog_files", "Files removed from the cache and waiting for deletion.",
+     &cache::StoreStats::backlog_files},
+    {"gateway_cache_writing_bytes", "Bytes written by the fills in flight (temporary files).",
+     &cache::StoreStats::writing_bytes},
     {"gateway_cache_memory_bytes", "Bodies held in the RAM tier.", &cache::StoreStats::memory_bytes},
 };
 
