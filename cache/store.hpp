@@ -229,9 +229,9 @@ class Store {
             bool unindexed = false);
   // The deletion backlog (see the disk bound above).
   void retire(std::string path, std::uint64_t charged);
-  // Deletes backlog files, oldest first, until `bytes` are freed or the
-  // backlog is empty; returns the bytes freed.
-  std::uint64_t unlink_backlog(std::uint64_t bytes);
+  // Deletes up to `files` backlog files, oldest first; returns the bytes
+  // this call took out of the backlog.
+  std::uint64_t unlink_backlog(std::size_t files);
   // After a commit that added `added` bytes: deletes backlog files itself
   // while disk_bytes is past max_size (at most `added` bytes' worth).
   void keep_within_max_size(std::uint64_t added);

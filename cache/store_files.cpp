@@ -342,33 +342,45 @@ void Store::retire(std::string path, std::uint64_t charged) {
   jobs_cv_.notify_one();
 }
 
-std::uint64_t Store::unlink_backlog(std::uint64_t bytes) {
+// The oldest file is deleted before it leaves the backlog, never after:
+// a file out of the backlog is gone from the disk, so what disk_bytes says
+// is never less than what is there. Several threads may delete the same
+// file (one of them finds it gone); the one that takes it out of the
+// backlog uncounts it. So a thread that stalls midway (a busy machine)
+// holds up nobody: the others delete the same oldest file themselves.
+std::uint64_t Store::unlink_backlog(std::size_t files) {
   std::uint64_t freed = 0;
-  while (freed < bytes) {
-    std::pair<std::string, std::uint64_t> f;
+  for (std::size_t i = 0; i < files; ++i) {
+    std::string path;
     {
       std::lock_guard lock(jobs_mu_);
       if (backlog_.empty()) break;
-      f = std::move(backlog_.front());
+      path = backlog_.front().first;
+    }
+    ::unlink(path.c_str());
+    std::uint64_t charged = 0;
+    {
+      std::lock_guard lock(jobs_mu_);
+      if (backlog_.empty() || backlog_.front().first != path) continue;  // another thread took it
+      charged = backlog_.front().second;
       backlog_.pop_front();
     }
-    ::unlink(f.first.c_str());
-    stats_.disk_bytes.fetch_sub(f.second, std::memory_order_relaxed);
-    stats_.backlog_bytes.fetch_sub(f.second, std::memory_order_relaxed);
+    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
+    stats_.backlog_bytes.fetch_sub(charged, std::memory_order_relaxed);
     stats_.backlog_files.fetch_sub(1, std::memory_order_relaxed);
-    freed += f.second;
+    freed += charged;
   }
   return freed;
 }
 
+// Past max_size, the backlog is not empty (the index itself is within
+// max_size after insert()), so there is always a file to delete.
 void Store::keep_within_max_size(std::uint64_t added) {
   std::uint64_t paid = 0;
-  for (;;) {
-    const auto disk = stats_.disk_bytes.load(std::memory_order_relaxed);
-    if (disk <= options_.max_size || paid >= added) return;
-    auto freed = unlink_backlog(1);
-    if (freed == 0) return;
-    stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
+  while (stats_.disk_bytes.load(std::memory_order_relaxed) > options_.max_size && paid < added) {
+    auto freed = unlink_backlog(1);  // 0: another thread deleted it first
+    if (freed == 0 && stats_.backlog_files.load(std::memory_order_relaxed) == 0) return;
+    if (freed) stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
     paid += freed;
   }
 }
@@ -435,7 +447,7 @@ void Store::run() {
     // Deletions first: until they are done their files fill the disk and
     // hold new fills back (see the disk bound in store.hpp).
     if (deletions) {
-      unlink_backlog(std::numeric_limits<std::uint64_t>::max());
+      unlink_backlog(std::numeric_limits<std::size_t>::max());
     } else if (job) {
       job();
     } else if (next_bucket < buckets_) {
@@ -450,7 +462,7 @@ void Store::run() {
   // Finish pending deletions: an evicted file must not come back at the
   // next start. Jobs run outside the lock: a job may post another.
   for (;;) {
-    unlink_backlog(std::numeric_limits<std::uint64_t>::max());
+    unlink_backlog(std::numeric_limits<std::size_t>::max());
     std::deque<std::function<void()>> jobs;
     {
       std::lock_guard lock(jobs_mu_);
@@ -492,7 +504,7 @@ void Store::load() {
     if (load_file(f)) {
       stats_.loaded.fetch_add(1, std::memory_order_relaxed);
       // What loading evicted (more on disk than max_size) goes at once.
-      unlink_backlog(std::numeric_limits<std::uint64_t>::max());
+      unlink_backlog(std::numeric_limits<std::size_t>::max());
     } else {
       stats_.load_dropped.fetch_add(1, std::memory_order_relaxed);
       ::unlink(f.c_str());

@@ -1,11 +1,20 @@
 // The cache zone's disk bound with a real gateway (issue 10, item 6):
-// clients fill unique keys as fast as they can while a sampler walks the
-// zone's directory; the entry files never pass max_size plus one commit in
-// progress per worker, and the temporary files of fills in flight never
-// pass one per connection. Every fill the gateway did not store because of
-// its deletion backlog says so in Cache-Status and in /metrics.
-// bench/disk_bound.py measures the same at full speed.
+// clients fill unique keys as fast as they can while the entry files in the
+// zone's bucket directories are counted exactly, from inotify events (a
+// file renamed in, a file deleted), in the order they happened: a walk of
+// the directories would count files deleted after it passed them and
+// created before it reached them, more the longer a busy machine holds it
+// up. Every entry has the same size, so the count bounds the bytes: never
+// past max_size plus one commit in progress per worker (a commit publishes
+// its file before it deletes what it evicted). The temporary files of the
+// fills in flight, sampled by walking tmp/, never pass one per connection.
+// Every fill the gateway did not store because of its deletion backlog
+// says so in Cache-Status and in /metrics. bench/disk_bound.py measures
+// the same at full speed.
 #include <doctest/doctest.h>
+
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -41,6 +50,44 @@ Usage zone_usage(const std::string& root) {
   return u;
 }
 
+// Entry files in the bucket directories, counted from inotify events.
+class EntryCounter {
+ public:
+  explicit EntryCounter(const std::string& zone) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    REQUIRE(fd_ >= 0);
+    for (const auto& d : fs::directory_iterator(zone))
+      if (d.is_directory() && d.path().filename() != "tmp") {
+        REQUIRE(inotify_add_watch(fd_, d.path().c_str(), IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM) >= 0);
+        ++dirs_;
+      }
+  }
+  ~EntryCounter() { ::close(fd_); }
+  int dirs() const { return dirs_; }
+  // Reads the events queued so far; false if the queue overflowed.
+  bool poll() {
+    alignas(inotify_event) char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) return !overflow_;
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        if (ev->mask & IN_Q_OVERFLOW) overflow_ = true;
+        if (ev->mask & (IN_MOVED_TO | IN_CREATE)) peak_ = std::max(peak_, ++now_);
+        if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) --now_;
+        p += sizeof(inotify_event) + ev->len;
+      }
+    }
+  }
+  long now() const { return now_; }
+  long peak() const { return peak_; }
+
+ private:
+  int fd_;
+  int dirs_ = 0;
+  long now_ = 0, peak_ = 0;
+  bool overflow_ = false;
+};
+
 }  // namespace
 
 TEST_CASE("cache: a full-speed fill of unique keys keeps the zone's files within max_size plus the fills in flight") {
@@ -54,6 +101,10 @@ TEST_CASE("cache: a full-speed fill of unique keys keeps the zone's files within
                       "routes:\n  - {prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n");
   // An entry: 8 KiB of body, its head and metadata, in 4 KiB blocks.
   const std::uint64_t one = 12 << 10;
+  // The bucket directories (16 for a 1 MiB zone) exist before the load.
+  REQUIRE(eventually([&] { return std::distance(fs::directory_iterator(zone), fs::directory_iterator()) == 17; }));
+  EntryCounter counter(zone);
+  REQUIRE(counter.dirs() == 16);
 
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0}, refused_seen{0};
@@ -74,27 +125,32 @@ TEST_CASE("cache: a full-speed fill of unique keys keeps the zone's files within
           ++refused_seen;
       }
     });
-  Usage peak;
+  std::uint64_t peak_tmp = 0;
+  bool exact = true;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (std::chrono::steady_clock::now() < until) {
-    auto u = zone_usage(zone);
-    peak.entries = std::max(peak.entries, u.entries);
-    peak.tmp = std::max(peak.tmp, u.tmp);
+    exact = counter.poll() && exact;
+    peak_tmp = std::max(peak_tmp, zone_usage(zone).tmp);
   }
   stop = true;
   for (auto& c : clients) c.join();
+  exact = counter.poll() && exact;
 
   const auto m = gw.metrics();
   const auto evictions = metric(m, "gateway_cache_evictions_total{zone=\"main\"}").value_or(-1);
   const auto refused = metric(m, "gateway_cache_disk_backlog_refused_total{zone=\"main\"}").value_or(-1);
   INFO(ok << " responses, " << evictions << " evictions, " << refused << " not stored for the backlog");
-  INFO("peak entry files " << peak.entries << " (max_size " << kMax << "), peak tmp " << peak.tmp);
+  INFO("peak entry files " << counter.peak() << " x " << one << " (max_size " << kMax << "), peak tmp " << peak_tmp);
   CHECK(failed == 0);
   REQUIRE(evictions > 200);
-  CHECK(peak.entries <= kMax + kWorkers * one);
-  CHECK(peak.tmp <= kClients * one);
+  REQUIRE(exact);
+  CHECK(counter.peak() * one <= kMax + kWorkers * one);
+  CHECK(peak_tmp <= kClients * one);
   CHECK(refused == refused_seen);
   // Quiet again: nothing waits for deletion, and the gauge is what is on disk.
   CHECK(eventually([&] { return metric(gw.metrics(), "gateway_cache_disk_backlog_files{zone=\"main\"}") == 0; }));
-  CHECK(metric(gw.metrics(), "gateway_cache_disk_bytes{zone=\"main\"}") == zone_usage(zone).entries);
+  const auto on_disk = zone_usage(zone).entries;
+  CHECK(metric(gw.metrics(), "gateway_cache_disk_bytes{zone=\"main\"}") == on_disk);
+  counter.poll();
+  CHECK(static_cast<std::uint64_t>(counter.now()) * one == on_disk);
 }
