@@ -100,11 +100,21 @@ void FillLead::finish() {
   if (!fill_) return;
   auto fill = std::move(fill_);
   fill_.reset();
+  end(*table_, key_, fill, pass_, now_);
+}
+
+std::function<void()> FillLead::ender() const {
+  if (!fill_) return [] {};
+  return [table = table_, key = key_, fill = fill_, now = now_] { end(*table, key, fill, false, now); };
+}
+
+void FillLead::end(FillTable& table, const std::string& key, const std::shared_ptr<Fill>& fill, bool pass,
+                   Seconds now) {
   auto view = fill->view();
   // Never leave followers waiting: whatever happened, they are told.
   if (view.state == Fill::State::pending) fill->release();
   else if (view.state == Fill::State::streaming) fill->fail();
-  table_->finish(key_, fill, pass_, now_);
+  table.finish(key, fill, pass, now);
 }
 
 // ---------------------------------------------------------------- FillFollow

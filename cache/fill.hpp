@@ -99,8 +99,16 @@ class FillLead {
   void pass(Seconds now) noexcept;
   // Ends the lead now rather than at destruction.
   void finish();
+  // What ends this lead early from elsewhere (a timer giving up on the
+  // leader): its followers are told as by finish() and the key is free for
+  // a new fill at once. The leader's later calls then reach only its own,
+  // abandoned fill. Callable from any thread, any number of times.
+  std::function<void()> ender() const;
 
  private:
+  static void end(FillTable& table, const std::string& key, const std::shared_ptr<Fill>& fill, bool pass,
+                  Seconds now);
+
   FillTable* table_ = nullptr;
   std::string key_;
   std::shared_ptr<Fill> fill_;

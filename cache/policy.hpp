@@ -353,7 +353,7 @@ struct CacheStatusFacts {
   int upstream_status = 0;      // expired: what the upstream answered the revalidation with
   bool collapsed = false;       // miss: streamed from another request's fill
   std::string_view not_stored;  // miss, expired: why the response was not stored (can_store's reason,
-                                // or "write-failed"); empty if it was stored
+                                // "write-failed" or "disk-backlog"); empty if it was stored
 };
 // The fields a response of a cached route gets on top of its own, each
 // "Name: value\r\n": Age (if facts.age), X-Cache, and Cache-Status (RFC 9211)

@@ -103,8 +103,10 @@ struct RedisClient::Pending {
 };
 
 std::shared_ptr<RedisClient> RedisClient::create(asio::any_io_executor ex, const RedisConfig& config,
-                                                 std::string name, bool log_state) {
+                                                 std::string name, bool log_state,
+                                                 std::function<void(bool up)> on_state) {
   auto c = std::shared_ptr<RedisClient>(new RedisClient(ex, config, std::move(name), log_state));
+  c->on_state_ = std::move(on_state);
   c->connect();
   return c;
 }
@@ -128,6 +130,7 @@ void RedisClient::set_state(State s, std::string_view why) {
   if (s == state_) return;
   bool was_up = state_ == State::up;
   state_ = s;
+  if (on_state_ && !closing_ && (s == State::up || (was_up && s == State::down))) on_state_(s == State::up);
   if (!log_state_) {
     ever_up_ = ever_up_ || s == State::up;
     return;

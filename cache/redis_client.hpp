@@ -43,9 +43,13 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
  public:
   // `name` is for log lines ("redis 127.0.0.1:6379 (zone main)"); only a
   // client with `log_state` logs its ups and downs (one per process is
-  // enough: the zone's subscriber).
+  // enough: the zone's subscriber). `on_state`, if set, is called on the
+  // client's executor when the connection comes up (true) and when a
+  // connection that was up is lost (false: closed by Redis, or dropped
+  // after a command timed out); not for close().
   static std::shared_ptr<RedisClient> create(boost::asio::any_io_executor ex, const RedisConfig& config,
-                                             std::string name, bool log_state = true);
+                                             std::string name, bool log_state = true,
+                                             std::function<void(bool up)> on_state = {});
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -63,6 +67,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
 
   bool up() const noexcept { return state_ == State::up; }
   void close();
+
 
  private:
   // Starts connecting (if down and the backoff has passed); returns at once.
@@ -99,6 +104,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   boost::asio::steady_timer connect_timer_;
   std::string channel_;
   std::function<void(std::string_view)> on_message_;
+  std::function<void(bool)> on_state_;
 };
 
 // A hiredis reply as a RedisReply; null (the connection was lost) and reply

@@ -162,7 +162,8 @@ SharedTier::~SharedTier() = default;
 
 void SharedTier::start(asio::any_io_executor ex) {
   if (subscriber_) return;
-  subscriber_ = RedisClient::create(ex, config_, "redis (zone " + zone_ + ")");
+  subscriber_ = RedisClient::create(ex, config_, "redis (zone " + zone_ + ")", true,
+                                    [this](bool up) { on_connection(true, up); });
   subscriber_->subscribe(channel_, [this](std::string_view msg) { on_message(msg); });
 }
 
@@ -170,13 +171,19 @@ void SharedTier::release_client(std::size_t w) {
   if (w < clients_.size()) clients_[w].reset();
 }
 
-void SharedTier::release_subscriber() { subscriber_.reset(); }
+void SharedTier::release_subscriber() {
+  subscriber_.reset();
+  on_connection(true, false);  // nothing will announce fills any more
+}
 
 bool SharedTier::up() const { return subscriber_ && subscriber_->up(); }
 
 RedisClient& SharedTier::client(std::size_t w, asio::any_io_executor ex) {
   auto& c = clients_.at(w);
-  if (!c) c = RedisClient::create(std::move(ex), config_, "redis (zone " + zone_ + ")", false);
+  if (!c) {
+    c = RedisClient::create(std::move(ex), config_, "redis (zone " + zone_ + ")", false,
+                            [this](bool up) { on_connection(false, up); });
+  }
   return *c;
 }
 
@@ -267,12 +274,19 @@ asio::awaitable<bool> SharedTier::wait_filled(const std::string& key, std::chron
   auto ex = co_await asio::this_coro::executor;
   auto timer = std::make_shared<asio::steady_timer>(ex, timeout);
   auto woken = std::make_shared<bool>(false);
+  auto filled = std::make_shared<bool>(false);
   decltype(waiters_)::iterator it;
   {
     std::lock_guard lock(waiters_mu_);
-    it = waiters_.emplace(key, [timer, woken, ex] {
-      asio::post(ex, [timer, woken] {
+    if (!subscriber_up_) {
+      // No "filled" message can reach us: fetch now.
+      stats_.lock_waits_cut.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    it = waiters_.emplace(key, [timer, woken, filled, ex](bool was_filled) {
+      asio::post(ex, [timer, woken, filled, was_filled] {
         *woken = true;
+        *filled = was_filled;
         timer->cancel();
       });
     });
@@ -287,7 +301,21 @@ asio::awaitable<bool> SharedTier::wait_filled(const std::string& key, std::chron
         break;
       }
   }
-  co_return *woken;
+  co_return *filled;
+}
+
+void SharedTier::on_connection(bool subscriber, bool up) {
+  std::vector<std::function<void(bool)>> wake;
+  {
+    std::lock_guard lock(waiters_mu_);
+    if (subscriber) subscriber_up_ = up;
+    if (up) return;
+    // Lost: the announcement a waiter expects may never come.
+    for (auto& [key, w] : waiters_) wake.push_back(std::move(w));
+    waiters_.clear();
+  }
+  stats_.lock_waits_cut.fetch_add(wake.size(), std::memory_order_relaxed);
+  for (auto& w : wake) w(false);
 }
 
 void SharedTier::on_message(std::string_view msg) {
@@ -296,14 +324,14 @@ void SharedTier::on_message(std::string_view msg) {
   auto kind = parts[0];
   bool own = parts[1] == instance_;
   if (kind == "filled") {
-    std::vector<std::function<void()>> wake;
+    std::vector<std::function<void(bool)>> wake;
     {
       std::lock_guard lock(waiters_mu_);
       auto [b, e] = waiters_.equal_range(std::string(parts[2]));
       for (auto i = b; i != e; ++i) wake.push_back(std::move(i->second));
       waiters_.erase(b, e);
     }
-    for (auto& w : wake) w();
+    for (auto& w : wake) w(true);
     return;
   }
   if (own) return;  // our own purge was applied locally already

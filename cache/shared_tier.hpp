@@ -8,7 +8,11 @@
 //             the first gateway to miss a key takes a short lock (SET NX PX,
 //             held as a FleetLock); the others wait for its "filled" message
 //             (pub/sub) or the lock timeout, then read Redis or fetch
-//             themselves
+//             themselves. A waiter fetches at once when the connection to
+//             Redis is lost meanwhile (no message can come), or when the
+//             subscriber is down as it starts to wait. A frozen Redis
+//             (connection open, no answers) counts as lost when a command on
+//             any of the zone's connections times out.
 //   purge     removes the entries from Redis and broadcasts, so every gateway
 //             drops its local copies
 //
@@ -75,6 +79,7 @@ struct SharedTierStats {
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> fills{0};
   std::atomic<std::uint64_t> lock_waits{0};
+  std::atomic<std::uint64_t> lock_waits_cut{0};  // ended early: the connection to Redis was lost
   std::atomic<std::uint64_t> purges_sent{0};
   std::atomic<std::uint64_t> purges_received{0};
 };
@@ -117,7 +122,7 @@ class SharedTier {
   // gateway holds it.
   boost::asio::awaitable<FleetLock> lock(RedisClient& c, const std::string& key);
   // Waits until another gateway announces `key` filled, or `timeout`; false
-  // on timeout.
+  // on timeout, and at once (or as soon as it happens) if Redis is lost.
   boost::asio::awaitable<bool> wait_filled(const std::string& key, std::chrono::milliseconds timeout);
 
   // Purges in Redis, and tells the other gateways to purge locally. Returns
@@ -134,6 +139,8 @@ class SharedTier {
   void unlock(RedisClient& c, const std::string& key);
   boost::asio::awaitable<std::size_t> delete_matching(RedisClient& c, std::string pattern);
   void on_message(std::string_view msg);
+  // A connection of the zone went up or down (RedisClient::on_state).
+  void on_connection(bool subscriber, bool up);
   std::string entry_key(std::string_view key, std::string_view vary_key) const;
 
   RedisConfig config_;
@@ -145,7 +152,9 @@ class SharedTier {
   std::vector<std::shared_ptr<RedisClient>> clients_;  // by worker; each touched by its worker only
   std::shared_ptr<RedisClient> subscriber_;
   std::mutex waiters_mu_;
-  std::unordered_multimap<std::string, std::function<void()>> waiters_;
+  // Each waiter's wake-up: true when its key was filled, false when Redis was lost.
+  std::unordered_multimap<std::string, std::function<void(bool filled)>> waiters_;
+  bool subscriber_up_ = false;  // guarded by waiters_mu_
 };
 
 }  // namespace gateway::cache

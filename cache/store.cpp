@@ -53,6 +53,7 @@ std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Req
 std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::shared_ptr<const Entry>& refreshing) {
   std::shared_ptr<const Entry> replaced;
   std::vector<std::shared_ptr<const Entry>> victims;
+  bool replaced_unindexed = false;  // insert took `replaced` out of by_id_: its file is insert's to retire
   auto& sh = shard_of(e->meta.key);
   {
     std::lock_guard shard_lock(sh.mu);
@@ -87,6 +88,7 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
 
     bool kept_place = false;
     if (replaced && by_id_.count(replaced->id)) {
+      replaced_unindexed = true;
       stats_.bytes -= replaced->charged;
       if (replaced->body) stats_.memory_bytes -= replaced->body->size();
       if (refreshing && replaced->id == e->id) {
@@ -102,11 +104,17 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
     if (!kept_place) policy_->insert(e->id, e->charged);
     by_id_[e->id] = e;
     stats_.bytes += e->charged;
+    // A refresh made by refresh() keeps its predecessor's file: no new bytes on disk.
+    if (!(replaced && replaced->path == e->path)) stats_.disk_bytes += e->charged;
     stats_.entries++;
     if (replaced) std::replace(variants.begin(), variants.end(), replaced, std::shared_ptr<const Entry>(e));
     else variants.push_back(e);
 
-    while (stats_.bytes > options_.max_size) {
+    // Past max_size, down to the low-water mark: the background thread then
+    // deletes a batch while the next fills commit into the room it frees.
+    const std::uint64_t bytes = stats_.bytes.load();
+    const std::uint64_t low_water = bytes > options_.max_size ? options_.max_size - headroom_ : bytes;
+    while (stats_.bytes > low_water) {
       auto victim = policy_->evict();
       if (!victim) break;
       auto it = by_id_.find(*victim);
@@ -119,17 +127,19 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
     }
   }
   // Victims are out of the policy and by_id_ already; drop() takes them out
-  // of their shards and deletes their files.
-  drop(victims, stats_.evictions);
+  // of their shards and retires their files.
+  drop(victims, stats_.evictions, true);
   if (replaced && replaced->path != e->path) {
     forget_file(*replaced);
-    post([path = replaced->path] { ::unlink(path.c_str()); });
+    if (replaced_unindexed) retire(replaced->path, replaced->charged);
   }
   return e;
 }
 
-void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter) {
+void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter,
+                 bool unindexed) {
   for (const auto& v : entries) {
+    bool mine = unindexed;
     {
       auto& sh = shard_of(v->meta.key);
       std::lock_guard shard_lock(sh.mu);
@@ -146,11 +156,12 @@ void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::
         if (v->body) stats_.memory_bytes -= v->body->size();
         stats_.entries--;
         by_id_.erase(b);
+        mine = true;
       }
     }
     counter.fetch_add(1, std::memory_order_relaxed);
     forget_file(*v);
-    post([path = v->path] { ::unlink(path.c_str()); });
+    if (mine) retire(v->path, v->charged);
   }
 }
 

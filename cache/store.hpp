@@ -1,6 +1,7 @@
-// The disk store of one cache zone: entry files in a hashed two-level
-// directory, the in-memory index shared by all workers, the RAM tier for
-// small entries, the open-file cache, eviction and the start-up loader.
+// The disk store of one cache zone: entry files in hashed bucket
+// directories (as many as the zone's size calls for), the in-memory index
+// shared by all workers, the RAM tier for small entries, the open-file
+// cache, eviction and the start-up loader.
 //
 // Threads: lookup/begin/commit/purge are called from any worker. The index
 // is sharded by key hash, each shard under its own mutex; the eviction
@@ -8,7 +9,22 @@
 // shard's (never before), so the two never deadlock. One background thread
 // per store does the slow disk work: loading entries at start-up, removing
 // evicted files, persisting refreshed headers, sweeping inactive entries and
-// creating files and directories ahead of the fills.
+// creating files and directories ahead of the fills. The jobs mutex (its
+// queue and the deletion backlog) is taken alone, never with another.
+//
+// Disk bound: the files of evicted, replaced and purged entries wait in a
+// backlog for the background thread, and until then still fill the disk.
+// Bytes on disk (disk_bytes) = indexed files + that backlog; the fills in
+// flight (temporary files) are counted apart (writing_bytes). Eviction runs
+// down to a low-water mark (max_size - headroom) so that the background
+// thread has a batch to delete while the next fills commit. Two rules keep
+// the disk within max_size plus the fills in flight, however far behind
+// the background thread falls on a busy machine:
+//   - begin() refuses a new fill (null, Refusal::disk_backlog) while files
+//     wait for deletion and disk_bytes plus the fills in flight already
+//     reach max_size: the response is served, not stored;
+//   - a commit that takes disk_bytes past max_size deletes backlog files
+//     itself (at most as many bytes as it added) before it returns.
 //
 // No HTTP decisions are made here: callers decide what to store and when an
 // entry is fresh (cache/policy.hpp).
@@ -49,6 +65,16 @@ struct StoreOptions {
 struct StoreStats {
   std::atomic<std::uint64_t> entries{0};
   std::atomic<std::uint64_t> bytes{0};         // charged against max_size
+  // Bytes of entry files on disk: `bytes` plus the backlog of files removed
+  // from the index and not deleted yet (all in 4 KiB blocks).
+  std::atomic<std::uint64_t> disk_bytes{0};
+  std::atomic<std::uint64_t> backlog_bytes{0};
+  std::atomic<std::uint64_t> backlog_files{0};
+  // Fills in flight: their temporary files and the bytes written to them.
+  std::atomic<std::uint64_t> writing{0};
+  std::atomic<std::uint64_t> writing_bytes{0};
+  std::atomic<std::uint64_t> backlog_refused{0};  // fills not stored: the backlog held the disk full
+  std::atomic<std::uint64_t> inline_unlinks{0};   // backlog files a committing fill deleted itself
   std::atomic<std::uint64_t> memory_bytes{0};  // bodies held in RAM
   std::atomic<std::uint64_t> stores{0};
   std::atomic<std::uint64_t> evictions{0};
@@ -68,6 +94,14 @@ struct FileRef {
   FileRef(const FileRef&) = delete;
   FileRef& operator=(const FileRef&) = delete;
 };
+
+// The disk bound's admission rule (see above): a new fill is refused while
+// files wait for deletion and the disk, with the fills in flight, is at
+// max_size already.
+constexpr bool refuse_for_backlog(std::uint64_t disk_bytes, std::uint64_t writing_bytes, std::uint64_t backlog_files,
+                                  std::uint64_t max_size) {
+  return backlog_files > 0 && disk_bytes + writing_bytes >= max_size;
+}
 
 class Store;
 
@@ -100,6 +134,8 @@ class EntryWriter {
  private:
   friend class Store;
   EntryWriter(Store& store, EntryMeta meta, std::string tmp_path, int fd, std::string meta_bytes);
+  // Ends this fill's share of the in-flight counters.
+  void leave_flight();
 
   Store& store_;
   EntryMeta meta_;
@@ -112,6 +148,7 @@ class EntryWriter {
   std::uint32_t crc_ = 0;
   std::string memory_;  // a copy of the body while it is small enough for the RAM tier
   bool keep_memory_;
+  std::uint64_t in_flight_bytes_ = 0;  // counted in the store's writing_bytes
   bool failed_ = false;
   bool done_ = false;
 };
@@ -136,8 +173,12 @@ class Store {
   // a use for eviction and `inactive`.
   std::shared_ptr<const Entry> lookup(std::string_view key, const http::Request& req, Seconds now);
 
-  // Starts writing a new entry; null if no temporary file can be created.
-  std::unique_ptr<EntryWriter> begin(EntryMeta meta);
+  // Why begin() returned null.
+  enum class Refusal { none, write_failed, disk_backlog };
+  // Starts writing a new entry; null if no temporary file can be created or
+  // the disk is full of files waiting for deletion (see the disk bound
+  // above); `why`, if given, says which.
+  std::unique_ptr<EntryWriter> begin(EntryMeta meta, Refusal* why = nullptr);
 
   // After a 304: the same body under updated metadata (head, times,
   // freshness). Takes effect at once; the file is rewritten in the
@@ -181,10 +222,24 @@ class Store {
   // holds for the variant afterwards (e, unless the refresh lost).
   std::shared_ptr<const Entry> insert(std::shared_ptr<Entry> e, const std::shared_ptr<const Entry>& refreshing);
   // Removes entries from the index (if still the ones indexed) and queues
-  // their files for deletion.
-  void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter);
+  // their files for deletion. `unindexed`: insert() took them out of the
+  // policy and by_id_ already (eviction victims). Whoever takes an entry
+  // out of by_id_ retires its file, so that a file is retired once.
+  void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter,
+            bool unindexed = false);
+  // The deletion backlog (see the disk bound above).
+  void retire(std::string path, std::uint64_t charged);
+  // Deletes up to `files` backlog files, oldest first; returns the bytes
+  // this call took out of the backlog.
+  std::uint64_t unlink_backlog(std::size_t files);
+  // After a commit that added `added` bytes: deletes backlog files itself
+  // while disk_bytes is past max_size (at most `added` bytes' worth).
+  void keep_within_max_size(std::uint64_t added);
+
   std::size_t purge_if(const std::function<bool(const Entry&)>& pred);
   std::string bucket(std::uint64_t id) const;
+  static std::uint64_t buckets_for(std::uint64_t max_size);
+  static std::uint64_t headroom_for(std::uint64_t max_size);
   std::string entry_path(std::uint64_t id);
   bool publish_file(const std::string& tmp, const std::string& path);
   void make_buckets(std::uint64_t first, std::uint64_t count);
@@ -219,7 +274,8 @@ class Store {
   const std::uint64_t first_seq_;
   std::atomic<std::uint64_t> file_seq_;
 
-  static constexpr std::uint64_t kBuckets = 16 * 256;  // see bucket()
+  const std::uint64_t buckets_;   // 16, 256 or 4,096 (see bucket())
+  const std::uint64_t headroom_;  // eviction runs down to max_size - headroom_
   // Empty temporary files, open, ready for fills (see take_temp_file).
   static constexpr std::size_t kSpareFiles = 16;
   std::mutex spare_mu_;
@@ -229,6 +285,7 @@ class Store {
   std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;
   std::deque<std::function<void()>> jobs_;
+  std::deque<std::pair<std::string, std::uint64_t>> backlog_;  // files to delete, oldest first, with their charge
   bool stop_ = false;
   bool loaded_ = false;
   std::atomic<bool> started_{false};

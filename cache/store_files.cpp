@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "base/log.hpp"
 #include "cache/clock.hpp"
@@ -68,10 +69,20 @@ EntryWriter::EntryWriter(Store& store, EntryMeta meta, std::string tmp_path, int
       reader_(std::make_shared<FileRef>(::dup(fd))),
       meta_bytes_(std::move(meta_bytes)),
       body_offset_(FileHeader::kSize + meta_bytes_.size()),
-      keep_memory_(store.options_.memory > 0) {}
+      keep_memory_(store.options_.memory > 0),
+      in_flight_bytes_(body_offset_) {
+  store_.stats_.writing.fetch_add(1, std::memory_order_relaxed);
+  store_.stats_.writing_bytes.fetch_add(in_flight_bytes_, std::memory_order_relaxed);
+}
 
 EntryWriter::~EntryWriter() {
   if (!done_) abort();
+}
+
+void EntryWriter::leave_flight() {
+  store_.stats_.writing.fetch_sub(1, std::memory_order_relaxed);
+  store_.stats_.writing_bytes.fetch_sub(in_flight_bytes_, std::memory_order_relaxed);
+  in_flight_bytes_ = 0;
 }
 
 bool EntryWriter::write(std::string_view data) {
@@ -83,6 +94,8 @@ bool EntryWriter::write(std::string_view data) {
   }
   crc_ = crc32(crc_, data);
   written_ += data.size();
+  in_flight_bytes_ += data.size();
+  store_.stats_.writing_bytes.fetch_add(data.size(), std::memory_order_relaxed);
   if (keep_memory_) {
     if (written_ <= store_.options_.memory_entry_max) {
       memory_.append(data);
@@ -99,6 +112,7 @@ void EntryWriter::abort() {
   done_ = true;
   ::close(fd_);
   ::unlink(tmp_path_.c_str());
+  leave_flight();
 }
 
 std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> expected_size,
@@ -140,6 +154,9 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
   store_.stats_.stores.fetch_add(1, std::memory_order_relaxed);
   auto published = store_.insert(e, replaces);
   if (published != e) ::unlink(e->path.c_str());  // lost the race to a newer entry
+  // The file counts as in flight until the disk is back within max_size.
+  else store_.keep_within_max_size(e->charged);
+  leave_flight();
   return published == e ? published : nullptr;
 }
 
@@ -149,7 +166,9 @@ Store::Store(StoreOptions options)
     : options_(std::move(options)),
       policy_(make_policy(options_.policy, options_.max_size)),
       first_seq_(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())),
-      file_seq_(first_seq_) {
+      file_seq_(first_seq_),
+      buckets_(buckets_for(options_.max_size)),
+      headroom_(headroom_for(options_.max_size)) {
   std::error_code ec;
   fs::create_directories(fs::path(options_.path) / "tmp", ec);
   // Temporary files are fills that never completed: never served, gone.
@@ -187,11 +206,31 @@ void Store::wait_loaded() {
 // directories a few at a time when it has nothing else to do; a fill that
 // finds no spare file or no bucket yet makes its own.
 //
-// Buckets are two levels, 16 x 256 (nginx's levels=1:2): 4,096 directories,
-// about 16 MiB of file system metadata, outside max_size.
+// Buckets scale with the zone, a few hundred files each at most when full
+// of small entries: 16 directories ("a/") below 64 MiB, 16 x 16 ("a/b/")
+// below 1 GiB, else 16 x 256 ("a/bc/", nginx's levels=1:2; 4,096
+// directories, about 16 MiB of file system metadata, outside max_size).
+// The loader walks every directory whatever its depth, so entries written
+// under another layout (the zone resized) are found and served where they
+// are.
+std::uint64_t Store::buckets_for(std::uint64_t max_size) {
+  if (max_size < (64ull << 20)) return 16;
+  if (max_size < (1ull << 30)) return 16 * 16;
+  return 16 * 256;
+}
+
+// A sixty-fourth of the zone, in whole blocks (none for zones under
+// 256 KiB, which evict exactly), at most 64 MiB.
+std::uint64_t Store::headroom_for(std::uint64_t max_size) {
+  return std::min<std::uint64_t>(max_size / 64 / kBlock * kBlock, 64ull << 20);
+}
+
 std::string Store::bucket(std::uint64_t id) const {
   char dir[8];
-  std::snprintf(dir, sizeof dir, "%x/%02x", static_cast<unsigned>(id & 0xf), static_cast<unsigned>((id >> 4) & 0xff));
+  const auto a = static_cast<unsigned>(id & 0xf);
+  if (buckets_ == 16) std::snprintf(dir, sizeof dir, "%x", a);
+  else if (buckets_ == 16 * 16) std::snprintf(dir, sizeof dir, "%x/%x", a, static_cast<unsigned>((id >> 4) & 0xf));
+  else std::snprintf(dir, sizeof dir, "%x/%02x", a, static_cast<unsigned>((id >> 4) & 0xff));
   return (fs::path(options_.path) / dir).string();
 }
 
@@ -212,7 +251,7 @@ bool Store::publish_file(const std::string& tmp, const std::string& path) {
 
 void Store::make_buckets(std::uint64_t first, std::uint64_t count) {
   std::error_code ec;
-  for (std::uint64_t i = first; i < first + count && i < kBuckets; ++i) fs::create_directories(bucket(i), ec);
+  for (std::uint64_t i = first; i < first + count && i < buckets_; ++i) fs::create_directories(bucket(i), ec);
 }
 
 int Store::new_temp_file(std::string& path) {
@@ -255,7 +294,18 @@ void Store::refill_spare_files() {
   spare_refill_posted_ = false;
 }
 
-std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta) {
+std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta, Refusal* why) {
+  Refusal ignored;
+  Refusal& refusal = why ? *why : ignored;
+  refusal = Refusal::none;
+  if (refuse_for_backlog(stats_.disk_bytes.load(std::memory_order_relaxed),
+                         stats_.writing_bytes.load(std::memory_order_relaxed),
+                         stats_.backlog_files.load(std::memory_order_relaxed), options_.max_size)) {
+    stats_.backlog_refused.fetch_add(1, std::memory_order_relaxed);
+    refusal = Refusal::disk_backlog;
+    return nullptr;
+  }
+  refusal = Refusal::write_failed;
   std::string tmp;
   int fd = take_temp_file(tmp);
   if (fd < 0) {
@@ -271,7 +321,68 @@ std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta) {
     ::unlink(tmp.c_str());
     return nullptr;
   }
+  refusal = Refusal::none;
   return std::unique_ptr<EntryWriter>(new EntryWriter(*this, std::move(meta), std::move(tmp), fd, std::move(meta_bytes)));
+}
+
+// ---------------------------------------------------------------- disk bound
+
+void Store::retire(std::string path, std::uint64_t charged) {
+  if (!started_.load(std::memory_order_acquire)) {
+    ::unlink(path.c_str());  // not started (a tool or a test): at once
+    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
+    return;
+  }
+  stats_.backlog_bytes.fetch_add(charged, std::memory_order_relaxed);
+  stats_.backlog_files.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(jobs_mu_);
+    backlog_.emplace_back(std::move(path), charged);
+  }
+  jobs_cv_.notify_one();
+}
+
+// The oldest file is deleted before it leaves the backlog, never after:
+// a file out of the backlog is gone from the disk, so what disk_bytes says
+// is never less than what is there. Several threads may delete the same
+// file (one of them finds it gone); the one that takes it out of the
+// backlog uncounts it. So a thread that stalls midway (a busy machine)
+// holds up nobody: the others delete the same oldest file themselves.
+std::uint64_t Store::unlink_backlog(std::size_t files) {
+  std::uint64_t freed = 0;
+  for (std::size_t i = 0; i < files; ++i) {
+    std::string path;
+    {
+      std::lock_guard lock(jobs_mu_);
+      if (backlog_.empty()) break;
+      path = backlog_.front().first;
+    }
+    ::unlink(path.c_str());
+    std::uint64_t charged = 0;
+    {
+      std::lock_guard lock(jobs_mu_);
+      if (backlog_.empty() || backlog_.front().first != path) continue;  // another thread took it
+      charged = backlog_.front().second;
+      backlog_.pop_front();
+    }
+    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
+    stats_.backlog_bytes.fetch_sub(charged, std::memory_order_relaxed);
+    stats_.backlog_files.fetch_sub(1, std::memory_order_relaxed);
+    freed += charged;
+  }
+  return freed;
+}
+
+// Past max_size, the backlog is not empty (the index itself is within
+// max_size after insert()), so there is always a file to delete.
+void Store::keep_within_max_size(std::uint64_t added) {
+  std::uint64_t paid = 0;
+  while (stats_.disk_bytes.load(std::memory_order_relaxed) > options_.max_size && paid < added) {
+    auto freed = unlink_backlog(1);  // 0: another thread deleted it first
+    if (freed == 0 && stats_.backlog_files.load(std::memory_order_relaxed) == 0) return;
+    if (freed) stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
+    paid += freed;
+  }
 }
 
 // Rewrites a refreshed entry's file (new metadata, same body) and swaps it
@@ -321,18 +432,25 @@ void Store::run() {
   const auto sweep_every = std::chrono::seconds(std::clamp<Seconds>(options_.inactive / 4, 1, 60));
   for (;;) {
     std::function<void()> job;
+    bool deletions = false;
     {
       std::unique_lock lock(jobs_mu_);
-      if (next_bucket >= kBuckets) jobs_cv_.wait_until(lock, next_sweep, [this] { return stop_ || !jobs_.empty(); });
+      if (next_bucket >= buckets_)
+        jobs_cv_.wait_until(lock, next_sweep, [this] { return stop_ || !jobs_.empty() || !backlog_.empty(); });
       if (stop_) break;
-      if (!jobs_.empty()) {
+      deletions = !backlog_.empty();
+      if (!deletions && !jobs_.empty()) {
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
     }
-    if (job) {
+    // Deletions first: until they are done their files fill the disk and
+    // hold new fills back (see the disk bound in store.hpp).
+    if (deletions) {
+      unlink_backlog(std::numeric_limits<std::size_t>::max());
+    } else if (job) {
       job();
-    } else if (next_bucket < kBuckets) {
+    } else if (next_bucket < buckets_) {
       make_buckets(next_bucket, 16);
       next_bucket += 16;
     }
@@ -344,12 +462,13 @@ void Store::run() {
   // Finish pending deletions: an evicted file must not come back at the
   // next start. Jobs run outside the lock: a job may post another.
   for (;;) {
+    unlink_backlog(std::numeric_limits<std::size_t>::max());
     std::deque<std::function<void()>> jobs;
     {
       std::lock_guard lock(jobs_mu_);
       jobs.swap(jobs_);
+      if (jobs.empty() && backlog_.empty()) break;
     }
-    if (jobs.empty()) break;
     for (auto& j : jobs) j();
   }
 }
@@ -384,6 +503,8 @@ void Store::load() {
     }
     if (load_file(f)) {
       stats_.loaded.fetch_add(1, std::memory_order_relaxed);
+      // What loading evicted (more on disk than max_size) goes at once.
+      unlink_backlog(std::numeric_limits<std::size_t>::max());
     } else {
       stats_.load_dropped.fetch_add(1, std::memory_order_relaxed);
       ::unlink(f.c_str());

@@ -146,6 +146,9 @@ class CachedExchange {
   ZoneStats& zone_stats_;
   Worker& worker_;
   std::optional<cache::TieredLookup> tiers_;  // once the key is known
+  // A background refresh past background_update_timeout: its lead was
+  // ended, and what it fetches is no longer stored.
+  std::shared_ptr<bool> abandoned_;
   Seconds now_ = 0;
   bool shared_hit_ = false;  // served from the shared tier
 };
@@ -295,7 +298,19 @@ asio::awaitable<void> CachedExchange::refresh(std::shared_ptr<const cache::Entry
                                               std::string key) {
   start_lookup(std::move(key));
   now_ = cache::now_seconds();
+  // upstream_read bounds each read, not the whole refresh: past
+  // background_update_timeout the key is freed for the next request to
+  // refresh, and this one stops at its next step.
+  abandoned_ = std::make_shared<bool>(false);
+  asio::steady_timer timer(worker_.io(), rule_.background_update_timeout);
+  timer.async_wait([abandoned = abandoned_, end = lead.ender(), what = std::string(req_.target)](auto ec) {
+    if (ec) return;
+    *abandoned = true;
+    end();
+    log::warn("background refresh of " + what + " abandoned after background_update_timeout");
+  });
   co_await fetch_and_store(std::move(stale), std::move(lead), {});
+  timer.cancel();
 }
 
 asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cache::Entry> stale, cache::FillLead lead,
@@ -312,6 +327,10 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
   auto o = co_await fetch.start();
   times.response = cache::now_seconds();
   now_ = times.response;
+  if (abandoned_ && *abandoned_) {
+    co_await fetch.finish();
+    co_return;
+  }
 
   if (o != Outcome::ok) {
     co_await upstream_failed(fetch, o, std::move(stale));
@@ -366,11 +385,12 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   proxy::rewrite_response_head(resp);
   const auto decision = cache::can_store(ureq, resp, rule_);
   std::unique_ptr<cache::EntryWriter> writer;
+  auto refusal = cache::Store::Refusal::none;
   if (decision.store) {
     auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, zone_.config.tags_header, times.request,
                                      times.response);
     auto shared_meta = std::make_shared<const cache::EntryMeta>(meta);
-    writer = zone_.store.begin(std::move(meta));
+    writer = zone_.store.begin(std::move(meta), &refusal);
     if (writer && lead) lead->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);
   } else if (lead) {
     lead.pass(now_);  // not storable: let the next ones go upstream in parallel
@@ -380,7 +400,10 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   const auto status = revalidating ? cache::CacheStatus::expired : cache::CacheStatus::miss;
   cache::CacheStatusFacts facts;
   facts.upstream_status = resp.status;
-  facts.not_stored = writer ? "" : decision.store ? "write-failed" : decision.reason;
+  facts.not_stored = writer            ? ""
+                     : !decision.store ? decision.reason
+                     : refusal == cache::Store::Refusal::disk_backlog ? "disk-backlog"
+                                                                       : "write-failed";
   count(status);
   proxy::add_fields(resp.headers, cache::cache_fields(status, facts));
   down_.write_head(resp);
@@ -398,6 +421,7 @@ asio::awaitable<void> CachedExchange::relay_body(proxy::Fetch& fetch, std::uniqu
       if (client_ok) down_.abort();
       break;
     }
+    if (abandoned_ && *abandoned_) break;  // an abandoned refresh: nothing stored
     if (writer && !writer->write(std::string_view(piece.data(), piece.size()))) {
       writer.reset();  // disk trouble: the client is still served
       if (lead) lead->fail();

@@ -255,11 +255,21 @@ constexpr StoreFamily kStoreCounters[] = {
     {"gateway_cache_purged_total", "Entries removed by purges and invalidations.", &cache::StoreStats::purged},
     {"gateway_cache_write_errors_total", "Entries not stored because of a disk error.",
      &cache::StoreStats::write_errors},
+    {"gateway_cache_disk_backlog_refused_total",
+     "Fills not stored: files waiting for deletion held the disk at max_size.", &cache::StoreStats::backlog_refused},
+    {"gateway_cache_inline_unlinks_total", "Files waiting for deletion that a committing fill deleted itself.",
+     &cache::StoreStats::inline_unlinks},
 };
 
 constexpr StoreFamily kStoreGauges[] = {
     {"gateway_cache_entries", "Entries stored.", &cache::StoreStats::entries},
     {"gateway_cache_bytes", "Bytes on disk counted against max_size.", &cache::StoreStats::bytes},
+    {"gateway_cache_disk_bytes", "Bytes of entry files on disk, with those waiting for deletion.",
+     &cache::StoreStats::disk_bytes},
+    {"gateway_cache_disk_backlog_files", "Files removed from the cache and waiting for deletion.",
+     &cache::StoreStats::backlog_files},
+    {"gateway_cache_writing_bytes", "Bytes written by the fills in flight (temporary files).",
+     &cache::StoreStats::writing_bytes},
     {"gateway_cache_memory_bytes", "Bodies held in the RAM tier.", &cache::StoreStats::memory_bytes},
 };
 
@@ -274,6 +284,9 @@ void write_shared_tiers(Text& text, const Runtime& rt) {
       {"gateway_redis_fills_total", "Entries written to the shared tier.", &cache::SharedTierStats::fills},
       {"gateway_redis_lock_waits_total", "Misses that waited for another gateway's fill.",
        &cache::SharedTierStats::lock_waits},
+      {"gateway_redis_lock_waits_cut_total",
+       "Lock waits ended early because the connection to Redis was lost (the waiter fetched itself).",
+       &cache::SharedTierStats::lock_waits_cut},
       {"gateway_redis_purges_sent_total", "Purges sent to the fleet.", &cache::SharedTierStats::purges_sent},
       {"gateway_redis_purges_received_total", "Purges received from other gateways.",
        &cache::SharedTierStats::purges_received},

@@ -17,6 +17,7 @@
 
 #include "base/units.hpp"
 #include "gateway/compose/entities.hpp"
+#include "gateway/compose/ssi.hpp"
 #include "gateway/router.hpp"
 
 namespace gateway::page {
@@ -60,13 +61,6 @@ class Finder {
   bool valid_ = false;
 };
 
-struct Attr {
-  std::string_view name;
-  std::string value;
-  bool has_value = false;
-  std::size_t pos = 0;  // of the name
-};
-
 enum class Syntax { ssi, esi };
 
 class Parser {
@@ -78,6 +72,7 @@ class Parser {
 
   ParseResult run() {
     parse_range(0, t_.size(), false);
+    ssi_.close_to(0);
     resolve_stubs();
     std::stable_sort(r_.errors.begin(), r_.errors.end(), [](const auto& a, const auto& b) {
       return a.line != b.line ? a.line < b.line : a.column < b.column;
@@ -109,10 +104,15 @@ class Parser {
   }
 
   void literal(std::size_t begin, std::size_t end) {
-    if (begin >= end) return;
+    if (begin < end) output(t_.substr(begin, end - begin));
+  }
+
+  // Text to output, unless inside an SSI branch not taken.
+  void output(std::string_view text) {
+    if (text.empty() || !ssi_.emitting()) return;
     auto& segs = r_.tpl.segments;
-    if (!segs.empty() && !segs.back().include) segs.back().literal.append(t_.substr(begin, end - begin));
-    else segs.push_back({std::string(t_.substr(begin, end - begin)), std::nullopt});
+    if (!segs.empty() && !segs.back().include) segs.back().literal.append(text);
+    else segs.push_back({std::string(text), std::nullopt});
   }
 
   // Parses [begin, end); `esi_comment` when that is the inside of <!--esi -->.
@@ -239,8 +239,23 @@ class Parser {
       return block(lt, end, *d);
     } else if (d->command == "endblock") {
       error(lt, "endblock without block");
+    } else if (!d->attrs_ok) {
+      // Reported by lex_attrs.
+    } else if (d->command == "set") {
+      ssi_.set(lt, d->attrs);
+    } else if (d->command == "echo") {
+      output(ssi_.echo(lt, d->attrs));
+    } else if (d->command == "if") {
+      ssi_.if_(lt, d->attrs);
+    } else if (d->command == "elif") {
+      ssi_.elif(lt, d->attrs);
+    } else if (d->command == "else") {
+      ssi_.else_(lt, d->attrs);
+    } else if (d->command == "endif") {
+      ssi_.endif(lt, d->attrs);
     } else {
-      error(lt, "unsupported SSI command " + std::string(d->command));
+      error(lt, "unsupported SSI command " + std::string(d->command) +
+                    " (supported: include, block, set, echo, if, elif, else, endif)");
     }
     return d->after;
   }
@@ -350,8 +365,22 @@ class Parser {
       auto e = closing_tag_end(close, close + 12, end, "remove");
       return e == npos ? end : e;
     }
-    error(lt, "unsupported ESI element <esi:" + name + ">");
+    if (name == "comment") {
+      esi_comment(lt, name_end, attrs_end, self_closing);
+      return after;
+    }
+    error(lt, "unsupported ESI element <esi:" + name + "> (supported: include, remove, comment)");
     return after;
+  }
+
+  // <esi:comment text="..."/>: dropped from the output. An empty element,
+  // as the ESI spec has it.
+  void esi_comment(std::size_t lt, std::size_t name_end, std::size_t attrs_end, bool self_closing) {
+    std::vector<Attr> attrs;
+    if (lex_attrs(name_end, attrs_end, attrs))
+      for (const auto& a : attrs)
+        if (a.name != "text") error(a.pos, "unknown attribute " + std::string(a.name) + " on <esi:comment>");
+    if (!self_closing) error(lt, "<esi:comment> must be self-closing (<esi:comment text=\"...\"/>)");
   }
 
   // "</esi:NAME" at tag, with i just past it: optional space, then '>'.
@@ -386,6 +415,7 @@ class Parser {
     IncludeAttrs ia;
     std::tie(ia.inc.line, ia.inc.column) = where(lt);
     if (!read_include_attrs(attrs, ssi, ia) || !check_include(lt, ssi, ia)) return;
+    if (!ssi_.emitting()) return;  // in an SSI branch not taken
     if (ia.inc.primary) primary_ = {ia.inc.line, ia.inc.column};
     if (ia.stub) stubs_.push_back({r_.tpl.segments.size(), *ia.stub, ia.stub_pos});
     r_.tpl.segments.push_back({std::string(), std::move(ia.inc)});
@@ -513,6 +543,7 @@ class Parser {
   std::map<std::string, std::string, std::less<>> blocks_;
   std::vector<StubRef> stubs_;
   std::optional<std::pair<int, int>> primary_;
+  SsiState ssi_{[this](std::size_t pos, std::string message) { error(pos, std::move(message)); }};
   Finder comment_end_{"-->"};
   Finder ssi_start_{"<!--#"};
   Finder include_close_{"</esi:include"};

@@ -1,12 +1,16 @@
 // Page templates: HTML with include tags, parsed once (at config load, or
 // for a fragment's body at request time) into literal segments and
-// includes. Both common syntaxes are understood, so existing templates work
-// unchanged:
+// includes. Both common syntaxes are understood, in this subset (anything
+// else is a load error naming what is supported):
 //
 //   nginx SSI  <!--# include virtual="/fragments/chat/{id}" stub="chat" -->
 //              <!--# block name="chat" -->fallback HTML<!--# endblock -->
+//              <!--# set var="x" value="..." -->  <!--# echo var="x" -->
+//              <!--# if expr="$x = text" --> <!--# elif ... --> <!--# else --> <!--# endif -->
+//              (on variables the template sets; decided at load: ssi.hpp)
 //   ESI        <esi:include src="/fragments/chat/{id}" alt="/fallback" onerror="continue"/>
 //              <esi:remove>shown only without ESI</esi:remove>
+//              <esi:comment text="not output"/>
 //              <!--esi <p>shown only with ESI</p> -->
 //
 // Extra attributes on either kind of include: timeout="500ms",
@@ -61,7 +65,8 @@ struct ParseResult {
 // Parses a template. Errors: an unterminated tag or comment, an include
 // without src/virtual, an unknown attribute, a bad timeout, a stub naming an
 // undefined block, a duplicate block name, an unsupported SSI command or ESI
-// element, more than one primary include, esi:remove left open.
+// element, more than one primary include, esi:remove left open, and the
+// errors of set/echo/if (ssi.hpp).
 //
 // Details (decided here; the unit tests in tests/unit/gateway/compose pin them):
 // - Tags are case-sensitive (lowercase), as nginx and ESI (XML) have them.
@@ -85,7 +90,11 @@ struct ParseResult {
 //   "<!--esi" must be followed by whitespace or "-->" (else it is an
 //   ordinary comment); what is between "<!--esi" and the first "-->" is
 //   parsed again (it may hold esi:include) and output without the markers.
+//   <esi:comment/> (attribute text= only) is dropped; it must be
+//   self-closing, as the ESI spec has it.
 //   Any other <esi:...> element and any stray </esi:...> tag is an error.
+// - SSI set/echo/if: see ssi.hpp. What a branch not taken holds (text,
+//   includes, echo) is not output, but is checked all the same.
 // - Attribute values are quoted with " or '; &amp; &quot; &lt; &gt; &apos;
 //   and numeric references (&#39; &#x27;) are decoded (entities.hpp), other
 //   '&' text is kept. required= and primary= may be bare or "true"/"false". timeout=
