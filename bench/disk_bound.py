@@ -14,10 +14,15 @@ it, in 4 KiB blocks as the store charges them:
 
 It prints the peaks against max_size, with the gateway's own counters
 (/metrics): fills not stored because of the deletion backlog, files a commit
-deleted itself, the largest backlog seen. The bound the store promises:
-entries <= max_size + one entry per worker (a commit publishes its file
-before it deletes what it evicted, and each worker commits one at a time),
-and tmp <= one entry per connection. Exits 1 if the bound was passed.
+deleted itself, the largest backlog seen. The bound issue 10 asks for:
+entries + tmp <= max_size + the fills in flight (one entry per connection).
+The store aims tighter: entries <= max_size + one entry per worker (a
+commit publishes its file before it deletes what it evicted, and each
+worker commits one at a time); tests/integration/disk_bound_test.cpp checks
+that with exact inotify counts. A directory walk is not a snapshot (a file
+deleted behind the walk and one created ahead of it both count), so the
+peaks printed here can pass that tighter figure by a few entries.
+Exits 1 if the bound was passed.
 
     python3 bench/disk_bound.py [--duration 10] [--max-size 4MiB] [--size 8192]
                                 [--connections 64] [--workers 2]
@@ -171,7 +176,7 @@ def main() -> int:
 def run(args, procs: compare.Procs, tmp: Path, gateway_bin: Path, service_bin: Path) -> int:
     port_file = tmp / "svc.port"
     svc_log = tmp / "svc.log"
-    svc = procs.start("sample-service", [str(service_bin), "--port", "0", "--port-file", str(port_file),
+    svc = procs.start("sample-service", [str(service_bin), "--port", "0", "--name", "disk", "--port-file", str(port_file),
                                          "--threads", "1"], svc_log)
     compare.wait_until(lambda: port_file.exists() and port_file.read_text().strip(), 10, "sample-service", svc,
                        svc_log)
@@ -233,7 +238,11 @@ routes:
     print(f"deleted by a commit itself:   {m.get('gateway_cache_inline_unlinks_total', 0):,}")
     print(f"largest backlog seen:         {poller.max_backlog_files:,} files "
           f"(gateway_cache_disk_bytes peak {poller.max_disk_bytes:,})")
-    ok = sampler.peak_entries <= bound_entries and sampler.peak_tmp <= bound_tmp
+    bound_total = args.max_size + bound_tmp
+    print(f"bound (max_size + fills in flight): {bound_total:,} bytes; the store's own aim "
+          f"(max_size + one entry per worker): {bound_entries:,}"
+          f"{'' if sampler.peak_entries <= bound_entries else ' (passed by the walk: see the top of the file)'}")
+    ok = sampler.peak_total <= bound_total and sampler.peak_tmp <= bound_tmp
     print("within the bound" if ok else "PAST THE BOUND")
     return 0 if ok else 1
 
