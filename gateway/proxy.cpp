@@ -59,12 +59,19 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
   append_target(req, route, out);
   out.append(" HTTP/1.1\r\n");
 
+  // The route's strip_request_headers: never forwarded, and a stripped
+  // X-Forwarded-For or Via is not continued either (the client's claims
+  // about earlier hops are dropped, as at an edge that trusts none).
+  auto stripped = [&](std::string_view name) {
+    return std::any_of(route.strip_request_headers.begin(), route.strip_request_headers.end(),
+                       [&](const std::string& s) { return http::iequals(s, name); });
+  };
   // Fields named in Connection are hop-by-hop too.
   std::string named = req.headers.get_all("Connection");
   auto dropped = [&](std::string_view name) {
     if (http::is_hop_by_hop(name) || http::iequals(name, "Content-Length") || http::iequals(name, "Expect") ||
         http::iequals(name, "X-Forwarded-For") || http::iequals(name, "X-Forwarded-Proto") ||
-        http::iequals(name, "X-Forwarded-Host") || http::iequals(name, "Via"))
+        http::iequals(name, "X-Forwarded-Host") || http::iequals(name, "Via") || stripped(name))
       return true;
     bool listed = false;
     http::for_each_token(named, [&](std::string_view t) { listed = listed || http::iequals(t, name); });
@@ -81,12 +88,13 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
 
   // X-Forwarded-For: append the client to what earlier proxies said.
   out.append("X-Forwarded-For: ");
-  if (auto prior = req.headers.get_all("X-Forwarded-For"); !prior.empty()) out.append(prior).append(", ");
+  if (auto prior = req.headers.get_all("X-Forwarded-For"); !prior.empty() && !stripped("X-Forwarded-For"))
+    out.append(prior).append(", ");
   out.append(peer).append(http::kCrlf);
   out.append("X-Forwarded-Proto: http\r\n");
   if (auto host = req.headers.get("Host")) out.append("X-Forwarded-Host: ").append(*host).append(http::kCrlf);
   out.append("Via: ");
-  if (auto prior = req.headers.get_all("Via"); !prior.empty()) out.append(prior).append(", ");
+  if (auto prior = req.headers.get_all("Via"); !prior.empty() && !stripped("Via")) out.append(prior).append(", ");
   out.append(kVia).append(http::kCrlf);
 
   if (req.chunked) out.append("Transfer-Encoding: chunked\r\n");

@@ -103,7 +103,10 @@ boost::asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, W
                                    const PassOptions& options = {});
 
 // The request head sent upstream, appended to `out`. Pure, for tests.
-// `peer` is the client address for X-Forwarded-For.
+// `peer` is the client address for X-Forwarded-For. Hop-by-hop fields,
+// Expect (the gateway answers it) and the route's strip_request_headers
+// are left out; X-Forwarded-For and Via continue the client's unless the
+// route strips them; X-Forwarded-Proto and -Host are the gateway's own.
 void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
                          std::string_view extra_fields = {});
 
