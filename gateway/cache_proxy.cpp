@@ -305,6 +305,7 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
   const http::Request& ureq = own ? *own : req_;
 
   proxy::Fetch fetch(ureq, down_.peer(), nullptr, route_, *state_, worker_, down_.info());
+  fetch.forward_interim(down_);  // to the client leading the fill, never stored nor sent to followers
   ExchangeTimes times;
   times.request = cache::now_seconds();
   auto o = co_await fetch.start();

@@ -102,6 +102,10 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
   out.append(http::kCrlf);
 }
 
+bool forwards_interim(int status, int client_version_minor) noexcept {
+  return client_version_minor >= 1 && status > 101 && status < 200;
+}
+
 void rewrite_response_head(http::Response& resp) {
   http::remove_hop_by_hop(resp.headers);
   std::string via = resp.headers.get_all("Via");
@@ -132,6 +136,7 @@ class Fetch::Impl {
   asio::awaitable<Outcome> start();
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
   asio::awaitable<void> finish();
+  void forward_interim(Downstream& down);
 
  private:
   asio::awaitable<Outcome> connect(std::size_t i);
@@ -170,6 +175,8 @@ class Fetch::Impl {
   bool sender_running_ = false;
   Outcome sender_outcome_ = Outcome::ok;
   std::optional<asio::steady_timer> sender_done_;
+  Downstream* interim_to_ = nullptr;  // where 1xx responses go, if anywhere
+  upstreams::InterimSink interim_sink_;
   std::vector<std::uint8_t> tried_;
   std::unique_ptr<upstreams::Connection> conn_;
   std::optional<ActiveGuard> active_;
@@ -301,7 +308,9 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
     sent_at_ = Clock::now();
     auto o = co_await send_request(*conn_);
     if (o == Outcome::ok && !body_in_memory_) start_body_sender();
-    if (o == Outcome::ok) o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read);
+    if (o == Outcome::ok)
+      o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read,
+                                    interim_to_ ? &interim_sink_ : nullptr);
     if (o != Outcome::ok && sender_running_) {
       conn_->close();
       co_await join_body_sender();
@@ -369,6 +378,16 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
   co_return attempted ? last : Outcome::connect_failed;
 }
 
+void Fetch::Impl::forward_interim(Downstream& down) {
+  interim_to_ = &down;
+  interim_sink_ = [this](const http::Response& interim) -> asio::awaitable<void> {
+    if (!forwards_interim(interim.status, interim_to_->request().version_minor)) co_return;
+    http::Response out = interim;
+    rewrite_response_head(out);
+    co_await interim_to_->write_interim(out);
+  };
+}
+
 asio::awaitable<Outcome> Fetch::Impl::read_body(std::span<const char>& piece, bool& done) {
   auto o = co_await conn_->read_body(piece, done, timeouts_.upstream_read);
   if (o != Outcome::ok) {
@@ -397,6 +416,8 @@ Fetch::Fetch(const http::Request& req, std::string_view peer, Downstream* body_s
     : impl_(std::make_unique<Impl>(*this, req, peer, body_source, route, state, worker, info)) {}
 
 Fetch::~Fetch() = default;  // callers end with finish(): no body sender can outlive it
+
+void Fetch::forward_interim(Downstream& down) { impl_->forward_interim(down); }
 
 asio::awaitable<Outcome> Fetch::start() { return impl_->start(); }
 
@@ -465,6 +486,7 @@ asio::awaitable<void> relay(Fetch& fetch, Downstream& down, std::string_view ext
 asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerState& state, Worker& worker,
                             const PassOptions& options) {
   Fetch fetch(down.request(), down.peer(), &down, route, state, worker, down.info());
+  fetch.forward_interim(down);
   auto o = co_await fetch.start();
   if (fetch.client_gone()) {
     co_await fetch.finish();
