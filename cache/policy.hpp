@@ -110,9 +110,26 @@ bool bypassed(const http::Request& req, const RuleConfig& rule);
 // responses to GET are stored (see can_store).
 bool cacheable_method(std::string_view method) noexcept;
 
+// How a request on a cached route uses the cache: looked up (and, on a
+// miss, filled), or passed through to the upstream as it is, body and all
+// (X-Cache: BYPASS), for one of these reasons, checked in this order:
+//   pass_method  not GET or HEAD (cacheable_method); a successful unsafe
+//                request then invalidates (RFC 9111 4.4)
+//   pass_body    a GET or HEAD with a body (Content-Length > 0, or chunked,
+//                even if its chunks turn out empty: that is known only
+//                after the head). Content in a GET has no generally defined
+//                semantics (RFC 9110 9.3.1, 9.3.2): the key cannot hold it,
+//                so no stored response may answer it and its response must
+//                answer no one else; and a fill sends no body. Passed
+//                through rather than refused: the upstream decides what it
+//                means, as it does on a route without a cache.
+//   pass_rule    the rule's bypass conditions (bypassed)
+enum class RequestUse { cache, pass_method, pass_body, pass_rule };
+RequestUse request_use(const http::Request& req, const RuleConfig& rule);
+
 // The fast path for fresh hits held in RAM (fragments of composed pages,
-// answered without a coroutine of their own) takes only a plain GET that the
-// rule does not bypass and that carries no Authorization (whose reuse
+// answered without a coroutine of their own) takes only a plain GET that
+// uses the cache (request_use) and that carries no Authorization (whose reuse
 // depends on the stored response: reusable_with_authorization). The stored
 // response must then be fresh by its own freshness alone (usability without
 // request directives; fragment requests carry none). Anything else takes
@@ -350,6 +367,7 @@ struct CacheStatusFacts {
   Seconds ttl = 0;              // hit, stale, updating: the stored response's remaining freshness (negative once stale)
   bool shared_tier = false;     // hit: found in the fleet's shared tier
   bool method = false;          // bypass: because of the method, not the rule's bypass conditions
+  bool request_body = false;    // bypass: because the request has a body (RequestUse::pass_body)
   int upstream_status = 0;      // expired: what the upstream answered the revalidation with
   bool collapsed = false;       // miss: streamed from another request's fill
   std::string_view not_stored;  // miss, expired: why the response was not stored (can_store's reason,
@@ -366,7 +384,8 @@ struct CacheStatusFacts {
 //                         then "; stored" or "; detail=<why not stored>"
 //   miss                  "gateway; fwd=uri-miss", then "; collapsed",
 //                         "; stored" or "; detail=<why not stored>"
-//   bypass                "gateway; fwd=method" or "gateway; fwd=bypass"
+//   bypass                "gateway; fwd=method", "gateway; fwd=bypass; detail=request-body"
+//                         or "gateway; fwd=bypass"
 std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts);
 
 // --- Invalidation ----------------------------------------------------------

@@ -298,8 +298,16 @@ bool bypassed(const http::Request& req, const RuleConfig& rule) {
 
 bool cacheable_method(std::string_view method) noexcept { return method == "GET" || method == "HEAD"; }
 
+RequestUse request_use(const http::Request& req, const RuleConfig& rule) {
+  if (!cacheable_method(req.method)) return RequestUse::pass_method;
+  if (req.has_body()) return RequestUse::pass_body;
+  if (bypassed(req, rule)) return RequestUse::pass_rule;
+  return RequestUse::cache;
+}
+
 bool fast_hit_request(const http::Request& req, const RuleConfig& rule) {
-  return req.method == "GET" && !bypassed(req, rule) && !req.headers.contains("Authorization");
+  return req.method == "GET" && request_use(req, rule) == RequestUse::cache &&
+         !req.headers.contains("Authorization");
 }
 
 // --- Vary --------------------------------------------------------------------------------

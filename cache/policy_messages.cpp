@@ -258,6 +258,7 @@ std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts) {
       break;
     case CacheStatus::bypass:
       f.append(facts.method ? "fwd=method" : "fwd=bypass");
+      if (!facts.method && facts.request_body) f.append("; detail=request-body");
       break;
   }
   f.append(http::kCrlf);

@@ -109,7 +109,7 @@ class CachedExchange {
 
  private:
   void start_lookup(std::string key);
-  asio::awaitable<void> pass_through(bool by_method);
+  asio::awaitable<void> pass_through(cache::RequestUse why);
   asio::awaitable<void> with_entry(std::shared_ptr<const cache::Entry> e);
   asio::awaitable<void> miss();
   asio::awaitable<void> follow(cache::FillFollow fill);
@@ -163,12 +163,8 @@ void CachedExchange::start_lookup(std::string key) {
 }
 
 asio::awaitable<void> CachedExchange::run() {
-  if (!cache::cacheable_method(req_.method)) {
-    co_await pass_through(true);
-    co_return;
-  }
-  if (cache::bypassed(req_, rule_)) {
-    co_await pass_through(false);
+  if (auto use = cache::request_use(req_, rule_); use != cache::RequestUse::cache) {
+    co_await pass_through(use);
     co_return;
   }
   start_lookup(cache::cache_key(req_, rule_));
@@ -179,11 +175,13 @@ asio::awaitable<void> CachedExchange::run() {
   else co_await miss();
 }
 
-asio::awaitable<void> CachedExchange::pass_through(bool by_method) {
+asio::awaitable<void> CachedExchange::pass_through(cache::RequestUse why) {
+  const bool by_method = why == cache::RequestUse::pass_method;
   count(cache::CacheStatus::bypass);
   proxy::PassOptions options;
   cache::CacheStatusFacts facts;
   facts.method = by_method;
+  facts.request_body = why == cache::RequestUse::pass_body;
   const auto fields = cache::cache_fields(cache::CacheStatus::bypass, facts);
   options.extra_fields = fields;
   if (by_method) {
@@ -322,6 +320,7 @@ asio::awaitable<void> CachedExchange::fetch_and_store(std::shared_ptr<const cach
   const http::Request& ureq = own ? *own : req_;
 
   proxy::Fetch fetch(ureq, down_.peer(), nullptr, route_, *state_, worker_, down_.info());
+  fetch.forward_interim(down_);  // to the client leading the fill, never stored nor sent to followers
   ExchangeTimes times;
   times.request = cache::now_seconds();
   auto o = co_await fetch.start();

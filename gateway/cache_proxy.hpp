@@ -11,6 +11,7 @@
 //                           (MISS); the leader asks the fleet's shared tier first, if the
 //                           zone has one (HIT), and takes the fleet's fill lock
 //   unsafe method        -> passed through (BYPASS); success invalidates the URL
+//   GET with a body      -> passed through, body and all (BYPASS; cache::request_use)
 // Every response says what happened in X-Cache and Cache-Status (RFC 9211).
 //
 // What is decided lives in cache/: the tier order and its single flights in

@@ -10,12 +10,14 @@
 // gateway/config/ reads the rest (gateway/config/sections.hpp lists them).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/units.hpp"
@@ -78,6 +80,18 @@ struct AggregateConfig {
   std::size_t max_part_bytes = 1 << 20;
 };
 
+// The request fields a proxy route strips by default (the route's
+// `strip_request_headers` adds to them, or `{defaults: false}` drops them).
+// Each lets a client make an instance build its response for another URL or
+// host than the one the cache keys it under, a page the cache would then
+// serve to everyone (cache poisoning through unkeyed fields):
+// X-Original-URL and X-Rewrite-URL name the URL to serve (IIS URL Rewrite,
+// Symfony, Zend honour them); Forwarded (RFC 7239) claims the host and
+// scheme the request came for, which the gateway states itself in
+// X-Forwarded-Host and X-Forwarded-Proto, replacing the client's.
+inline constexpr std::array<std::string_view, 3> kStrippedRequestHeaders = {"X-Original-URL", "X-Rewrite-URL",
+                                                                            "Forwarded"};
+
 struct RouteConfig {
   enum class Kind { proxy, page, aggregate };
   Kind kind = Kind::proxy;
@@ -89,6 +103,10 @@ struct RouteConfig {
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
   std::optional<cache::RuleConfig> cache;
+  // Request fields never forwarded upstream: kStrippedRequestHeaders and
+  // those the route adds, as written (compared without case).
+  std::vector<std::string> strip_request_headers =
+      std::vector<std::string>(kStrippedRequestHeaders.begin(), kStrippedRequestHeaders.end());
   std::optional<PageConfig> page;            // kind page
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   int line = 0;                    // where it was defined, for messages

@@ -367,6 +367,20 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
   }
 }
 
+asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const http::Response& interim) {
+  if (status_ != 0) co_return boost::system::error_code{};  // a final head is queued: too late
+  std::string head;
+  http::serialize_interim_head(interim, head);
+  worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(head), kAwait);
+  Deadlines::disarm(write_deadline_);
+  if (ec) {
+    keep_alive_ = false;
+    aborted_ = true;
+  }
+  co_return ec;
+}
+
 void ClientConnection::write_head(http::Response& resp) {
   status_ = resp.status;
   auto& h = resp.headers;

@@ -39,6 +39,7 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override;
   bool body_complete() const override { return body_done_; }
   int body_error_status() const override { return body_error_; }
+  boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) override;
   void write_head(http::Response& resp) override;
   void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
                       std::uint64_t content_length) override;

@@ -47,6 +47,16 @@ class Downstream {
   // client went away and nobody is listening.
   virtual int body_error_status() const = 0;
 
+  // Sends an interim (1xx) response head now, ahead of the final one (RFC
+  // 9110 15.2: 103 Early Hints lets a browser preload while the instance
+  // still works). Only before write_head; whether this client may get it
+  // (not HTTP/1.0, not an instance's 100) is the caller's decision
+  // (proxy::forwards_interim). Downstreams that are no client connection
+  // (a page's fragment, a background refresh) drop it.
+  virtual boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) {
+    (void)interim;
+    co_return boost::system::error_code{};
+  }
   // Queues the response head. resp.content_length / resp.chunked say how the
   // body will come; the downstream picks the framing on the wire and adds
   // Date, Connection and framing fields. The head leaves with the first body

@@ -64,12 +64,19 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
   append_target(req, route, out);
   out.append(" HTTP/1.1\r\n");
 
+  // The route's strip_request_headers: never forwarded, and a stripped
+  // X-Forwarded-For or Via is not continued either (the client's claims
+  // about earlier hops are dropped, as at an edge that trusts none).
+  auto stripped = [&](std::string_view name) {
+    return std::any_of(route.strip_request_headers.begin(), route.strip_request_headers.end(),
+                       [&](const std::string& s) { return http::iequals(s, name); });
+  };
   // Fields named in Connection are hop-by-hop too.
   std::string named = req.headers.get_all("Connection");
   auto dropped = [&](std::string_view name) {
     if (http::is_hop_by_hop(name) || http::iequals(name, "Content-Length") || http::iequals(name, "Expect") ||
         http::iequals(name, "X-Forwarded-For") || http::iequals(name, "X-Forwarded-Proto") ||
-        http::iequals(name, "X-Forwarded-Host") || http::iequals(name, "Via"))
+        http::iequals(name, "X-Forwarded-Host") || http::iequals(name, "Via") || stripped(name))
       return true;
     bool listed = false;
     http::for_each_token(named, [&](std::string_view t) { listed = listed || http::iequals(t, name); });
@@ -86,17 +93,22 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
 
   // X-Forwarded-For: append the client to what earlier proxies said.
   out.append("X-Forwarded-For: ");
-  if (auto prior = req.headers.get_all("X-Forwarded-For"); !prior.empty()) out.append(prior).append(", ");
+  if (auto prior = req.headers.get_all("X-Forwarded-For"); !prior.empty() && !stripped("X-Forwarded-For"))
+    out.append(prior).append(", ");
   out.append(peer).append(http::kCrlf);
   out.append("X-Forwarded-Proto: http\r\n");
   if (auto host = req.headers.get("Host")) out.append("X-Forwarded-Host: ").append(*host).append(http::kCrlf);
   out.append("Via: ");
-  if (auto prior = req.headers.get_all("Via"); !prior.empty()) out.append(prior).append(", ");
+  if (auto prior = req.headers.get_all("Via"); !prior.empty() && !stripped("Via")) out.append(prior).append(", ");
   out.append(kVia).append(http::kCrlf);
 
   if (req.chunked) out.append("Transfer-Encoding: chunked\r\n");
   else if (req.content_length) out.append("Content-Length: ").append(std::to_string(*req.content_length)).append(http::kCrlf);
   out.append(http::kCrlf);
+}
+
+bool forwards_interim(int status, int client_version_minor) noexcept {
+  return client_version_minor >= 1 && status > 101 && status < 200;
 }
 
 void rewrite_response_head(http::Response& resp) {
@@ -131,6 +143,7 @@ class Fetch::Impl {
   asio::awaitable<Outcome> start();
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
   asio::awaitable<void> finish();
+  void forward_interim(Downstream& down);
 
  private:
   asio::awaitable<Outcome> connect(std::size_t i);
@@ -174,6 +187,8 @@ class Fetch::Impl {
   Flags excluded_;  // what the next pick must avoid (upstreams::exclude)
   bool panic_ = false;          // the group was in panic at the last look
   bool panic_counted_ = false;  // this request is counted in panic_requests
+  Downstream* interim_to_ = nullptr;  // where 1xx responses go, if anywhere
+  upstreams::InterimSink interim_sink_;
   std::unique_ptr<upstreams::Connection> conn_;
   std::optional<ActiveGuard> active_;
   Clock::time_point sent_at_{};
@@ -309,7 +324,9 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
     sent_at_ = Clock::now();
     auto o = co_await send_request(*conn_);
     if (o == Outcome::ok && !body_in_memory_) start_body_sender();
-    if (o == Outcome::ok) o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read);
+    if (o == Outcome::ok)
+      o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read,
+                                    interim_to_ ? &interim_sink_ : nullptr);
     if (o != Outcome::ok && sender_running_) {
       conn_->close();
       co_await join_body_sender();
@@ -377,6 +394,16 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
   co_return attempted ? last : Outcome::connect_failed;
 }
 
+void Fetch::Impl::forward_interim(Downstream& down) {
+  interim_to_ = &down;
+  interim_sink_ = [this](const http::Response& interim) -> asio::awaitable<void> {
+    if (!forwards_interim(interim.status, interim_to_->request().version_minor)) co_return;
+    http::Response out = interim;
+    rewrite_response_head(out);
+    co_await interim_to_->write_interim(out);
+  };
+}
+
 asio::awaitable<Outcome> Fetch::Impl::read_body(std::span<const char>& piece, bool& done) {
   auto o = co_await conn_->read_body(piece, done, timeouts_.upstream_read);
   if (o != Outcome::ok) {
@@ -405,6 +432,8 @@ Fetch::Fetch(const http::Request& req, std::string_view peer, Downstream* body_s
     : impl_(std::make_unique<Impl>(*this, req, peer, body_source, route, state, worker, info)) {}
 
 Fetch::~Fetch() = default;  // callers end with finish(): no body sender can outlive it
+
+void Fetch::forward_interim(Downstream& down) { impl_->forward_interim(down); }
 
 asio::awaitable<Outcome> Fetch::start() { return impl_->start(); }
 
@@ -473,6 +502,7 @@ asio::awaitable<void> relay(Fetch& fetch, Downstream& down, std::string_view ext
 asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerState& state, Worker& worker,
                             const PassOptions& options) {
   Fetch fetch(down.request(), down.peer(), &down, route, state, worker, down.info());
+  fetch.forward_interim(down);
   auto o = co_await fetch.start();
   if (fetch.client_gone()) {
     co_await fetch.finish();

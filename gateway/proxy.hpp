@@ -2,10 +2,11 @@
 // streamed both ways. Runs on the worker that owns the client connection,
 // with that worker's pools and balancer.
 //
-// Fetch is the upstream half: rewrite the head (hop-by-hop out,
-// X-Forwarded-*, Via in) -> pick an instance (balancer, skipping unhealthy
-// and tried ones) -> take a kept-alive connection or open one -> send ->
-// read the response head; the body is then pulled piece by piece. Whether a
+// Fetch is the upstream half: rewrite the head (hop-by-hop and the route's
+// strip_request_headers out, X-Forwarded-*, Via in) -> pick an instance
+// (balancer, skipping unhealthy and tried ones) -> take a kept-alive
+// connection or open one -> send -> read the response head, passing on
+// interim (1xx) ones if asked; the body is then pulled piece by piece. Whether a
 // failed attempt or a 502/503 answer moves on to another instance, and when
 // a kept-alive connection found closed is sent again on a fresh one, is
 // decided in upstreams/retry.hpp (should_retry, resend_on_fresh_connection).
@@ -44,6 +45,10 @@ class Fetch {
   Fetch(const Fetch&) = delete;
   Fetch& operator=(const Fetch&) = delete;
 
+  // Interim (1xx) responses of the instance go on to `down` as they come,
+  // before the final one, those forwards_interim allows; without this call
+  // they are dropped. Before start().
+  void forward_interim(Downstream& down);
   // Sends the request, with retries, until a response head arrives.
   // Returns ok, or the last failure (see failure_status()).
   boost::asio::awaitable<upstreams::Outcome> start();
@@ -74,6 +79,19 @@ class Fetch {
   int body_status_ = 0;
 };
 
+// Whether an interim (1xx) response of an instance goes on to the client
+// (RFC 9110 15.2: a proxy forwards 1xx responses, but those it asked for
+// itself, and a server sends none to an HTTP/1.0 client):
+//   HTTP/1.0 client   never
+//   100 Continue      never: the gateway answers Expect itself (its own 100
+//                     goes out when the body is first read) and sends no
+//                     Expect upstream, so an instance's 100 is about the
+//                     gateway's request, not the client's
+//   101               never: the parser refuses it (a tunnel would be a
+//                     path of its own)
+//   102, 103, other   forwarded
+bool forwards_interim(int status, int client_version_minor) noexcept;
+
 // Answers a refused request body (400, 413, 408); nothing if status is 0.
 boost::asio::awaitable<void> respond_body_error(Downstream& down, int status);
 
@@ -103,7 +121,10 @@ boost::asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, W
                                    const PassOptions& options = {});
 
 // The request head sent upstream, appended to `out`. Pure, for tests.
-// `peer` is the client address for X-Forwarded-For.
+// `peer` is the client address for X-Forwarded-For. Hop-by-hop fields,
+// Expect (the gateway answers it) and the route's strip_request_headers
+// are left out; X-Forwarded-For and Via continue the client's unless the
+// route strips them; X-Forwarded-Proto and -Host are the gateway's own.
 void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
                          std::string_view extra_fields = {});
 

@@ -107,11 +107,11 @@ asio::awaitable<bool> Connection::fill() {
 }
 
 asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_request,
-                                               Clock::duration timeout) {
+                                               Clock::duration timeout, const InterimSink* interim) {
   response_ = &out;
   response_started_ = false;
   eof_ = false;
-  parser_.start(out, head_request);
+  parser_.start(out, head_request, interim ? http::Parser::Interim::report : http::Parser::Interim::skip);
   deadlines_.arm(deadline_, timeout);
   for (;;) {
     if (begin_ == end_) {
@@ -136,6 +136,8 @@ asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_re
       Deadlines::disarm(deadline_);
       co_return Outcome::ok;
     }
+    // The interim head is in `out` until the next feed.
+    if (r.event == http::Event::interim) co_await (*interim)(out);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,6 +37,10 @@ const char* to_string(Outcome o) noexcept;
 // 502 for errors, 504 for timeouts.
 int status_for(Outcome o) noexcept;
 
+// Takes an interim (1xx) response head read before the final one; awaited
+// before reading goes on, so that it can be sent on first.
+using InterimSink = std::function<asio::awaitable<void>(const http::Response&)>;
+
 class Connection {
  public:
   Connection(const asio::any_io_executor& ex, Deadlines& deadlines, std::size_t instance,
@@ -53,8 +58,12 @@ class Connection {
 
   asio::awaitable<Outcome> connect(const std::vector<tcp::endpoint>& endpoints, Clock::duration timeout);
   asio::awaitable<Outcome> send(std::span<const asio::const_buffer> buffers, Clock::duration timeout);
-  // Reads until the head of the final response is parsed (1xx are skipped).
-  asio::awaitable<Outcome> read_head(http::Response& out, bool head_request, Clock::duration timeout);
+  // Reads until the head of the final response is parsed. Interim (1xx)
+  // responses on the way go to `interim` one by one, in order, or are
+  // skipped if it is null. `timeout` bounds the whole wait, interims
+  // included.
+  asio::awaitable<Outcome> read_head(http::Response& out, bool head_request, Clock::duration timeout,
+                                     const InterimSink* interim = nullptr);
   // The next run of body bytes (valid until the next call); `done` is set
   // with the last one. A run may be empty only when done.
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done, Clock::duration timeout);

@@ -49,11 +49,14 @@ void Parser::start(Request& req) {
   body_bytes_ = 0;
 }
 
-void Parser::start(Response& resp, bool head_request) {
+void Parser::start(Response& resp, bool head_request, Interim interim) {
   assert(kind_ == Kind::response);
   resp.clear();
   resp_ = &resp;
   head_request_ = head_request;
+  interim_ = interim;
+  in_interim_ = interim_done_ = false;
+  interim_count_ = 0;
   begun_ = headers_done_ = message_done_ = in_value_ = false;
   header_bytes_ = header_count_ = 0;
   body_bytes_ = 0;
@@ -235,10 +238,15 @@ int Parser::on_headers_complete(llhttp_t* p) {
   if (s.headers_complete_response() != 0) return -1;
   int status = s.resp_->status;
   if (status >= 100 && status < 200) {
-    // Interim response (100 Continue, 103 Early Hints): dropped, the final
-    // one follows on the same connection.
+    // Interim response (100 Continue, 103 Early Hints): the final one
+    // follows on the same connection. 101 would make it a tunnel (a
+    // WebSocket): not supported yet, so refused here.
     if (status == 101) return s.fail(502, "upstream switched protocols");
-    return 0;
+    if (++s.interim_count_ > kMaxInterim) return s.fail(502, "too many interim responses");
+    s.in_interim_ = true;
+    // No body, whatever Content-Length or Transfer-Encoding say (RFC 9110
+    // 15.2): llhttp would read one for a 1xx that has them.
+    return 1;
   }
   s.headers_done_ = true;
   // A response to HEAD, a 204 and a 304 have no body whatever their framing
@@ -279,14 +287,23 @@ int Parser::on_body(llhttp_t* p, const char* at, std::size_t len) {
   return 0;
 }
 
+// After an interim response: the next head is read from scratch.
+void Parser::begin_final_head() {
+  resp_->clear();
+  header_bytes_ = header_count_ = 0;
+  in_value_ = in_interim_ = interim_done_ = false;
+}
+
 int Parser::on_message_complete(llhttp_t* p) {
   auto& s = self(p);
-  if (s.kind_ == Kind::response && !s.headers_done_) {
-    // End of an interim response: start over for the final one.
-    s.resp_->clear();
-    s.header_bytes_ = s.header_count_ = 0;
-    s.in_value_ = false;
-    return 0;
+  if (s.kind_ == Kind::response && s.in_interim_) {
+    if (s.interim_ == Interim::skip) {
+      s.begin_final_head();
+      return 0;
+    }
+    // Reported, and kept in the response until the next feed().
+    s.interim_done_ = true;
+    return HPE_PAUSED;
   }
   s.message_done_ = true;
   return HPE_PAUSED;
@@ -314,6 +331,10 @@ FeedResult Parser::result(llhttp_errno_t err, const char* data, std::size_t len)
     case HPE_PAUSED:
       r.consumed = static_cast<std::size_t>(llhttp_get_error_pos(&llp_) - data);
       llhttp_resume(&llp_);
+      if (interim_done_) {
+        r.event = Event::interim;
+        return r;
+      }
       if (!message_done_) {
         // Paused at the end of the head. A message without a body (no
         // Content-Length, Content-Length: 0, 204, 304) completes without
@@ -354,6 +375,7 @@ FeedResult Parser::feed(char* data, std::size_t len) {
     r.event = Event::error;
     return r;
   }
+  if (interim_done_) begin_final_head();
   return result(llhttp_execute(&llp_, data, len), data, len);
 }
 

@@ -9,6 +9,13 @@
 // Use: start(msg); feed() until Event::headers; then feed() the rest (body
 // bytes come back compacted in FeedResult::body) until Event::message_done.
 // Bytes after a message belong to the next one: start() again and feed them.
+//
+// Interim (1xx) responses come before the final one on the same connection
+// (RFC 9110 15.2). A response parser skips them unless started with
+// Interim::report: then each one's head is an Event::interim, held in the
+// response until the next feed(), which goes on with the next head. They
+// never have a body, whatever their framing fields say. 101 Switching
+// Protocols is an error: nothing here turns a connection into a tunnel.
 #pragma once
 
 #include <llhttp.h>
@@ -31,6 +38,7 @@ struct ParserLimits {
 
 enum class Event {
   need_more,     // all input consumed, message not at a boundary yet
+  interim,       // an interim (1xx) response head is complete (Interim::report)
   headers,       // the head is complete (message() is filled in)
   message_done,  // the message is complete (also implies headers)
   error,         // see error_status() / error_reason()
@@ -47,6 +55,11 @@ struct FeedResult {
 class Parser {
  public:
   enum class Kind { request, response };
+  // What a response parser does with interim (1xx) responses.
+  enum class Interim { skip, report };
+  // More interim responses before a final one than this are an error (502):
+  // an instance cannot keep a client waiting on them for ever.
+  static constexpr int kMaxInterim = 16;
 
   Parser(Kind kind, const ParserLimits& limits);
   Parser(const Parser&) = delete;
@@ -54,7 +67,7 @@ class Parser {
 
   // Begins a new message, to be written into `req` / `resp`.
   void start(Request& req);
-  void start(Response& resp, bool head_request);
+  void start(Response& resp, bool head_request, Interim interim = Interim::skip);
 
   // Forgets all state, for a new connection.
   void reset();
@@ -92,6 +105,7 @@ class Parser {
   bool trailer_piece(std::size_t len);
   int headers_complete_request();
   int headers_complete_response();
+  void begin_final_head();
   FeedResult result(llhttp_errno_t err, const char* data, std::size_t len);
 
   Kind kind_;
@@ -100,6 +114,10 @@ class Parser {
   Request* req_ = nullptr;
   Response* resp_ = nullptr;
   bool head_request_ = false;
+  Interim interim_ = Interim::skip;
+  bool in_interim_ = false;       // the head being read is a 1xx
+  bool interim_done_ = false;     // Event::interim reported; the next feed starts over
+  int interim_count_ = 0;
 
   bool begun_ = false;
   bool headers_done_ = false;

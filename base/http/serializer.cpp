@@ -8,14 +8,21 @@
 namespace gateway::http {
 
 namespace {
-void append_fields(const HeaderMap& h, std::string& out) {
+// The fields but those `skip` is true for, then the blank line.
+template <class Skip>
+void append_fields(const HeaderMap& h, std::string& out, Skip skip) {
   h.for_each([&](const HeaderMap::Field& f) {
+    if (skip(f.name)) return;
     out.append(f.name);
     out.append(": ");
     out.append(f.value);
     out.append(kCrlf);
   });
   out.append(kCrlf);
+}
+
+void append_fields(const HeaderMap& h, std::string& out) {
+  append_fields(h, out, [](std::string_view) { return false; });
 }
 
 void append_int(long long v, std::string& out) {
@@ -34,14 +41,27 @@ void serialize_request_head(const Request& req, std::string& out) {
   append_fields(req.headers, out);
 }
 
-void serialize_response_head(const Response& resp, std::string& out) {
+namespace {
+void append_status_line(const Response& resp, std::string& out) {
   out.append("HTTP/1.1 ");
   append_int(resp.status, out);
   out.push_back(' ');
   if (resp.reason.empty()) out.append(reason_phrase(resp.status));
   else out.append(resp.reason);
   out.append(kCrlf);
+}
+}  // namespace
+
+void serialize_response_head(const Response& resp, std::string& out) {
+  append_status_line(resp, out);
   append_fields(resp.headers, out);
+}
+
+void serialize_interim_head(const Response& resp, std::string& out) {
+  append_status_line(resp, out);
+  append_fields(resp.headers, out, [](std::string_view name) {
+    return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding");
+  });
 }
 
 bool parse_response_head(std::string_view head, Response& out) {

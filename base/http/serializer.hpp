@@ -19,6 +19,10 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 void serialize_request_head(const Request& req, std::string& out);
 // Appends "HTTP/1.1 status reason\r\n", the fields and the blank line.
 void serialize_response_head(const Response& resp, std::string& out);
+// The same for an interim (1xx) response, which has no body: without
+// Content-Length and Transfer-Encoding (RFC 9110 8.6, RFC 9112 6.1: a
+// server sends neither in a 1xx).
+void serialize_interim_head(const Response& resp, std::string& out);
 // The inverse of serialize_response_head for heads this program wrote
 // itself (stored responses): status line and "Name: value" lines, CRLF
 // separated, the blank line optional. False if it is not such a head.

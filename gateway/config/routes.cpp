@@ -8,6 +8,7 @@
 #include "gateway/config/sections.hpp"
 
 #include <charconv>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -137,8 +138,10 @@ void read_cache_valid(Context& ctx, const Field& field, cache::RuleConfig& rule)
 
 // A list of header or cookie names (or one name alone), as written. Header
 // names repeat whatever their case; cookie names are case-sensitive.
-std::vector<std::string> read_name_list(Context& ctx, const Field& field, std::string_view noun,
-                                        bool ignore_case) {
+// `refused`, if given, says why a name may not be listed (or nothing).
+std::vector<std::string> read_name_list(
+    Context& ctx, const Field& field, std::string_view noun, bool ignore_case,
+    const std::function<std::optional<std::string>(std::string_view)>& refused = {}) {
   std::vector<std::string> names;
   std::map<std::string, int> lines;  // compared name -> line first given
   for (const auto& item : one_or_list(ctx.diag, field)) {
@@ -146,6 +149,10 @@ std::vector<std::string> read_name_list(Context& ctx, const Field& field, std::s
     if (!name) continue;
     if (!valid_token(*name)) {
       ctx.diag.error(item, "invalid " + std::string(noun) + " name " + quote(*name));
+      continue;
+    }
+    if (auto why = refused ? refused(*name) : std::nullopt) {
+      ctx.diag.error(item, *why);
       continue;
     }
     auto [first, inserted] =
@@ -227,6 +234,50 @@ void read_cache_rule(Context& ctx, const Field& field, std::size_t route,
 }
 
 // ---------------------------------------------------------------------------
+// Request fields a route strips
+// ---------------------------------------------------------------------------
+
+// Fields the gateway needs to forward a request at all: never stripped.
+constexpr std::string_view kUnstrippable[] = {"Host", "Content-Length", "Transfer-Encoding"};
+
+// The names of `strip_request_headers` (or of its `headers:`), added to
+// `route.strip_request_headers` unless already there (the defaults).
+void add_stripped_names(Context& ctx, const Field& field, RouteConfig& route) {
+  const bool empty_list = field.node.IsSequence() && field.node.size() == 0;
+  if (empty_list) {
+    ctx.diag.error(field, "an empty list adds nothing to the fields stripped by default; write "
+                          "{defaults: false} to strip none");
+    return;
+  }
+  auto unstrippable = [](std::string_view name) -> std::optional<std::string> {
+    for (auto needed : kUnstrippable)
+      if (http::iequals(needed, name)) return quote(name) + " cannot be stripped: the gateway needs it to forward requests";
+    return std::nullopt;
+  };
+  auto& names = route.strip_request_headers;
+  for (auto& name : read_name_list(ctx, field, "header", true, unstrippable)) {
+    auto same = [&](std::string_view other) { return http::iequals(other, name); };
+    if (std::none_of(names.begin(), names.end(), same)) names.push_back(std::move(name));
+  }
+}
+
+// `strip_request_headers: NAME` or a list: stripped besides the defaults
+// (kStrippedRequestHeaders). `{defaults: false, headers: [...]}`: only the
+// listed ones (none without `headers`).
+void read_strip_request_headers(Context& ctx, const Field& field, RouteConfig& route) {
+  if (!field.node.IsMap()) {
+    add_stripped_names(ctx, field, route);
+    return;
+  }
+  MapReader map(ctx.diag, field, {"defaults", "headers"});
+  if (!map.valid()) return;
+  bool defaults = true;
+  map.read_bool("defaults", defaults);
+  if (!defaults) route.strip_request_headers.clear();
+  if (const Field* headers = map.get("headers")) add_stripped_names(ctx, *headers, route);
+}
+
+// ---------------------------------------------------------------------------
 // A route
 // ---------------------------------------------------------------------------
 
@@ -273,8 +324,8 @@ void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::siz
   }
 }
 
-// strip_prefix, name and cache: strip_prefix needs a prefix, and it and
-// cache need a proxy route.
+// strip_prefix, name, strip_request_headers and cache: strip_prefix needs a
+// prefix, and all but name need a proxy route.
 void read_options(Context& ctx, const MapReader& map, const Field& field, const KindKeys& kinds,
                   std::size_t index, RouteRefs& refs, RouteConfig& route) {
   if (map.get("strip_prefix") && !map.get("prefix")) {
@@ -289,6 +340,16 @@ void read_options(Context& ctx, const MapReader& map, const Field& field, const 
 
   route.name = route.prefix.empty() ? route.path : route.prefix;
   map.read_string("name", route.name);
+
+  if (const Field* strip = map.get("strip_request_headers")) {
+    if (kinds.one() && !kinds.proxies()) {
+      ctx.diag.error(*map.key_mark("strip_request_headers"),
+                     field.path + ": strip_request_headers needs an upstream, not " + kinds.not_proxy() +
+                         " (the routes its " + (kinds.page ? "fragments" : "parts") + " go through strip theirs)");
+    } else {
+      read_strip_request_headers(ctx, *strip, route);
+    }
+  }
 
   if (const Field* cache = map.get("cache")) {
     if (kinds.one() && !kinds.proxies()) {
@@ -306,7 +367,7 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
                 RouteRefs& refs) {
   MapReader map(ctx.diag, field,
                 {"prefix", "path", "host", "upstream", "page", "aggregate", "strip_prefix", "name",
-                 "cache"});
+                 "strip_request_headers", "cache"});
   if (!map.valid()) return;
   const std::size_t index = routes.size();
   RouteConfig route;
