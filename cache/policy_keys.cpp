@@ -299,7 +299,8 @@ bool bypassed(const http::Request& req, const RuleConfig& rule) {
 bool cacheable_method(std::string_view method) noexcept { return method == "GET" || method == "HEAD"; }
 
 bool fast_hit_request(const http::Request& req, const RuleConfig& rule) {
-  return req.method == "GET" && !bypassed(req, rule) && !req.headers.contains("Authorization");
+  return req.method == "GET" && !bypassed(req, rule) && !req.headers.contains("Authorization") &&
+         !req.headers.contains("Range");
 }
 
 // --- Vary --------------------------------------------------------------------------------
