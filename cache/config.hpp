@@ -25,6 +25,17 @@ struct RedisConfig {
   std::string key_prefix = "gw:";         // all keys, and the pub/sub channel prefix+"events"
 };
 
+// Heuristic freshness (RFC 9111 4.2.2), a zone's `heuristic:`: a response
+// without explicit freshness, whose status is heuristically cacheable (or
+// that says public), and that no route TTL covers, is fresh for `fraction`
+// of the time between its Last-Modified and its Date, at most `max`. Off
+// unless the zone turns it on.
+struct HeuristicConfig {
+  bool enabled = false;
+  double fraction = 0.1;  // RFC 9111 4.2.2's "typical setting": 10%
+  Duration max{86'400'000};
+};
+
 // A cache zone (`caches:`): where and how much is stored.
 struct ZoneConfig {
   std::string name;
@@ -36,6 +47,7 @@ struct ZoneConfig {
   Duration inactive{600'000};                // entries unused this long are removed
   std::string tags_header = "Surrogate-Key"; // response header listing purge tags
   std::optional<RedisConfig> redis;          // the fleet's shared tier
+  HeuristicConfig heuristic;
   int line = 0;
 };
 
@@ -55,6 +67,11 @@ class StaleIfSet {
   static constexpr std::uint8_t bit(StaleIf c) noexcept { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(c)); }
   std::uint8_t bits_ = 0;
 };
+
+// RFC 9213 3: the targeted field for CDNs, which a gateway in front of a
+// fleet is. (A function, not a braced initializer: g++ 12 fails on the
+// latter when a RuleConfig is built from `{}`.)
+inline std::vector<std::string> default_targeted_fields() { return {"CDN-Cache-Control"}; }
 
 // A route's `cache:` block: how its responses are cached.
 struct RuleConfig {
@@ -76,6 +93,16 @@ struct RuleConfig {
   Duration lock_timeout{5'000};  // a waiter on another request's fill gives up after this
   std::size_t lock_max_waiters = 10'000;
   Duration background_update_timeout{30'000};
+  // RFC 9213: response fields targeted at this cache, in order; the first
+  // present with a valid value replaces Cache-Control (and Expires) for
+  // what this cache stores and for how long. Sent downstream unchanged.
+  std::vector<std::string> targeted_fields = default_targeted_fields();
+  // A Range miss fills the whole object and answers the range from it; an
+  // object larger than this is not filled for a Range request: the request
+  // goes upstream with its Range (nginx's slice territory).
+  std::uint64_t range_fill_max = 64ull << 20;
+  // The zone's heuristic, copied here when the zone's name is resolved.
+  HeuristicConfig heuristic;
 };
 
 }  // namespace gateway::cache

@@ -157,7 +157,8 @@ std::string encode_meta(const EntryMeta& m) {
   w.i64(m.freshness.lifetime);
   w.i64(m.freshness.stale_while_revalidate);
   w.i64(m.freshness.stale_if_error);
-  w.u8(static_cast<std::uint8_t>((m.freshness.must_revalidate ? 1 : 0) | (m.freshness.no_cache ? 2 : 0)));
+  w.u8(static_cast<std::uint8_t>((m.freshness.must_revalidate ? 1 : 0) | (m.freshness.no_cache ? 2 : 0) |
+                                  (m.freshness.heuristic ? 4 : 0)));
   w.opt_str(m.validators.etag);
   w.u8(m.validators.last_modified ? 1 : 0);
   w.i64(m.validators.last_modified.value_or(0));
@@ -183,6 +184,7 @@ std::optional<EntryMeta> decode_meta(std::string_view bytes) {
   auto flags = r.u8();
   m.freshness.must_revalidate = (flags & 1) != 0;
   m.freshness.no_cache = (flags & 2) != 0;
+  m.freshness.heuristic = (flags & 4) != 0;  // files written before it existed have 0: not heuristic
   m.validators.etag = r.opt_str();
   bool has_lm = r.u8() != 0;
   auto lm = r.i64();

@@ -35,8 +35,12 @@ struct Directive {
 // Calls f(Directive) for each directive of a Cache-Control list. An argument
 // is a token or a quoted-string (with \-escapes); commas inside quotes do not
 // split. Anything after an argument up to the next comma is ignored.
+// Returns whether the list was read cleanly: every name a token, every `=`
+// followed by an argument, every quote closed, nothing ignored (what a
+// targeted field needs, valid_targeted_value).
 template <class F>
-void for_each_directive(std::string_view s, F&& f) {
+bool for_each_directive(std::string_view s, F&& f) {
+  bool clean = true;
   std::size_t i = 0;
   const std::size_t n = s.size();
   while (i < n) {
@@ -46,6 +50,7 @@ void for_each_directive(std::string_view s, F&& f) {
     while (i < n && s[i] != ',' && s[i] != '=' && !is_ows(s[i])) ++i;
     Directive d;
     d.name = s.substr(start, i - start);
+    clean = clean && is_token(d.name);
     std::size_t j = i;
     while (j < n && is_ows(s[j])) ++j;
     if (j < n && s[j] == '=') {
@@ -58,15 +63,20 @@ void for_each_directive(std::string_view s, F&& f) {
           d.argument += s[i];
         }
         if (i < n) ++i;  // the closing quote
+        else clean = false;
       } else {
         const std::size_t arg = i;
         while (i < n && s[i] != ',' && !is_ows(s[i])) ++i;
         d.argument = s.substr(arg, i - arg);
+        clean = clean && is_token(d.argument);
       }
     }
+    while (i < n && is_ows(s[i])) ++i;
+    if (i < n && s[i] != ',') clean = false;
     while (i < n && s[i] != ',') ++i;
     if (!d.name.empty()) f(d);
   }
+  return clean;
 }
 
 // The first occurrence of a directive with an argument decides, even if it
@@ -134,13 +144,16 @@ std::optional<Seconds> rule_ttl(const RuleConfig& rule, int status) {
 
 // Explicit expiration time (RFC 9111 4.2.1): s-maxage (shared caches only),
 // then max-age, then Expires - Date. An invalid Expires is in the past (RFC
-// 9111 5.3), so is a past one.
+// 9111 5.3), so is a past one; Expires is one HTTP-date, so two Expires
+// lines are invalid too. Directives from a targeted field make Expires
+// ignored (RFC 9213 2.2).
 std::optional<Seconds> explicit_lifetime(const ResponseDirectives& d, const HeaderMap& h, Seconds response_time) {
   if (d.s_maxage) return *d.s_maxage;
   if (d.max_age) return *d.max_age;
+  if (d.targeted) return std::nullopt;
   auto expires_field = h.get("Expires");
   if (!expires_field) return std::nullopt;
-  auto expires = http::parse_http_date(trim(*expires_field));
+  auto expires = h.count("Expires") == 1 ? http::parse_http_date(trim(*expires_field)) : std::nullopt;
   if (!expires) return 0;
   Seconds date = header_date(h, "Date").value_or(response_time);
   return std::clamp<Seconds>(Seconds(*expires) - date, 0, kMaxDelta);
@@ -151,9 +164,33 @@ std::optional<Seconds> explicit_lifetime(const ResponseDirectives& d, const Head
 // --- Cache-Control -------------------------------------------------------------
 
 ResponseDirectives parse_response_directives(const http::HeaderMap& headers) {
+  return parse_response_directives(headers.get_all("Cache-Control"));
+}
+
+ResponseDirectives parse_response_directives(const http::HeaderMap& headers, const RuleConfig& rule) {
+  // RFC 9213 2.2: the first targeted field (in the rule's order) with a
+  // valid, non-empty value; a field that is not is as if absent.
+  for (const auto& name : rule.targeted_fields) {
+    if (!headers.contains(name)) continue;
+    const std::string value = headers.get_all(name);
+    if (!valid_targeted_value(value)) continue;
+    ResponseDirectives r = parse_response_directives(value);
+    r.targeted = true;
+    return r;
+  }
+  return parse_response_directives(headers);
+}
+
+bool valid_targeted_value(std::string_view value) {
+  bool any = false;
+  const bool clean = for_each_directive(value, [&](const Directive&) { any = true; });
+  return clean && any;
+}
+
+ResponseDirectives parse_response_directives(std::string_view list) {
   ResponseDirectives r;
   FirstDelta max_age, s_maxage, swr, sie;
-  for_each_directive(headers.get_all("Cache-Control"), [&](const Directive& d) {
+  for_each_directive(list, [&](const Directive& d) {
     const auto n = d.name;
     if (iequals(n, "max-age")) max_age.take(d);
     else if (iequals(n, "s-maxage")) s_maxage.take(d);
@@ -208,6 +245,8 @@ RequestDirectives parse_request_directives(const http::HeaderMap& headers) {
   return r;
 }
 
+bool only_if_cached(const http::Request& req) { return parse_request_directives(req.headers).only_if_cached; }
+
 // --- Storing -----------------------------------------------------------------------
 
 bool heuristically_cacheable(int status) noexcept {
@@ -236,7 +275,7 @@ StoreDecision can_store(const http::Request& req, const http::Response& resp, co
   // RFC 9111 3.3-3.4: a cache that does not combine ranges stores no 206.
   if (status == 206) return {false, "partial content"};
 
-  const ResponseDirectives d = parse_response_directives(resp.headers);
+  const ResponseDirectives d = parse_response_directives(resp.headers, rule);
   if (parse_request_directives(req.headers).no_store) return {false, "no-store"};  // RFC 9111 5.2.1.5
   // RFC 9111 5.2.2.3: must-understand limits storage to a cache that
   // implements the status's rules, and then no-store is to be ignored.
@@ -256,7 +295,10 @@ StoreDecision can_store(const http::Request& req, const http::Response& resp, co
   if (!explicit_ttl && !d.public_ && !heuristically_cacheable(status) && !rule_valid_for(rule, status))
     return {false, "status"};
   const auto rule_lifetime = rule_ttl(rule, status);
-  if (!explicit_ttl && !rule_lifetime) return {false, "no freshness"};
+  // RFC 9111 4.2.2: the zone's heuristic needs a Last-Modified (how long
+  // it gives depends on the Date, which freshness() reads with the clock).
+  const bool heuristic = rule.heuristic.enabled && header_date(resp.headers, "Last-Modified").has_value();
+  if (!explicit_ttl && !rule_lifetime && !heuristic) return {false, "no freshness"};
   // A rule TTL of 0 that decides the lifetime (`valid: {404: 0s}`) means
   // "do not cache", as in nginx.
   if (rule_lifetime == Seconds{0} && (rule.override || !explicit_ttl)) return {false, "no freshness"};
@@ -273,17 +315,35 @@ StoreDecision can_store(const http::Request& req, const http::Response& resp, co
 
 // --- Freshness -----------------------------------------------------------------------
 
+std::optional<Seconds> heuristic_lifetime(const http::Response& resp, const ResponseDirectives& d,
+                                          const HeuristicConfig& h, Seconds response_time) {
+  // RFC 9111 4.2.2: only for a status cacheable by default, or a response
+  // marked cacheable (public); "a fraction of the interval since" its
+  // Last-Modified, which must lie before its Date.
+  if (!h.enabled || (!heuristically_cacheable(resp.status) && !d.public_)) return std::nullopt;
+  const auto last_modified = header_date(resp.headers, "Last-Modified");
+  if (!last_modified) return std::nullopt;
+  const Seconds date = header_date(resp.headers, "Date").value_or(response_time);
+  if (*last_modified >= date) return std::nullopt;
+  const auto lifetime = static_cast<Seconds>(static_cast<double>(date - *last_modified) * h.fraction);
+  return std::clamp<Seconds>(lifetime, 0, std::min(ceil_seconds(h.max), kMaxDelta));
+}
+
 Freshness freshness(const http::Response& resp, const RuleConfig& rule, Seconds response_time) {
-  const ResponseDirectives d = parse_response_directives(resp.headers);
+  const ResponseDirectives d = parse_response_directives(resp.headers, rule);
   const auto explicit_ttl = explicit_lifetime(d, resp.headers, response_time);
   const auto rule_lifetime = rule_ttl(rule, resp.status);
   Freshness f;
-  if (rule.override && rule_lifetime)
+  if (rule.override && rule_lifetime) {
     f.lifetime = *rule_lifetime;
-  else if (explicit_ttl)
+  } else if (explicit_ttl) {
     f.lifetime = *explicit_ttl;
-  else
-    f.lifetime = rule_lifetime.value_or(0);  // the operator's heuristic (RFC 9111 4.2.2)
+  } else if (rule_lifetime) {
+    f.lifetime = *rule_lifetime;  // the operator's heuristic, per route
+  } else if (auto h = heuristic_lifetime(resp, d, rule.heuristic, response_time)) {
+    f.lifetime = *h;  // the zone's (RFC 9111 4.2.2)
+    f.heuristic = true;
+  }
   f.stale_while_revalidate = d.stale_while_revalidate.value_or(0);
   f.stale_if_error = d.stale_if_error.value_or(0);
   // RFC 9111 5.2.2.10: s-maxage carries proxy-revalidate for shared caches.

@@ -11,7 +11,8 @@
 // Implemented by theme: policy.cpp (Cache-Control, storing, freshness,
 // stale use), policy_keys.cpp (keys, bypass, Vary, invalidation, tags),
 // policy_messages.cpp (validation, reuse with credentials, the requests and
-// responses the cache builds, X-Cache and Cache-Status).
+// responses the cache builds, X-Cache and Cache-Status), policy_ranges.cpp
+// (Range requests answered from a stored response).
 #pragma once
 
 #include <array>
@@ -62,8 +63,28 @@ struct ResponseDirectives {
   // list (`no-cache=""`) counts as the unqualified directive.
   std::vector<std::string> no_cache_fields;
   std::vector<std::string> private_fields;
+  // Read from a targeted field (RFC 9213), not Cache-Control: Expires is
+  // then ignored (RFC 9213 2.2).
+  bool targeted = false;
 };
+// The response's Cache-Control, as every cache reads it.
 ResponseDirectives parse_response_directives(const http::HeaderMap& headers);
+// One Cache-Control list (or a targeted field's value).
+ResponseDirectives parse_response_directives(std::string_view list);
+// What this cache follows under `rule` (RFC 9213 2.2): the first of
+// rule.targeted_fields present with a valid, non-empty value, whatever
+// Cache-Control says, else Cache-Control. Storability, freshness and reuse
+// with credentials read these; the fields are stored and forwarded as sent
+// (RFC 9213 3 lets a CDN remove CDN-Cache-Control; this one keeps it, so a
+// CDN in front of the gateway gets the origin's instructions).
+ResponseDirectives parse_response_directives(const http::HeaderMap& headers, const RuleConfig& rule);
+// A targeted field's value is a Structured Fields Dictionary (RFC 9213 2.1)
+// whose members are cache directives. Valid here: what the Cache-Control
+// parser reads without ignoring anything (names and token arguments are
+// tokens, quoted-strings closed, nothing between an argument and the next
+// comma), and at least one directive. An invalid field is ignored, as if
+// absent (RFC 9213 2.1).
+bool valid_targeted_value(std::string_view value);
 
 // Request directives (RFC 9111 5.2.1). A malformed delta-seconds makes its
 // directive absent. `Pragma: no-cache` counts as no-cache only when the
@@ -77,6 +98,11 @@ struct RequestDirectives {
   bool only_if_cached = false;
 };
 RequestDirectives parse_request_directives(const http::HeaderMap& headers);
+// RFC 9111 5.2.1.7: the client wants a stored response or a 504, never the
+// upstream. Honoured whatever the rule's honor_client_no_cache says: unlike
+// no-cache it keeps load off the upstream and cannot empty the cache for
+// others.
+bool only_if_cached(const http::Request& req);
 
 // --- Keys ------------------------------------------------------------------
 
@@ -130,7 +156,8 @@ RequestUse request_use(const http::Request& req, const RuleConfig& rule);
 // The fast path for fresh hits held in RAM (fragments of composed pages,
 // answered without a coroutine of their own) takes only a plain GET that
 // uses the cache (request_use) and that carries no Authorization (whose reuse
-// depends on the stored response: reusable_with_authorization). The stored
+// depends on the stored response: reusable_with_authorization) and no
+// Range (answered with a part: range_plan). The stored
 // response must then be fresh by its own freshness alone (usability without
 // request directives; fragment requests carry none). Anything else takes
 // the full path.
@@ -177,16 +204,29 @@ bool heuristically_cacheable(int status) noexcept;
 // What is decided once, when a response is stored.
 struct Freshness {
   Seconds lifetime = 0;   // freshness lifetime (RFC 9111 4.2.1), after the rule's overrides
+  bool heuristic = false; // lifetime from the zone's heuristic (RFC 9111 4.2.2)
   Seconds stale_while_revalidate = 0;
   Seconds stale_if_error = 0;
   bool must_revalidate = false;  // must-revalidate, proxy-revalidate or s-maxage: never served stale unchecked
   bool no_cache = false;         // revalidate before every use
 };
 // Freshness lifetime per RFC 9111 4.2.1: s-maxage > max-age > Expires - Date
-// > the rule's TTL for the status (`valid`, then `ttl`); with rule.override
-// the rule's TTL wins whenever it has one for the status. `response_time`
-// stands in for a missing or invalid Date.
+// > the rule's TTL for the status (`valid`, then `ttl`) > the zone's
+// heuristic (heuristic_lifetime); with rule.override the rule's TTL wins
+// whenever it has one for the status. Directives are read under the rule
+// (targeted fields first). An Expires that is not one valid HTTP-date
+// (RFC 9110 5.6.7: a one-digit hour, a zone other than GMT, extra spaces,
+// two Expires lines) is in the past (RFC 9111 5.3). `response_time` stands
+// in for a missing or invalid Date.
 Freshness freshness(const http::Response& resp, const RuleConfig& rule, Seconds response_time);
+// RFC 9111 4.2.2: the heuristic lifetime `h` gives a response: h.fraction
+// of Date - Last-Modified (Date: `response_time` if missing), at most h.max.
+// nullopt when it does not apply: off, a status neither heuristically
+// cacheable nor made cacheable by public, no valid Last-Modified, or one not
+// before the Date. Whether there is explicit freshness is freshness()'s
+// business: it asks only when there is none.
+std::optional<Seconds> heuristic_lifetime(const http::Response& resp, const ResponseDirectives& d,
+                                          const HeuristicConfig& h, Seconds response_time);
 
 // RFC 9111 4.2.3: the corrected initial age of a response received at
 // response_time for a request sent at request_time (uses Age and Date).
@@ -301,6 +341,9 @@ void remove_unstorable_fields(http::HeaderMap& headers);
 // `stored_head` is the stored status line and fields (EntryMeta::head); a
 // head that cannot be read is never reused for credentials.
 bool reusable_with_authorization(const http::Request& req, std::string_view stored_head);
+// The same with the stored response's directives read under `rule`
+// (targeted fields first), as can_store read them.
+bool reusable_with_authorization(const http::Request& req, std::string_view stored_head, const RuleConfig& rule);
 
 // --- The requests a cache sends --------------------------------------------
 
@@ -326,8 +369,9 @@ http::Request revalidation_request(const http::Request& client, const Validators
 // each line ending in CRLF, without the blank line. Without what a shared
 // cache must not store (remove_unstorable_fields), without framing
 // (Content-Length, Transfer-Encoding) and without the fields every response
-// gets anew (Age, X-Cache, Cache-Status); with `now` as Date if the response
-// has none (RFC 9110 6.6.1: a recipient adds one).
+// gets anew (Age, X-Cache, Cache-Status, and Accept-Ranges: this cache
+// answers ranges of what it stores whatever the origin said); with `now` as
+// Date if the response has none (RFC 9110 6.6.1: a recipient adds one).
 std::string stored_head(const http::Response& resp, Seconds now);
 
 // Does the cache answer a client's conditional request with a 304 of its
@@ -341,6 +385,102 @@ bool answers_not_modified(const http::Request& req, int stored_status, const Val
 // Lines end in CRLF, without the blank line. nullopt if the stored head
 // cannot be read.
 std::optional<std::string> not_modified_head(std::string_view stored_head);
+
+// --- Ranges (RFC 9110 14) ----------------------------------------------------
+//
+// This cache stores only complete responses (RFC 9111 3.4 allows it) and
+// answers ranges from them, as nginx does: a single range is a 206 from the
+// stored body (RAM tier or file), several ranges one multipart/byteranges
+// 206, an unsatisfiable set a 416. A miss fills the whole object (the fill
+// request drops Range) and the client gets its range as the body streams
+// by, and so does a request that follows the fill (both only for a single
+// range: parts of several ranges come out of order, so those get the full
+// 200, like Varnish; the next request is a hit and gets its multipart).
+
+// A byte range resolved against a representation of known length: first
+// and last positions, inclusive (RFC 9110 14.1.2).
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t size() const noexcept { return last - first + 1; }
+  bool operator==(const ByteRange&) const = default;
+};
+
+// How a request's Range is answered.
+struct RangePlan {
+  enum class Kind {
+    full,           // the whole 200: no Range, or one that is ignored
+    partial,        // 206 of `ranges`: one part, or multipart/byteranges
+    unsatisfiable,  // 416 with Content-Range: bytes */length (RFC 9110 15.5.17)
+  };
+  Kind kind = Kind::full;
+  std::vector<ByteRange> ranges;  // partial: in the order requested
+};
+
+// A request asking for more ranges than this gets the whole 200.
+inline constexpr std::size_t kMaxRanges = 16;
+
+// A Range field value for a representation of `length` bytes (RFC 9110
+// 14.1.2, 14.2). Ignored (full): a unit other than bytes (case-insensitive),
+// a syntax error, a range whose last-pos is below its first-pos (all
+// "invalid", which a server MAY ignore), more than kMaxRanges ranges, or
+// several whose sizes add up to more than the representation (overlaps:
+// RFC 9110 14.2's denial-of-service warning; nginx's rule), and any Range
+// on an empty representation. Unsatisfiable ranges (first-pos at or past
+// the end, a suffix of 0) are dropped; none left: unsatisfiable. Positions
+// past the end are cut to it; a suffix longer than the representation is
+// all of it.
+RangePlan parse_ranges(std::string_view range, std::uint64_t length);
+
+// RFC 9110 13.1.5: does If-Range's validator match the response (its
+// head's fields)? An entity-tag, by strong comparison only: both strong and
+// the same (a weak one never matches). An HTTP-date, only when equal to a
+// Last-Modified that is strong: the response's Date at least one second
+// later (RFC 9110 8.8.2.2). Anything else does not match.
+bool if_range_matches(std::string_view if_range, const http::HeaderMap& response);
+
+// Whether a request asks for a range at all: a GET with a Range field
+// (RFC 9110 14.2: GET is the only method ranges are defined for). Cheap:
+// callers test it before reading a stored head.
+bool range_requested(const http::Request& req);
+
+// How this cache answers `req` from a response with `status` and the fields
+// `response`, whose body is `length` bytes (nullopt: not known yet, a
+// chunked response). Ranges apply only where the answer would otherwise be
+// a 200 (RFC 9110 14.2), of known length, to one Range field, and only if
+// If-Range (when sent) matches; otherwise the full response.
+RangePlan range_plan(const http::Request& req, int status, const http::HeaderMap& response,
+                     std::optional<std::uint64_t> length);
+
+// A Range miss whose upstream announces a 200 of more than the rule's
+// range_fill_max bytes is not filled for this request: it goes upstream
+// with its Range instead (nginx leaves such objects to its slice module).
+// Only when the range would apply (range_plan is not full).
+bool passes_range(const http::Request& req, const http::Response& resp, const RuleConfig& rule);
+
+// The response made a 206 of one range (RFC 9110 15.3.7.1): status and
+// reason, Content-Range "bytes first-last/length", content_length the
+// range's size.
+void make_partial(http::Response& resp, ByteRange range, std::uint64_t length);
+// A 416 for a representation of `length` bytes: Content-Range "bytes
+// */length" (RFC 9110 15.5.17), no body.
+http::Response unsatisfiable_response(std::uint64_t length);
+
+// A multipart/byteranges body (RFC 9110 14.6, 15.3.7.2): before each part
+// its head (delimiter, the representation's Content-Type if it has one,
+// Content-Range), then the part's bytes; after the last, the close
+// delimiter. Each delimiter starts on a line of its own.
+struct Multipart {
+  std::vector<std::string> part_heads;
+  std::string end;
+  std::uint64_t content_length = 0;  // of the whole body
+};
+// The response made a multipart 206 of `ranges` with `boundary` (1 to 70
+// characters of bchars, RFC 2046 5.1.1): status, Content-Type
+// "multipart/byteranges; boundary=...", no Content-Range, content_length
+// the whole body's. Returns the pieces around the parts.
+Multipart make_multipart(http::Response& resp, const std::vector<ByteRange>& ranges, std::uint64_t length,
+                         std::string_view boundary);
 
 // --- X-Cache and Cache-Status ----------------------------------------------
 
@@ -370,20 +510,29 @@ struct CacheStatusFacts {
   bool request_body = false;    // bypass: because the request has a body (RequestUse::pass_body)
   int upstream_status = 0;      // expired: what the upstream answered the revalidation with
   bool collapsed = false;       // miss: streamed from another request's fill
+  bool heuristic = false;       // hit: fresh by the zone's heuristic (RFC 9111 4.2.2)
+  bool only_if_cached = false;  // miss: the client asked for only-if-cached, nothing could be used (a 504)
+  bool accept_ranges = false;   // any: a 200 or 206 this cache can answer ranges of
   std::string_view not_stored;  // miss, expired: why the response was not stored (can_store's reason,
                                 // "write-failed" or "disk-backlog"); empty if it was stored
 };
 // The fields a response of a cached route gets on top of its own, each
-// "Name: value\r\n": Age (if facts.age), X-Cache, and Cache-Status (RFC 9211)
-// with this cache's entry ("gateway"):
+// "Name: value\r\n": Age (if facts.age), Accept-Ranges: bytes (if
+// facts.accept_ranges), X-Cache, and Cache-Status (RFC 9211) with this
+// cache's entry ("gateway"):
 //   hit, stale, updating  "gateway; hit; ttl=<ttl>", then "; detail=stale",
 //                         "; detail=updating", or for a hit from the shared
-//                         tier "; detail=shared-tier"
+//                         tier "; detail=shared-tier", or for a hit fresh by
+//                         the heuristic "; detail=heuristic" (RFC 9211 2.8:
+//                         detail is the cache's own; no Warning: RFC 9111
+//                         obsoleted it)
 //   revalidated           "gateway; fwd=stale; fwd-status=304"
 //   expired               "gateway; fwd=stale; fwd-status=<upstream status>",
 //                         then "; stored" or "; detail=<why not stored>"
 //   miss                  "gateway; fwd=uri-miss", then "; collapsed",
-//                         "; stored" or "; detail=<why not stored>"
+//                         "; stored" or "; detail=<why not stored>"; for
+//                         only-if-cached "gateway; detail=only-if-cached"
+//                         (nothing was forwarded)
 //   bypass                "gateway; fwd=method", "gateway; fwd=bypass; detail=request-body"
 //                         or "gateway; fwd=bypass"
 std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts);

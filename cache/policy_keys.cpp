@@ -307,7 +307,7 @@ RequestUse request_use(const http::Request& req, const RuleConfig& rule) {
 
 bool fast_hit_request(const http::Request& req, const RuleConfig& rule) {
   return req.method == "GET" && request_use(req, rule) == RequestUse::cache &&
-         !req.headers.contains("Authorization");
+         !req.headers.contains("Authorization") && !req.headers.contains("Range");
 }
 
 // --- Vary --------------------------------------------------------------------------------

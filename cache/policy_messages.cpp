@@ -159,10 +159,20 @@ void remove_unstorable_fields(http::HeaderMap& headers) {
 // --- Reuse with credentials ------------------------------------------------------
 
 bool reusable_with_authorization(const http::Request& req, std::string_view stored_head) {
+  // Cache-Control alone: a rule that reads no targeted field.
+  static const RuleConfig kCacheControlOnly = [] {
+    RuleConfig r;
+    r.targeted_fields.clear();
+    return r;
+  }();
+  return reusable_with_authorization(req, stored_head, kCacheControlOnly);
+}
+
+bool reusable_with_authorization(const http::Request& req, std::string_view stored_head, const RuleConfig& rule) {
   if (!req.headers.contains("Authorization")) return true;
   http::Response stored;
   if (!http::parse_response_head(stored_head, stored)) return false;
-  return shared_with_credentials(parse_response_directives(stored.headers));
+  return shared_with_credentials(parse_response_directives(stored.headers, rule));
 }
 
 // --- The requests a cache sends --------------------------------------------------
@@ -199,7 +209,8 @@ std::string stored_head(const http::Response& resp, Seconds now) {
   copy.reason = resp.reason;
   resp.headers.for_each([&](const HeaderMap::Field& f) { copy.headers.add(f.name, f.value); });
   remove_unstorable_fields(copy.headers);
-  for (auto name : {"Age", "X-Cache", "Cache-Status", "Content-Length", "Transfer-Encoding", "Connection"})
+  for (auto name : {"Age", "X-Cache", "Cache-Status", "Accept-Ranges", "Content-Length", "Transfer-Encoding",
+                    "Connection"})
     copy.headers.remove(name);
   if (!copy.headers.contains("Date")) copy.headers.add("Date", http::format_http_date(now));
   std::string out;
@@ -231,7 +242,12 @@ std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts) {
     append_number(f, *facts.age);
     f.append(http::kCrlf);
   }
+  if (facts.accept_ranges) f.append("Accept-Ranges: bytes").append(http::kCrlf);
   f.append("X-Cache: ").append(kCacheStatusNames[static_cast<std::size_t>(status)]).append(http::kCrlf);
+  if (facts.only_if_cached) {
+    f.append("Cache-Status: gateway; detail=only-if-cached").append(http::kCrlf);
+    return f;
+  }
   f.append("Cache-Status: gateway; ");
   switch (status) {
     case CacheStatus::hit:
@@ -242,6 +258,7 @@ std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts) {
       if (status == CacheStatus::stale) f.append("; detail=stale");
       else if (status == CacheStatus::updating) f.append("; detail=updating");
       else if (facts.shared_tier) f.append("; detail=shared-tier");
+      else if (facts.heuristic) f.append("; detail=heuristic");
       break;
     case CacheStatus::revalidated:
       f.append("fwd=stale; fwd-status=304");

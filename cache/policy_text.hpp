@@ -25,6 +25,17 @@ inline constexpr Seconds kMaxDelta = Seconds{1} << 31;
 // OWS (RFC 9110 5.6.3).
 inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
+// tchar (RFC 9110 5.6.2).
+inline bool is_tchar(char c) noexcept {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// token = 1*tchar
+inline bool is_token(std::string_view s) noexcept {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
+
 inline std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);

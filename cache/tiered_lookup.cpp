@@ -21,7 +21,7 @@ TieredLookup::Local TieredLookup::local(Seconds now) {
   auto e = zone_.store.lookup(key_, req_, now);
   // A request with credentials gets a stored response only if that response
   // says it may be shared so; otherwise it asks the upstream itself.
-  if (e && !reusable_with_authorization(req_, e->meta.head)) return {nullptr, true};
+  if (e && !reusable_with_authorization(req_, e->meta.head, rule_)) return {nullptr, true};
   return {std::move(e), false};
 }
 
@@ -54,6 +54,12 @@ asio::awaitable<TieredLookup::AfterMiss> TieredLookup::after_local_miss(Seconds 
   co_return next;
 }
 
+asio::awaitable<bool> TieredLookup::stored_elsewhere(ServeShared serve) {
+  if (!zone_.tier) co_return false;
+  FillLead none;
+  co_return co_await from_shared_tier(none, serve);
+}
+
 // A hit in the shared tier: stored locally, then served like a local hit.
 asio::awaitable<bool> TieredLookup::from_shared_tier(FillLead& lead, const ServeShared& serve) {
   auto found = co_await zone_.tier->lookup(client(), key_, req_);
@@ -62,7 +68,7 @@ asio::awaitable<bool> TieredLookup::from_shared_tier(FillLead& lead, const Serve
   // The same rules as for a local entry: the client's own no-cache when the
   // route honours it, and credentials only for what may be shared so.
   if (usability(found->meta.freshness, found->meta.age(now), req_, rule_) != Usability::fresh) co_return false;
-  if (!reusable_with_authorization(req_, found->meta.head)) co_return false;
+  if (!reusable_with_authorization(req_, found->meta.head, rule_)) co_return false;
   auto entry = store_locally(std::move(*found), lead);
   if (lead) {
     lead->progress(entry->meta.body_size);

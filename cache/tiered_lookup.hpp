@@ -74,6 +74,11 @@ class TieredLookup {
     FleetLock lock;
   };
   boost::asio::awaitable<AfterMiss> after_local_miss(Seconds now, ServeShared serve);
+  // 3 alone, after a local miss, for a request that must not reach the
+  // upstream (only-if-cached): a usable entry of the shared tier is stored
+  // locally and served; no fill is led or followed, no lock taken. False
+  // without a shared tier or a usable entry in it.
+  boost::asio::awaitable<bool> stored_elsewhere(ServeShared serve);
 
   // 5. A committed entry goes to the shared tier too (if the zone has one),
   // with its remaining freshness as expiry; `lock` (held or not) is released

@@ -3,7 +3,8 @@
 // cache/policy.hpp (usability, storability, the requests it sends, the
 // fields it adds), and does the I/O they call for: serving a stored entry,
 // relaying the upstream's response while storing it, streaming a fill to
-// its followers, a background refresh. It decides nothing itself.
+// its followers, a background refresh. It decides nothing itself. Range
+// answers are written by cache_ranges.hpp.
 //
 // Runs on the worker of the client connection; a background refresh runs
 // on the same worker, after the request that started it.
@@ -25,6 +26,7 @@
 #include "cache/clock.hpp"
 #include "cache/policy.hpp"
 #include "cache/tiered_lookup.hpp"
+#include "gateway/cache_ranges.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/worker.hpp"
 
@@ -110,9 +112,17 @@ class CachedExchange {
  private:
   void start_lookup(std::string key);
   asio::awaitable<void> pass_through(cache::RequestUse why);
+  // A Range request that the cache does not fill for (passes_range, or the
+  // key's responses are not being stored): upstream with its Range, MISS.
+  asio::awaitable<void> pass_range();
+  // only-if-cached and nothing stored may be used: 504 (RFC 9111 5.2.1.7).
+  asio::awaitable<void> not_cached();
   asio::awaitable<void> with_entry(std::shared_ptr<const cache::Entry> e);
   asio::awaitable<void> miss();
+  cache::TieredLookup::ServeShared serve_shared();
   asio::awaitable<void> follow(cache::FillFollow fill);
+  // Streams `slice` of the fill's body from its file as the leader writes it.
+  asio::awaitable<void> stream_fill(cache::FillFollow& fill, cache::Fill::View view, BodySlice slice);
   // A background refresh of `stale`, leading `lead`.
   asio::awaitable<void> refresh(std::shared_ptr<const cache::Entry> stale, cache::FillLead lead, std::string key);
   void start_background_refresh(std::shared_ptr<const cache::Entry> e, cache::FillLead lead);
@@ -131,7 +141,7 @@ class CachedExchange {
   asio::awaitable<void> store_and_relay(proxy::Fetch& fetch, const http::Request& ureq, bool revalidating,
                                         cache::FillLead& lead, cache::FleetLock& lock, ExchangeTimes times);
   asio::awaitable<void> relay_body(proxy::Fetch& fetch, std::unique_ptr<cache::EntryWriter> writer,
-                                   cache::FillLead& lead, cache::FleetLock& lock);
+                                   cache::FillLead& lead, cache::FleetLock& lock, BodySlice slice);
   bool may_serve_stale(const std::shared_ptr<const cache::Entry>& stale, cache::StaleIf failure) const;
 
   asio::awaitable<bool> serve_entry(std::shared_ptr<const cache::Entry> e, cache::CacheStatus status);
@@ -151,6 +161,7 @@ class CachedExchange {
   std::shared_ptr<bool> abandoned_;
   Seconds now_ = 0;
   bool shared_hit_ = false;  // served from the shared tier
+  bool only_if_cached_ = false;  // the client's only-if-cached: never the upstream
 };
 
 void CachedExchange::count(cache::CacheStatus s) {
@@ -169,8 +180,10 @@ asio::awaitable<void> CachedExchange::run() {
   }
   start_lookup(cache::cache_key(req_, rule_));
   now_ = cache::now_seconds();
+  only_if_cached_ = cache::only_if_cached(req_);
   auto local = tiers_->local(now_);
-  if (local.refused) co_await fetch_and_store(nullptr, {}, {});  // credentials: fetched alone, outside any fill
+  if (local.refused && only_if_cached_) co_await not_cached();
+  else if (local.refused) co_await fetch_and_store(nullptr, {}, {});  // credentials: fetched alone, outside any fill
   else if (local.entry) co_await with_entry(std::move(local.entry));
   else co_await miss();
 }
@@ -198,26 +211,54 @@ asio::awaitable<void> CachedExchange::pass_through(cache::RequestUse why) {
   co_await proxy::serve(down_, route_, *state_, worker_, options);
 }
 
+asio::awaitable<void> CachedExchange::pass_range() {
+  count(cache::CacheStatus::miss);
+  cache::CacheStatusFacts facts;
+  facts.not_stored = "range-pass";
+  const auto fields = cache::cache_fields(cache::CacheStatus::miss, facts);
+  proxy::PassOptions options;
+  options.extra_fields = fields;
+  co_await proxy::serve(down_, route_, *state_, worker_, options);
+}
+
+asio::awaitable<void> CachedExchange::not_cached() {
+  count(cache::CacheStatus::miss);
+  cache::CacheStatusFacts facts;
+  facts.only_if_cached = true;
+  static constexpr std::string_view kBody = "only-if-cached: no stored response can be used\n";
+  http::Response resp;
+  resp.status = 504;
+  resp.headers.set("Content-Type", "text/plain; charset=utf-8");
+  proxy::add_fields(resp.headers, cache::cache_fields(cache::CacheStatus::miss, facts));
+  resp.content_length = kBody.size();
+  down_.write_head(resp);
+  co_await down_.write_body(kBody, true);
+}
+
 asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::Entry> e, cache::CacheStatus status) {
   const auto& m = e->meta;
   cache::CacheStatusFacts facts;
   facts.age = m.age(now_);
   facts.ttl = m.freshness.lifetime - *facts.age;
   facts.shared_tier = shared_hit_;
-  const auto fields = cache::cache_fields(status, facts);
+  facts.heuristic = m.freshness.heuristic;
 
   if (cache::answers_not_modified(req_, m.status, m.validators)) {
     // The client's copy is current: a 304 of our own.
     auto head = cache::not_modified_head(m.head);
     if (!head) co_return false;
     count(status);
-    down_.write_head_raw(304, *head, fields, 0);
+    down_.write_head_raw(304, *head, cache::cache_fields(status, facts), 0);
     co_await down_.finish();
     co_return true;
   }
+  facts.accept_ranges = m.status == 200;
+  const auto fields = cache::cache_fields(status, facts);
+  // A Range: a 206 or a 416 from the entry instead of the whole of it.
+  auto range = stored_range(req_, m);
 
   std::shared_ptr<cache::FileRef> file;
-  if (!e->body && m.body_size > 0 && !req_.is_head()) {
+  if (!e->body && m.body_size > 0 && !req_.is_head() && (!range || range->needs_body())) {
     file = zone_.store.open(*e);
     if (!file) {
       // The file went away (purged or evicted a moment ago): not served.
@@ -226,6 +267,10 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
     }
   }
   count(status);
+  if (range) {
+    co_await write_stored_range(down_, *e, file.get(), std::move(*range), fields);
+    co_return true;
+  }
   down_.write_head_raw(m.status, m.head, fields, m.body_size);
   if (e->body) co_await down_.write_body(*e->body, true);
   else if (file) co_await down_.write_file(file->fd, e->body_offset, m.body_size, true);
@@ -252,6 +297,12 @@ asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::En
         if (co_await serve_entry(e, CacheStatus::updating)) co_return;
         break;
       }
+      if (only_if_cached_) {
+        // Only a revalidation could make it usable (a stale entry the
+        // client did not accept with max-stale): nothing usable is stored.
+        co_await not_cached();
+        co_return;
+      }
       {
         auto joined = tiers_->join(now_);
         if (joined.follow) co_await follow(std::move(joined.follow));
@@ -262,14 +313,26 @@ asio::awaitable<void> CachedExchange::with_entry(std::shared_ptr<const cache::En
   co_await miss();  // the entry could not be served after all
 }
 
-asio::awaitable<void> CachedExchange::miss() {
-  auto next = co_await tiers_->after_local_miss(now_, [this](std::shared_ptr<const cache::Entry> e, Seconds now) {
+cache::TieredLookup::ServeShared CachedExchange::serve_shared() {
+  return [this](std::shared_ptr<const cache::Entry> e, Seconds now) {
     now_ = now;
     shared_hit_ = true;
     return serve_entry(std::move(e), cache::CacheStatus::hit);
-  });
+  };
+}
+
+asio::awaitable<void> CachedExchange::miss() {
+  if (only_if_cached_) {
+    // Stored in the fleet's shared tier counts; the upstream does not.
+    if (!co_await tiers_->stored_elsewhere(serve_shared())) co_await not_cached();
+    co_return;
+  }
+  auto next = co_await tiers_->after_local_miss(now_, serve_shared());
   if (next.served) co_return;
   if (next.follow) co_await follow(std::move(next.follow));
+  // No fill to lead: the key's responses are not being stored (hit-for-miss,
+  // such as an object over range_fill_max): a Range goes upstream as it is.
+  else if (!next.lead && cache::range_requested(req_)) co_await pass_range();
   else co_await fetch_and_store(nullptr, std::move(next.lead), std::move(next.lock));
 }
 
@@ -382,6 +445,18 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
                                                       ExchangeTimes times) {
   auto& resp = fetch.response();
   proxy::rewrite_response_head(resp);
+  if (cache::passes_range(req_, resp, rule_)) {
+    // Too large to fill for a range: the whole body is left unread (the
+    // connection closes) and the client's request goes as it is. For a
+    // while the key's requests go upstream in parallel, Ranges as they are.
+    co_await fetch.finish();
+    if (lead) {
+      lead.pass(now_);
+      lead->release();
+    }
+    co_await pass_range();
+    co_return;
+  }
   const auto decision = cache::can_store(ureq, resp, rule_);
   std::unique_ptr<cache::EntryWriter> writer;
   auto refusal = cache::Store::Refusal::none;
@@ -403,16 +478,17 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
                      : !decision.store ? decision.reason
                      : refusal == cache::Store::Refusal::disk_backlog ? "disk-backlog"
                                                                        : "write-failed";
+  facts.accept_ranges = writer && resp.status == 200 && !resp.headers.contains("Accept-Ranges");
   count(status);
-  proxy::add_fields(resp.headers, cache::cache_fields(status, facts));
-  down_.write_head(resp);
-  co_await relay_body(fetch, std::move(writer), lead, lock);
+  const auto slice = co_await write_relay_head(down_, req_, resp, cache::cache_fields(status, facts));
+  co_await relay_body(fetch, std::move(writer), lead, lock, slice);
 }
 
 asio::awaitable<void> CachedExchange::relay_body(proxy::Fetch& fetch, std::unique_ptr<cache::EntryWriter> writer,
-                                                 cache::FillLead& lead, cache::FleetLock& lock) {
+                                                 cache::FillLead& lead, cache::FleetLock& lock, BodySlice slice) {
   const auto content_length = fetch.response().content_length;
-  bool client_ok = true;
+  bool client_ok = !slice.none;  // the client still takes bytes
+  std::uint64_t offset = 0;      // of `piece` in the body
   for (;;) {
     std::span<const char> piece;
     bool done = false;
@@ -437,7 +513,13 @@ asio::awaitable<void> CachedExchange::relay_body(proxy::Fetch& fetch, std::uniqu
       }
       if (entry) tiers_->share(*entry, lock);
     }
-    if (client_ok && co_await down_.write_body(piece, done)) client_ok = false;
+    if (client_ok) {
+      bool last = false;
+      const auto part = slice.cut(offset, piece, done, last);
+      if ((!part.empty() || last) && co_await down_.write_body(part, last)) client_ok = false;
+      if (last) client_ok = false;  // its response is complete
+    }
+    offset += piece.size();
     if (done) break;
     // Without a client the fill goes on only for the followers and the cache.
     if (!client_ok && !writer) break;
@@ -447,7 +529,6 @@ asio::awaitable<void> CachedExchange::relay_body(proxy::Fetch& fetch, std::uniqu
 
 asio::awaitable<void> CachedExchange::follow(cache::FillFollow fill) {
   zone_stats_.coalesced.inc();
-  const auto& timeouts = state_->runtime->config->timeouts;
   auto view = fill->view();
   // Until the head arrives: at most lock_timeout, then on our own.
   auto lock_deadline = Clock::now() + rule_.lock_timeout;
@@ -466,24 +547,28 @@ asio::awaitable<void> CachedExchange::follow(cache::FillFollow fill) {
   if (view.state == cache::Fill::State::complete) resp.content_length = view.body_bytes;
   cache::CacheStatusFacts facts;
   facts.collapsed = true;
+  facts.accept_ranges = resp.status == 200;
   count(cache::CacheStatus::miss);
-  proxy::add_fields(resp.headers, cache::cache_fields(cache::CacheStatus::miss, facts));
-  down_.write_head(resp);
+  const auto slice = co_await write_relay_head(down_, req_, resp, cache::cache_fields(cache::CacheStatus::miss, facts));
+  if (!slice.none) co_await stream_fill(fill, std::move(view), slice);
+}
 
-  // Stream from the entry's file as the leader writes it.
+asio::awaitable<void> CachedExchange::stream_fill(cache::FillFollow& fill, cache::Fill::View view, BodySlice slice) {
   using State = cache::Fill::State;
+  const auto& timeouts = state_->runtime->config->timeouts;
   std::string buf;
-  std::uint64_t sent = 0;
+  std::uint64_t pos = slice.first;  // the next body byte to send
   for (;;) {
-    if (sent < view.body_bytes) {
-      buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(kFollowChunk, view.body_bytes - sent)));
-      ssize_t n = ::pread(view.file->fd, buf.data(), buf.size(), static_cast<off_t>(view.body_offset + sent));
+    const std::uint64_t available = std::min(view.body_bytes, slice.end);
+    if (pos < available) {
+      buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(kFollowChunk, available - pos)));
+      ssize_t n = ::pread(view.file->fd, buf.data(), buf.size(), static_cast<off_t>(view.body_offset + pos));
       if (n <= 0) {
         down_.abort();
         co_return;
       }
-      sent += static_cast<std::uint64_t>(n);
-      bool last = view.state == State::complete && sent == view.body_bytes;
+      pos += static_cast<std::uint64_t>(n);
+      bool last = pos == slice.end || (view.state == State::complete && pos == view.body_bytes);
       if (co_await down_.write_body(std::span<const char>(buf.data(), static_cast<std::size_t>(n)), last)) co_return;
       if (last) co_return;
       view = fill->view();

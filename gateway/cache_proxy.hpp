@@ -12,6 +12,9 @@
 //                           zone has one (HIT), and takes the fleet's fill lock
 //   unsafe method        -> passed through (BYPASS); success invalidates the URL
 //   GET with a body      -> passed through, body and all (BYPASS; cache::request_use)
+//   Range on a GET       -> a 206 (one range, or multipart/byteranges) or 416 from
+//                           the entry; a miss fills the whole object (cache_ranges.hpp)
+//   only-if-cached       -> what is stored and usable, else a 504; never the upstream
 // Every response says what happened in X-Cache and Cache-Status (RFC 9211).
 //
 // What is decided lives in cache/: the tier order and its single flights in

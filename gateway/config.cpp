@@ -120,6 +120,7 @@ void resolve_cache_zones(Load& load) {
       load.ctx.diag.error(use.field, "unknown cache zone " + config::quote(rule.zone));
     } else {
       rule.zone_index = static_cast<std::size_t>(found - caches.begin());
+      rule.heuristic = found->heuristic;  // a zone option the rule's freshness reads
     }
   }
 }

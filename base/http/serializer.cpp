@@ -142,32 +142,121 @@ std::string format_http_date(std::time_t t) {
   return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
 }
 
-std::optional<std::time_t> parse_http_date(std::string_view s) {
-  // Copy into a NUL-terminated buffer for sscanf; dates are short.
-  if (s.size() >= 64) return std::nullopt;
-  char buf[64];
-  std::memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  char wday[16], mon[4];
-  int day, year, hh, mm, ss;
-  std::tm tm{};
-  if (std::sscanf(buf, "%3s, %2d %3s %4d %2d:%2d:%2d GMT", wday, &day, mon, &year, &hh, &mm, &ss) == 7) {
-    // IMF-fixdate
-  } else if (std::sscanf(buf, "%15[A-Za-z], %2d-%3s-%2d %2d:%2d:%2d GMT", wday, &day, mon, &year, &hh, &mm, &ss) == 7) {
-    year += year < 70 ? 2000 : 1900;  // RFC 850
-  } else if (std::sscanf(buf, "%3s %3s %2d %2d:%2d:%2d %4d", wday, mon, &day, &hh, &mm, &ss, &year) == 7) {
-    // asctime
-  } else {
-    return std::nullopt;
+namespace {
+
+// A cursor over a date, each step exact: the grammar of RFC 9110 5.6.7
+// fixes every character, so one-digit hours, other zones, doubled spaces or
+// trailing text fail (RFC 9111 5.3: an invalid Expires is in the past).
+struct DateReader {
+  std::string_view s;
+  bool ok = true;
+
+  bool literal(std::string_view lit) {
+    ok = ok && s.substr(0, lit.size()) == lit;
+    if (ok) s.remove_prefix(lit.size());
+    return ok;
   }
-  int m = month_index(mon);
-  if (m < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return std::nullopt;
-  tm.tm_year = year - 1900;
-  tm.tm_mon = m;
-  tm.tm_mday = day;
-  tm.tm_hour = hh;
-  tm.tm_min = mm;
-  tm.tm_sec = ss;
+  // Exactly n digits (a leading space stands for a zero with `space_pad`,
+  // asctime's "Nov  6").
+  int digits(std::size_t n, bool space_pad = false) {
+    int v = 0;
+    for (std::size_t i = 0; ok && i < n; ++i) {
+      const char c = i < s.size() ? s[i] : '\0';
+      if (c >= '0' && c <= '9') v = v * 10 + (c - '0');
+      else ok = space_pad && i == 0 && c == ' ';
+    }
+    if (ok) s.remove_prefix(n);
+    return v;
+  }
+  int month() {
+    const int m = ok && s.size() >= 3 ? month_index(s.substr(0, 3)) : -1;
+    ok = ok && m >= 0;
+    if (ok) s.remove_prefix(3);
+    return m;
+  }
+  // One of `names`, followed by `after`.
+  template <std::size_t N>
+  void name(const std::array<const char*, N>& names, std::string_view after) {
+    for (const char* n : names) {
+      const std::string_view name(n);
+      if (s.substr(0, name.size()) == name && s.substr(name.size(), after.size()) == after) {
+        s.remove_prefix(name.size() + after.size());
+        return;
+      }
+    }
+    ok = false;
+  }
+  // time-of-day = hour ":" minute ":" second, each 2DIGIT.
+  void time(int& hh, int& mm, int& ss) {
+    hh = digits(2);
+    literal(":");
+    mm = digits(2);
+    literal(":");
+    ss = digits(2);
+  }
+};
+
+struct DateFields {
+  int day = 0, month = -1, year = 0, hh = 0, mm = 0, ss = 0;
+};
+
+// IMF-fixdate's date1 (`sep` " ", a 4-digit year) or rfc850-date's date2
+// (`sep` "-", 2 digits), then SP time-of-day SP "GMT".
+void read_date_time_gmt(DateReader& r, std::string_view sep, std::size_t year_digits, DateFields& f) {
+  f.day = r.digits(2);
+  r.literal(sep);
+  f.month = r.month();
+  r.literal(sep);
+  f.year = r.digits(year_digits);
+  r.literal(" ");
+  r.time(f.hh, f.mm, f.ss);
+  r.literal(" GMT");
+}
+
+constexpr std::array<const char*, 7> kLongDays = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                                  "Thursday", "Friday", "Saturday"};
+
+bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int month, int year) {
+  constexpr int kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 1 && leap_year(year) ? 29 : kMonthDays[month];
+}
+
+}  // namespace
+
+std::optional<std::time_t> parse_http_date(std::string_view s) {
+  DateFields f;
+  DateReader r{s};
+  if (s.size() > 3 && s[3] == ',') {
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    r.name(kDays, ", ");
+    read_date_time_gmt(r, " ", 4, f);
+  } else if (s.find(',') != std::string_view::npos) {
+    // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
+    r.name(kLongDays, ", ");
+    read_date_time_gmt(r, "-", 2, f);
+    f.year += f.year < 70 ? 2000 : 1900;
+  } else {
+    // asctime-date: "Sun Nov  6 08:49:37 1994"
+    r.name(kDays, " ");
+    f.month = r.month();
+    r.literal(" ");
+    f.day = r.digits(2, true);
+    r.literal(" ");
+    r.time(f.hh, f.mm, f.ss);
+    r.literal(" ");
+    f.year = r.digits(4);
+  }
+  if (!r.ok || !r.s.empty()) return std::nullopt;
+  if (f.day < 1 || f.day > days_in_month(f.month, f.year) || f.hh > 23 || f.mm > 59 || f.ss > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = f.year - 1900;
+  tm.tm_mon = f.month;
+  tm.tm_mday = f.day;
+  tm.tm_hour = f.hh;
+  tm.tm_min = f.mm;
+  tm.tm_sec = f.ss;
   return timegm(&tm);
 }
 

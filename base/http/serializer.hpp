@@ -43,7 +43,9 @@ void remove_hop_by_hop(HeaderMap& headers);
 
 // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7).
 std::string format_http_date(std::time_t t);
-// Accepts IMF-fixdate and the two obsolete forms; nullopt if unparseable.
+// Accepts IMF-fixdate and the two obsolete forms (RFC 9110 5.6.7), exactly
+// as their grammar spells them: nullopt for anything else (a one-digit hour,
+// a zone other than GMT, extra spaces, trailing text, 31 Feb).
 std::optional<std::time_t> parse_http_date(std::string_view s);
 
 }  // namespace gateway::http

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include <algorithm>
+#include <charconv>
 
 namespace gateway::config {
 
@@ -211,11 +212,41 @@ void read_memory(Context& ctx, const MapReader& map, cache::ZoneConfig& zone) {
   }
 }
 
+// A percentage, "10%" or "2.5%": above 0, at most 100; as a fraction.
+std::optional<double> read_percent(Context& ctx, const Field& field) {
+  auto text = read_string(ctx.diag, field);
+  if (!text) return std::nullopt;
+  double value = 0;
+  const char* end = text->data() + text->size();
+  auto [p, ec] = std::from_chars(text->data(), end, value, std::chars_format::fixed);
+  if (ec != std::errc{} || p + 1 != end || *p != '%' || !(value > 0 && value <= 100)) {
+    ctx.diag.error(field, "invalid percentage " + quote(*text) + " (above 0% and at most 100%, e.g. 10%)");
+    return std::nullopt;
+  }
+  return value / 100;
+}
+
+// `heuristic: true | false`, or `heuristic: {fraction: 10%, max: 1d}` (on,
+// with those defaults for what it leaves out).
+void read_heuristic(Context& ctx, const Field& field, cache::HeuristicConfig& heuristic) {
+  if (field.node.IsScalar()) {
+    if (auto on = read_bool(ctx.diag, field)) heuristic.enabled = *on;
+    return;
+  }
+  MapReader map(ctx.diag, field, {"fraction", "max"});
+  if (!map.valid()) return;
+  heuristic.enabled = true;
+  if (const Field* fraction = map.get("fraction")) {
+    if (auto value = read_percent(ctx, *fraction)) heuristic.fraction = *value;
+  }
+  map.read_duration("max", heuristic.max, Duration{1'000});
+}
+
 void read_cache_zone(Context& ctx, const Field& field, const Zones& earlier,
                      cache::ZoneConfig& zone) {
   MapReader map(ctx.diag, field,
                 {"path", "max_size", "memory", "memory_entry_max", "policy", "inactive",
-                 "tags_header", "redis"});
+                 "tags_header", "redis", "heuristic"});
   if (!map.valid()) return;
   if (const Field* path = map.require("path")) read_cache_path(ctx, *path, earlier, zone);
   map.read_size("max_size", zone.max_size, 1, kMaxSize);
@@ -232,6 +263,7 @@ void read_cache_zone(Context& ctx, const Field& field, const Zones& earlier,
     }
   }
   if (const Field* redis = map.get("redis")) read_cache_redis(ctx, *redis, earlier, zone);
+  if (const Field* heuristic = map.get("heuristic")) read_heuristic(ctx, *heuristic, zone.heuristic);
 }
 
 }  // namespace

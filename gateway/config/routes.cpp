@@ -205,7 +205,8 @@ void read_cache_rule(Context& ctx, const Field& field, std::size_t route,
   MapReader map(ctx.diag, field,
                 {"zone", "ttl", "valid", "override", "query", "key", "bypass",
                  "store_set_cookie", "honor_client_no_cache", "use_stale", "lock_timeout",
-                 "lock_max_waiters", "background_update_timeout"});
+                 "lock_max_waiters", "background_update_timeout", "targeted_fields",
+                 "range_fill_max"});
   if (!map.valid()) return;
   if (const Field* zone = map.require("zone")) {
     if (auto name = read_string(ctx.diag, *zone)) {
@@ -231,6 +232,11 @@ void read_cache_rule(Context& ctx, const Field& field, std::size_t route,
   map.read_duration("lock_timeout", rule.lock_timeout, Duration{1});
   map.read_int("lock_max_waiters", rule.lock_max_waiters, 1, kMaxLockWaiters);
   map.read_duration("background_update_timeout", rule.background_update_timeout, Duration{1});
+  // RFC 9213 targeted fields, in order; `[]` turns them off.
+  if (const Field* targeted = map.get("targeted_fields")) {
+    rule.targeted_fields = read_name_list(ctx, *targeted, "header", true);
+  }
+  map.read_size("range_fill_max", rule.range_fill_max, 0, kMaxSize);
 }
 
 // ---------------------------------------------------------------------------
