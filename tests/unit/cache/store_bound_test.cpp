@@ -174,7 +174,11 @@ TEST_CASE("store: concurrent fills keep the files on disk within max_size plus t
   CHECK(peak.entries <= o.max_size + kThreads * one);
   // The fills in flight: one temporary file per thread.
   CHECK(peak.tmp <= kThreads * one);
-  CHECK(peak_total <= o.max_size + kThreads * one);
+  // Together: a fill in flight holds one file, in tmp/ or published ahead
+  // of its eviction, but a directory walk is no snapshot: a file renamed
+  // from tmp/ into a bucket not yet walked counts twice. Before the bound,
+  // several times max_size.
+  CHECK(peak_total <= o.max_size + 2 * kThreads * one);
 
   // Quiet: the backlog drains and the accounting matches the disk.
   REQUIRE(eventually([&] { return store.stats().backlog_files == 0; }));
