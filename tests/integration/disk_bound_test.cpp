@@ -15,9 +15,6 @@
 // the same at full speed.
 #include <doctest/doctest.h>
 
-#include <sys/inotify.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -26,8 +23,10 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "../unit/cache/entry_counter.hpp"
 
 using namespace itest;
+using gateway::cache::testing::EntryCounter;
 namespace fs = std::filesystem;
 
 namespace {
@@ -51,44 +50,6 @@ Usage zone_usage(const std::string& root) {
   }
   return u;
 }
-
-// Entry files in the bucket directories, counted from inotify events.
-class EntryCounter {
- public:
-  explicit EntryCounter(const std::string& zone) : fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
-    REQUIRE(fd_ >= 0);
-    for (const auto& d : fs::directory_iterator(zone))
-      if (d.is_directory() && d.path().filename() != "tmp") {
-        REQUIRE(inotify_add_watch(fd_, d.path().c_str(), IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM) >= 0);
-        ++dirs_;
-      }
-  }
-  ~EntryCounter() { ::close(fd_); }
-  int dirs() const { return dirs_; }
-  // Reads the events queued so far; false if the queue overflowed.
-  bool poll() {
-    alignas(inotify_event) char buf[64 * 1024];
-    for (;;) {
-      ssize_t n = ::read(fd_, buf, sizeof buf);
-      if (n <= 0) return !overflow_;
-      for (char* p = buf; p < buf + n;) {
-        auto* ev = reinterpret_cast<inotify_event*>(p);
-        if (ev->mask & IN_Q_OVERFLOW) overflow_ = true;
-        if (ev->mask & (IN_MOVED_TO | IN_CREATE)) peak_ = std::max(peak_, ++now_);
-        if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) --now_;
-        p += sizeof(inotify_event) + ev->len;
-      }
-    }
-  }
-  long now() const { return now_; }
-  long peak() const { return peak_; }
-
- private:
-  int fd_;
-  int dirs_ = 0;
-  long now_ = 0, peak_ = 0;
-  bool overflow_ = false;
-};
 
 }  // namespace
 
