@@ -134,15 +134,15 @@ Outcome run(std::string_view input, const std::vector<std::size_t>& cuts, const 
   auto done = [&](std::size_t end) {
     check(p.message_done(), "message_done event but not message_done()");
     check(end > last_end, "a message delivered without a byte of its own", describe(msg));
-    // Strict framing (RFC 9112 2.1): the head ends with an empty line, CRLF
-    // CRLF; llhttp's non-strict build takes CR and any byte for CRLF. A bare
-    // LF for the empty line is allowed (RFC 9112 2.2: a recipient MAY take LF
-    // for a line terminator; nginx does): the gateway writes every head it
-    // forwards anew, with CRLF.
+    // Strict framing (RFC 9112 2.1): the head ends with an empty line;
+    // llhttp's non-strict build takes CR and any byte for CRLF. A bare LF
+    // may end any line (RFC 9112 2.2: a recipient MAY take LF for a line
+    // terminator; nginx does, and so does llhttp): the gateway writes every
+    // head it forwards anew, with CRLF. So the head ends LF CRLF or LF LF.
     std::size_t head = headers_seen ? head_end : end;
-    const bool crlf_crlf = head >= 4 && input.substr(head - 4, 4) == "\r\n\r\n";
-    const bool crlf_lf = head >= 3 && input.substr(head - 3, 3) == "\r\n\n";
-    check(crlf_crlf || crlf_lf, "a head that does not end in CRLF CRLF (or CRLF LF)", describe(msg));
+    const bool lf_crlf = head >= 3 && input.substr(head - 3, 3) == "\n\r\n";
+    const bool lf_lf = head >= 2 && input.substr(head - 2, 2) == "\n\n";
+    check(lf_crlf || lf_lf, "a head that does not end in an empty line (CRLF, or a bare LF)", describe(msg));
     last_end = end;
     // What the caller acted on at the headers event (routing, forwarding
     // the head) is the message: a trailer section (RFC 9112 7.1.2) must not
