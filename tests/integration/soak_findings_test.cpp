@@ -1,0 +1,51 @@
+// What bench/soak.py found: each case is one finding of the soak (one
+// gateway in front of an instance killed and restarted every 20 s, a slow
+// one and a flaky one, with clients that pipeline, read slowly, abort
+// uploads and purge), reduced to the fewest processes and requests that
+// show it.
+//
+// Each TEST_CASE starts its own sample-service instances and gateway on
+// ephemeral loopback ports; the harness stops them on destruction.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+
+#include "harness.hpp"
+
+using namespace itest;
+
+namespace {
+
+std::string route_all() { return "routes:\n  - {prefix: /, upstream: app}\n"; }
+
+std::string post(std::string_view target, std::size_t declared, std::string_view body, std::string_view agent) {
+  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: soak.test\r\nUser-Agent: " + std::string(agent) +
+         "\r\nContent-Length: " + std::to_string(declared) + "\r\n\r\n" + std::string(body);
+}
+
+}  // namespace
+
+TEST_CASE("a 256 KiB POST on a kept-alive connection to an instance restarted since is sent again on a fresh connection, not answered 502") {
+  TempDir dir;
+  auto a = std::make_unique<SampleService>(dir, "a");
+  const auto port = a->port();
+  Gateway gw(dir, "workers: 1\nupstreams:\n" + upstream_yaml("app", {a.get()}) + route_all());
+  // One exchange leaves the gateway's connection to the instance in its pool.
+  REQUIRE(http_get(url(gw.port(), "/api/channels/1")).status == 200);
+  a->process().signal(SIGKILL);  // the pooled connection's peer is gone; the kernel closes its end
+  a.reset();
+  SampleService back(dir, "back", {"--port", std::to_string(port)});
+
+  // The body is sent in more than one write: the second one fails on the
+  // dead connection (EPIPE) before any byte of a response was read.
+  RawConnection c(gw.port());
+  REQUIRE(c.send(post("/api/channels/1", 262144, std::string(262144, 'x'), "big-post")));
+  auto rs = parse_responses(c.read_responses(1));
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 200);
+  CHECK(head_header(rs[0].head, "X-Instance") == "back");
+  CHECK(rs[0].body.find("\"body_bytes\":262144") != std::string::npos);
+}
