@@ -49,3 +49,25 @@ TEST_CASE("a 256 KiB POST on a kept-alive connection to an instance restarted si
   CHECK(head_header(rs[0].head, "X-Instance") == "back");
   CHECK(rs[0].body.find("\"body_bytes\":262144") != std::string::npos);
 }
+
+TEST_CASE("a POST refused at connect by one instance goes to another instance of the group") {
+  TempDir dir;
+  SampleService b(dir, "b");
+  const std::string dead = "127.0.0.1:" + std::to_string(free_port());
+  Gateway gw(dir, "workers: 1\nupstreams:\n  app:\n    instances: [\"" + dead + "\", \"" + b.address() + "\"]\n" +
+                      route_all());
+  // Round robin over two: one of the first two POSTs is sent to the
+  // refused instance first. Nothing left the gateway then, so another
+  // instance may take it (RFC 9110 9.2.2), as nginx and Envoy do.
+  for (int i = 0; i < 4; ++i) {
+    Request req;
+    req.method = "POST";
+    req.url = url(gw.port(), "/api/channels/" + std::to_string(i));
+    req.body = "hello";
+    auto r = Client().send(req);
+    CAPTURE(i);
+    CHECK(r.status == 200);
+    CHECK(r.header("X-Instance") == "b");
+  }
+  CHECK(b.stat("requests") == 4);
+}
