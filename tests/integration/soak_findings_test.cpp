@@ -26,6 +26,15 @@ std::string post(std::string_view target, std::size_t declared, std::string_view
          "\r\nContent-Length: " + std::to_string(declared) + "\r\n\r\n" + std::string(body);
 }
 
+// The access-log line of the request that carried User-Agent `agent`.
+std::string access_line(const std::string& log, std::string_view agent) {
+  auto at = log.find("\"" + std::string(agent) + "\"");
+  if (at == std::string::npos) return "";
+  auto begin = log.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  return log.substr(begin, log.find('\n', at) - begin);
+}
+
 }  // namespace
 
 TEST_CASE("a 256 KiB POST on a kept-alive connection to an instance restarted since is sent again on a fresh connection, not answered 502") {
@@ -70,4 +79,20 @@ TEST_CASE("a POST refused at connect by one instance goes to another instance of
     CHECK(r.header("X-Instance") == "b");
   }
   CHECK(b.stat("requests") == 4);
+}
+
+TEST_CASE("an upload the client abandons midway is logged as 499, without an error line or a 500") {
+  TempDir dir;
+  SampleService a(dir, "a");
+  Gateway gw(dir, "workers: 1\nupstreams:\n" + upstream_yaml("app", {&a}) + route_all());
+  {
+    RawConnection c(gw.port());
+    REQUIRE(c.send(post("/api/channels/1", 32768, std::string(16384, 'x'), "abandons")));
+  }  // closed with half of the declared body sent
+  REQUIRE(eventually([&] { return !access_line(gw.access_log(), "abandons").empty(); }));
+  auto line = access_line(gw.access_log(), "abandons");
+  INFO(line);
+  CHECK(line.find("HTTP/1.1\" 499 0 ") != std::string::npos);
+  CHECK(gw.error_log().find("handler produced no response") == std::string::npos);
+  CHECK(a.stat("requests") == 0);  // a body that small is checked whole before any instance sees it
 }
