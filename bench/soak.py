@@ -168,7 +168,10 @@ class Fleet:
         listens). Set `stop` only after the clients are done: the instances
         this thread starts die with it (PR_SET_PDEATHSIG is per thread)."""
         for k in itertools.count(1):
-            if t0 + k * every >= until or stop.wait(max(0.0, t0 + k * every - time.monotonic())):
+            if t0 + k * every >= until:
+                stop.wait()                  # no more kills; stay, or the instance dies with us
+                return
+            if stop.wait(max(0.0, t0 + k * every - time.monotonic())):
                 return
             self.down.append([time.monotonic(), float("inf")])
             p = self.proc["killed"]
