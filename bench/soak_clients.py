@@ -97,7 +97,6 @@ class Tally:
         self.over: list[dict] = []          # outlived their bound
         self.suspects: list[dict] = []      # 5xx, no answer, wrong answers: attributed at the end
         self.degraded: collections.Counter = collections.Counter()
-        self.aborted_agents: set[str] = set()
 
     def add(self, req: Req, t0: float, t1: float, resp: Response | None = None, err: str | None = None,
             extra_bound: float = 0.0, leader: str | None = None):
@@ -133,11 +132,9 @@ class Tally:
         for m in re.finditer(r'desc="(/fragments/\w+)/\S* (ERROR|TIMEOUT)"', resp.trailers.get("server-timing", "")):
             self.degraded[f"page fragment {m.group(1)}/ {m.group(2).lower()}"] += 1
 
-    def count(self, what: str, outcome: str, agent: str | None = None):
+    def count(self, what: str, outcome: str):
         with self.lock:
             self.outcomes[what][outcome] += 1
-            if agent:
-                self.aborted_agents.add(agent)
 
 
 # --------------------------------------------------------------------------
@@ -213,7 +210,8 @@ def slow_reader(ctx: Ctx, n: int):
         path = f"/api/channels/big{k}?size={size}" if rng.random() < 0.5 else f"/api/recommended/{k}?size={size}"
         req = Req("big", "GET", path, bound=PROXIED, size=size)
         req.what = "slow reader"
-        exchange(ctx, None, [req], rcvbuf=8192, pace=(8192, 0.02))
+        if conn := exchange(ctx, None, [req], rcvbuf=8192, pace=(8192, 0.02)):
+            conn.close()
 
 
 def aborting_uploader(ctx: Ctx, n: int):
@@ -236,9 +234,9 @@ def aborting_uploader(ctx: Ctx, n: int):
             conn.send(head.encode() + body)
             time.sleep(rng.choice((0.0, 0.01, 0.05)))
             conn.close()
-            ctx.tally.count(name, "aborted by the client", agent)
+            ctx.tally.count(name, "aborted by the client")
         except NoAnswer as e:
-            ctx.tally.count(name, f"gateway closed first ({e.kind})", agent)
+            ctx.tally.count(name, f"gateway closed first ({e.kind})")
         ctx.stop.wait(0.02)
 
 
@@ -249,15 +247,7 @@ def purger(ctx: Ctx, n: int):
         query = rng.choice((f"url=/api/channels/{k}", f"url=http://soak.test/api/channels/{k}",
                             "prefix=/fragments/", "prefix=/api/channels/", "tag=none"))
         req = Req("purge", "POST", f"/purge?{query}", bound=0.0)
-        t0 = time.monotonic()
-        try:
-            conn = Conn(HOST, ctx.admin_port)
-            conn.send(req.wire)
-            resp = conn.response(t0 + ctx.slack)
+        if conn := exchange(ctx, None, [req], port=ctx.admin_port):
             conn.close()
-        except NoAnswer as e:
-            ctx.tally.add(req, t0, time.monotonic(), err=e.kind)
-            continue
-        ctx.tally.add(req, t0, time.monotonic(), resp)
 
 
