@@ -234,24 +234,30 @@ def start_gateway(procs: Procs, binary: Path, tmp: Path, fleet: Fleet) -> tuple[
 # Watching the gateway: RSS and open files, /metrics, its log.
 
 class Sampler(threading.Thread):
-    """VmRSS and the number of open descriptors of the gateway, each second."""
+    """VmRSS and the number of open descriptors of the gateway each second;
+    every 5 s also the bytes its cache holds in RAM (gateway_cache_memory_bytes,
+    up to the zone's `memory`), which RSS includes."""
 
-    def __init__(self, pid: int, stop: threading.Event):
+    def __init__(self, pid: int, admin_port: int, stop: threading.Event):
         super().__init__(daemon=True)
-        self.pid, self.stop, self.samples = pid, stop, []
+        self.pid, self.admin_port, self.stop, self.samples = pid, admin_port, stop, []
         self.t0 = time.monotonic()
-        self.take()
+        self.take(True)
 
-    def take(self):
+    def take(self, with_cache: bool):
         try:
             fds = len(os.listdir(f"/proc/{self.pid}/fd"))
-            self.samples.append((time.monotonic() - self.t0, rss_bytes(self.pid), fds))
+            rss = rss_bytes(self.pid)
         except OSError:
-            pass
+            return
+        ram = gateway_metrics(self.admin_port).get("totals", {}).get("cache_memory_bytes") if with_cache else None
+        self.samples.append((time.monotonic() - self.t0, rss, fds, ram))
 
     def run(self):
-        while not self.stop.wait(1.0):
-            self.take()
+        for n in itertools.count(1):
+            if self.stop.wait(1.0):
+                return
+            self.take(n % 5 == 0)
 
 
 UPSTREAM_METRICS = ("gateway_upstream_retries_total", "gateway_upstream_errors_total",
@@ -277,7 +283,7 @@ def gateway_metrics(admin_port: int) -> dict:
         if name in UPSTREAM_METRICS and (u := re.search(r'upstream="([^"]+)"', labels)):
             out["upstreams"][u.group(1)][name.removeprefix("gateway_upstream_")] = int(value)
         elif name in ("gateway_cache_purged_total", "gateway_cache_stores_total", "gateway_cache_entries",
-                      "gateway_connections_active", "gateway_bad_requests_total"):
+                      "gateway_cache_memory_bytes", "gateway_connections_active", "gateway_bad_requests_total"):
             out["totals"][name.removeprefix("gateway_")] += int(value)
     return out
 
@@ -423,20 +429,21 @@ def outcome_rows(tally: Tally, slack: float) -> tuple[list[str], dict]:
 
 
 def minute_rows(samples: list, every: float) -> tuple[list[str], list[dict]]:
-    rows, lines = [], [f"  {'t (s)':>7}{'RSS MiB':>10}{'max':>8}{'open files':>12}{'max':>6}"]
-    if not samples:
-        return lines, rows
-    rows.append({"t": samples[0][0], "rss": samples[0][1], "rss_max": samples[0][1], "fds": samples[0][2],
-                 "fds_max": samples[0][2]})
-    for i in itertools.count(1):
-        window = [s for s in samples if (i - 1) * every < s[0] <= i * every]
-        if not window:
-            break
+    """One row per `every` s (t=0: before the load): the last sample of the
+    window and its maximum."""
+    rows = []
+    lines = [f"  {'t (s)':>7}{'RSS MiB':>10}{'max':>8}{'open files':>12}{'max':>6}{'cache RAM MiB':>15}"]
+    windows = [samples[:1]] + [[s for s in samples if (i - 1) * every < s[0] <= i * every]
+                               for i in range(1, int(samples[-1][0] // every) + 2)] if samples else []
+    for window in filter(None, windows):
+        ram = [s[3] for s in window if s[3] is not None]
         rows.append({"t": window[-1][0], "rss": window[-1][1], "rss_max": max(s[1] for s in window),
-                     "fds": window[-1][2], "fds_max": max(s[2] for s in window)})
+                     "fds": window[-1][2], "fds_max": max(s[2] for s in window),
+                     "cache_ram": ram[-1] if ram else None})
     for r in rows:
+        ram = f"{r['cache_ram'] / 2**20:>15.1f}" if r["cache_ram"] is not None else f"{'?':>15}"
         lines.append(f"  {r['t']:>7.0f}{r['rss'] / 2**20:>10.1f}{r['rss_max'] / 2**20:>8.1f}"
-                     f"{r['fds']:>12}{r['fds_max']:>6}")
+                     f"{r['fds']:>12}{r['fds_max']:>6}{ram}")
     if len(rows) >= 3:
         a, b = rows[1], rows[-1]
         lines.append(f"  after the first {every:.0f} s (warm-up) to the end: "
@@ -506,7 +513,7 @@ def run(args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
     log(f"temp dir {tmp}; gateway on {port} (admin {admin_port}), instances {fleet.ports}")
     stop, tally = threading.Event(), Tally(args.slack)
     ctx = Ctx(args, port, admin_port, tally, stop)
-    sampler = Sampler(gw.pid, stop)
+    sampler = Sampler(gw.pid, admin_port, stop)
     t_start = sampler.t0
     stop_killer = threading.Event()
     killer = threading.Thread(target=fleet.kill_loop, daemon=True,
