@@ -76,6 +76,8 @@ struct Options {
   std::string port_file;
   std::uint64_t default_delay_ms = 0;
   std::string default_cache_control;
+  std::uint64_t fail_every = 0;  // every Nth counted request answers fail_status (0: never)
+  int fail_status = 500;
 };
 
 // What /stats reports per path prefix. The control endpoints (/health,
@@ -90,12 +92,13 @@ constexpr std::array<std::string_view, kCountedRoutes> kRouteKeys = {
 // by whoever serves /stats. Cache-line aligned so threads do not share lines.
 struct alignas(64) Stats {
   std::atomic<std::uint64_t> requests{0}, connections{0}, bytes_in{0}, bytes_out{0};
-  std::atomic<std::uint64_t> stats_requests{0}, health_requests{0}, bad_requests{0};
+  std::atomic<std::uint64_t> stats_requests{0}, health_requests{0}, bad_requests{0}, forced_failures{0};
   std::atomic<std::int64_t> active{0};  // a gauge: never reset
   std::array<std::atomic<std::uint64_t>, kCountedRoutes> by_route{};
 
   void reset() {
-    for (auto* c : {&requests, &connections, &bytes_in, &bytes_out, &stats_requests, &health_requests, &bad_requests})
+    for (auto* c : {&requests, &connections, &bytes_in, &bytes_out, &stats_requests, &health_requests, &bad_requests,
+                    &forced_failures})
       c->store(0, std::memory_order_relaxed);
     for (auto& c : by_route) c.store(0, std::memory_order_relaxed);
   }
@@ -151,6 +154,7 @@ void render_stats(std::string& out, const Shared& s) {
   field("stats_requests", sum(&Stats::stats_requests));
   field("health_requests", sum(&Stats::health_requests));
   field("bad_requests", sum(&Stats::bad_requests));
+  field("forced_failures", sum(&Stats::forced_failures));
   out += ",\"by_path\":{";
   for (std::size_t k = 0; k < kCountedRoutes; ++k) {
     std::uint64_t t = 0;
@@ -347,6 +351,15 @@ awaitable<Connection::Next> Connection::serve(bool message_done) {
     if (!knobs_.delay_set) knobs_.delay_ms = s_.opt.default_delay_ms;
     if (!knobs_.cache_control_set && !s_.opt.default_cache_control.empty())
       knobs_.cache_control = s_.opt.default_cache_control;
+    // --fail-every: an instance that errs now and then, on its own (per
+    // thread, so exactly every Nth with one thread). Marked, so that a
+    // client can tell it from a 5xx made by whoever is in front.
+    if (s_.opt.fail_every && !knobs_.status &&
+        w_.stats.requests.load(std::memory_order_relaxed) % s_.opt.fail_every == 0) {
+      knobs_.status = s_.opt.fail_status;
+      knobs_.extra.add("X-Forced-Failure", "fail-every");
+      bump(w_.stats.forced_failures);
+    }
   }
 
   if (knobs_.fail == Knobs::Fail::reset) {
@@ -721,6 +734,9 @@ constexpr std::string_view kUsage =
     "  --port-file FILE           write the bound port to FILE (atomically)\n"
     "  --default-delay-ms N       delay_ms when the query gives none\n"
     "  --default-cache-control V  Cache-Control when the query gives none\n"
+    "  --fail-every N             every Nth request (per thread; not /health, /stats) answers\n"
+    "                             --fail-status (default 500) with X-Forced-Failure\n"
+    "  --fail-status S            the status of those failures, 500-599\n"
     "  --help                     this text\n"
     "\n"
     "endpoints:\n"
@@ -774,6 +790,10 @@ int cli(int argc, char** argv) {
       ok = number(opt.default_delay_ms);
     } else if (arg == "--default-cache-control") {
       opt.default_cache_control = value;
+    } else if (arg == "--fail-every") {
+      ok = number(opt.fail_every);
+    } else if (arg == "--fail-status") {
+      ok = number(opt.fail_status) && opt.fail_status >= 500 && opt.fail_status <= 599;
     } else {
       std::fprintf(stderr, "sample-service: unknown option %.*s (see --help)\n", static_cast<int>(arg.size()), arg.data());
       return 2;

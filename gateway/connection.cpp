@@ -320,7 +320,9 @@ asio::awaitable<void> ClientConnection::handle() {
 void ClientConnection::log_exchange() {
   if (!worker_.access_log().enabled()) return;
   auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started_);
-  worker_.access_log().record(peer_, req_, status_, body_bytes_out_, info_, elapsed);
+  constexpr int kClientClosedRequest = 499;  // nginx's: the client left before any response
+  int status = status_ == 0 && aborted_ ? kClientClosedRequest : status_;
+  worker_.access_log().record(peer_, req_, status, body_bytes_out_, info_, elapsed);
 }
 
 asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span<const char>& piece, bool& done) {
@@ -362,6 +364,9 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
         body_error_ = 408;
         co_return boost::system::error_code(asio::error::timed_out);
       }
+      // The client left mid-body: nobody is there to answer. Logged as
+      // nginx's 499, not as a handler that produced no response.
+      aborted_ = true;
       co_return boost::system::error_code(asio::error::eof);
     }
   }

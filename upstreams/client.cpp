@@ -146,7 +146,7 @@ asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, boo
   piece = {};
   done = parser_.message_done();
   if (done) {
-    ++responses_;
+    end_response();
     co_return Outcome::ok;
   }
   for (;;) {
@@ -157,7 +157,7 @@ asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, boo
       piece = r.body;
       if (r.event == http::Event::message_done) {
         done = true;
-        ++responses_;
+        end_response();
         co_return Outcome::ok;
       }
       if (!piece.empty()) co_return Outcome::ok;
@@ -177,6 +177,15 @@ asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, boo
     }
     co_return Outcome::read_failed;
   }
+}
+
+// The next request on this connection starts with no byte of its response:
+// a send that fails on a kept-alive connection must not look as if the
+// previous response had been the start of this one's (which would forbid
+// resending it on a fresh connection, upstreams::resend_on_fresh_connection).
+void Connection::end_response() noexcept {
+  ++responses_;
+  response_started_ = false;
 }
 
 bool Connection::reusable() const noexcept {

@@ -69,7 +69,8 @@ class Connection {
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done, Clock::duration timeout);
   // Response complete and both sides keep the connection open.
   bool reusable() const noexcept;
-  // Some byte of the current response arrived.
+  // Some byte of the current response arrived (false again once a response
+  // is complete: the next request's has not started).
   bool response_started() const noexcept { return response_started_; }
 
   Clock::time_point idle_since() const noexcept { return idle_since_; }
@@ -81,6 +82,8 @@ class Connection {
   static void on_deadline(void* self);
   // Reads more bytes into the buffer; false on EOF/error (error_ set).
   asio::awaitable<bool> fill();
+  // A response was read to its end.
+  void end_response() noexcept;
 
   tcp::socket socket_;
   Deadlines& deadlines_;

@@ -21,10 +21,15 @@ bool final_answer(Outcome outcome, int status) noexcept {
   return outcome == Outcome::ok && status != 502 && status != 503;
 }
 
+namespace {
+// The connection never came up: nothing of the request was sent.
+bool never_sent(Outcome o) noexcept { return o == Outcome::connect_failed || o == Outcome::connect_timeout; }
+}  // namespace
+
 Retry should_retry(const Attempt& a) noexcept {
   if (final_answer(a.outcome, a.status)) return Retry::answered;
   if (a.outcome == Outcome::read_timeout) return Retry::read_timeout;
-  if (!a.idempotent) return Retry::not_idempotent;
+  if (!a.idempotent && !never_sent(a.outcome)) return Retry::not_idempotent;
   if (a.body_streamed) return Retry::body_streamed;
   if (a.attempt >= std::max(a.retries, 0)) return Retry::tries_spent;
   if (!a.instance_left) return Retry::no_instance_left;

@@ -54,7 +54,10 @@ bool final_answer(Outcome outcome, int status) noexcept;
 // - a read timeout: the request may be running on the instance, and a
 //   second try would double the client's wait;
 // - a method that is not idempotent (RFC 9110 9.2.2: a client should
-//   not retry one automatically; the first attempt may have been applied);
+//   not retry one automatically; the first attempt may have been applied),
+//   unless the attempt failed to connect: then no byte of it left the
+//   gateway and it cannot have been applied (as nginx's proxy_next_upstream
+//   and Envoy's connect-failure retry do);
 // - a request whose body was streamed: beyond the bytes buffered before the
 //   first attempt, the client's body was sent once and is gone;
 // - past 1 + `retries` attempts in all;
