@@ -420,7 +420,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const
   std::string head;
   http::serialize_interim_head(interim, head);
   worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(head), kAwait);
+  auto [ec, n] = co_await stream_.write(asio::buffer(head));
   Deadlines::disarm(write_deadline_);
   if (ec) {
     keep_alive_ = false;
