@@ -105,6 +105,7 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
   else b.push_back('-');
   b.append(" tries=").append(std::to_string(info.tries));
   b.append(" cache=").append(info.cache);
+  b.append(" tls=").append(info.tls.empty() ? "-" : info.tls);
   b.push_back('\n');
   if (b.size() >= kFlushAt) flush();
 }

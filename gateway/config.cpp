@@ -158,7 +158,7 @@ void load_sections(Load& load, const YAML::Node& root) {
             config::mark_of(root, YAML::Mark()), ""};
   config::MapReader map(load.ctx.diag, top, keys);
   if (!map.valid()) return;
-  load.config.listen = {*parse_endpoint(kDefaultListen)};
+  load.config.listen = {ListenConfig{*parse_endpoint(kDefaultListen), std::nullopt}};
   for (const auto& section : kSections) {
     const Field* field = section.required ? map.require(section.key) : map.get(section.key);
     if (field != nullptr) section.read(load, *field);

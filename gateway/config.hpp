@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/net/tls_version.hpp"
 #include "base/units.hpp"
 #include "cache/config.hpp"
 #include "upstreams/config.hpp"
@@ -116,9 +117,50 @@ struct AdminConfig {
   std::optional<Endpoint> listen;
 };
 
+namespace tls {
+class ServerContext;  // gateway/tls.hpp
+}
+
+// One certificate of a TLS listener: its chain, its key, and optionally a
+// DER OCSP response to staple. Absolute paths.
+struct TlsCertificateConfig {
+  std::string cert;
+  std::string key;
+  std::string ocsp;  // empty: no stapling
+};
+
+// A listener's `tls:` block. The first certificate is the default; others
+// are chosen by SNI from the names they carry (gateway/tls.hpp).
+struct TlsConfig {
+  // The defaults: Mozilla's "intermediate" TLS 1.2 list without DHE (no
+  // DH parameters to configure); OpenSSL's TLS 1.3 suites.
+  static constexpr std::string_view kDefaultCiphers =
+      "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+      "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+  static constexpr std::string_view kDefaultCiphersuites =
+      "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+
+  std::vector<TlsCertificateConfig> certificates;
+  net::TlsVersion min_version = net::TlsVersion::tls1_2;
+  net::TlsVersion max_version = net::TlsVersion::tls1_3;
+  std::string ciphers{kDefaultCiphers};            // TLS 1.2 (OpenSSL cipher list)
+  std::string ciphersuites{kDefaultCiphersuites};  // TLS 1.3
+  bool session_tickets = true;
+  // Built at load from the above (so --check and a reload see every
+  // problem with a file); shared by every connection made with it.
+  std::shared_ptr<const tls::ServerContext> context;
+};
+
+// One `listen` entry: "ADDRESS" or {address, tls}. (Room for the other
+// per-listener options: http2, proxy_protocol.)
+struct ListenConfig {
+  Endpoint address;
+  std::optional<TlsConfig> tls;
+};
+
 struct Config {
   std::string file;  // absolute path of the file loaded
-  std::vector<Endpoint> listen;
+  std::vector<ListenConfig> listen;
   int workers = 0;  // 0: one per core
   AdminConfig admin;
   std::string access_log = "stdout";  // stdout | off | a file path
@@ -127,6 +169,13 @@ struct Config {
   std::vector<cache::ZoneConfig> caches;
   std::vector<upstreams::GroupConfig> upstreams;
   std::vector<RouteConfig> routes;
+
+  // The listen entry with this address text, or null.
+  const ListenConfig* find_listen(std::string_view address) const noexcept {
+    for (const auto& l : listen)
+      if (l.address.text == address) return &l;
+    return nullptr;
+  }
 };
 
 struct LoadResult {

@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <array>
 #include <cassert>
@@ -13,6 +14,7 @@
 
 #include "gateway/admin.hpp"
 #include "gateway/dispatch.hpp"
+#include "gateway/tls.hpp"
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
 #include "gateway/worker.hpp"
@@ -28,7 +30,8 @@ constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 constexpr std::chrono::milliseconds kParkAfter{50};
 
-std::string format_peer(const asio::ip::tcp::socket& s) {
+std::string format_peer(const net::Stream& stream) {
+  const auto& s = stream.socket();
   boost::system::error_code ec;
   auto ep = s.remote_endpoint(ec);
   if (ec) return "-";
@@ -48,20 +51,35 @@ const std::string& current_http_date() {
 }
 }  // namespace
 
-ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, bool admin)
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, const Listener& listener)
     : worker_(worker),
-      socket_(std::move(socket)),
-      admin_(admin),
-      peer_(format_peer(socket_)),
+      stream_(std::move(socket)),
+      admin_(listener.admin),
+      peer_(format_peer(stream_)),
       state_(worker.state()),
       parser_(http::Parser::Kind::request, state_->runtime->request_limits),
       deadline_(&ClientConnection::on_deadline, this),
       write_deadline_(&ClientConnection::on_deadline, this),
       park_deadline_(&ClientConnection::on_park_deadline, this) {
   boost::system::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.native_non_blocking(true, ec);  // for sendfile(2) in write_file
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
+  stream_.socket().native_non_blocking(true, ec);  // for sendfile(2) in write_file
   worker_.attach(*this);
+  if (admin_) return;
+  // The listener as the configuration now says (a reload may have changed
+  // its certificates), else as it was at start.
+  const auto& now = *state_->runtime->config;
+  const auto& address = listener.config.address.text;
+  const ListenConfig* config = listener.index < now.listen.size() && now.listen[listener.index].address.text == address
+                                   ? &now.listen[listener.index]
+                                   : now.find_listen(address);
+  if (config == nullptr) config = &listener.config;
+  if (config->tls && config->tls->context) {
+    tls_ = config->tls->context;
+    // (A listener plain at start and TLS since a reload has no counters yet.)
+    tls_stats_ = listener.tls_stats ? listener.tls_stats : &worker_.metrics().tls(listener.label);
+    if (stream_.start_tls(tls_->context(), net::Stream::Role::server)) stream_.close();
+  }
 }
 
 ClientConnection::~ClientConnection() {
@@ -92,28 +110,23 @@ void ClientConnection::return_large_buffer() {
 void ClientConnection::on_deadline(void* self) {
   // The pending read or write completes with operation_aborted; the loop
   // sees deadline_.expired().
-  boost::system::error_code ignored;
-  static_cast<ClientConnection*>(self)->socket_.cancel(ignored);
+  static_cast<ClientConnection*>(self)->stream_.cancel();
 }
 
 void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadlines().arm(deadline_, timeout); }
 
 void ClientConnection::close_if_idle() {
-  if (phase_ == Phase::idle) {
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
-  }
+  if (phase_ == Phase::idle) stream_.cancel();
 }
 
 void ClientConnection::abort() {
   aborted_ = true;
   keep_alive_ = false;
-  boost::system::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_.shutdown_both();
 }
 
 asio::awaitable<bool> ClientConnection::read_more() {
-  if (deadline_.expired() || !socket_.is_open()) co_return false;
+  if (deadline_.expired() || !stream_.is_open()) co_return false;
   if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
   if (in_end_ == in_cap_) {
     // Unparsed bytes fill the buffer: move them to the front, or to the
@@ -130,14 +143,14 @@ asio::awaitable<bool> ClientConnection::read_more() {
     assert(in_end_ < in_cap_);
     if (in_end_ == in_cap_) co_return false;
   }
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_ + in_end_, in_cap_ - in_end_), kAwait);
+  auto [ec, n] = co_await stream_.read_some(asio::buffer(in_ + in_end_, in_cap_ - in_end_));
   if (ec || deadline_.expired()) co_return false;
   in_end_ += n;
   co_return true;
 }
 
 void ClientConnection::start(std::unique_ptr<ClientConnection> c) {
-  auto ex = c->socket_.get_executor();
+  auto ex = c->stream_.get_executor();
   asio::co_spawn(
       ex,
       [c = std::move(c)]() mutable -> asio::awaitable<void> {
@@ -155,7 +168,16 @@ void ClientConnection::park(std::unique_ptr<ClientConnection> c) {
   auto* raw = c.get();
   raw->parked_ = false;
   raw->release_idle_memory();
-  raw->socket_.async_read_some(asio::buffer(raw->small_in_, kSmallInput),
+  if (raw->stream_.tls()) {
+    // OpenSSL reads the socket itself: wait until it can, and let the new
+    // coroutine's read decrypt.
+    raw->stream_.wait_readable([c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
+      if (ec || n == 0) return;
+      start(std::move(c));
+    });
+    return;
+  }
+  raw->stream_.socket().async_read_some(asio::buffer(raw->small_in_, kSmallInput),
                                [c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
                                  // Closed, timed out or drained: `c` goes, and the socket with it.
                                  if (ec || n == 0) return;
@@ -175,23 +197,25 @@ void ClientConnection::release_idle_memory() {
 void ClientConnection::on_park_deadline(void* self) {
   auto* c = static_cast<ClientConnection*>(self);
   c->parked_ = true;
-  boost::system::error_code ignored;
-  c->socket_.cancel(ignored);
+  c->stream_.cancel();
 }
 
 asio::awaitable<void> ClientConnection::run() {
+  if (stream_.tls() && !handshake_done_ && !co_await handshake()) co_return;
   co_await serve();
   if (parked_) co_return;
   // Unread input (a refused request, an unread body, pipelined requests
   // after a close) calls for a lingering close; otherwise close now.
   bool unread = !body_done_ || in_begin_ < in_end_ || parser_.error_status() != 0;
-  if (!socket_.is_open() || !unread) co_return;
+  if (!stream_.is_open()) co_return;
+  if (!unread) {
+    if (!aborted_) stream_.close_notify();
+    co_return;
+  }
   // Lingering close (as nginx): after our last byte, read and drop what the
   // client still sends for a moment, so that closing with unread input does
   // not reset the connection and destroy the response in flight.
-  boost::system::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  if (ec) co_return;
+  stream_.shutdown_send();
   arm(kLingerTime);
   std::size_t drained = 0;
   while (drained < kLingerBytes) {
@@ -200,7 +224,24 @@ asio::awaitable<void> ClientConnection::run() {
     drained += in_end_;
   }
   Deadlines::disarm(deadline_);
-  socket_.close(ec);
+  stream_.close();
+}
+
+asio::awaitable<bool> ClientConnection::handshake() {
+  handshake_done_ = true;
+  // A client that opens a connection and says nothing, TLS or not, is
+  // dropped after client_header.
+  arm(state_->runtime->config->timeouts.client_header);
+  auto ec = co_await stream_.handshake();
+  Deadlines::disarm(deadline_);
+  if (ec || deadline_.expired()) {
+    tls_stats_->handshakes_failed.inc();
+    co_return false;
+  }
+  tls_stats_->handshakes_ok.inc();
+  if (stream_.resumed()) tls_stats_->resumed.inc();
+  (stream_.version() == "TLSv1.3" ? tls_stats_->tls13 : tls_stats_->tls12).inc();
+  co_return true;
 }
 
 asio::awaitable<void> ClientConnection::serve() {
@@ -214,6 +255,7 @@ asio::awaitable<void> ClientConnection::serve() {
     const auto& t = state_->runtime->config->timeouts;
     phase_ = Phase::idle;
     parser_.start(req_);
+    req_.tls = stream_.tls();
     return_large_buffer();
     if (in_begin_ == in_end_ && requests_ > 0) arm(t.keepalive);
 
@@ -268,7 +310,7 @@ asio::awaitable<void> ClientConnection::serve() {
     reset_exchange();
     co_await handle();
     log_exchange();
-    if (!keep_alive_ || aborted_ || !socket_.is_open()) co_return;
+    if (!keep_alive_ || aborted_ || !stream_.is_open()) co_return;
     if (!body_done_) co_return;  // the handler left part of the body unread
     if (worker_.draining()) co_return;
   }
@@ -289,6 +331,7 @@ void ClientConnection::reset_exchange() {
   body_error_ = 0;
   trailer_.clear();
   info_ = RequestInfo{};
+  info_.tls = stream_.version();
 }
 
 asio::awaitable<void> ClientConnection::handle() {
@@ -304,7 +347,7 @@ asio::awaitable<void> ClientConnection::handle() {
       co_await serve_route(*this, match, *state_, worker_);
     }
   }
-  if (!finished_ && !aborted_ && socket_.is_open()) {
+  if (!finished_ && !aborted_ && stream_.is_open()) {
     // A handler that wrote a head must finish its body; one that wrote
     // nothing is a bug, answered rather than left hanging.
     if (status_ == 0) {
@@ -335,7 +378,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
     // The client waits for our go-ahead before sending the body (RFC 9110 10.1.1).
     continue_sent_ = true;
     worker_.deadlines().arm(write_deadline_, t.client_send);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(kContinue), kAwait);
+    auto [ec, n] = co_await stream_.write(asio::buffer(kContinue));
     Deadlines::disarm(write_deadline_);
     if (ec) co_return ec;
   }
@@ -377,7 +420,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const
   std::string head;
   http::serialize_interim_head(interim, head);
   worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(head), kAwait);
+  auto [ec, n] = co_await stream_.write(asio::buffer(head));
   Deadlines::disarm(write_deadline_);
   if (ec) {
     keep_alive_ = false;
@@ -433,6 +476,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
                                                                         bool last) {
   if (finished_) co_return boost::system::error_code{};
   if (!body_allowed_) len = 0;
+  if (stream_.tls()) co_return co_await copy_file(fd, offset, len, last);
   if (!head_.empty() || len == 0) {
     if (auto ec = co_await write_body({}, last && len == 0)) co_return ec;
   }
@@ -441,12 +485,12 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   boost::system::error_code ec;
   while (len > 0 && !ec) {
     // sendfile(2): the kernel copies from the page cache to the socket.
-    ssize_t n = ::sendfile(socket_.native_handle(), fd, &off, std::min<std::uint64_t>(len, 1u << 30));
+    ssize_t n = ::sendfile(stream_.socket().native_handle(), fd, &off, std::min<std::uint64_t>(len, 1u << 30));
     if (n > 0) {
       len -= static_cast<std::uint64_t>(n);
       body_bytes_out_ += static_cast<std::uint64_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (errno == EAGAIN) std::tie(ec) = co_await socket_.async_wait(asio::socket_base::wait_write, kAwait);
+      if (errno == EAGAIN) std::tie(ec) = co_await stream_.socket().async_wait(asio::socket_base::wait_write, kAwait);
     } else {
       ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
     }
@@ -459,6 +503,31 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   }
   if (last) finished_ = true;
   co_return boost::system::error_code{};
+}
+
+// TLS: no sendfile(2) (the kernel would send the file unencrypted; kTLS is
+// not available here). The file goes through a worker buffer, a record's
+// worth at a time, the head with its first piece.
+asio::awaitable<boost::system::error_code> ClientConnection::copy_file(int fd, std::uint64_t offset,
+                                                                       std::uint64_t len, bool last) {
+  auto buf = worker_.take_buffer();
+  boost::system::error_code ec;
+  do {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(len, Worker::kBufferSize));
+    ssize_t n = want > 0 ? ::pread(fd, buf.get(), want, static_cast<off_t>(offset)) : 0;
+    if (n < 0 && errno == EINTR) continue;
+    if (want > 0 && n <= 0) {
+      ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
+      keep_alive_ = false;
+      aborted_ = true;
+      break;
+    }
+    offset += static_cast<std::uint64_t>(n);
+    len -= static_cast<std::uint64_t>(n);
+    ec = co_await write_body({buf.get(), static_cast<std::size_t>(n)}, last && len == 0);
+  } while (!ec && len > 0);
+  worker_.give_buffer(std::move(buf));
+  co_return ec;
 }
 
 asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::span<const char> data, bool last) {
@@ -479,7 +548,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::spa
   if (last) finished_ = true;
   if (n == 0) co_return boost::system::error_code{};
   worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
-  auto [ec, written] = co_await asio::async_write(socket_, std::span(bufs.data(), n), kAwait);
+  auto [ec, written] = co_await stream_.write(std::span<const asio::const_buffer>(bufs.data(), n));
   Deadlines::disarm(write_deadline_);
   head_.clear();
   head_sent_ = true;

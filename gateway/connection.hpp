@@ -5,7 +5,8 @@
 // Limits are enforced as bytes arrive (by the parser) and each phase has a
 // deadline: client_header from the first byte of a request to the end of its
 // head, client_body between body reads, keepalive while idle between
-// requests, client_send while the client does not read.
+// requests, client_send while the client does not read. On a TLS listener
+// the handshake comes first, within client_header.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -17,6 +18,7 @@
 #include "gateway/exchange.hpp"
 #include "base/deadline.hpp"
 #include "base/http/parser.hpp"
+#include "base/net/stream.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -24,7 +26,7 @@ namespace gateway {
 
 class ClientConnection final : public Downstream, public Attached {
  public:
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, bool admin);
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, const Listener& listener);
   ~ClientConnection() override;
 
   // Serves the connection until it closes, parking it while idle.
@@ -59,20 +61,29 @@ class ClientConnection final : public Downstream, public Attached {
   static void park(std::unique_ptr<ClientConnection> c);
   void release_idle_memory();
   boost::asio::awaitable<void> run();
+  // The TLS handshake, counted in the listener's metrics; false: close.
+  boost::asio::awaitable<bool> handshake();
   boost::asio::awaitable<void> serve();
   void arm(std::chrono::milliseconds timeout);
   // Reads more bytes into the input buffer; false on EOF, error or timeout.
   boost::asio::awaitable<bool> read_more();
   boost::asio::awaitable<void> handle();
   void reset_exchange();
+  boost::asio::awaitable<boost::system::error_code> copy_file(int fd, std::uint64_t offset, std::uint64_t len,
+                                                              bool last);
   // The Connection field this response needs ("close", "keep-alive" or
   // none), deciding keep-alive for good.
   std::string_view connection_field();
   void log_exchange();
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
+  // A TLS connection's context, kept until it closes (a reload may
+  // replace the listener's); declared before the stream that uses it.
+  std::shared_ptr<const tls::ServerContext> tls_;
+  TlsStats* tls_stats_ = nullptr;
+  net::Stream stream_;
   bool admin_;
+  bool handshake_done_ = false;
   std::string peer_;
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
   http::Parser parser_;

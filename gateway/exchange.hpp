@@ -25,6 +25,7 @@ struct RequestInfo {
   std::chrono::microseconds upstream_time{-1};  // head received - request sent
   std::string_view cache = "-";  // what the cache did, once there is one
   int tries = 0;
+  std::string_view tls;        // the client connection's TLS version; empty: plain
 };
 
 class Downstream {

@@ -32,4 +32,11 @@ UpstreamStats& WorkerMetrics::upstream(const std::string& name) {
   return *p;
 }
 
+TlsStats& WorkerMetrics::tls(const std::string& listener) {
+  std::lock_guard lock(mu_);
+  auto& p = tls_[listener];
+  if (!p) p = std::make_unique<TlsStats>();
+  return *p;
+}
+
 }  // namespace gateway

@@ -71,11 +71,21 @@ struct UpstreamStats {
   Counter panic_requests;  // balanced while the group was in panic
 };
 
+// A TLS listener's handshakes (by its address).
+struct TlsStats {
+  Counter handshakes_ok;
+  Counter handshakes_failed;  // refused, broken off or timed out
+  Counter resumed;            // of the ok ones: a session resumed
+  Counter tls12;              // of the ok ones, by version
+  Counter tls13;
+};
+
 class WorkerMetrics {
  public:
   RouteStats& route(const std::string& name);
   UpstreamStats& upstream(const std::string& name);
   ZoneStats& zone(const std::string& name);
+  TlsStats& tls(const std::string& listener);
 
   Counter connections_active;  // gauge
   Counter connections_total;
@@ -98,12 +108,18 @@ class WorkerMetrics {
     std::lock_guard lock(mu_);
     for (const auto& [name, s] : upstreams_) f(name, *s);
   }
+  template <class F>
+  void for_each_tls(F&& f) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, s] : tls_) f(name, *s);
+  }
 
  private:
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<RouteStats>> routes_;
   std::map<std::string, std::unique_ptr<UpstreamStats>> upstreams_;
   std::map<std::string, std::unique_ptr<ZoneStats>> zones_;
+  std::map<std::string, std::unique_ptr<TlsStats>> tls_;
 };
 
 }  // namespace gateway

@@ -126,6 +126,7 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
 struct UpstreamSums {
   std::array<std::uint64_t, Histogram::kBounds.size() + 1> buckets{};
   std::uint64_t sum_us = 0, count = 0, opened = 0, reused = 0, errors = 0, retries = 0, panic_requests = 0;
+  std::uint64_t tls_handshakes = 0, tls_resumed = 0;
 };
 
 constexpr Family<UpstreamSums, std::uint64_t> kUpstreamCounters[] = {
@@ -137,6 +138,10 @@ constexpr Family<UpstreamSums, std::uint64_t> kUpstreamCounters[] = {
     {"gateway_upstream_panic_requests_total",
      "Requests balanced while the group was in panic (over every instance, ejected or down ones too).",
      &UpstreamSums::panic_requests},
+    {"gateway_upstream_tls_handshakes_total", "TLS handshakes with instances (groups with tls).",
+     &UpstreamSums::tls_handshakes},
+    {"gateway_upstream_tls_resumed_total", "Upstream TLS handshakes that resumed a session.",
+     &UpstreamSums::tls_resumed},
 };
 
 void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& workers) {
@@ -149,6 +154,8 @@ void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& worker
       u.count += s.response_time.count.get();
       u.opened += s.pool.opened.load(std::memory_order_relaxed);
       u.reused += s.pool.reused.load(std::memory_order_relaxed);
+      u.tls_handshakes += s.pool.tls_handshakes.load(std::memory_order_relaxed);
+      u.tls_resumed += s.pool.tls_resumed.load(std::memory_order_relaxed);
       u.errors += s.errors.get();
       u.retries += s.retries.get();
       u.panic_requests += s.panic_requests.get();
@@ -181,6 +188,38 @@ void write_upstream_groups(Text& text, const Runtime& rt) {
   for (const auto& g : rt.groups) text.sample("gateway_upstream_panic", label("upstream", g->name()), g->check(now) ? "1" : "0");
   text.family("gateway_upstream_panic_entries_total", "Times the group entered panic.", "counter");
   for (const auto& g : rt.groups) text.sample("gateway_upstream_panic_entries_total", label("upstream", g->name()), g->panic_entries());
+}
+
+// Per TLS listener (its address), summed over workers: handshakes by
+// result, resumed sessions, and the versions negotiated.
+void write_tls(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  struct Sums {
+    std::uint64_t ok = 0, failed = 0, resumed = 0, tls12 = 0, tls13 = 0;
+  };
+  std::map<std::string, Sums> listeners;
+  for (const auto* w : workers)
+    w->for_each_tls([&](const std::string& name, const TlsStats& s) {
+      auto& t = listeners[name];
+      t.ok += s.handshakes_ok.get();
+      t.failed += s.handshakes_failed.get();
+      t.resumed += s.resumed.get();
+      t.tls12 += s.tls12.get();
+      t.tls13 += s.tls13.get();
+    });
+  text.family("gateway_tls_handshakes_total",
+              "TLS handshakes with clients by listener and result (failed: refused, broken off or timed out).",
+              "counter");
+  for (const auto& [name, t] : listeners) {
+    text.sample("gateway_tls_handshakes_total", label("listener", name) + "," + label("result", "ok"), t.ok);
+    text.sample("gateway_tls_handshakes_total", label("listener", name) + "," + label("result", "failed"), t.failed);
+  }
+  text.family("gateway_tls_resumed_total", "TLS handshakes that resumed a session (ticket or cache).", "counter");
+  for (const auto& [name, t] : listeners) text.sample("gateway_tls_resumed_total", label("listener", name), t.resumed);
+  text.family("gateway_tls_versions_total", "TLS handshakes by the protocol version negotiated.", "counter");
+  for (const auto& [name, t] : listeners) {
+    text.sample("gateway_tls_versions_total", label("listener", name) + "," + label("version", "TLSv1.2"), t.tls12);
+    text.sample("gateway_tls_versions_total", label("listener", name) + "," + label("version", "TLSv1.3"), t.tls13);
+  }
 }
 
 // --- The cache ----------------------------------------------------------------
@@ -346,6 +385,7 @@ void append_worker_families(std::string& out, const std::vector<const WorkerMetr
   write_connections(text, workers);
   write_routes(text, workers);
   write_upstreams(text, workers);
+  write_tls(text, workers);
 }
 
 void append_cache_families(std::string& out, const std::vector<const WorkerMetrics*>& workers, const Runtime& rt) {

@@ -1,10 +1,10 @@
 // The /metrics page: the Prometheus text exposition format (version 0.0.4)
 // of everything the gateway counts. From the workers' counters, summed over
 // workers: client connections, requests by route, page fragments, upstream
-// response times, connections, errors and retries, and what the cache did
-// per zone and per route. From the Runtime: each upstream group's panic
-// state, each cache zone's store (entries, bytes, writes, evictions, purges)
-// and shared Redis tier.
+// response times, connections, errors and retries, TLS handshakes by
+// listener, and what the cache did per zone and per route. From the Runtime:
+// each upstream group's panic state, each cache zone's store (entries,
+// bytes, writes, evictions, purges) and shared Redis tier.
 //
 // Runs on the worker serving the admin request. Counters are read through
 // their atomics; WorkerMetrics' name maps are walked under their mutex,
@@ -30,7 +30,7 @@ std::string escape_label_value(std::string_view value);
 
 // The families of the workers' counters: connections, bad requests,
 // requests and fragments by route, upstream response times and
-// connections, errors and retries. Appended to `out`.
+// connections, errors and retries, TLS handshakes. Appended to `out`.
 void append_worker_families(std::string& out, const std::vector<const WorkerMetrics*>& workers);
 
 // The cache families: responses by zone and by route and what the cache did

@@ -16,6 +16,7 @@
 #include "gateway/worker.hpp"
 #include "upstreams/availability.hpp"
 #include "upstreams/retry.hpp"
+#include "upstreams/tls.hpp"
 
 namespace gateway::proxy {
 
@@ -96,7 +97,7 @@ void build_upstream_head(const http::Request& req, const RouteConfig& route, std
   if (auto prior = req.headers.get_all("X-Forwarded-For"); !prior.empty() && !stripped("X-Forwarded-For"))
     out.append(prior).append(", ");
   out.append(peer).append(http::kCrlf);
-  out.append("X-Forwarded-Proto: http\r\n");
+  out.append(req.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
   if (auto host = req.headers.get("Host")) out.append("X-Forwarded-Host: ").append(*host).append(http::kCrlf);
   out.append("Via: ");
   if (auto prior = req.headers.get_all("Via"); !prior.empty() && !stripped("Via")) out.append(prior).append(", ");
@@ -249,8 +250,9 @@ void Fetch::Impl::note_failure(std::size_t i, Outcome o) {
 asio::awaitable<Outcome> Fetch::Impl::connect(std::size_t i) {
   auto ex = co_await asio::this_coro::executor;
   conn_ = std::make_unique<upstreams::Connection>(ex, worker_.deadlines(), i, limits_);
-  auto o = co_await conn_->connect(group_.instance(i).endpoints, timeouts_.upstream_connect);
-  if (o == Outcome::ok) upstreams::PoolStats::inc(pool_.stats().opened);
+  auto tls = upstreams::tls_target(group_.config().tls, group_.instance(i).address);
+  auto o = co_await conn_->connect(group_.instance(i).endpoints, timeouts_.upstream_connect, tls ? &*tls : nullptr);
+  if (o == Outcome::ok) upstreams::count_connection(pool_.stats(), *conn_);
   co_return o;
 }
 

@@ -72,20 +72,22 @@ bool Server::start(std::string& error) {
   admin_.set_workers(views);
 
   try {
-    for (const auto& l : cfg.listen) {
-      tcp::endpoint ep = to_endpoint(l);
+    for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
+      const auto& l = cfg.listen[i];
+      tcp::endpoint ep = to_endpoint(l.address);
       for (auto& w : workers_) {
         auto a = make_acceptor(w->io(), ep, true);
         // Port 0: the first bind picks the port, the other workers join it.
         ep = a.local_endpoint();
-        w->add_acceptor(std::move(a), false);
+        w->add_acceptor(std::move(a), &l, i);
       }
-      log::info("listening on " + endpoint_text(ep) + " (" + std::to_string(n) + " workers)");
+      log::info("listening on " + endpoint_text(ep) + " (" + (l.tls ? "tls, " : "") + std::to_string(n) +
+                " workers)");
     }
     if (cfg.admin.listen) {
       auto a = make_acceptor(workers_[0]->io(), to_endpoint(*cfg.admin.listen), false);
       log::info("admin listening on " + endpoint_text(a.local_endpoint()));
-      workers_[0]->add_acceptor(std::move(a), true);
+      workers_[0]->add_acceptor(std::move(a), nullptr);
     }
   } catch (const std::exception& e) {
     error = std::string("cannot listen: ") + e.what();
@@ -114,9 +116,9 @@ void Server::reload() {
   }
   const auto& old_cfg = *runtime_->config;
   const auto& new_cfg = *rt->config;
-  auto texts = [](const std::vector<Endpoint>& v) {
+  auto texts = [](const std::vector<ListenConfig>& v) {
     std::vector<std::string> t;
-    for (const auto& e : v) t.push_back(e.text);
+    for (const auto& l : v) t.push_back(l.address.text);
     return t;
   };
   if (texts(old_cfg.listen) != texts(new_cfg.listen) || old_cfg.workers != new_cfg.workers ||

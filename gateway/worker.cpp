@@ -22,21 +22,34 @@ Worker::Worker(int id, Admin& admin)
 Worker::~Worker() {
   join();
   release_redis();
-  acceptors_.clear();
+  listeners_.clear();
   tick_.reset();
   state_.reset();
   io_.reset();
 }
 
-void Worker::add_acceptor(tcp::acceptor acceptor, bool admin) {
-  acceptors_.emplace_back(std::make_unique<tcp::acceptor>(std::move(acceptor)), admin);
+void Worker::add_acceptor(tcp::acceptor acceptor, const ListenConfig* config, std::size_t index) {
+  auto l = std::make_unique<Listener>();
+  l->acceptor = std::make_unique<tcp::acceptor>(std::move(acceptor));
+  l->admin = config == nullptr;
+  l->index = index;
+  if (config) {
+    l->config = *config;
+    l->label = config->address.text;
+    if (config->address.port == 0) {
+      boost::system::error_code ec;
+      auto ep = l->acceptor->local_endpoint(ec);
+      auto a = ep.address();
+      if (!ec) l->label = (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+    }
+    if (config->tls) l->tls_stats = &metrics_.tls(l->label);
+  }
+  listeners_.push_back(std::move(l));
 }
 
 void Worker::start(std::shared_ptr<const Runtime> rt) {
   apply(std::move(rt));
-  for (auto& [acc, admin] : acceptors_) {
-    asio::co_spawn(*io_, accept_loop(*acc, admin), log::on_exception("accept loop"));
-  }
+  for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(*l), log::on_exception("accept loop"));
   schedule_tick();
   thread_ = std::thread([this] {
     try {
@@ -78,9 +91,9 @@ void Worker::post_runtime(std::shared_ptr<const Runtime> rt) {
 void Worker::post_drain() {
   asio::post(*io_, [this] {
     draining_.store(true);
-    for (auto& [acc, admin] : acceptors_) {
+    for (auto& l : listeners_) {
       boost::system::error_code ec;
-      acc->close(ec);
+      l->acceptor->close(ec);
     }
     for (auto& c : connections_) c.close_if_idle();
     release_redis();  // its sockets would keep the loop running
@@ -132,7 +145,8 @@ void Worker::detach(Attached& c) {
   maybe_finish_drain();
 }
 
-asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, bool admin) {
+asio::awaitable<void> Worker::accept_loop(const Listener& listener) {
+  auto& acceptor = *listener.acceptor;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
@@ -145,7 +159,7 @@ asio::awaitable<void> Worker::accept_loop(tcp::acceptor& acceptor, bool admin) {
       continue;
     }
     if (draining_.load()) co_return;
-    ClientConnection::start(std::make_unique<ClientConnection>(*this, std::move(socket), admin));
+    ClientConnection::start(std::make_unique<ClientConnection>(*this, std::move(socket), listener));
   }
 }
 

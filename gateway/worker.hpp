@@ -37,6 +37,19 @@ class Attached
   ~Attached() = default;
 };
 
+// A listening socket of a worker and what it serves: the admin endpoints,
+// or a public listener as configured at start (a reload's entry of the
+// same address takes over for new connections).
+struct Listener {
+  std::unique_ptr<tcp::acceptor> acceptor;
+  bool admin = false;
+  std::size_t index = 0;  // in the configuration's listen entries, at start
+  ListenConfig config;
+  // In metrics: the address, or the one bound if the port was 0.
+  std::string label;
+  TlsStats* tls_stats = nullptr;  // the worker's counters for it
+};
+
 class Worker {
  public:
   Worker(int id, Admin& admin);
@@ -54,8 +67,9 @@ class Worker {
   const std::shared_ptr<WorkerState>& state() const noexcept { return state_; }
   bool draining() const noexcept { return draining_.load(std::memory_order_relaxed); }
 
-  // Before start(): the listening sockets this worker accepts on.
-  void add_acceptor(tcp::acceptor acceptor, bool admin);
+  // Before start(): the listening sockets this worker accepts on; `config`
+  // is null for the admin listener, else entry `index` of listen.
+  void add_acceptor(tcp::acceptor acceptor, const ListenConfig* config, std::size_t index = 0);
   // Starts the thread, with `rt` applied first.
   void start(std::shared_ptr<const Runtime> rt);
   // From any thread: apply a new configuration between requests.
@@ -84,7 +98,7 @@ class Worker {
   void release_redis();
   void schedule_tick();
   void maybe_finish_drain();
-  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool admin);
+  asio::awaitable<void> accept_loop(const Listener& listener);
 
   int id_;
   Admin& admin_;
@@ -96,7 +110,7 @@ class Worker {
   WorkerMetrics metrics_;
   AccessLog access_log_;
   std::shared_ptr<WorkerState> state_;
-  std::vector<std::pair<std::unique_ptr<tcp::acceptor>, bool>> acceptors_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   boost::intrusive::list<Attached, boost::intrusive::constant_time_size<false>> connections_;
   std::atomic<bool> draining_{false};
   std::atomic<bool> finished_{false};

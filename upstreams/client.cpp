@@ -6,6 +6,8 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 
+#include "upstreams/tls.hpp"
+
 namespace gateway::upstreams {
 
 namespace {
@@ -34,7 +36,7 @@ int status_for(Outcome o) noexcept {
 
 Connection::Connection(const asio::any_io_executor& ex, Deadlines& deadlines, std::size_t instance,
                        const http::ParserLimits& limits)
-    : socket_(ex),
+    : stream_(ex),
       deadlines_(deadlines),
       deadline_(&Connection::on_deadline, this),
       send_deadline_(&Connection::on_deadline, this),
@@ -50,26 +52,28 @@ void Connection::on_deadline(void* self) {
   static_cast<Connection*>(self)->close();
 }
 
-void Connection::close() noexcept {
-  boost::system::error_code ignored;
-  socket_.close(ignored);
-}
+void Connection::close() noexcept { stream_.close(); }
 
 asio::awaitable<Outcome> Connection::connect(const std::vector<tcp::endpoint>& endpoints,
-                                             Clock::duration timeout) {
+                                             Clock::duration timeout, const TlsTarget* tls) {
   if (endpoints.empty()) {
     error_ = asio::error::host_not_found;
     co_return Outcome::connect_failed;
   }
   deadlines_.arm(deadline_, timeout);
-  auto [ec, ep] = co_await asio::async_connect(socket_, endpoints, kAwait);
+  auto [ec, ep] = co_await asio::async_connect(stream_.socket(), endpoints, kAwait);
+  boost::system::error_code ignored;
+  if (!ec) stream_.socket().set_option(tcp::no_delay(true), ignored);
+  if (!ec && tls) {
+    tls_ = tls->context;
+    ec = co_await client_handshake(stream_, *tls);
+  }
   Deadlines::disarm(deadline_);
   if (deadline_.expired()) co_return Outcome::connect_timeout;
   if (ec) {
     error_ = ec;
     co_return Outcome::connect_failed;
   }
-  socket_.set_option(tcp::no_delay(true), ec);
   co_return Outcome::ok;
 }
 
@@ -77,7 +81,7 @@ asio::awaitable<Outcome> Connection::send(std::span<const asio::const_buffer> bu
                                           Clock::duration timeout) {
   // Its own deadline: the body may be sent while the response is read.
   deadlines_.arm(send_deadline_, timeout);
-  auto [ec, n] = co_await asio::async_write(socket_, buffers, kAwait);
+  auto [ec, n] = co_await stream_.write(buffers);
   Deadlines::disarm(send_deadline_);
   if (send_deadline_.expired()) co_return Outcome::send_timeout;
   if (ec) {
@@ -95,7 +99,7 @@ asio::awaitable<bool> Connection::fill() {
     end_ -= begin_;
     begin_ = 0;
   }
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf_.get() + end_, kBufferSize - end_), kAwait);
+  auto [ec, n] = co_await stream_.read_some(asio::buffer(buf_.get() + end_, kBufferSize - end_));
   if (ec) {
     error_ = ec;
     if (ec == asio::error::eof) eof_ = true;
@@ -189,7 +193,7 @@ void Connection::end_response() noexcept {
 }
 
 bool Connection::reusable() const noexcept {
-  return socket_.is_open() && parser_.message_done() && response_ && response_->keep_alive && !eof_ &&
+  return stream_.is_open() && parser_.message_done() && response_ && response_->keep_alive && !eof_ &&
          begin_ == end_;
 }
 

@@ -14,6 +14,7 @@
 
 #include "base/deadline.hpp"
 #include "base/http/parser.hpp"
+#include "base/net/stream.hpp"
 
 namespace gateway::upstreams {
 
@@ -41,6 +42,9 @@ int status_for(Outcome o) noexcept;
 // before reading goes on, so that it can be sent on first.
 using InterimSink = std::function<asio::awaitable<void>(const http::Response&)>;
 
+struct TlsTarget;         // upstreams/tls.hpp
+class ClientTlsContext;  // upstreams/tls.hpp
+
 class Connection {
  public:
   Connection(const asio::any_io_executor& ex, Deadlines& deadlines, std::size_t instance,
@@ -56,7 +60,13 @@ class Connection {
   const boost::system::error_code& last_error() const noexcept { return error_; }
   const std::string& parse_error() const noexcept { return parser_.error_reason(); }
 
-  asio::awaitable<Outcome> connect(const std::vector<tcp::endpoint>& endpoints, Clock::duration timeout);
+  // With `tls`, the TLS handshake is part of connecting (within `timeout`;
+  // a refused certificate is connect_failed, last_error() says why).
+  asio::awaitable<Outcome> connect(const std::vector<tcp::endpoint>& endpoints, Clock::duration timeout,
+                                   const TlsTarget* tls = nullptr);
+  // A TLS connection, and whether its handshake resumed a session.
+  bool tls() const noexcept { return stream_.tls(); }
+  bool tls_resumed() const noexcept { return stream_.resumed(); }
   asio::awaitable<Outcome> send(std::span<const asio::const_buffer> buffers, Clock::duration timeout);
   // Reads until the head of the final response is parsed. Interim (1xx)
   // responses on the way go to `interim` one by one, in order, or are
@@ -76,7 +86,7 @@ class Connection {
   Clock::time_point idle_since() const noexcept { return idle_since_; }
   void set_idle_since(Clock::time_point t) noexcept { idle_since_ = t; }
   void close() noexcept;
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
   static void on_deadline(void* self);
@@ -85,7 +95,8 @@ class Connection {
   // A response was read to its end.
   void end_response() noexcept;
 
-  tcp::socket socket_;
+  std::shared_ptr<const ClientTlsContext> tls_;  // keeps the context (and session slot) of a TLS stream
+  net::Stream stream_;
   Deadlines& deadlines_;
   Deadline deadline_;       // connect and read
   Deadline send_deadline_;  // send, which may overlap a read

@@ -3,6 +3,7 @@
 // read by the upstreams library; nothing here knows about routes or caching.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,19 @@ struct HealthCheckConfig {
   int fails = 2;   // consecutive failures to mark down
 };
 
+class ClientTlsContext;  // upstreams/tls.hpp
+
+// A group's `tls:` block: TLS to its instances.
+struct TlsClientConfig {
+  bool verify = true;  // check the instance's certificate and its name
+  std::string ca;      // PEM file of the CAs to trust; empty: the system's store
+  std::string sni;     // name sent (SNI) and checked; empty: the instance's host
+  std::string cert;    // client certificate (PEM chain) and its key, for
+  std::string key;     // instances that ask for one; both or neither
+  // Built at load (so --check reports unreadable or mismatched files).
+  std::shared_ptr<const ClientTlsContext> context;
+};
+
 struct GroupConfig {
   std::string name;
   Balance balance = Balance::round_robin;
@@ -39,6 +53,7 @@ struct GroupConfig {
   // over all of them (Envoy's panic threshold; 0: never). availability.hpp.
   int panic_threshold = 50;
   std::optional<HealthCheckConfig> health;
+  std::optional<TlsClientConfig> tls;  // none: plain HTTP to the instances
 };
 
 }  // namespace gateway::upstreams

@@ -84,6 +84,8 @@ class Group {
 struct PoolStats {
   std::atomic<std::uint64_t> opened{0};
   std::atomic<std::uint64_t> reused{0};
+  std::atomic<std::uint64_t> tls_handshakes{0};  // of the opened ones: TLS ...
+  std::atomic<std::uint64_t> tls_resumed{0};     // ... and resuming a session
   static void inc(std::atomic<std::uint64_t>& c) noexcept {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }

@@ -12,15 +12,53 @@ struct Probe {
   std::size_t instance = 0;
   std::string url;
   CURL* easy = nullptr;
+  curl_slist* connect_to = nullptr;
   Clock::time_point due{};
+
+  void release(CURLM* multi) {
+    if (easy) {
+      curl_multi_remove_handle(multi, easy);
+      curl_easy_cleanup(easy);
+      easy = nullptr;
+    }
+    curl_slist_free_all(connect_to);
+    connect_to = nullptr;
+  }
 };
 
 std::size_t discard(char*, std::size_t size, std::size_t n, void*) { return size * n; }
 
+std::string bracketed(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+// https for a group with `tls`, to the name it sends (its `sni`, the
+// connection still going to the instance's address: see tls_options).
 std::string probe_url(const Group& g, std::size_t i) {
   const auto& a = g.instance(i).address;
-  std::string host = a.host.find(':') != std::string::npos ? "[" + a.host + "]" : a.host;
-  return "http://" + host + ":" + std::to_string(a.port) + g.config().health->path;
+  const auto& tls = g.config().tls;
+  std::string host = tls && !tls->sni.empty() ? tls->sni : bracketed(a.host);
+  return (tls ? "https://" : "http://") + host + ":" + std::to_string(a.port) + g.config().health->path;
+}
+
+// The probe checks the instance as the proxy's connections do: the same
+// CAs and name check, the same client certificate.
+void tls_options(CURL* easy, const Group& g, std::size_t i, curl_slist*& connect_to) {
+  const auto& tls = g.config().tls;
+  if (!tls) return;
+  const auto& a = g.instance(i).address;
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, tls->verify ? 1L : 0L);
+  curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, tls->verify ? 2L : 0L);
+  if (!tls->ca.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, tls->ca.c_str());
+  if (!tls->cert.empty()) {
+    curl_easy_setopt(easy, CURLOPT_SSLCERT, tls->cert.c_str());
+    curl_easy_setopt(easy, CURLOPT_SSLKEY, tls->key.c_str());
+  }
+  if (!tls->sni.empty()) {
+    std::string port = std::to_string(a.port);
+    connect_to = curl_slist_append(connect_to, (tls->sni + ":" + port + ":" + bracketed(a.host) + ":" + port).c_str());
+    curl_easy_setopt(easy, CURLOPT_CONNECT_TO, connect_to);
+  }
 }
 }  // namespace
 
@@ -52,12 +90,7 @@ void HealthChecker::run() {
   CURLM* multi = curl_multi_init();
   std::vector<Probe> probes;
   auto drop_probes = [&] {
-    for (auto& p : probes) {
-      if (p.easy) {
-        curl_multi_remove_handle(multi, p.easy);
-        curl_easy_cleanup(p.easy);
-      }
-    }
+    for (auto& p : probes) p.release(multi);
     probes.clear();
   };
 
@@ -72,7 +105,7 @@ void HealthChecker::run() {
         drop_probes();
         for (const auto& g : groups_) {
           if (!g->config().health) continue;
-          for (std::size_t i = 0; i < g->size(); ++i) probes.push_back(Probe{g, i, probe_url(*g, i), nullptr, {}});
+          for (std::size_t i = 0; i < g->size(); ++i) probes.push_back(Probe{g, i, probe_url(*g, i)});
         }
       }
     }
@@ -87,6 +120,7 @@ void HealthChecker::run() {
       curl_easy_setopt(p.easy, CURLOPT_WRITEFUNCTION, &discard);
       curl_easy_setopt(p.easy, CURLOPT_USERAGENT, "gateway-health-check");
       curl_easy_setopt(p.easy, CURLOPT_PRIVATE, &p);
+      tls_options(p.easy, *p.group, p.instance, p.connect_to);
       curl_multi_add_handle(multi, p.easy);
     }
     int running = 0;
@@ -108,9 +142,7 @@ void HealthChecker::run() {
         ok ? log::info(what) : log::warn(what);
         p->group->check(Clock::now());  // a panic this verdict starts or ends is logged now
       }
-      curl_multi_remove_handle(multi, p->easy);
-      curl_easy_cleanup(p->easy);
-      p->easy = nullptr;
+      p->release(multi);
       p->due = Clock::now() + p->group->config().health->interval;
     }
     curl_multi_poll(multi, nullptr, 0, 100, nullptr);

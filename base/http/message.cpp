@@ -164,6 +164,7 @@ void Request::clear() noexcept {
   chunked = false;
   content_length.reset();
   expect_continue = false;
+  tls = false;
 }
 
 bool is_idempotent(std::string_view m) noexcept {

@@ -111,6 +111,7 @@ struct Request {
   bool chunked = false;          // Transfer-Encoding: chunked
   std::optional<std::uint64_t> content_length;
   bool expect_continue = false;  // Expect: 100-continue
+  bool tls = false;              // came over TLS: the scheme is https (X-Forwarded-Proto)
 
   std::string_view path() const noexcept;   // target up to '?'
   std::string_view query() const noexcept;  // after '?', empty if none

@@ -16,6 +16,9 @@
 //                                 and its cache rule (`cache:`)
 //   gateway/config/pages.cpp      a route's page (its template, read and
 //                                 parsed at load) or aggregate (its parts)
+//   gateway/config/tls.cpp        the `tls:` blocks of listeners and upstream
+//                                 groups (certificates read and OpenSSL
+//                                 contexts built at load)
 //
 // Free functions rather than one Loader class spread over these files: each
 // reader's signature says what it reads and what it fills (the upstreams
@@ -74,7 +77,7 @@ struct FileText {
 FileText read_file(const std::filesystem::path& path);
 
 // --- gateway/config/server.cpp ---
-void read_listen(Context& ctx, const Field& field, std::vector<Endpoint>& listen);
+void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen);
 void read_workers(Context& ctx, const Field& field, int& workers);
 void read_admin(Context& ctx, const Field& field, AdminConfig& admin);
 void read_access_log(Context& ctx, const Field& field, std::string& access_log);
@@ -99,6 +102,12 @@ void read_routes(Context& ctx, const Field& field, std::vector<RouteConfig>& rou
 void read_page(Context& ctx, const Field& field, const RouteConfig& route, PageConfig& page);
 void read_aggregate(Context& ctx, const Field& field, const RouteConfig& route,
                     AggregateConfig& aggregate);
+
+// --- gateway/config/tls.cpp ---
+// A listener's `tls:`; `listener` (its address) keeps its sessions apart.
+void read_server_tls(Context& ctx, const Field& field, std::string_view listener, TlsConfig& tls);
+// An upstream group's `tls:`.
+void read_upstream_tls(Context& ctx, const Field& field, upstreams::TlsClientConfig& tls);
 
 // --- what more than one section uses ---
 

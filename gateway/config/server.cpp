@@ -1,11 +1,12 @@
 // The server's own sections of the configuration: where it listens
-// (`listen`, `admin`), how many worker threads it runs (`workers`), where its
+// (`listen`, with each listener's `tls` read in tls.cpp; `admin`), how many worker threads it runs (`workers`), where its
 // access log goes (`access_log`), and what it bounds (`limits`, `timeouts`).
 // The other sections and the top-level load are listed in sections.hpp.
 #include "gateway/config/sections.hpp"
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace gateway::config {
 
@@ -34,9 +35,12 @@ constexpr TimeoutKey kTimeoutKeys[] = {
 
 }  // namespace
 
-// `listen: ADDRESS` or a list of them. What is read replaces the default.
-void read_listen(Context& ctx, const Field& field, std::vector<Endpoint>& listen) {
-  auto items = one_or_list(ctx.diag, field);
+// `listen: ENTRY` or a list of them; an entry is an address, or a map
+// {address, tls} (read with a MapReader: the other per-listener options,
+// http2 and proxy_protocol, go next to tls). What is read replaces the
+// default.
+void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen) {
+  auto items = field.node.IsMap() ? std::vector<Field>{field} : one_or_list(ctx.diag, field);
   if (field.node.IsSequence() && items.empty()) {
     ctx.diag.error(field, "must list at least one address");
   }
@@ -44,17 +48,27 @@ void read_listen(Context& ctx, const Field& field, std::vector<Endpoint>& listen
 
   listen.clear();
   for (const auto& item : items) {
-    auto endpoint = read_endpoint(ctx.diag, item, true);
+    const Field* address = &item;
+    std::optional<MapReader> map;
+    if (item.node.IsMap()) {
+      constexpr std::string_view kKeys[] = {"address", "tls"};
+      map.emplace(ctx.diag, item, kKeys);
+      address = map->require("address");
+      if (address == nullptr) continue;
+    }
+    auto endpoint = read_endpoint(ctx.diag, *address, true);
     if (!endpoint) continue;
     // Port 0 asks the OS for a fresh port each time, so it may repeat.
     bool repeated = endpoint->port != 0 &&
                     std::any_of(listen.begin(), listen.end(),
-                                [&](const Endpoint& e) { return same_endpoint(e, *endpoint); });
+                                [&](const ListenConfig& l) { return same_endpoint(l.address, *endpoint); });
     if (repeated) {
-      ctx.diag.error(item, "address " + quote(endpoint->text) + " is listed twice");
+      ctx.diag.error(*address, "address " + quote(endpoint->text) + " is listed twice");
       continue;
     }
-    listen.push_back(std::move(*endpoint));
+    ListenConfig entry{std::move(*endpoint), std::nullopt};
+    if (const Field* tls = map ? map->get("tls") : nullptr) read_server_tls(ctx, *tls, entry.address.text, entry.tls.emplace());
+    listen.push_back(std::move(entry));
   }
 }
 

@@ -1,8 +1,9 @@
 // The `upstreams:` section: each group's instances and weights, balancing,
-// keep-alive, retries, passive failure counting, the panic threshold and
-// active health checks, into upstreams::GroupConfig (upstreams/config.hpp).
-// Routes name the groups; those names are checked in gateway/config.cpp once
-// everything is read. The other sections are listed in sections.hpp.
+// keep-alive, retries, passive failure counting, the panic threshold,
+// active health checks and TLS to the instances (its `tls:` block is read in
+// tls.cpp), into upstreams::GroupConfig (upstreams/config.hpp). Routes name
+// the groups; those names are checked in gateway/config.cpp once everything
+// is read. The other sections are listed in sections.hpp.
 #include "gateway/config/sections.hpp"
 
 #include <algorithm>
@@ -101,7 +102,7 @@ std::optional<int> read_percent(Diagnostics& diag, const Field& field) {
 void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& upstream) {
   MapReader map(ctx.diag, field,
                 {"balance", "instances", "keepalive", "retries", "max_fails", "fails",
-                 "fail_timeout", "panic_threshold", "health"});
+                 "fail_timeout", "panic_threshold", "health", "tls"});
   if (!map.valid()) return;
   map.read_choice("balance", upstream.balance, Choices<upstreams::Balance>(kBalances));
   if (const Field* instances = map.require("instances")) read_instances(ctx, *instances, upstream);
@@ -119,6 +120,7 @@ void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& ups
   if (const Field* health = map.get("health")) {
     read_health(ctx, *health, upstream.health.emplace());
   }
+  if (const Field* tls = map.get("tls")) read_upstream_tls(ctx, *tls, upstream.tls.emplace());
 }
 
 }  // namespace

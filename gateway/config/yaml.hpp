@@ -47,6 +47,8 @@ class Diagnostics {
                 const YAML::Mark& named_at);
 
   bool ok() const { return errors_.empty(); }
+  // Errors so far: a reader compares it before and after a part.
+  std::size_t count() const { return errors_.size(); }
   std::vector<ConfigError> take();
 
  private:

@@ -112,7 +112,7 @@ routes:
   const auto& config = *loaded;
   CHECK(config.file == "/etc/gateway/gateway.yaml");
   REQUIRE(config.listen.size() == 1);
-  CHECK(config.listen[0].text == "127.0.0.1:8080");
+  CHECK(config.listen[0].address.text == "127.0.0.1:8080");
   CHECK(config.workers == 0);
   CHECK_FALSE(config.admin.listen.has_value());
   CHECK(config.access_log == "stdout");

@@ -56,11 +56,11 @@ routes: [{prefix: /, upstream: app}]
 )");
   const auto& config = *loaded;
   REQUIRE(config.listen.size() == 2);
-  CHECK(config.listen[0].text == "127.0.0.1:8080");
-  CHECK(config.listen[0].host == "127.0.0.1");
-  CHECK(config.listen[0].port == 8080);
-  CHECK(config.listen[1].host == "::1");
-  CHECK(config.listen[1].port == 0);
+  CHECK(config.listen[0].address.text == "127.0.0.1:8080");
+  CHECK(config.listen[0].address.host == "127.0.0.1");
+  CHECK(config.listen[0].address.port == 8080);
+  CHECK(config.listen[1].address.host == "::1");
+  CHECK(config.listen[1].address.port == 0);
   CHECK(config.workers == 4);
   REQUIRE(config.admin.listen.has_value());
   CHECK(config.admin.listen->port == 0);
@@ -75,7 +75,7 @@ routes: [{prefix: /x, upstream: app}]
 )");
   const auto& config = *loaded;
   CHECK(config.listen.size() == 1);
-  CHECK(config.listen[0].port == 0);
+  CHECK(config.listen[0].address.port == 0);
   CHECK(config.workers == 0);
   CHECK(config.access_log == "/var/log/access.log");
 }

@@ -1,0 +1,222 @@
+#include "base/net/stream.hpp"
+
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace gateway::net {
+
+namespace {
+
+// The largest plaintext of one TLS record: small pieces of a gather write
+// are copied together up to this, so they leave as one record and one send.
+constexpr std::size_t kRecord = 16 * 1024;
+
+enum class Next { wait_read, wait_write, fail };
+struct Step {
+  Next next;
+  boost::system::error_code ec;
+};
+
+// What to do after an OpenSSL call on `ssl` returned `ret` (<= 0). Must be
+// called right after it, before anything can change errno.
+Step after_failure(SSL* ssl, int ret) noexcept {
+  const int saved_errno = errno;
+  switch (SSL_get_error(ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+      return {Next::wait_read, {}};
+    case SSL_ERROR_WANT_WRITE:
+      return {Next::wait_write, {}};
+    case SSL_ERROR_ZERO_RETURN:
+      ERR_clear_error();
+      return {Next::fail, asio::error::eof};
+    case SSL_ERROR_SYSCALL:
+      if (ERR_peek_error() != 0) return {Next::fail, last_tls_error()};
+      if (saved_errno == 0) return {Next::fail, asio::error::eof};
+      return {Next::fail, {saved_errno, boost::system::system_category()}};
+    default:
+      return {Next::fail, last_tls_error(asio::error::connection_aborted)};
+  }
+}
+
+tcp::socket::wait_type wait_type(Next next) noexcept {
+  return next == Next::wait_read ? tcp::socket::wait_read : tcp::socket::wait_write;
+}
+
+}  // namespace
+
+boost::system::error_code Stream::start_tls(SSL_CTX* ctx, Role role) {
+  ERR_clear_error();
+  SslPtr ssl(SSL_new(ctx));
+  if (!ssl) return last_tls_error(asio::error::no_memory);
+  boost::system::error_code ec;
+  socket_.native_non_blocking(true, ec);  // OpenSSL reads and writes the descriptor itself
+  if (ec) return ec;
+  if (SSL_set_fd(ssl.get(), socket_.native_handle()) != 1) return last_tls_error(asio::error::no_memory);
+  // Partial writes and a moving buffer: see tls_write. Released buffers:
+  // an idle connection keeps no 16 KiB read or write buffer.
+  SSL_set_mode(ssl.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  // Read what the socket holds at once (up to a record buffer), not a
+  // record header and then its body in two reads.
+  SSL_set_read_ahead(ssl.get(), 1);
+  if (role == Role::server) SSL_set_accept_state(ssl.get());
+  else SSL_set_connect_state(ssl.get());
+  ssl_ = std::move(ssl);
+  return {};
+}
+
+std::string_view Stream::alpn() const noexcept {
+  if (!ssl_) return {};
+  const unsigned char* data = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &data, &len);
+  return {reinterpret_cast<const char*>(data), len};
+}
+
+asio::awaitable<boost::system::error_code> Stream::handshake() {
+  for (;;) {
+    if (!ssl_) co_return asio::error::operation_aborted;
+    ERR_clear_error();
+    int r = SSL_do_handshake(ssl_.get());
+    if (r == 1) {
+      handshake_done_ = true;
+      version_ = SSL_get_version(ssl_.get());
+      resumed_ = SSL_session_reused(ssl_.get()) == 1;
+      co_return boost::system::error_code{};
+    }
+    auto step = after_failure(ssl_.get(), r);
+    if (step.next == Next::fail) {
+      // A refused certificate says why better than the alert does.
+      long verify = SSL_get_verify_result(ssl_.get());
+      if (verify != X509_V_OK) co_return boost::system::error_code(static_cast<int>(verify), verify_category());
+      co_return step.ec;
+    }
+    auto [ec] = co_await socket_.async_wait(wait_type(step.next), kAwaitTuple);
+    if (ec) co_return ec;
+  }
+}
+
+asio::awaitable<IoResult> Stream::tls_read_some(asio::mutable_buffer buffer) {
+  if (buffer.size() == 0) co_return IoResult{};
+  for (;;) {
+    // close() may have freed the SSL while we waited.
+    if (!ssl_) co_return IoResult{asio::error::operation_aborted, 0};
+    ERR_clear_error();
+    std::size_t n = 0;
+    int r = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
+    if (r == 1) co_return IoResult{boost::system::error_code{}, n};
+    auto step = after_failure(ssl_.get(), r);
+    if (step.next == Next::fail) co_return IoResult{step.ec, 0};
+    auto [ec] = co_await socket_.async_wait(wait_type(step.next), kAwaitTuple);
+    if (ec) co_return IoResult{ec, 0};
+  }
+}
+
+// TLS has no writev: each SSL_write makes at least one record and one
+// send(2). Pieces smaller than a record (a response head, a chunk size
+// line) are copied together into a staging buffer, the thread's own, and
+// written as one. If OpenSSL must wait for the socket it wants the same
+// bytes again when called next (partial writes and a moving buffer
+// allowed); a staged record is copied into the coroutine then, since
+// another connection on this thread may stage its own meanwhile.
+asio::awaitable<IoResult> Stream::tls_write(std::span<const asio::const_buffer> buffers) {
+  thread_local char stage[kRecord];
+  std::size_t total = 0;
+  std::size_t i = 0, offset = 0;  // the next byte: buffers[i] at offset
+  std::string held;
+  auto at_end = [&] {
+    while (i < buffers.size() && offset == buffers[i].size()) {
+      ++i;
+      offset = 0;
+    }
+    return i == buffers.size();
+  };
+  while (!at_end()) {
+    const char* p = static_cast<const char*>(buffers[i].data()) + offset;
+    std::size_t n = buffers[i].size() - offset;
+    if (n < kRecord && i + 1 < buffers.size()) {
+      std::size_t filled = 0;
+      while (filled < kRecord && !at_end()) {
+        std::size_t take = std::min(kRecord - filled, buffers[i].size() - offset);
+        std::memcpy(stage + filled, static_cast<const char*>(buffers[i].data()) + offset, take);
+        filled += take;
+        offset += take;
+      }
+      p = stage;
+      n = filled;
+    } else {
+      offset += n;
+    }
+    for (std::size_t done = 0; done < n;) {
+      if (!ssl_) co_return IoResult{asio::error::operation_aborted, total + done};
+      ERR_clear_error();
+      std::size_t w = 0;
+      int r = SSL_write_ex(ssl_.get(), p + done, n - done, &w);
+      if (r == 1) {
+        done += w;
+        continue;
+      }
+      auto step = after_failure(ssl_.get(), r);
+      if (step.next == Next::fail) co_return IoResult{step.ec, total + done};
+      if (p == stage) {
+        held.assign(p, n);
+        p = held.data();
+      }
+      auto [ec] = co_await socket_.async_wait(wait_type(step.next), kAwaitTuple);
+      if (ec) co_return IoResult{ec, total + done};
+    }
+    total += n;
+  }
+  co_return IoResult{boost::system::error_code{}, total};
+}
+
+asio::awaitable<IoResult> Stream::tls_write_one(asio::const_buffer buffer) {
+  co_return co_await tls_write(std::span<const asio::const_buffer>(&buffer, 1));
+}
+
+void Stream::close_notify() noexcept {
+  if (!ssl_ || !handshake_done_ || !socket_.is_open()) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_.get());  // sends close_notify if the socket takes it now; never waits for the peer's
+  ERR_clear_error();
+}
+
+void Stream::shutdown_send() noexcept {
+  close_notify();
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+void Stream::shutdown_both() noexcept {
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+void Stream::cancel() noexcept {
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void Stream::close() noexcept {
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  // The descriptor's number may be reused at once: the SSL must never
+  // read or write it again.
+  release_ssl();
+}
+
+void Stream::release_ssl() noexcept {
+  if (!ssl_) return;
+  // OpenSSL marks the session of a connection freed without a TLS close
+  // as not resumable (and drops it from the server's cache), but most
+  // clients just close: the session would be lost to every later
+  // connection, ours to an upstream included. As nginx: count the
+  // connection as shut down, whatever was sent.
+  SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  ssl_.reset();
+}
+
+}  // namespace gateway::net

@@ -1,0 +1,130 @@
+// The transport under an HTTP connection, client or upstream: a TCP socket,
+// plain or with TLS over it. One class, two branches: plain reads and
+// writes are the socket's own Asio operations, returned as they are (no
+// coroutine frame, no virtual call on the hot path); TLS ones are
+// coroutines around OpenSSL. Both return the same awaitable type, so a
+// caller writes `co_await stream.read_some(buf)` either way.
+//
+// Why OpenSSL on the socket itself and not asio::ssl::stream: an
+// asio::ssl::stream keeps two 17 KiB buffers of its own and a BIO pair with
+// two more, about 70 KiB per connection for as long as it lives, and copies
+// every byte through them. Here OpenSSL reads and writes the descriptor
+// (nginx's way): with SSL_MODE_RELEASE_BUFFERS an idle keep-alive
+// connection holds only the SSL object. The cost is this file: the
+// WANT_READ / WANT_WRITE loop, waiting for readiness with async_wait.
+// (async_wait is safe only right after the descriptor said EAGAIN, which is
+// where OpenSSL asks for it: the reactor is edge-triggered, and an edge
+// that came while nobody waited would be lost. A parked connection waits
+// with wait_readable(), a 1-byte MSG_PEEK receive that checks first.)
+//
+// A file body over TLS cannot use sendfile(2) (no kTLS here): the caller
+// reads it into a buffer and writes that.
+//
+// One owner on one thread. One read and one write may be in flight at once
+// (a request body read while the response is written), as on a socket.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <span>
+#include <string_view>
+#include <tuple>
+
+#include "base/net/tls.hpp"
+
+namespace gateway::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using IoResult = std::tuple<boost::system::error_code, std::size_t>;
+inline constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
+
+class Stream {
+ public:
+  enum class Role { client, server };
+
+  explicit Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
+  explicit Stream(const asio::any_io_executor& ex) : socket_(ex) {}
+  Stream(Stream&&) noexcept = default;
+  Stream& operator=(Stream&&) noexcept = default;
+  ~Stream() { release_ssl(); }
+
+  tcp::socket& socket() noexcept { return socket_; }
+  const tcp::socket& socket() const noexcept { return socket_; }
+  asio::any_io_executor get_executor() { return socket_.get_executor(); }
+  bool is_open() const noexcept { return socket_.is_open(); }
+
+  // Puts TLS over the connected socket: a new SSL from `ctx` in `role`.
+  // The handshake is handshake(); reads and writes are TLS from here on.
+  // An error if OpenSSL cannot make one (out of memory).
+  boost::system::error_code start_tls(SSL_CTX* ctx, Role role);
+  bool tls() const noexcept { return ssl_ != nullptr; }
+  SSL* ssl() const noexcept { return ssl_.get(); }
+
+  // The TLS handshake. On failure the error says why (a tls_category()
+  // code, or a verify_category() one when the peer's certificate was
+  // refused); operation_aborted if cancel() stopped it.
+  asio::awaitable<boost::system::error_code> handshake();
+  // After the handshake: "TLSv1.3", "TLSv1.2" (empty for plain TCP),
+  // whether the session was resumed, the ALPN protocol chosen (empty if
+  // none).
+  std::string_view version() const noexcept { return version_; }
+  bool resumed() const noexcept { return resumed_; }
+  std::string_view alpn() const noexcept;
+
+  // As socket.async_read_some: some bytes, or an error (eof at the end).
+  asio::awaitable<IoResult> read_some(asio::mutable_buffer buffer) {
+    if (!ssl_) return socket_.async_read_some(buffer, kAwaitTuple);
+    return tls_read_some(buffer);
+  }
+  // As asio::async_write: all of `buffers`, or an error.
+  asio::awaitable<IoResult> write(std::span<const asio::const_buffer> buffers) {
+    if (!ssl_) return asio::async_write(socket_, buffers, kAwaitTuple);
+    return tls_write(buffers);
+  }
+  asio::awaitable<IoResult> write(asio::const_buffer buffer) {
+    if (!ssl_) return asio::async_write(socket_, buffer, kAwaitTuple);
+    return tls_write_one(buffer);
+  }
+
+  // Calls handler(error_code, n) once bytes can be read (n == 0: the peer
+  // closed). Reads nothing: the bytes stay for read_some. Checks at once,
+  // so it may follow any read (see the file comment).
+  template <class Handler>
+  void wait_readable(Handler&& handler) {
+    socket_.async_receive(asio::buffer(&peek_, 1), tcp::socket::message_peek, std::forward<Handler>(handler));
+  }
+
+  // Ends our sending half: a TLS close_notify first (if the handshake
+  // completed; best effort, never waits), then a TCP shutdown(SHUT_WR).
+  void shutdown_send() noexcept;
+  // A TLS close_notify alone, best effort: for a clean close.
+  void close_notify() noexcept;
+  // Both halves, at once: the peer sees the end of what it was sent.
+  void shutdown_both() noexcept;
+  // Cancels pending operations (they complete with operation_aborted).
+  void cancel() noexcept;
+  // Closes the socket and frees the SSL: a TLS operation still in flight
+  // completes with an error and touches neither again.
+  void close() noexcept;
+
+ private:
+  // Frees the SSL, its session left resumable (see stream.cpp).
+  void release_ssl() noexcept;
+  asio::awaitable<IoResult> tls_read_some(asio::mutable_buffer buffer);
+  asio::awaitable<IoResult> tls_write(std::span<const asio::const_buffer> buffers);
+  // The buffer kept in the coroutine's frame: coroutines start when awaited.
+  asio::awaitable<IoResult> tls_write_one(asio::const_buffer buffer);
+
+  tcp::socket socket_;
+  SslPtr ssl_;
+  std::string_view version_;
+  bool resumed_ = false;
+  bool handshake_done_ = false;
+  char peek_ = 0;
+};
+
+}  // namespace gateway::net
