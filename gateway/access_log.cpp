@@ -89,7 +89,8 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
   b.append(peer).append(" - - ").append(timestamp()).push_back(' ');
   b.push_back('"');
   b.append(req.method).push_back(' ');
-  b.append(req.target).append(req.version_minor == 0 ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+  b.append(req.target).push_back(' ');
+  b.append(!info.protocol.empty() ? info.protocol : req.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1").append("\" ");
   b.append(std::to_string(status)).push_back(' ');
   b.append(std::to_string(body_bytes)).push_back(' ');
   append_quoted(b, req.headers.get("Referer").value_or(""));

@@ -14,6 +14,8 @@
 
 #include "gateway/admin.hpp"
 #include "gateway/dispatch.hpp"
+#include "gateway/h2/limits.hpp"
+#include "gateway/h2/session.hpp"
 #include "gateway/tls.hpp"
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
@@ -74,6 +76,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
                                    ? &now.listen[listener.index]
                                    : now.find_listen(address);
   if (config == nullptr) config = &listener.config;
+  h2c_ = config->h2c && !config->tls;
   if (config->tls && config->tls->context) {
     tls_ = config->tls->context;
     // (A listener plain at start and TLS since a reload has no counters yet.)
@@ -83,6 +86,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
 }
 
 ClientConnection::~ClientConnection() {
+  h2_.reset();
   return_large_buffer();
   worker_.detach(*this);
 }
@@ -116,6 +120,7 @@ void ClientConnection::on_deadline(void* self) {
 void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadlines().arm(deadline_, timeout); }
 
 void ClientConnection::close_if_idle() {
+  if (h2_) return h2_->drain();
   if (phase_ == Phase::idle) stream_.cancel();
 }
 
@@ -202,6 +207,10 @@ void ClientConnection::on_park_deadline(void* self) {
 
 asio::awaitable<void> ClientConnection::run() {
   if (stream_.tls() && !handshake_done_ && !co_await handshake()) co_return;
+  if (requests_ == 0) {
+    const bool http2 = co_await serve_http2();
+    if (http2) co_return;
+  }
   co_await serve();
   if (parked_) co_return;
   // Unread input (a refused request, an unread body, pipelined requests
@@ -241,6 +250,23 @@ asio::awaitable<bool> ClientConnection::handshake() {
   tls_stats_->handshakes_ok.inc();
   if (stream_.resumed()) tls_stats_->resumed.inc();
   (stream_.version() == "TLSv1.3" ? tls_stats_->tls13 : tls_stats_->tls12).inc();
+  co_return true;
+}
+
+asio::awaitable<bool> ClientConnection::serve_http2() {
+  if (!h2c_ && stream_.alpn() != "h2") co_return false;
+  if (h2c_) {
+    // Prior knowledge: the client preface, else HTTP/1.1 with what was read.
+    arm(state_->runtime->config->timeouts.client_header);
+    bool more = true;
+    while (more && h2::match_preface({in_ + in_begin_, in_end_ - in_begin_}) == h2::PrefaceMatch::partial)
+      more = co_await read_more();
+    Deadlines::disarm(deadline_);
+    if (h2::match_preface({in_ + in_begin_, in_end_ - in_begin_}) != h2::PrefaceMatch::yes) co_return false;
+  }
+  h2_ = std::make_unique<h2::Session>(worker_, stream_, peer_, admin_);
+  co_await h2_->run({in_ + in_begin_, in_end_ - in_begin_});
+  in_begin_ = in_end_ = 0;
   co_return true;
 }
 
@@ -334,19 +360,21 @@ void ClientConnection::reset_exchange() {
   info_.tls = stream_.version();
 }
 
-asio::awaitable<void> ClientConnection::handle() {
-  worker_.metrics().requests_total.inc();
-  if (admin_) {
-    co_await worker_.admin().serve(*this, worker_);
+asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& state, Worker& worker) {
+  worker.metrics().requests_total.inc();
+  if (admin) co_return co_await worker.admin().serve(down, worker);
+  Router::Match match;
+  const auto& req = down.request();
+  auto host = req.headers.get("Host").value_or("");
+  if (!state.runtime->router.match(host, req.path(), match)) {
+    co_await respond(down, 404, "404 Not Found: no route for this path\n");
   } else {
-    Router::Match match;
-    auto host = req_.headers.get("Host").value_or("");
-    if (!state_->runtime->router.match(host, req_.path(), match)) {
-      co_await respond(*this, 404, "404 Not Found: no route for this path\n");
-    } else {
-      co_await serve_route(*this, match, *state_, worker_);
-    }
+    co_await serve_route(down, match, state, worker);
   }
+}
+
+asio::awaitable<void> ClientConnection::handle() {
+  co_await serve_request(*this, admin_, *state_, worker_);
   if (!finished_ && !aborted_ && stream_.is_open()) {
     // A handler that wrote a head must finish its body; one that wrote
     // nothing is a bug, answered rather than left hanging.

@@ -23,6 +23,14 @@
 
 namespace gateway {
 
+namespace h2 {
+class Session;
+}
+
+// Routes one request to what serves it (the admin endpoints on the admin
+// listener, else the route that matches, else 404) and counts it; an
+// HTTP/1.1 exchange and an HTTP/2 stream both come here.
+boost::asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& state, Worker& worker);
 
 class ClientConnection final : public Downstream, public Attached {
  public:
@@ -63,6 +71,9 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<void> run();
   // The TLS handshake, counted in the listener's metrics; false: close.
   boost::asio::awaitable<bool> handshake();
+  // HTTP/2 (ALPN "h2", or the h2c preface): the connection goes to an
+  // h2::Session; false if it stays HTTP/1.1.
+  boost::asio::awaitable<bool> serve_http2();
   boost::asio::awaitable<void> serve();
   void arm(std::chrono::milliseconds timeout);
   // Reads more bytes into the input buffer; false on EOF, error or timeout.
@@ -84,6 +95,8 @@ class ClientConnection final : public Downstream, public Attached {
   net::Stream stream_;
   bool admin_;
   bool handshake_done_ = false;
+  bool h2c_ = false;                  // the listener takes HTTP/2 prior knowledge
+  std::unique_ptr<h2::Session> h2_;  // while the connection speaks HTTP/2
   std::string peer_;
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
   http::Parser parser_;

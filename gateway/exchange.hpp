@@ -26,6 +26,7 @@ struct RequestInfo {
   std::string_view cache = "-";  // what the cache did, once there is one
   int tries = 0;
   std::string_view tls;        // the client connection's TLS version; empty: plain
+  std::string_view protocol;   // for the log: "HTTP/2.0"; empty: the request's HTTP/1.x
 };
 
 class Downstream {

@@ -80,6 +80,20 @@ struct TlsStats {
   Counter tls13;
 };
 
+// HTTP/2 client connections (gateway/h2/): streams, and why connections
+// were sent a GOAWAY.
+struct Http2Stats {
+  enum Reason { kDrain, kIdle, kRapidReset, kContinuationFlood, kControlFlood, kProtocolError, kReasons };
+  static constexpr std::array<const char*, kReasons> kReasonNames = {
+      "drain", "idle", "rapid_reset", "continuation_flood", "control_flood", "protocol_error"};
+  Counter connections;
+  Counter streams;
+  Counter streams_refused;  // over max_concurrent_streams
+  Counter streams_reset;    // reset by the client
+  Counter bad_headers;      // header lists refused (malformed, or over the limits)
+  std::array<Counter, kReasons> goaway;
+};
+
 class WorkerMetrics {
  public:
   RouteStats& route(const std::string& name);
@@ -91,6 +105,7 @@ class WorkerMetrics {
   Counter connections_total;
   Counter requests_total;
   Counter bad_requests;        // refused before routing (4xx from the parser)
+  Http2Stats http2;
 
   // For readers: visit every route / upstream counter set.
   template <class F>

@@ -82,6 +82,30 @@ void write_connections(Text& text, const std::vector<const WorkerMetrics*>& work
               sum(workers, [](const WorkerMetrics& w) { return w.bad_requests.get(); }));
 }
 
+void write_http2(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  struct Family {
+    const char* name;
+    const char* help;
+    Counter Http2Stats::*field;
+  };
+  static constexpr Family kFamilies[] = {
+      {"gateway_http2_connections_total", "Client connections served with HTTP/2.", &Http2Stats::connections},
+      {"gateway_http2_streams_total", "HTTP/2 streams (requests) opened by clients.", &Http2Stats::streams},
+      {"gateway_http2_streams_refused_total", "HTTP/2 streams refused: over max_concurrent_streams.",
+       &Http2Stats::streams_refused},
+      {"gateway_http2_streams_reset_total", "HTTP/2 streams reset by the client.", &Http2Stats::streams_reset},
+      {"gateway_http2_bad_headers_total", "HTTP/2 requests refused for their header list.", &Http2Stats::bad_headers},
+  };
+  for (const auto& f : kFamilies) {
+    text.family(f.name, f.help, "counter");
+    text.sample(f.name, "", sum(workers, [&](const WorkerMetrics& w) { return (w.http2.*f.field).get(); }));
+  }
+  text.family("gateway_http2_goaway_total", "GOAWAY frames sent to HTTP/2 clients, by reason.", "counter");
+  for (std::size_t r = 0; r < Http2Stats::kReasons; ++r)
+    text.sample("gateway_http2_goaway_total", label("reason", Http2Stats::kReasonNames[r]),
+                sum(workers, [&](const WorkerMetrics& w) { return w.http2.goaway[r].get(); }));
+}
+
 // Per route name, summed over workers: answers by status class, and what
 // became of the fragments of page and aggregate routes.
 void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) {
@@ -386,6 +410,7 @@ void append_worker_families(std::string& out, const std::vector<const WorkerMetr
   write_routes(text, workers);
   write_upstreams(text, workers);
   write_tls(text, workers);
+  write_http2(text, workers);
 }
 
 void append_cache_families(std::string& out, const std::vector<const WorkerMetrics*>& workers, const Runtime& rt) {
