@@ -504,7 +504,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
                                                                         bool last) {
   if (finished_) co_return boost::system::error_code{};
   if (!body_allowed_) len = 0;
-  if (stream_.tls()) co_return co_await copy_file(fd, offset, len, last);
+  if (stream_.tls()) co_return co_await copy_file(*this, worker_, fd, offset, len, last);
   if (!head_.empty() || len == 0) {
     if (auto ec = co_await write_body({}, last && len == 0)) co_return ec;
   }
@@ -533,12 +533,13 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   co_return boost::system::error_code{};
 }
 
-// TLS: no sendfile(2) (the kernel would send the file unencrypted; kTLS is
-// not available here). The file goes through a worker buffer, a record's
-// worth at a time, the head with its first piece.
-asio::awaitable<boost::system::error_code> ClientConnection::copy_file(int fd, std::uint64_t offset,
-                                                                       std::uint64_t len, bool last) {
-  auto buf = worker_.take_buffer();
+// TLS and HTTP/2: no sendfile(2) (the kernel would send the file
+// unencrypted, kTLS is not available here; HTTP/2 frames are made in user
+// space). The file goes through a worker buffer, a record's worth at a
+// time, the head with its first piece.
+asio::awaitable<boost::system::error_code> copy_file(Downstream& down, Worker& worker, int fd,
+                                                     std::uint64_t offset, std::uint64_t len, bool last) {
+  auto buf = worker.take_buffer();
   boost::system::error_code ec;
   do {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(len, Worker::kBufferSize));
@@ -546,15 +547,14 @@ asio::awaitable<boost::system::error_code> ClientConnection::copy_file(int fd, s
     if (n < 0 && errno == EINTR) continue;
     if (want > 0 && n <= 0) {
       ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
-      keep_alive_ = false;
-      aborted_ = true;
+      down.abort();  // the response is cut short: the client must see it truncated
       break;
     }
     offset += static_cast<std::uint64_t>(n);
     len -= static_cast<std::uint64_t>(n);
-    ec = co_await write_body({buf.get(), static_cast<std::size_t>(n)}, last && len == 0);
+    ec = co_await down.write_body({buf.get(), static_cast<std::size_t>(n)}, last && len == 0);
   } while (!ec && len > 0);
-  worker_.give_buffer(std::move(buf));
+  worker.give_buffer(std::move(buf));
   co_return ec;
 }
 

@@ -31,6 +31,10 @@ class Session;
 // listener, else the route that matches, else 404) and counts it; an
 // HTTP/1.1 exchange and an HTTP/2 stream both come here.
 boost::asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& state, Worker& worker);
+// Downstream::write_file without sendfile(2): `len` bytes of `fd` from
+// `offset` read into a worker buffer and written with write_body.
+boost::asio::awaitable<boost::system::error_code> copy_file(Downstream& down, Worker& worker, int fd,
+                                                            std::uint64_t offset, std::uint64_t len, bool last);
 
 class ClientConnection final : public Downstream, public Attached {
  public:
@@ -80,8 +84,6 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<bool> read_more();
   boost::asio::awaitable<void> handle();
   void reset_exchange();
-  boost::asio::awaitable<boost::system::error_code> copy_file(int fd, std::uint64_t offset, std::uint64_t len,
-                                                              bool last);
   // The Connection field this response needs ("close", "keep-alive" or
   // none), deciding keep-alive for good.
   std::string_view connection_field();

@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -278,26 +277,8 @@ asio::awaitable<boost::system::error_code> Exchange::write_body(std::span<const 
 
 asio::awaitable<boost::system::error_code> Exchange::write_file(int fd, std::uint64_t offset, std::uint64_t len,
                                                                 bool last) {
-  // No sendfile(2): the frames are made in user space anyway.
   if (!body_allowed_) len = 0;
-  auto& worker = session_.worker();
-  auto buf = worker.take_buffer();
-  boost::system::error_code ec;
-  do {
-    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(len, Worker::kBufferSize));
-    ssize_t n = want > 0 ? ::pread(fd, buf.get(), want, static_cast<off_t>(offset)) : 0;
-    if (n < 0 && errno == EINTR) continue;
-    if (want > 0 && n <= 0) {
-      ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
-      abort();
-      break;
-    }
-    offset += static_cast<std::uint64_t>(n);
-    len -= static_cast<std::uint64_t>(n);
-    ec = co_await write_body({buf.get(), static_cast<std::size_t>(n)}, last && len == 0);
-  } while (!ec && len > 0);
-  worker.give_buffer(std::move(buf));
-  co_return ec;
+  co_return co_await copy_file(*this, session_.worker(), fd, offset, len, last);
 }
 
 void Exchange::abort() {

@@ -52,6 +52,27 @@ class Bystander {
   std::thread thread_;
 };
 
+// The attacker got GOAWAY ENHANCE_YOUR_CALM, counted once for `reason`,
+// and its connection closed.
+void expect_calm_goaway(RawH2& attacker, const EdgeGateway& gw, const char* reason) {
+  auto code = attacker.wait_goaway();
+  REQUIRE(code.has_value());
+  CHECK(*code == h2frame::kEnhanceYourCalm);
+  CHECK(attacker.wait_closed());
+  CHECK(goaway_count(gw, reason) == "1");
+}
+
+// The other client was served throughout, and still is; the gateway's
+// RSS grew by less than 64 MiB.
+void expect_unaffected(Bystander& other, EdgeGateway& gw, std::int64_t rss_before) {
+  REQUIRE(eventually([&] { return other.ok() >= 3; }, 20s));
+  other.finish();
+  CHECK(other.failed() == 0);
+  const auto rss_after = proc_status_kib(gw.process().pid(), "VmRSS:");
+  INFO("RSS before " << rss_before << " KiB, after " << rss_after << " KiB");
+  CHECK(rss_after - rss_before < 64 * 1024);
+}
+
 EdgeGateway make_gateway(const TempDir& dir, const SampleService& svc, const std::string& extra = "") {
   return EdgeGateway(dir, "listen:\n  - {address: \"127.0.0.1:0\", h2c: true}\n",
                      "workers: 1\naccess_log: off\nupstreams:\n  app:\n    instances: [\"" + svc.address() +
@@ -78,19 +99,8 @@ TEST_CASE("http2 abuse: rapid reset (HEADERS then RST_STREAM in a loop) gets GOA
       burst += f::frame(f::kHeaders, f::kEndStream | f::kEndHeaders, stream, block) + f::rst_stream(stream);
     open = attacker.send(burst);
   }
-  auto code = attacker.wait_goaway();
-  REQUIRE(code.has_value());
-  CHECK(*code == f::kEnhanceYourCalm);
-  CHECK(attacker.wait_closed());
-  CHECK(goaway_count(gw, "rapid_reset") == "1");
-
-  // The other client was served throughout, and still is.
-  REQUIRE(eventually([&] { return other.ok() >= 3; }, 20s));
-  other.finish();
-  CHECK(other.failed() == 0);
-  const auto rss_after = proc_status_kib(gw.process().pid(), "VmRSS:");
-  INFO("RSS before " << rss_before << " KiB, after " << rss_after << " KiB");
-  CHECK(rss_after - rss_before < 64 * 1024);
+  expect_calm_goaway(attacker, gw, "rapid_reset");
+  expect_unaffected(other, gw, rss_before);
 }
 
 TEST_CASE("http2 abuse: a CONTINUATION flood gets GOAWAY ENHANCE_YOUR_CALM after a few frames") {
@@ -107,16 +117,8 @@ TEST_CASE("http2 abuse: a CONTINUATION flood gets GOAWAY ENHANCE_YOUR_CALM after
   const auto piece = f::frame(f::kContinuation, 0, 1, f::literal("x-pad", std::string(100, 'a')));
   for (int i = 0; i < 10'000; ++i)
     if (!attacker.send(piece)) break;
-  auto code = attacker.wait_goaway();
-  REQUIRE(code.has_value());
-  CHECK(*code == f::kEnhanceYourCalm);
-  CHECK(attacker.wait_closed());
-  CHECK(goaway_count(gw, "continuation_flood") == "1");
-
-  REQUIRE(eventually([&] { return other.ok() >= 3; }, 20s));
-  other.finish();
-  CHECK(other.failed() == 0);
-  CHECK(proc_status_kib(gw.process().pid(), "VmRSS:") - rss_before < 64 * 1024);
+  expect_calm_goaway(attacker, gw, "continuation_flood");
+  expect_unaffected(other, gw, rss_before);
 }
 
 TEST_CASE("http2 abuse: a header list over limits.header_bytes is answered 431 on its stream; the connection lives") {
@@ -155,10 +157,7 @@ TEST_CASE("http2 abuse: a PING flood gets GOAWAY ENHANCE_YOUR_CALM") {
   std::string burst;
   for (int i = 0; i < 1000; ++i) burst += ping;
   attacker.send(burst);
-  auto code = attacker.wait_goaway();
-  REQUIRE(code.has_value());
-  CHECK(*code == f::kEnhanceYourCalm);
-  CHECK(goaway_count(gw, "control_flood") == "1");
+  expect_calm_goaway(attacker, gw, "control_flood");
 }
 
 TEST_CASE("http2 abuse: an idle connection gets GOAWAY NO_ERROR after keepalive, and a silent one after client_header") {
