@@ -79,17 +79,22 @@ EdgeGateway make_gateway(const TempDir& dir, const SampleService& svc, const std
                          "\"]\nroutes:\n  - {prefix: /, upstream: app}\n" + extra);
 }
 
+// A gateway with the defaults, its RSS now, a bystander client in a loop,
+// and an attacker connected.
+struct Attack {
+  TempDir dir;
+  SampleService svc{dir};
+  EdgeGateway gw = make_gateway(dir, svc);
+  std::int64_t rss_before = proc_status_kib(gw.process().pid(), "VmRSS:");
+  Bystander other{dir, gw.port()};
+  RawH2 attacker{gw.port()};
+};
+
 }  // namespace
 
 TEST_CASE("http2 abuse: rapid reset (HEADERS then RST_STREAM in a loop) gets GOAWAY ENHANCE_YOUR_CALM") {
-  TempDir dir;
-  SampleService svc(dir);
-  EdgeGateway gw = make_gateway(dir, svc);
-  const auto rss_before = proc_status_kib(gw.process().pid(), "VmRSS:");
-  Bystander other(dir, gw.port());
-
-  RawH2 attacker(gw.port());
-  REQUIRE(attacker.connected());
+  Attack a;
+  REQUIRE(a.attacker.connected());
   const auto block = f::request_block("/api/channels/1?delay_ms=200", "localhost");
   std::uint32_t stream = 1;
   bool open = true;
@@ -97,28 +102,22 @@ TEST_CASE("http2 abuse: rapid reset (HEADERS then RST_STREAM in a loop) gets GOA
     std::string burst;
     for (int i = 0; i < 100; ++i, stream += 2)
       burst += f::frame(f::kHeaders, f::kEndStream | f::kEndHeaders, stream, block) + f::rst_stream(stream);
-    open = attacker.send(burst);
+    open = a.attacker.send(burst);
   }
-  expect_calm_goaway(attacker, gw, "rapid_reset");
-  expect_unaffected(other, gw, rss_before);
+  expect_calm_goaway(a.attacker, a.gw, "rapid_reset");
+  expect_unaffected(a.other, a.gw, a.rss_before);
 }
 
 TEST_CASE("http2 abuse: a CONTINUATION flood gets GOAWAY ENHANCE_YOUR_CALM after a few frames") {
-  TempDir dir;
-  SampleService svc(dir);
-  EdgeGateway gw = make_gateway(dir, svc);
-  const auto rss_before = proc_status_kib(gw.process().pid(), "VmRSS:");
-  Bystander other(dir, gw.port());
-
-  RawH2 attacker(gw.port());
-  REQUIRE(attacker.connected());
-  REQUIRE(attacker.send(f::frame(f::kHeaders, f::kEndStream, 1, f::request_block("/", "localhost"))));
+  Attack a;
+  REQUIRE(a.attacker.connected());
+  REQUIRE(a.attacker.send(f::frame(f::kHeaders, f::kEndStream, 1, f::request_block("/", "localhost"))));
   // Small CONTINUATIONs, each a field, none ending the block.
   const auto piece = f::frame(f::kContinuation, 0, 1, f::literal("x-pad", std::string(100, 'a')));
   for (int i = 0; i < 10'000; ++i)
-    if (!attacker.send(piece)) break;
-  expect_calm_goaway(attacker, gw, "continuation_flood");
-  expect_unaffected(other, gw, rss_before);
+    if (!a.attacker.send(piece)) break;
+  expect_calm_goaway(a.attacker, a.gw, "continuation_flood");
+  expect_unaffected(a.other, a.gw, a.rss_before);
 }
 
 TEST_CASE("http2 abuse: a header list over limits.header_bytes is answered 431 on its stream; the connection lives") {
