@@ -175,6 +175,17 @@ void Exchange::add_length(std::uint64_t content_length) {
     fields_.emplace_back("content-length", std::to_string(content_length));
 }
 
+asio::awaitable<boost::system::error_code> Exchange::write_interim(const http::Response& interim) {
+  // A 1xx is a HEADERS frame without END_STREAM ahead of the final one
+  // (RFC 9113 8.1).
+  if (status_ != 0 || !alive()) co_return boost::system::error_code{};
+  const auto fields = response_fields(interim);
+  auto nv = to_nv(fields);  // views into `fields`
+  nghttp2_submit_headers(session_.ng(), NGHTTP2_FLAG_NONE, id_, nullptr, nv.data(), nv.size(), nullptr);
+  session_.wake_writer();
+  co_return boost::system::error_code{};
+}
+
 void Exchange::write_head(http::Response& resp) {
   status_ = resp.status;
   body_allowed_ = http::response_has_body(resp.status, req_.is_head());

@@ -74,6 +74,7 @@ class Exchange final : public Downstream {
   boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override;
   bool body_complete() const override { return in_done_ && in_.empty(); }
   int body_error_status() const override { return body_error_; }
+  boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) override;
   void write_head(http::Response& resp) override;
   void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
                       std::uint64_t content_length) override;

@@ -178,3 +178,23 @@ TEST_CASE("http2: 200 requests as 50 concurrent streams on one connection all su
     CHECK(r.output.find("status codes: 200 2xx") != std::string::npos);
   }
 }
+
+TEST_CASE("http2: 103 Early Hints from the instance reaches an HTTP/2 client before the final response") {
+  TempDir dir;
+  CaptureServer up("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  EdgeGateway gw(dir, "listen:\n  - {address: \"127.0.0.1:0\", h2c: true}\n",
+                 "workers: 1\nupstreams:\n  app:\n    instances: [\"" + up.address() +
+                     "\"]\n    retries: 0\nroutes:\n  - {prefix: /, upstream: app}\n");
+  auto r = run_command(dir, {"curl", "-sS", "--http2-prior-knowledge", "-D", "-", "-o", dir.file("body"),
+                             "http://127.0.0.1:" + std::to_string(gw.port()) + "/page"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  auto hints = r.output.find("HTTP/2 103");
+  auto final_head = r.output.find("HTTP/2 200");
+  REQUIRE(hints != std::string::npos);
+  REQUIRE(final_head != std::string::npos);
+  CHECK(hints < final_head);
+  CHECK(r.output.find("link: </s.css>; rel=preload") < final_head);
+  CHECK(read_file(dir.file("body")) == "ok");
+}
