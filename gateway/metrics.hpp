@@ -90,7 +90,6 @@ struct Http2Stats {
   Counter streams;
   Counter streams_refused;  // over max_concurrent_streams
   Counter streams_reset;    // reset by the client
-  Counter bad_headers;      // header lists refused (malformed, or over the limits)
   std::array<Counter, kReasons> goaway;
 };
 

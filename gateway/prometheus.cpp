@@ -94,7 +94,6 @@ void write_http2(Text& text, const std::vector<const WorkerMetrics*>& workers) {
       {"gateway_http2_streams_refused_total", "HTTP/2 streams refused: over max_concurrent_streams.",
        &Http2Stats::streams_refused},
       {"gateway_http2_streams_reset_total", "HTTP/2 streams reset by the client.", &Http2Stats::streams_reset},
-      {"gateway_http2_bad_headers_total", "HTTP/2 requests refused for their header list.", &Http2Stats::bad_headers},
   };
   for (const auto& f : kFamilies) {
     text.family(f.name, f.help, "counter");

@@ -94,12 +94,15 @@ void Exchange::on_headers_done(bool end_stream) {
       refuse_reason_ = why;
     }
   }
+  if (refuse_status_ == 0 && req_.target.size() > session_.config().limits.uri_bytes) {
+    refuse_status_ = 414;
+    refuse_reason_ = "request target longer than limit";
+  }
   const auto limit = session_.config().limits.body_bytes;
   if (refuse_status_ == 0 && limit && req_.content_length && *req_.content_length > limit) {
     refuse_status_ = 413;
     refuse_reason_ = "request body larger than limit";
   }
-  if (refuse_status_ != 0 && refuse_status_ != 413) session_.worker().metrics().http2.bad_headers.inc();
 }
 
 void Exchange::on_data(const char* data, std::size_t n) {
@@ -135,6 +138,13 @@ void Exchange::release_unread_body() {
 asio::awaitable<boost::system::error_code> Exchange::read_body(std::span<const char>& piece, bool& done) {
   piece = {};
   done = false;
+  if (req_.expect_continue && !continue_sent_ && in_.empty() && !in_done_) {
+    // The client waits for our go-ahead before its DATA (RFC 9110 10.1.1).
+    continue_sent_ = true;
+    http::Response go_ahead;
+    go_ahead.status = 100;
+    co_await write_interim(go_ahead);
+  }
   for (;;) {
     if (body_error_ != 0) co_return boost::system::error_code(asio::error::invalid_argument);
     if (!in_.empty()) {
@@ -306,7 +316,7 @@ void Exchange::abort() {
 asio::awaitable<void> Exchange::handle(std::shared_ptr<WorkerState> state) {
   auto& worker = session_.worker();
   if (refuse_status_ != 0) {
-    worker.metrics().requests_total.inc();
+    worker.metrics().bad_requests.inc();  // as the HTTP/1.1 parser's refusals
     std::string body = std::to_string(refuse_status_) + " " + std::string(http::reason_phrase(refuse_status_)) +
                        ": " + refuse_reason_ + "\n";
     co_await respond(*this, refuse_status_, body);

@@ -109,6 +109,7 @@ class Exchange final : public Downstream {
   std::string in_;          // received, not handed out yet
   std::string piece_;       // handed out by the last read_body
   bool in_done_ = true;
+  bool continue_sent_ = false;
   std::uint64_t in_total_ = 0;
   int body_error_ = 0;
 

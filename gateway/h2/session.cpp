@@ -104,6 +104,27 @@ asio::awaitable<void> Session::run(std::span<const char> pending) {
   for (auto& [id, ex] : exchanges_) ex->wake();
   while (handlers_ > 0) co_await wake_.async_wait(kAwait);
   exchanges_.clear();
+  if (goaway_sent_ && stream_.is_open()) co_await linger();
+}
+
+// After a GOAWAY, as after an HTTP/1.1 response with unread input: our
+// sending half ends, and what the client still sends is read and dropped
+// for a moment, so that closing with unread bytes does not reset the
+// connection before the client has read the GOAWAY.
+asio::awaitable<void> Session::linger() {
+  constexpr std::chrono::milliseconds kLingerTime{2000};
+  constexpr std::size_t kLingerBytes = 1024 * 1024;
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(net::tcp::socket::shutdown_send, ignored);  // close_notify went already
+  worker_.deadlines().arm(read_deadline_, kLingerTime);
+  auto buf = worker_.take_buffer();
+  for (std::size_t drained = 0; drained < kLingerBytes;) {
+    auto [ec, n] = co_await stream_.read_some(asio::buffer(buf.get(), Worker::kBufferSize));
+    if (ec || n == 0) break;
+    drained += n;
+  }
+  Deadlines::disarm(read_deadline_);
+  worker_.give_buffer(std::move(buf));
 }
 
 void Session::drain() {
@@ -355,6 +376,7 @@ int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint
 
 int Session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* self) {
   auto* s = static_cast<Session*>(self);
+  if (frame->hd.type == NGHTTP2_GOAWAY) s->goaway_sent_ = true;
   // A GOAWAY nghttp2 sent on its own: a protocol error by the client.
   if (frame->hd.type == NGHTTP2_GOAWAY && s->goaway_reason_ < 0) {
     s->goaway_reason_ = Http2Stats::kProtocolError;

@@ -91,6 +91,7 @@ class Session {
   void create_session();
   boost::asio::awaitable<void> read_loop(std::span<const char> pending);
   boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> linger();
   // Feeds bytes to nghttp2 (reading_ false: read no more).
   void feed(const char* data, std::size_t n);
   void arm_read_deadline();
@@ -116,6 +117,7 @@ class Session {
   bool dead_ = false;     // the connection is gone: nothing more is sent
   bool draining_ = false;
   bool failed_ = false;   // GOAWAY for an error or an abuse submitted
+  bool goaway_sent_ = false;
   int goaway_reason_ = -1;  // ours, when we sent one
   TokenBucket resets_;
   TokenBucket control_;

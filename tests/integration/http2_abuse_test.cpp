@@ -143,7 +143,7 @@ TEST_CASE("http2 abuse: a header list over limits.header_bytes is answered 431 o
   }
   CHECK(refused);
   CHECK(served);
-  CHECK(metric(gw.metrics(), "gateway_http2_bad_headers_total").value_or(0) == 1);
+  CHECK(metric(gw.metrics(), "gateway_bad_requests_total").value_or(0) == 1);
 }
 
 TEST_CASE("http2 abuse: a PING flood gets GOAWAY ENHANCE_YOUR_CALM") {

@@ -127,6 +127,11 @@ TEST_CASE("http2: over TLS (ALPN h2) and h2c, proxied, cached and page routes an
       CHECK(b.body == body);
       CHECK(c.body == body);
     }
+    // Expect: 100-continue: the gateway says go ahead (curl would wait 30 s).
+    auto expecting = p.h2c("/echo/x?echo_body=1", {"--data-binary", "hello", "-H", "Expect: 100-continue",
+                                                   "--expect100-timeout", "30", "--max-time", "10"});
+    CHECK(expecting.status == 200);
+    CHECK(expecting.body == "hello");
   }
   // The access log says HTTP/2.0 where HTTP/1.1 goes, and /metrics counts
   // the requests and the connections.
