@@ -123,9 +123,8 @@ void Exchange::on_end_stream() {
   signal_.cancel();
 }
 
-void Exchange::on_close(std::uint32_t error_code) {
+void Exchange::on_close() {
   closed_ = true;
-  (void)error_code;
   if (!eof_sent_) aborted_ = true;  // reset before the response was complete
   signal_.cancel();
 }

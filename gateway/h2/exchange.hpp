@@ -38,16 +38,18 @@ class Exchange final : public Downstream {
   std::int32_t id() const noexcept { return id_; }
 
   // --- From the session, as frames arrive ---------------------------------
-  // A request field; false: the request is malformed (answered 400).
+  // A request field. One that is malformed or over limits.header_bytes /
+  // limits.headers makes the request refused (400, 431) by handle().
   void on_field(std::string_view name, std::string_view value);
-  // The header block is complete; `end_stream`: no body follows. Whether
-  // the request can be served (false: answer_error() says what to send).
+  // The header block is complete; `end_stream`: no body follows. A request
+  // that cannot be routed (no host, CONNECT, a long :path, a body over
+  // limits.body_bytes) is refused by handle() as the HTTP/1.1 parser would.
   void on_headers_done(bool end_stream);
   void on_data(const char* data, std::size_t n);
   void on_end_stream();
   // nghttp2 closed the stream (sent or received END_STREAM both ways, or a
   // reset); after this nothing is submitted for it.
-  void on_close(std::uint32_t error_code);
+  void on_close();
   // The data source nghttp2 reads the response body from.
   ssize_t read_out(std::uint8_t* buf, std::size_t length, std::uint32_t* flags);
   // The session ended: every wait returns.

@@ -365,10 +365,10 @@ int Session::on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_i
   return 0;
 }
 
-int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* self) {
+int Session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* self) {
   auto* s = static_cast<Session*>(self);
   if (auto* ex = s->exchange(stream_id)) {
-    ex->on_close(error_code);
+    ex->on_close();
     s->erase_if_done(stream_id);
   }
   return 0;

@@ -120,7 +120,7 @@ TEST_CASE("http2 abuse: a CONTINUATION flood gets GOAWAY ENHANCE_YOUR_CALM after
   expect_unaffected(a.other, a.gw, a.rss_before);
 }
 
-TEST_CASE("http2 abuse: a header list over limits.header_bytes is answered 431 on its stream; the connection lives") {
+TEST_CASE("http2 abuse: a header list over limits.header_bytes is answered 431 on its stream and the connection lives") {
   TempDir dir;
   SampleService svc(dir);
   EdgeGateway gw = make_gateway(dir, svc, "limits: {header_bytes: 8KiB}\n");
