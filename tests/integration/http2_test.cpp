@@ -112,6 +112,10 @@ TEST_CASE("http2: over TLS (ALPN h2) and h2c, proxied, cached and page routes an
     CHECK(b.body == a.body);
     CHECK(c.body == a.body);
     CHECK(b.body.find("<html>") == 0);
+    // The page's Server-Timing trailer comes as trailer fields.
+    CHECK(a.header("Server-Timing").has_value());
+    CHECK(b.header("Server-Timing").has_value());
+    CHECK(c.header("Server-Timing").has_value());
   }
   SUBCASE("a POST with a body, and a larger one than the stream window") {
     for (std::size_t size : {std::size_t{11}, std::size_t{300'000}}) {
