@@ -49,6 +49,16 @@ struct Protocols {
   }
 };
 
+// A gateway with both listeners and the app's routes, its certificate
+// made for site.test.
+struct Site {
+  TempDir dir;
+  TestPki pki{dir};
+  TestPki::Files cert = pki.issue("site", {"site.test"});
+  SampleService svc{dir};
+  EdgeGateway gw{dir, listen_yaml(cert), app_yaml(dir, svc)};
+};
+
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -58,12 +68,10 @@ std::size_t count(const std::string& text, const std::string& needle) {
 }  // namespace
 
 TEST_CASE("http2: over TLS (ALPN h2) and h2c, proxied, cached and page routes answer as over HTTP/1.1") {
-  TempDir dir;
-  TestPki pki(dir);
-  auto cert = pki.issue("site", {"site.test"});
-  SampleService svc(dir);
-  EdgeGateway gw(dir, listen_yaml(cert), app_yaml(dir, svc));
-  Protocols p{dir, gw, pki.ca()};
+  Site site;
+  auto& dir = site.dir;
+  auto& gw = site.gw;
+  Protocols p{dir, gw, site.pki.ca()};
 
   SUBCASE("proxied") {
     for (const char* path : {"/api/channels/4", "/api/recommended/2?size=70000", "/nothing/here?status=404"}) {
@@ -170,11 +178,9 @@ TEST_CASE("http2: a listener with http2: false offers only http/1.1, and a plain
 }
 
 TEST_CASE("http2: 200 requests as 50 concurrent streams on one connection all succeed (h2load)") {
-  TempDir dir;
-  TestPki pki(dir);
-  auto cert = pki.issue("site", {"site.test"});
-  SampleService svc(dir);
-  EdgeGateway gw(dir, listen_yaml(cert), app_yaml(dir, svc));
+  Site site;
+  auto& dir = site.dir;
+  auto& gw = site.gw;
   for (std::uint16_t port : {gw.port(0), gw.port(1)}) {
     const std::string scheme = port == gw.port(0) ? "https" : "http";
     CAPTURE(scheme);
