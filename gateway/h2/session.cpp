@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <array>
+#include <tuple>
 
 #include "base/log.hpp"
 #include "gateway/h2/exchange.hpp"
@@ -179,10 +180,23 @@ void Session::arm_read_deadline() {
 
 asio::awaitable<void> Session::read_loop(std::span<const char> pending) {
   if (!pending.empty()) feed(pending.data(), pending.size());
-  auto buf = worker_.take_buffer();
+  std::unique_ptr<char[]> buf;
   while (reading_ && !dead_) {
     arm_read_deadline();
-    auto [ec, n] = co_await stream_.read_some(asio::buffer(buf.get(), Worker::kBufferSize));
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (!buf && !bytes_waiting()) {
+      // Idle: wait for bytes without a buffer, as a parked HTTP/1.1
+      // connection does (a 1-byte peek), so an idle connection holds none.
+      char peek = 0;
+      std::tie(ec, n) = co_await stream_.socket().async_receive(asio::buffer(&peek, 1),
+                                                                net::tcp::socket::message_peek, kAwait);
+      if (!ec && n == 0) ec = asio::error::eof;
+    }
+    if (!ec) {
+      if (!buf) buf = worker_.take_buffer();
+      std::tie(ec, n) = co_await stream_.read_some(asio::buffer(buf.get(), Worker::kBufferSize));
+    }
     Deadlines::disarm(read_deadline_);
     if (ec || n == 0) {
       if (read_timed_out_ && !dead_ && reading_) {
@@ -194,11 +208,17 @@ asio::awaitable<void> Session::read_loop(std::span<const char> pending) {
       break;
     }
     feed(buf.get(), n);
+    // Nothing under way: the buffer goes back to the worker until bytes come.
+    if (exchanges_.empty() && !in_header_block_) worker_.give_buffer(std::move(buf));
   }
-  worker_.give_buffer(std::move(buf));
+  if (buf) worker_.give_buffer(std::move(buf));
   reading_ = false;
   wake_writer();
 }
+
+// Whether a read would find bytes at once without waiting on the socket:
+// OpenSSL may hold decrypted bytes of a record already read.
+bool Session::bytes_waiting() const noexcept { return stream_.tls() && SSL_pending(stream_.ssl()) > 0; }
 
 void Session::feed(const char* data, std::size_t n) {
   auto rv = nghttp2_session_mem_recv(ng_, reinterpret_cast<const std::uint8_t*>(data), n);
@@ -237,6 +257,7 @@ asio::awaitable<void> Session::write_loop() {
         dead_ = true;
         break;
       }
+      if (exchanges_.empty()) std::string().swap(out);  // idle: hold no batch buffer
       continue;
     }
     if (!reading_ || (!nghttp2_session_want_read(ng_) && !nghttp2_session_want_write(ng_))) break;

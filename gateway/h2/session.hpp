@@ -95,6 +95,7 @@ class Session {
   // Feeds bytes to nghttp2 (reading_ false: read no more).
   void feed(const char* data, std::size_t n);
   void arm_read_deadline();
+  bool bytes_waiting() const noexcept;
   // GOAWAY with `code` for `reason` (counted), and no more reading.
   void fail(Http2Stats::Reason reason, std::uint32_t code);
   void erase_if_done(std::int32_t id);
