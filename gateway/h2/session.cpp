@@ -216,9 +216,11 @@ asio::awaitable<void> Session::read_loop(std::span<const char> pending) {
   wake_writer();
 }
 
-// Whether a read would find bytes at once without waiting on the socket:
-// OpenSSL may hold decrypted bytes of a record already read.
-bool Session::bytes_waiting() const noexcept { return stream_.tls() && SSL_pending(stream_.ssl()) > 0; }
+// Whether a read would find bytes without waiting on the socket: OpenSSL
+// may hold bytes it read already, decrypted or not (SSL_pending counts only
+// the decrypted ones of the record at hand; SSL_has_pending also the
+// records read ahead).
+bool Session::bytes_waiting() const noexcept { return stream_.tls() && SSL_has_pending(stream_.ssl()) == 1; }
 
 void Session::feed(const char* data, std::size_t n) {
   auto rv = nghttp2_session_mem_recv(ng_, reinterpret_cast<const std::uint8_t*>(data), n);
