@@ -108,7 +108,7 @@ TEST_CASE("edge: header rules apply to the gateway's own 502 and to a composed p
   CHECK_FALSE(page.header("Server"));
 }
 
-TEST_CASE("edge: a plain listener redirects to https with host and path kept; the TLS listener serves") {
+TEST_CASE("edge: a plain listener redirects to https with host and path kept, the TLS listener serves") {
   TempDir dir;
   TestPki pki(dir);
   auto site = pki.issue("site", {"shop.example"});

@@ -68,7 +68,7 @@ TEST_SUITE("edge rules") {
           "Access-Control-Allow-Origin: *\r\nVary: Origin\r\n");
   }
 
-  TEST_CASE("request edits expand variables; $$ is a dollar") {
+  TEST_CASE("request edits expand variables, and $$ is a dollar") {
     HeaderEdits e;
     e.set = {{"X-Real-IP", "$remote_addr"}, {"X-Origin", "$scheme://$host$request_uri"}, {"X-Price", "$$5"}};
     e.remove = {"Cookie"};

@@ -36,7 +36,7 @@ int route_of(const Router& router, std::string_view host, std::string_view targe
 }  // namespace
 
 TEST_SUITE("router") {
-  TEST_CASE("scheme: a plain-only catch-all takes every plain request; TLS requests go to the others") {
+  TEST_CASE("scheme: a plain-only catch-all takes every plain request, TLS requests go to the others") {
     using S = RouteConfig::Scheme;
     Config c;
     c.routes = {route("/", S::any), route("/api/", S::any, {"api.example"}), route("/", S::http),

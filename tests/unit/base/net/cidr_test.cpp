@@ -24,7 +24,7 @@ bool in(const char* range, const char* address) {
 }  // namespace
 
 TEST_SUITE("cidr") {
-  TEST_CASE("parsing: ranges and single addresses; mistakes refused with a reason") {
+  TEST_CASE("parsing: ranges and single addresses, mistakes refused with a reason") {
     struct Case {
       const char* text;
       const char* parsed;  // to_string(), or the error's fragment

@@ -56,7 +56,7 @@ void check(const Case& c) {
 }  // namespace
 
 TEST_SUITE("proxy protocol") {
-  TEST_CASE("version 1: TCP4, TCP6, UNKNOWN; the request after the line is not part of it") {
+  TEST_CASE("version 1: TCP4, TCP6, UNKNOWN, and the request after the line is not part of it") {
     const Case cases[] = {
         {"TCP4", "PROXY TCP4 192.0.2.1 198.51.100.1 56324 443\r\nGET / HTTP/1.1\r\n", Status::done, 1, 45,
          "192.0.2.1", 56324, ""},

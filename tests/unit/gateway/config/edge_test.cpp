@@ -210,7 +210,7 @@ routes:
   CHECK(h.response.remove == std::vector<std::string>{"Server", "X-Powered-By"});
 }
 
-TEST_CASE("config edge: redirect routes need no upstream; 301 by default; a scheme each") {
+TEST_CASE("config edge: redirect routes need no upstream, 301 by default, a scheme each") {
   auto config = load_ok(R"(routes:
   - {prefix: /, scheme: http, redirect: "https://$host$request_uri"}
   - {prefix: /, redirect: {to: /elsewhere, status: 308}, headers: {response: {remove: Server}}}
@@ -229,7 +229,7 @@ TEST_CASE("config edge: redirect routes need no upstream; 301 by default; a sche
   CHECK(config->routes[2].redirect->status == 301);
 }
 
-TEST_CASE("config edge: trusted_proxies (one or a list, IPv4 and IPv6) and proxy_protocol; both off by default") {
+TEST_CASE("config edge: trusted_proxies (one or a list, IPv4 and IPv6) and proxy_protocol, both off by default") {
   auto config = load_ok(R"(listen:
   - "127.0.0.1:8080"
   - {address: "127.0.0.1:8443", proxy_protocol: true}
