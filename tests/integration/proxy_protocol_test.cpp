@@ -174,3 +174,22 @@ TEST_CASE("PROXY protocol: a client that sends nothing is dropped after client_h
   CHECK(eventually([&] { return metric(gw.metrics(), "gateway_proxy_protocol_rejected_total") == 1; }));
   CHECK(gw.error_log().find("not received within client_header") != std::string::npos);
 }
+
+TEST_CASE("PROXY protocol with trusted_proxies: a trusted balancer's source lets X-Forwarded-For name the client") {
+  TempDir dir;
+  CaptureServer up;
+  EdgeGateway gw(dir, "listen:\n  - {address: \"127.0.0.1:0\", proxy_protocol: true}\n",
+                 "workers: 1\ntrusted_proxies: [10.0.0.0/8]\nupstreams:\n  app: {instances: [\"" + up.address() +
+                     "\"]}\nroutes:\n  - prefix: /\n    upstream: app\n"
+                     "    headers: {request: {set: {X-Real-IP: $remote_addr}}}\n");
+  // A CDN hop (10.1.1.1, trusted) behind a balancer 10.0.0.9 speaking PROXY.
+  RawConnection c(gw.port());
+  REQUIRE(c.send("PROXY TCP4 10.0.0.9 127.0.0.1 4711 80\r\nGET /chain HTTP/1.1\r\nHost: localhost\r\n"
+                 "X-Forwarded-For: 203.0.113.50, 10.1.1.1\r\nConnection: close\r\n\r\n"));
+  REQUIRE(parse_responses(c.read_until_close()).size() == 1);
+  auto reqs = up.requests();
+  REQUIRE(reqs.size() == 1);
+  CHECK(head_header(reqs[0], "X-Forwarded-For") == "203.0.113.50, 10.1.1.1, 10.0.0.9");
+  CHECK(head_header(reqs[0], "X-Real-IP") == "203.0.113.50");
+  CHECK(eventually([&] { return logged(gw, "203.0.113.50", "/chain"); }));
+}
