@@ -45,6 +45,8 @@ Result parse_v1(std::string_view data) {
   }
   if (lf + 1 > kMaxV1) return fail(1, "v1 header longer than 107 bytes");
   if (lf == 0 || data[lf - 1] != '\r') return fail(1, "v1 header: LF without CR");
+  // A CR before the final CRLF, as need_more would have said on the way.
+  if (data.find('\r') < lf - 1) return fail(1, "v1 header: CR without LF");
   std::string_view line = data.substr(kV1Prefix.size(), lf - 1 - kV1Prefix.size());
   std::vector<std::string_view> words;
   while (true) {

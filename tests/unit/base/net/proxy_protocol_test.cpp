@@ -84,6 +84,9 @@ TEST_SUITE("proxy protocol") {
         {"a signed port", "PROXY TCP4 1.1.1.1 2.2.2.2 -1 2\r\n", Status::error, 1, 0, "", 0, "invalid port"},
         {"LF alone", "PROXY TCP4 1.1.1.1 2.2.2.2 1 2\n", Status::error, 1, 0, "", 0, "LF without CR"},
         {"CR alone", "PROXY TCP4 1.1.1.1 2.2.2.2 1 2\rX", Status::error, 1, 0, "", 0, "CR without LF"},
+        // Found by fuzz/proxy_protocol_fuzz.cpp: whole, this line was taken,
+        // while a prefix of it was refused.
+        {"CR alone, then CRLF", "PROXY UNKNOWN U\r:\r\n", Status::error, 1, 0, "", 0, "CR without LF"},
         {"longer than 107 bytes, no end", "PROXY UNKNOWN " + std::string(100, 'a'), Status::error, 1, 0, "", 0,
          "longer than 107"},
         {"longer than 107 bytes, with its end", "PROXY UNKNOWN " + std::string(100, 'a') + "\r\n", Status::error, 1,
