@@ -86,7 +86,7 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
                        const RequestInfo& info, std::chrono::microseconds elapsed) {
   if (!enabled()) return;
   auto& b = buf_;
-  b.append(peer).append(" - - ").append(timestamp()).push_back(' ');
+  b.append(info.client.empty() ? peer : std::string_view(info.client)).append(" - - ").append(timestamp()).push_back(' ');
   b.push_back('"');
   b.append(req.method).push_back(' ');
   b.append(req.target).append(req.version_minor == 0 ? " HTTP/1.0\" " : " HTTP/1.1\" ");

@@ -23,6 +23,7 @@
 #include "base/net/tls_version.hpp"
 #include "base/units.hpp"
 #include "cache/config.hpp"
+#include "gateway/edge_rules.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -94,8 +95,12 @@ inline constexpr std::array<std::string_view, 3> kStrippedRequestHeaders = {"X-O
                                                                             "Forwarded"};
 
 struct RouteConfig {
-  enum class Kind { proxy, page, aggregate };
+  enum class Kind { proxy, page, aggregate, redirect };
   Kind kind = Kind::proxy;
+  // `scheme: http|https`: the route is for requests over plain TCP or TLS
+  // only, and the router tries such routes first (gateway/router.hpp).
+  enum class Scheme { any, http, https };
+  Scheme scheme = Scheme::any;
   std::vector<std::string> hosts;  // empty: any host
   std::string prefix;              // match by longest prefix ...
   std::string path;                // ... or by a path pattern with {params}
@@ -110,6 +115,8 @@ struct RouteConfig {
       std::vector<std::string>(kStrippedRequestHeaders.begin(), kStrippedRequestHeaders.end());
   std::optional<PageConfig> page;            // kind page
   std::optional<AggregateConfig> aggregate;  // kind aggregate
+  std::optional<edge::RedirectConfig> redirect;  // kind redirect
+  edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -151,11 +158,13 @@ struct TlsConfig {
   std::shared_ptr<const tls::ServerContext> context;
 };
 
-// One `listen` entry: "ADDRESS" or {address, tls}. (Room for the other
-// per-listener options: http2, proxy_protocol.)
+// One `listen` entry: "ADDRESS" or {address, tls, proxy_protocol}.
 struct ListenConfig {
   Endpoint address;
   std::optional<TlsConfig> tls;
+  // Each connection starts with a PROXY protocol header (v1 or v2), read
+  // before anything else; its source address is the connection's client.
+  bool proxy_protocol = false;
 };
 
 struct Config {
@@ -169,6 +178,9 @@ struct Config {
   std::vector<cache::ZoneConfig> caches;
   std::vector<upstreams::GroupConfig> upstreams;
   std::vector<RouteConfig> routes;
+  // Peers whose X-Forwarded-For is believed (gateway/edge_rules.hpp,
+  // client_address); empty: nobody's.
+  std::vector<net::Cidr> trusted_proxies;
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

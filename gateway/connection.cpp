@@ -17,6 +17,7 @@
 #include "gateway/tls.hpp"
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
+#include "base/net/proxy_protocol.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -74,6 +75,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
                                    ? &now.listen[listener.index]
                                    : now.find_listen(address);
   if (config == nullptr) config = &listener.config;
+  proxy_header_ = config->proxy_protocol;
   if (config->tls && config->tls->context) {
     tls_ = config->tls->context;
     // (A listener plain at start and TLS since a reload has no counters yet.)
@@ -201,6 +203,7 @@ void ClientConnection::on_park_deadline(void* self) {
 }
 
 asio::awaitable<void> ClientConnection::run() {
+  if (proxy_header_ && !co_await read_proxy_header()) co_return;
   if (stream_.tls() && !handshake_done_ && !co_await handshake()) co_return;
   co_await serve();
   if (parked_) co_return;
@@ -225,6 +228,21 @@ asio::awaitable<void> ClientConnection::run() {
   }
   Deadlines::disarm(deadline_);
   stream_.close();
+}
+
+asio::awaitable<bool> ClientConnection::read_proxy_header() {
+  proxy_header_ = false;
+  arm(state_->runtime->config->timeouts.client_header);
+  auto header = co_await net::proxy_protocol::read_header(stream_.socket());
+  Deadlines::disarm(deadline_);
+  if (header.status != net::proxy_protocol::Status::done || deadline_.expired()) {
+    worker_.metrics().proxy_protocol_rejected.inc();
+    log::warn("PROXY protocol header refused from " + peer_ + ": " +
+              (deadline_.expired() ? std::string("not received within client_header") : header.reason));
+    co_return false;
+  }
+  if (header.source) peer_ = header.source->to_string();
+  co_return true;
 }
 
 asio::awaitable<bool> ClientConnection::handshake() {
@@ -340,8 +358,7 @@ asio::awaitable<void> ClientConnection::handle() {
     co_await worker_.admin().serve(*this, worker_);
   } else {
     Router::Match match;
-    auto host = req_.headers.get("Host").value_or("");
-    if (!state_->runtime->router.match(host, req_.path(), match)) {
+    if (!state_->runtime->router.match(req_, match)) {
       co_await respond(*this, 404, "404 Not Found: no route for this path\n");
     } else {
       co_await serve_route(*this, match, *state_, worker_);

@@ -6,7 +6,8 @@
 // deadline: client_header from the first byte of a request to the end of its
 // head, client_body between body reads, keepalive while idle between
 // requests, client_send while the client does not read. On a TLS listener
-// the handshake comes first, within client_header.
+// the handshake comes first, within client_header; on a listener with
+// proxy_protocol, the PROXY header before anything, within client_header.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -63,6 +64,9 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<void> run();
   // The TLS handshake, counted in the listener's metrics; false: close.
   boost::asio::awaitable<bool> handshake();
+  // A listener with proxy_protocol: the PROXY header, before anything
+  // else; its source becomes peer_. False: close (logged, counted).
+  boost::asio::awaitable<bool> read_proxy_header();
   boost::asio::awaitable<void> serve();
   void arm(std::chrono::milliseconds timeout);
   // Reads more bytes into the input buffer; false on EOF, error or timeout.
@@ -84,6 +88,7 @@ class ClientConnection final : public Downstream, public Attached {
   net::Stream stream_;
   bool admin_;
   bool handshake_done_ = false;
+  bool proxy_header_ = false;  // a PROXY protocol header still to read
   std::string peer_;
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
   http::Parser parser_;

@@ -26,6 +26,7 @@ struct RequestInfo {
   std::string_view cache = "-";  // what the cache did, once there is one
   int tries = 0;
   std::string_view tls;        // the client connection's TLS version; empty: plain
+  std::string client;          // the client behind trusted proxies (edge::resolve_client); empty: the peer
 };
 
 class Downstream {

@@ -91,6 +91,7 @@ class WorkerMetrics {
   Counter connections_total;
   Counter requests_total;
   Counter bad_requests;        // refused before routing (4xx from the parser)
+  Counter proxy_protocol_rejected;  // connections closed for a missing or bad PROXY header
 
   // For readers: visit every route / upstream counter set.
   template <class F>

@@ -80,6 +80,10 @@ void write_connections(Text& text, const std::vector<const WorkerMetrics*>& work
   text.family("gateway_bad_requests_total", "Requests refused by the parser (4xx before routing).", "counter");
   text.sample("gateway_bad_requests_total", "",
               sum(workers, [](const WorkerMetrics& w) { return w.bad_requests.get(); }));
+  text.family("gateway_proxy_protocol_rejected_total",
+              "Connections closed for a missing, malformed or late PROXY protocol header.", "counter");
+  text.sample("gateway_proxy_protocol_rejected_total", "",
+              sum(workers, [](const WorkerMetrics& w) { return w.proxy_protocol_rejected.get(); }));
 }
 
 // Per route name, summed over workers: answers by status class, and what

@@ -36,8 +36,8 @@ constexpr TimeoutKey kTimeoutKeys[] = {
 }  // namespace
 
 // `listen: ENTRY` or a list of them; an entry is an address, or a map
-// {address, tls} (read with a MapReader: the other per-listener options,
-// http2 and proxy_protocol, go next to tls). What is read replaces the
+// {address, tls, proxy_protocol} (read with a MapReader: other per-listener
+// options go next to these). What is read replaces the
 // default.
 void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen) {
   auto items = field.node.IsMap() ? std::vector<Field>{field} : one_or_list(ctx.diag, field);
@@ -51,7 +51,7 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
     const Field* address = &item;
     std::optional<MapReader> map;
     if (item.node.IsMap()) {
-      constexpr std::string_view kKeys[] = {"address", "tls"};
+      constexpr std::string_view kKeys[] = {"address", "tls", "proxy_protocol"};
       map.emplace(ctx.diag, item, kKeys);
       address = map->require("address");
       if (address == nullptr) continue;
@@ -68,6 +68,7 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
     }
     ListenConfig entry{std::move(*endpoint), std::nullopt};
     if (const Field* tls = map ? map->get("tls") : nullptr) read_server_tls(ctx, *tls, entry.address.text, entry.tls.emplace());
+    if (map) map->read_bool("proxy_protocol", entry.proxy_protocol);
     listen.push_back(std::move(entry));
   }
 }
