@@ -19,21 +19,6 @@ constexpr std::string_view kKey = "dGhlIHNhbXBsZSBub25jZQ==";
 constexpr std::string_view kAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 constexpr unsigned char kText = 0x1, kClose = 0x8, kPing = 0x9;
 
-int connect_loopback(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
 // A client frame: FIN, opcode, masked payload (RFC 6455 5.2, 5.3).
 std::string client_frame(unsigned char opcode, std::string_view payload) {
   std::string f;
@@ -63,6 +48,8 @@ WsClient::WsClient(std::uint16_t port, std::string_view target, const Options& o
     error_ = "connect failed";
     return;
   }
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (options.tls) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     ssl_ = SSL_new(ctx_);
