@@ -262,3 +262,19 @@ TEST_CASE("websocket: an upgrade on a cached route is never cached") {
   }
   CHECK(up.heads().size() == 2);
 }
+
+TEST_CASE("websocket: when the instance goes away the client's tunnel is closed, and counted as upstream_closed") {
+  TempDir dir;
+  SampleService svc(dir, "chat");
+  Gateway gw(dir, chat_yaml(svc));
+  WsClient ws(gw.port(), "/chat/ws?name=dave");
+  REQUIRE(ws.open());
+  REQUIRE(ws.send_text("hi"));
+  REQUIRE(ws.read_text());
+  svc.process().stop();
+  CHECK(ws.closed_by_peer(5s));
+  CHECK(eventually([&] {
+    return metric_or_zero(gw.metrics(), R"(gateway_tunnels_closed_total{reason="upstream_closed"})") == 1;
+  }));
+  CHECK(metric_or_zero(gw.metrics(), "gateway_tunnels_active") == 0);
+}
