@@ -13,6 +13,10 @@
 //
 // serve() relays a Fetch to a Downstream; the cache layer drives a Fetch
 // itself to store what it relays, revalidate, or refresh in the background.
+// A request that switches protocols (gateway/upgrade.hpp decides) goes on a
+// fresh connection, and after the instance's 101 serve() hands both
+// connections to the downstream's tunnel (gateway/tunnel.hpp); the upstream
+// one is closed afterwards, never pooled.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

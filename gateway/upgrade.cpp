@@ -12,9 +12,12 @@ std::string_view protocol_name(std::string_view product) noexcept {
 
 UpgradeDecision decide_upgrade(const http::Request& req, std::span<const std::string> allowed, bool can_tunnel) {
   UpgradeDecision d;
+  if (allowed.empty()) {  // most routes: decided without looking at the request
+    d.why_not = "route allows no upgrade";
+    return d;
+  }
   auto offered = req.headers.get_all("Upgrade");
-  if (allowed.empty()) d.why_not = "route allows no upgrade";
-  else if (offered.empty()) d.why_not = "no Upgrade field";
+  if (offered.empty()) d.why_not = "no Upgrade field";
   else if (!can_tunnel) d.why_not = "client connection cannot tunnel";
   else if (req.version_minor < 1) d.why_not = "HTTP/1.0";
   else if (!http::has_token(req.headers.get_all("Connection"), "upgrade")) d.why_not = "Connection lacks upgrade";
