@@ -449,7 +449,7 @@ asio::awaitable<void> ClientConnection::tunnel(http::Response& resp, net::Stream
   body_bytes_out_ = r.to_client;
   info_.tunnel_from_client = static_cast<std::int64_t>(r.from_client);
   info_.tunnel_end = Tunnel::kEndNames[static_cast<std::size_t>(r.end)];
-  aborted_ = r.end != Tunnel::End::client_closed && r.end != Tunnel::End::upstream_closed;
+  aborted_ = r.end == Tunnel::End::error;  // else a clean close (TLS close_notify) follows
 }
 
 asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const http::Response& interim) {

@@ -93,7 +93,9 @@ int WsClient::read_more(Ms timeout) {
       buf_.append(tmp, static_cast<std::size_t>(n));
       return n;
     }
-    return SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN || SSL_get_error(ssl_, n) == SSL_ERROR_SYSCALL ? 0 : -1;
+    // Readable, yet no data: closed (close_notify), or cut without one.
+    int e = SSL_get_error(ssl_, n);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? -1 : 0;
   }
   ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
   if (n > 0) buf_.append(tmp, static_cast<std::size_t>(n));

@@ -278,3 +278,26 @@ TEST_CASE("websocket: when the instance goes away the client's tunnel is closed,
   }));
   CHECK(metric_or_zero(gw.metrics(), "gateway_tunnels_active") == 0);
 }
+
+TEST_CASE("websocket: a tunnel through a TLS listener idles out as well, and the gateway serves on") {
+  TempDir dir;
+  TestPki pki(dir);
+  auto cert = pki.issue("site", {"localhost"});
+  TunnelServer up;
+  EdgeGateway gw(dir,
+                 "listen:\n  - address: \"127.0.0.1:0\"\n    tls:\n      certificates:\n        - {cert: \"" +
+                     cert.cert + "\", key: \"" + cert.key + "\"}\n",
+                 tunnel_yaml(up.address(), "upgrade: [websocket]", "timeouts: {tunnel_idle: 1s}\n"));
+  WsClient::Options o;
+  o.tls = true;
+  WsClient ws(gw.port(), "/socket", o);
+  REQUIRE(ws.status() == 101);
+  REQUIRE(ws.send_raw("tls bytes"));
+  CHECK(ws.read_raw(9) == "tls bytes");
+  CHECK(ws.closed_by_peer(5s));
+  CHECK(eventually([&] {
+    return metric_or_zero(gw.metrics(), R"(gateway_tunnels_closed_total{reason="idle"})") == 1;
+  }));
+  WsClient again(gw.port(), "/socket", o);
+  CHECK(again.status() == 101);
+}
