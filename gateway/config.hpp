@@ -52,6 +52,16 @@ struct Timeouts {
   Duration upstream_send{30'000};
   Duration client_send{60'000};  // a client that reads nothing for this long is dropped
   Duration shutdown{10'000};  // SIGTERM drain deadline
+  // A WebSocket (or other upgraded) tunnel with no byte either way for this
+  // long is closed. 5 minutes, Envoy's stream idle timeout: a chat open in a
+  // tab with nobody typing outlives nginx's 60 s proxy_read_timeout (the
+  // usual complaint), and a peer gone without a FIN still frees its
+  // descriptor in minutes, not hours.
+  Duration tunnel_idle{300'000};
+  // SIGTERM: open tunnels get this long to finish what is in flight, then
+  // are closed (the gateway cannot send WebSocket's 1001 Going Away; clients
+  // reconnect). Bounded by `shutdown` too.
+  Duration tunnel_drain{2'000};
 };
 
 namespace page {
@@ -109,6 +119,9 @@ struct RouteConfig {
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
   std::optional<cache::RuleConfig> cache;
+  // Protocols a client may switch to through this route (`upgrade:
+  // [websocket]`), lowercase; empty: Upgrade is dropped (gateway/upgrade.hpp).
+  std::vector<std::string> upgrade;
   // Request fields never forwarded upstream: kStrippedRequestHeaders and
   // those the route adds, as written (compared without case).
   std::vector<std::string> strip_request_headers =

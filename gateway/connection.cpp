@@ -119,6 +119,7 @@ void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadline
 
 void ClientConnection::close_if_idle() {
   if (phase_ == Phase::idle) stream_.cancel();
+  if (phase_ == Phase::tunnel && tunnel_) tunnel_->drain(state_->runtime->config->timeouts.tunnel_drain);
 }
 
 void ClientConnection::abort() {
@@ -430,6 +431,42 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
       co_return boost::system::error_code(asio::error::eof);
     }
   }
+}
+
+// The 101 head, then the tunnel; bytes the client sent after its request
+// head (already in the input buffer) go first. The access log's line for
+// this exchange is written when the tunnel ends.
+asio::awaitable<void> ClientConnection::tunnel(http::Response& resp, net::Stream& upstream,
+                                               std::span<const char> from_upstream) {
+  status_ = resp.status;
+  keep_alive_ = false;
+  finished_ = true;
+  if (!resp.headers.contains("Date")) resp.headers.add("Date", current_http_date());
+  head_.clear();
+  http::serialize_response_head(resp, head_);
+  const auto& t = state_->runtime->config->timeouts;
+  worker_.deadlines().arm(write_deadline_, t.client_send);
+  auto [ec, n] = co_await stream_.write(asio::buffer(head_));
+  Deadlines::disarm(write_deadline_);
+  head_.clear();
+  head_sent_ = true;
+  if (ec) {
+    aborted_ = true;
+    co_return;
+  }
+  Tunnel tunnel(worker_, stream_, upstream);
+  tunnel_ = &tunnel;
+  phase_ = Phase::tunnel;
+  if (worker_.draining()) tunnel.drain(t.tunnel_drain);
+  std::span<const char> from_client(in_ + in_begin_, in_end_ - in_begin_);
+  auto r = co_await tunnel.run(from_client, from_upstream, t.tunnel_idle);
+  in_begin_ = in_end_;
+  tunnel_ = nullptr;
+  phase_ = Phase::handling;
+  body_bytes_out_ = r.to_client;
+  info_.tunnel_from_client = static_cast<std::int64_t>(r.from_client);
+  info_.tunnel_end = Tunnel::kEndNames[static_cast<std::size_t>(r.end)];
+  aborted_ = r.end == Tunnel::End::error;  // else a clean close (TLS close_notify) follows
 }
 
 asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const http::Response& interim) {

@@ -8,6 +8,8 @@
 // requests, client_send while the client does not read. On a TLS listener
 // the handshake comes first, within client_header; on a listener with
 // proxy_protocol, the PROXY header before anything, within client_header.
+// After a 101 the connection is a tunnel (gateway/tunnel.hpp) until it
+// closes.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -20,6 +22,7 @@
 #include "base/deadline.hpp"
 #include "base/http/parser.hpp"
 #include "base/net/stream.hpp"
+#include "gateway/tunnel.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -52,10 +55,13 @@ class ClientConnection final : public Downstream, public Attached {
   bool head_written() const override { return status_ != 0; }
   int status() const override { return status_; }
   void set_trailer(std::string_view fields) override { trailer_ = fields; }
+  bool can_tunnel() const override { return !admin_; }
+  boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
+                                      std::span<const char> from_upstream) override;
   void abort() override;
 
  private:
-  enum class Phase { idle, head, handling };
+  enum class Phase { idle, head, handling, tunnel };
 
   static void on_deadline(void* self);
   static void on_park_deadline(void* self);
@@ -129,6 +135,7 @@ class ClientConnection final : public Downstream, public Attached {
   Deadline park_deadline_;   // idle long enough to park
   bool parked_ = false;
   Phase phase_ = Phase::idle;
+  Tunnel* tunnel_ = nullptr;  // while phase_ is tunnel: drained by close_if_idle
 };
 
 }  // namespace gateway

@@ -31,6 +31,8 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"upstream_send", &Timeouts::upstream_send, Duration{1}},
     {"client_send", &Timeouts::client_send, Duration{1}},
     {"shutdown", &Timeouts::shutdown, Duration{0}},
+    {"tunnel_idle", &Timeouts::tunnel_idle, Duration{1}},
+    {"tunnel_drain", &Timeouts::tunnel_drain, Duration{0}},
 };
 
 }  // namespace
