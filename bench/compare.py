@@ -566,11 +566,15 @@ class Gateway(Target):
         super().__init__(*a)
         self.binary = binary
 
+    def listen(self) -> str:
+        """The entries of `listen:` (bench/edge.py adds a TLS one)."""
+        return f'"{HOST}:{self.port}"'
+
     def start(self, scenario, fleet_ports, ready_path):
         self.port, self.admin_port = free_port(), free_port()
         frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet", "ADMIN_PORT": str(self.admin_port)}
         conf = fill((CONF / "gateway.yaml.in").read_text(), {
-            "PORT": str(self.port), "WORKERS": str(self.workers),
+            "LISTEN": self.listen(), "WORKERS": str(self.workers),
             "KEEPALIVE": str(self.keepalive),
             "INSTANCES": ", ".join(f'"{HOST}:{p}"' for p in fleet_ports),
             "GATEWAY_TOP": fill(scenario.gateway_top, frag),
@@ -607,11 +611,15 @@ class Nginx(Target):
                 pass
         return n
 
+    def listen(self) -> str:
+        """The server's listen lines (bench/edge.py adds a TLS one)."""
+        return f"        listen {HOST}:{self.port} reuseport;"
+
     def start(self, scenario, fleet_ports, ready_path):
         self.port = free_port()
         frag = {"TMP": str(self.tmp), "UPSTREAM": "fleet"}
         conf = fill((CONF / "nginx.conf.in").read_text(), {
-            "TMP": str(self.tmp), "PORT": str(self.port), "WORKERS": str(self.workers),
+            "TMP": str(self.tmp), "NGINX_LISTEN": self.listen(), "WORKERS": str(self.workers),
             # The gateway's `keepalive` caps idle connections per instance
             # per worker; nginx's caps them per worker for the whole group.
             # Same cap per instance: keepalive x instances.

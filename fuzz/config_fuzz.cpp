@@ -61,6 +61,19 @@ void check_loaded(const gateway::Config& c) {
       check(route.page && route.page->parsed, "a page route without its parsed template");
     if (route.kind == gateway::RouteConfig::Kind::aggregate)
       check(route.aggregate && !route.aggregate->parts.empty(), "an aggregate route without parts");
+    if (route.kind == gateway::RouteConfig::Kind::redirect)
+      check(route.redirect && !route.redirect->to.empty() && !gateway::edge::check_variables(route.redirect->to),
+            "a redirect route without a valid target");
+    // Header rules never touch what the gateway frames or writes itself.
+    for (const auto* edits : {&route.headers.request, &route.headers.response}) {
+      auto refused = [&](std::string_view name) {
+        return edits == &route.headers.request ? gateway::edge::refused_request_field(name)
+                                               : gateway::edge::refused_response_field(name);
+      };
+      for (const auto& [name, value] : edits->set) check(!refused(name), "a refused field set", name);
+      for (const auto& [name, value] : edits->add) check(!refused(name), "a refused field added", name);
+      for (const auto& name : edits->remove) check(!refused(name), "a refused field removed", name);
+    }
   }
 }
 

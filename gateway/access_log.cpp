@@ -86,7 +86,7 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
                        const RequestInfo& info, std::chrono::microseconds elapsed) {
   if (!enabled()) return;
   auto& b = buf_;
-  b.append(peer).append(" - - ").append(timestamp()).push_back(' ');
+  b.append(info.client.empty() ? peer : std::string_view(info.client)).append(" - - ").append(timestamp()).push_back(' ');
   b.push_back('"');
   b.append(req.method).push_back(' ');
   b.append(req.target).push_back(' ');
@@ -107,6 +107,10 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
   b.append(" tries=").append(std::to_string(info.tries));
   b.append(" cache=").append(info.cache);
   b.append(" tls=").append(info.tls.empty() ? "-" : info.tls);
+  // A tunnel (status 101): the bytes field is what the client was sent;
+  // these say what it sent and why the tunnel ended.
+  if (info.tunnel_from_client >= 0)
+    b.append(" tunnel_in=").append(std::to_string(info.tunnel_from_client)).append(" tunnel_end=").append(info.tunnel_end);
   b.push_back('\n');
   if (b.size() >= kFlushAt) flush();
 }

@@ -95,6 +95,8 @@ constexpr Section kSections[] = {
      [](Load& l, const Field& f) { config::read_upstreams(l.ctx, f, l.config.upstreams); }},
     {"routes", true,
      [](Load& l, const Field& f) { config::read_routes(l.ctx, f, l.config.routes, l.refs); }},
+    {"trusted_proxies", false,
+     [](Load& l, const Field& f) { config::read_trusted_proxies(l.ctx, f, l.config.trusted_proxies); }},
 };
 
 void resolve_upstreams(Load& load) {
@@ -140,6 +142,7 @@ void check_duplicate_routes(Load& load) {
     std::sort(hosts.begin(), hosts.end());
     hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
     std::string key = route.prefix.empty() ? "path " + route.path : "prefix " + route.prefix;
+    key += " scheme " + std::to_string(static_cast<int>(route.scheme));  // routes per scheme are apart
     for (const auto& host : hosts) key += "\n" + host;
     auto [it, inserted] = seen.emplace(key, i);
     if (!inserted) {

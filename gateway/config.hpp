@@ -23,6 +23,7 @@
 #include "base/net/tls_version.hpp"
 #include "base/units.hpp"
 #include "cache/config.hpp"
+#include "gateway/edge_rules.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -51,6 +52,16 @@ struct Timeouts {
   Duration upstream_send{30'000};
   Duration client_send{60'000};  // a client that reads nothing for this long is dropped
   Duration shutdown{10'000};  // SIGTERM drain deadline
+  // A WebSocket (or other upgraded) tunnel with no byte either way for this
+  // long is closed. 5 minutes, Envoy's stream idle timeout: a chat open in a
+  // tab with nobody typing outlives nginx's 60 s proxy_read_timeout (the
+  // usual complaint), and a peer gone without a FIN still frees its
+  // descriptor in minutes, not hours.
+  Duration tunnel_idle{300'000};
+  // SIGTERM: open tunnels get this long to finish what is in flight, then
+  // are closed (the gateway cannot send WebSocket's 1001 Going Away; clients
+  // reconnect). Bounded by `shutdown` too.
+  Duration tunnel_drain{2'000};
 };
 
 namespace page {
@@ -94,8 +105,12 @@ inline constexpr std::array<std::string_view, 3> kStrippedRequestHeaders = {"X-O
                                                                             "Forwarded"};
 
 struct RouteConfig {
-  enum class Kind { proxy, page, aggregate };
+  enum class Kind { proxy, page, aggregate, redirect };
   Kind kind = Kind::proxy;
+  // `scheme: http|https`: the route is for requests over plain TCP or TLS
+  // only, and the router tries such routes first (gateway/router.hpp).
+  enum class Scheme { any, http, https };
+  Scheme scheme = Scheme::any;
   std::vector<std::string> hosts;  // empty: any host
   std::string prefix;              // match by longest prefix ...
   std::string path;                // ... or by a path pattern with {params}
@@ -104,12 +119,17 @@ struct RouteConfig {
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
   std::optional<cache::RuleConfig> cache;
+  // Protocols a client may switch to through this route (`upgrade:
+  // [websocket]`), lowercase; empty: Upgrade is dropped (gateway/upgrade.hpp).
+  std::vector<std::string> upgrade;
   // Request fields never forwarded upstream: kStrippedRequestHeaders and
   // those the route adds, as written (compared without case).
   std::vector<std::string> strip_request_headers =
       std::vector<std::string>(kStrippedRequestHeaders.begin(), kStrippedRequestHeaders.end());
   std::optional<PageConfig> page;            // kind page
   std::optional<AggregateConfig> aggregate;  // kind aggregate
+  std::optional<edge::RedirectConfig> redirect;  // kind redirect
+  edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -153,13 +173,15 @@ struct TlsConfig {
   std::shared_ptr<const tls::ServerContext> context;
 };
 
-// One `listen` entry: "ADDRESS" or {address, tls, http2, h2c}. (Room for
-// the other per-listener options: proxy_protocol.)
+// One `listen` entry: "ADDRESS" or {address, tls, http2, h2c, proxy_protocol}.
 struct ListenConfig {
   Endpoint address;
   std::optional<TlsConfig> tls;
   bool http2 = true;  // TLS: HTTP/2 by ALPN "h2"
   bool h2c = false;   // plain: HTTP/2 with prior knowledge (the client preface)
+  // Each connection starts with a PROXY protocol header (v1 or v2), read
+  // before anything else; its source address is the connection's client.
+  bool proxy_protocol = false;
 };
 
 // The `http2:` block: what one HTTP/2 client connection may hold and do
@@ -192,6 +214,9 @@ struct Config {
   std::vector<cache::ZoneConfig> caches;
   std::vector<upstreams::GroupConfig> upstreams;
   std::vector<RouteConfig> routes;
+  // Peers whose X-Forwarded-For is believed (gateway/edge_rules.hpp,
+  // client_address); empty: nobody's.
+  std::vector<net::Cidr> trusted_proxies;
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

@@ -19,6 +19,7 @@
 #include "gateway/tls.hpp"
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
+#include "base/net/proxy_protocol.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -77,6 +78,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
                                    : now.find_listen(address);
   if (config == nullptr) config = &listener.config;
   h2c_ = config->h2c && !config->tls;
+  proxy_header_ = config->proxy_protocol;
   if (config->tls && config->tls->context) {
     tls_ = config->tls->context;
     // (A listener plain at start and TLS since a reload has no counters yet.)
@@ -122,6 +124,7 @@ void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadline
 void ClientConnection::close_if_idle() {
   if (h2_) return h2_->drain();
   if (phase_ == Phase::idle) stream_.cancel();
+  if (phase_ == Phase::tunnel && tunnel_) tunnel_->drain(state_->runtime->config->timeouts.tunnel_drain);
 }
 
 void ClientConnection::abort() {
@@ -206,6 +209,7 @@ void ClientConnection::on_park_deadline(void* self) {
 }
 
 asio::awaitable<void> ClientConnection::run() {
+  if (proxy_header_ && !co_await read_proxy_header()) co_return;
   if (stream_.tls() && !handshake_done_ && !co_await handshake()) co_return;
   if (requests_ == 0) {
     const bool http2 = co_await serve_http2();
@@ -234,6 +238,21 @@ asio::awaitable<void> ClientConnection::run() {
   }
   Deadlines::disarm(deadline_);
   stream_.close();
+}
+
+asio::awaitable<bool> ClientConnection::read_proxy_header() {
+  proxy_header_ = false;
+  arm(state_->runtime->config->timeouts.client_header);
+  auto header = co_await net::proxy_protocol::read_header(stream_.socket());
+  Deadlines::disarm(deadline_);
+  if (header.status != net::proxy_protocol::Status::done || deadline_.expired()) {
+    worker_.metrics().proxy_protocol_rejected.inc();
+    log::warn("PROXY protocol header refused from " + peer_ + ": " +
+              (deadline_.expired() ? std::string("not received within client_header") : header.reason));
+    co_return false;
+  }
+  if (header.source) peer_ = header.source->to_string();
+  co_return true;
 }
 
 asio::awaitable<bool> ClientConnection::handshake() {
@@ -364,9 +383,7 @@ asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& s
   worker.metrics().requests_total.inc();
   if (admin) co_return co_await worker.admin().serve(down, worker);
   Router::Match match;
-  const auto& req = down.request();
-  auto host = req.headers.get("Host").value_or("");
-  if (!state.runtime->router.match(host, req.path(), match)) {
+  if (!state.runtime->router.match(down.request(), match)) {
     co_await respond(down, 404, "404 Not Found: no route for this path\n");
   } else {
     co_await serve_route(down, match, state, worker);
@@ -441,6 +458,42 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
       co_return boost::system::error_code(asio::error::eof);
     }
   }
+}
+
+// The 101 head, then the tunnel; bytes the client sent after its request
+// head (already in the input buffer) go first. The access log's line for
+// this exchange is written when the tunnel ends.
+asio::awaitable<void> ClientConnection::tunnel(http::Response& resp, net::Stream& upstream,
+                                               std::span<const char> from_upstream) {
+  status_ = resp.status;
+  keep_alive_ = false;
+  finished_ = true;
+  if (!resp.headers.contains("Date")) resp.headers.add("Date", current_http_date());
+  head_.clear();
+  http::serialize_response_head(resp, head_);
+  const auto& t = state_->runtime->config->timeouts;
+  worker_.deadlines().arm(write_deadline_, t.client_send);
+  auto [ec, n] = co_await stream_.write(asio::buffer(head_));
+  Deadlines::disarm(write_deadline_);
+  head_.clear();
+  head_sent_ = true;
+  if (ec) {
+    aborted_ = true;
+    co_return;
+  }
+  Tunnel tunnel(worker_, stream_, upstream);
+  tunnel_ = &tunnel;
+  phase_ = Phase::tunnel;
+  if (worker_.draining()) tunnel.drain(t.tunnel_drain);
+  std::span<const char> from_client(in_ + in_begin_, in_end_ - in_begin_);
+  auto r = co_await tunnel.run(from_client, from_upstream, t.tunnel_idle);
+  in_begin_ = in_end_;
+  tunnel_ = nullptr;
+  phase_ = Phase::handling;
+  body_bytes_out_ = r.to_client;
+  info_.tunnel_from_client = static_cast<std::int64_t>(r.from_client);
+  info_.tunnel_end = Tunnel::kEndNames[static_cast<std::size_t>(r.end)];
+  aborted_ = r.end == Tunnel::End::error;  // else a clean close (TLS close_notify) follows
 }
 
 asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const http::Response& interim) {

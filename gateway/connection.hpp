@@ -6,7 +6,10 @@
 // deadline: client_header from the first byte of a request to the end of its
 // head, client_body between body reads, keepalive while idle between
 // requests, client_send while the client does not read. On a TLS listener
-// the handshake comes first, within client_header.
+// the handshake comes first, within client_header; on a listener with
+// proxy_protocol, the PROXY header before anything, within client_header.
+// After a 101 the connection is a tunnel (gateway/tunnel.hpp) until it
+// closes.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,6 +22,7 @@
 #include "base/deadline.hpp"
 #include "base/http/parser.hpp"
 #include "base/net/stream.hpp"
+#include "gateway/tunnel.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -63,10 +67,13 @@ class ClientConnection final : public Downstream, public Attached {
   bool head_written() const override { return status_ != 0; }
   int status() const override { return status_; }
   void set_trailer(std::string_view fields) override { trailer_ = fields; }
+  bool can_tunnel() const override { return !admin_; }
+  boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
+                                      std::span<const char> from_upstream) override;
   void abort() override;
 
  private:
-  enum class Phase { idle, head, handling };
+  enum class Phase { idle, head, handling, tunnel };
 
   static void on_deadline(void* self);
   static void on_park_deadline(void* self);
@@ -78,6 +85,9 @@ class ClientConnection final : public Downstream, public Attached {
   // HTTP/2 (ALPN "h2", or the h2c preface): the connection goes to an
   // h2::Session; false if it stays HTTP/1.1.
   boost::asio::awaitable<bool> serve_http2();
+  // A listener with proxy_protocol: the PROXY header, before anything
+  // else; its source becomes peer_. False: close (logged, counted).
+  boost::asio::awaitable<bool> read_proxy_header();
   boost::asio::awaitable<void> serve();
   void arm(std::chrono::milliseconds timeout);
   // Reads more bytes into the input buffer; false on EOF, error or timeout.
@@ -99,6 +109,7 @@ class ClientConnection final : public Downstream, public Attached {
   bool handshake_done_ = false;
   bool h2c_ = false;                  // the listener takes HTTP/2 prior knowledge
   std::unique_ptr<h2::Session> h2_;  // while the connection speaks HTTP/2
+  bool proxy_header_ = false;  // a PROXY protocol header still to read
   std::string peer_;
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
   http::Parser parser_;
@@ -139,6 +150,7 @@ class ClientConnection final : public Downstream, public Attached {
   Deadline park_deadline_;   // idle long enough to park
   bool parked_ = false;
   Phase phase_ = Phase::idle;
+  Tunnel* tunnel_ = nullptr;  // while phase_ is tunnel: drained by close_if_idle
 };
 
 }  // namespace gateway

@@ -1,21 +1,35 @@
 #include "gateway/dispatch.hpp"
 
+#include <optional>
+
 #include "gateway/cache_proxy.hpp"
 #include "gateway/compose/composer.hpp"
+#include "gateway/edge.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
 
-boost::asio::awaitable<void> serve_route(Downstream& down, const Router::Match& match, WorkerState& state,
+boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match& match, WorkerState& state,
                                          Worker& worker, ChainPtr chain) {
   const auto& route = *match.route;
-  down.info().route = route.name;
+  client.info().route = route.name;
+  // The edge rules (gateway/edge.hpp): the client behind trusted proxies
+  // (a fragment's request has no X-Forwarded-For of its own), and the
+  // route's header rules around whatever answers.
+  if (!chain) edge::resolve_client(client, *state.runtime->config);
+  std::optional<edge::RuleDownstream> ruled;
+  if (!route.headers.empty()) ruled.emplace(client, route.headers);
+  Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : client;
   switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
+    case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
     case RouteConfig::Kind::proxy:
-      if (route.cache) co_await cache_proxy::serve(down, match, state, worker);
+      // An upgrade is never cached: it goes straight through.
+      if (route.cache && !decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)
+        co_await cache_proxy::serve(down, match, state, worker);
       else co_await proxy::serve(down, route, state, worker);
       break;
   }

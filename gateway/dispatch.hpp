@@ -1,8 +1,11 @@
 // Serving a request once its route is known: the one place that turns a
-// route's kind into a handler (proxy, cached proxy, page, aggregate) and
-// counts the answer in the route's metrics. Client connections call it, and
-// so does the composer for each fragment, so fragments are routed,
-// balanced and cached like any request.
+// route's kind into a handler (proxy, cached proxy, page, aggregate,
+// redirect), applies the edge rules every exchange goes through (the
+// client behind trusted proxies, the route's header rules:
+// gateway/edge.hpp) and counts the answer in the route's metrics. Client
+// connections (HTTP/1.1, and HTTP/2 streams) call it, and so does the
+// composer for each fragment, so fragments are routed, balanced and cached
+// like any request.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

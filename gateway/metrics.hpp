@@ -105,6 +105,13 @@ class WorkerMetrics {
   Counter requests_total;
   Counter bad_requests;        // refused before routing (4xx from the parser)
   Http2Stats http2;
+  Counter proxy_protocol_rejected;  // connections closed for a missing or bad PROXY header
+  // Upgraded connections (WebSocket): gateway/tunnel.hpp.
+  Counter tunnels_active;  // gauge
+  Counter tunnels_total;
+  Counter tunnel_bytes_from_clients;
+  Counter tunnel_bytes_to_clients;
+  std::array<Counter, 5> tunnel_ends;  // by Tunnel::End
 
   // For readers: visit every route / upstream counter set.
   template <class F>

@@ -9,6 +9,7 @@
 
 #include "gateway/metrics.hpp"
 #include "gateway/runtime.hpp"
+#include "gateway/tunnel.hpp"
 
 namespace gateway::prometheus {
 
@@ -80,6 +81,27 @@ void write_connections(Text& text, const std::vector<const WorkerMetrics*>& work
   text.family("gateway_bad_requests_total", "Requests refused by the parser (4xx before routing).", "counter");
   text.sample("gateway_bad_requests_total", "",
               sum(workers, [](const WorkerMetrics& w) { return w.bad_requests.get(); }));
+  text.family("gateway_proxy_protocol_rejected_total",
+              "Connections closed for a missing, malformed or late PROXY protocol header.", "counter");
+  text.sample("gateway_proxy_protocol_rejected_total", "",
+              sum(workers, [](const WorkerMetrics& w) { return w.proxy_protocol_rejected.get(); }));
+}
+
+// Upgraded connections (WebSocket tunnels, gateway/tunnel.hpp).
+void write_tunnels(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  text.family("gateway_tunnels_active", "Upgraded connections (WebSocket) open now.", "gauge");
+  text.sample("gateway_tunnels_active", "", sum(workers, [](const WorkerMetrics& w) { return w.tunnels_active.get(); }));
+  text.family("gateway_tunnels_total", "Upgraded connections opened (101 from an instance).", "counter");
+  text.sample("gateway_tunnels_total", "", sum(workers, [](const WorkerMetrics& w) { return w.tunnels_total.get(); }));
+  text.family("gateway_tunnel_bytes_total", "Bytes carried by tunnels, by direction.", "counter");
+  text.sample("gateway_tunnel_bytes_total", label("direction", "from_client"),
+              sum(workers, [](const WorkerMetrics& w) { return w.tunnel_bytes_from_clients.get(); }));
+  text.sample("gateway_tunnel_bytes_total", label("direction", "to_client"),
+              sum(workers, [](const WorkerMetrics& w) { return w.tunnel_bytes_to_clients.get(); }));
+  text.family("gateway_tunnels_closed_total", "Tunnels ended, by why.", "counter");
+  for (std::size_t i = 0; i < Tunnel::kEnds; ++i)
+    text.sample("gateway_tunnels_closed_total", label("reason", Tunnel::kEndNames[i]),
+                sum(workers, [i](const WorkerMetrics& w) { return w.tunnel_ends[i].get(); }));
 }
 
 void write_http2(Text& text, const std::vector<const WorkerMetrics*>& workers) {
@@ -406,6 +428,7 @@ std::string escape_label_value(std::string_view value) {
 void append_worker_families(std::string& out, const std::vector<const WorkerMetrics*>& workers) {
   Text text(out);
   write_connections(text, workers);
+  write_tunnels(text, workers);
   write_routes(text, workers);
   write_upstreams(text, workers);
   write_tls(text, workers);

@@ -61,9 +61,11 @@ bool Router::match_pattern(const Entry& e, std::string_view path, PathParams& pa
   return true;
 }
 
-bool Router::match_in(std::string_view host, bool host_specific, std::string_view path, Match& out) const {
+bool Router::match_in(std::string_view host, bool host_specific, RouteConfig::Scheme scheme, std::string_view path,
+                      Match& out) const {
   const Entry* best = nullptr;
   for (const auto& e : entries_) {
+    if (e.route->scheme != scheme) continue;
     if (host_specific) {
       if (e.hosts.empty()) continue;
       bool hit = false;
@@ -94,7 +96,15 @@ bool Router::match_in(std::string_view host, bool host_specific, std::string_vie
 
 bool Router::match(std::string_view host, std::string_view path, Match& out) const {
   auto h = host_only(host);
-  return match_in(h, true, path, out) || match_in(h, false, path, out);
+  constexpr auto any = RouteConfig::Scheme::any;
+  return match_in(h, true, any, path, out) || match_in(h, false, any, path, out);
+}
+
+bool Router::match(const http::Request& req, Match& out) const {
+  auto h = host_only(req.headers.get("Host").value_or(""));
+  auto scheme = req.tls ? RouteConfig::Scheme::https : RouteConfig::Scheme::http;
+  auto path = req.path();
+  return match_in(h, true, scheme, path, out) || match_in(h, false, scheme, path, out) || match(h, path, out);
 }
 
 std::string expand_params(std::string_view text, const PathParams& params) {

@@ -3,7 +3,11 @@
 //
 // Order, as nginx: routes naming the request's host beat routes for any
 // host; among those, a path pattern that matches wins over prefixes, and the
-// longest matching prefix wins among prefixes.
+// longest matching prefix wins among prefixes. Routes for one scheme
+// (`scheme: http` or `https`) come before all those for any: like nginx's
+// server blocks, one per listener, a `scheme: http` route for "/" takes
+// every plain request (the redirect to https), and routes for any scheme
+// serve the rest.
 #pragma once
 
 #include <string>
@@ -27,7 +31,12 @@ class Router {
     std::size_t index = 0;  // into Config::routes
     PathParams params;
   };
-  // `host` is the Host header (port and case are ignored).
+  // A client's request: its Host field (port and case are ignored), its
+  // path, and its scheme (req.tls).
+  bool match(const http::Request& req, Match& out) const;
+  // `host` is the Host header (port and case are ignored). Routes for one
+  // scheme are left out: for the gateway's own requests (a page's
+  // fragments, a purge), which no listener received.
   bool match(std::string_view host, std::string_view path, Match& out) const;
 
  private:
@@ -42,7 +51,8 @@ class Router {
     std::vector<Segment> pattern;    // for path routes
   };
   static bool match_pattern(const Entry& e, std::string_view path, PathParams& params);
-  bool match_in(std::string_view host, bool host_specific, std::string_view path, Match& out) const;
+  bool match_in(std::string_view host, bool host_specific, RouteConfig::Scheme scheme, std::string_view path,
+                Match& out) const;
 
   std::vector<Entry> entries_;
 };

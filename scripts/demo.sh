@@ -32,6 +32,7 @@ for inst in "${FLEET[@]}"; do
   PIDS+=($!)
 done
 
+"$ROOT/scripts/demo_cert.sh" >/dev/null   # conf/demo.yaml's HTTPS listener
 "$BIN/gateway" -c "$ROOT/conf/demo.yaml" >"$LOGS/access.log" 2>"$LOGS/error.log" &
 GW=$!
 PIDS+=($GW)
@@ -45,7 +46,8 @@ done
 
 cat <<MSG
 
-The gateway is listening on http://127.0.0.1:8080 (admin on 127.0.0.1:8081),
+The gateway is listening on http://127.0.0.1:8080 and https://127.0.0.1:8443
+(a self-signed certificate: var/demo/tls/cert.pem; admin on 127.0.0.1:8081),
 in front of three "channels" instances (ports 9001-9003), one "chat" (9004)
 and one "recommended" (9005). Open http://127.0.0.1:8080/channels/42 in a
 browser: one page stitched from four fragments of three services. Or try:
@@ -56,6 +58,7 @@ browser: one page stitched from four fragments of three services. Or try:
   curl -s --raw http://127.0.0.1:8080/channels/42 | tail -5 # Server-Timing in the trailer
   curl -si http://127.0.0.1:8080/api/summary/42         # JSON aggregate of three services
   curl -s 'http://127.0.0.1:8080/api/channels/7?delay_ms=50&size=2000' | wc -c
+  curl -si --cacert $ROOT/var/demo/tls/cert.pem https://localhost:8443/api/channels/42  # HTTPS
   curl -s http://127.0.0.1:8081/status              # instances and their health
   curl -s http://127.0.0.1:8081/metrics | grep -E 'gateway_(requests_total|cache_hit_ratio)'
   curl -s -X POST 'http://127.0.0.1:8081/purge?prefix=/api/channels/'   # purge

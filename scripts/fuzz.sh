@@ -21,7 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 
-TARGETS=(request_parser response_parser template config entry json resp)
+TARGETS=(request_parser response_parser template config entry json resp proxy_protocol)
 TREE=build-fuzz
 OUT="$ROOT/$TREE"
 

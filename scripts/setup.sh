@@ -12,7 +12,7 @@ BUILD_PKGS=(cmake make g++ pkg-config libboost1.81-dev node-llhttp libcurl4-open
 # clang and its runtime (libFuzzer) build the fuzz tree (scripts/fuzz.sh).
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 TEST_PKGS=(redis-server chromium python3 nghttp2-client "${FUZZ_PKGS[@]}")
-BENCH_PKGS=(wrk nginx varnish haproxy)
+BENCH_PKGS=(wrk nginx varnish haproxy nghttp2-client openssl)
 
 install_missing() {
   local missing=()

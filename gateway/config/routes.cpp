@@ -32,6 +32,11 @@ constexpr std::pair<std::string_view, cache::StaleIf> kUseStale[] = {
 
 constexpr long long kMaxLockWaiters = 1'000'000;
 
+constexpr std::pair<std::string_view, RouteConfig::Scheme> kSchemes[] = {
+    {"http", RouteConfig::Scheme::http},
+    {"https", RouteConfig::Scheme::https},
+};
+
 // ---------------------------------------------------------------------------
 // What a route matches
 // ---------------------------------------------------------------------------
@@ -283,38 +288,68 @@ void read_strip_request_headers(Context& ctx, const Field& field, RouteConfig& r
   if (const Field* headers = map.get("headers")) add_stripped_names(ctx, *headers, route);
 }
 
+// `upgrade: [websocket]`: the protocols a client may switch to through the
+// route (gateway/upgrade.hpp), as Upgrade names them, kept lowercase.
+// h2c is refused: its HTTP2-Settings field is hop-by-hop, and HTTP/2 to
+// clients is the listener's business, not a tunnel's.
+std::vector<std::string> read_upgrade(Context& ctx, const Field& field) {
+  if (field.node.IsSequence() && field.node.size() == 0) {
+    ctx.diag.error(field, "must list at least one protocol (or leave upgrade out)");
+    return {};
+  }
+  auto refused = [](std::string_view name) -> std::optional<std::string> {
+    if (http::iequals(name, "h2c")) return "h2c cannot be tunnelled (HTTP/2 is the listener's, not a route's)";
+    return std::nullopt;
+  };
+  auto names = read_name_list(ctx, field, "protocol", true, refused);
+  for (auto& n : names) n = http::lowercase(n);
+  return names;
+}
+
 // ---------------------------------------------------------------------------
 // A route
 // ---------------------------------------------------------------------------
 
-// What the route does: the keys among upstream, page and aggregate it gives.
+// What the route does: the keys among upstream, page, aggregate and
+// redirect it gives.
 struct KindKeys {
   const Field* upstream;
   const Field* page;
   const Field* aggregate;
+  const Field* redirect;
 
   bool one() const {
-    return (upstream != nullptr) + (page != nullptr) + (aggregate != nullptr) == 1;
+    return (upstream != nullptr) + (page != nullptr) + (aggregate != nullptr) + (redirect != nullptr) == 1;
   }
   bool proxies() const { return one() && upstream != nullptr; }
   // For messages about options only a proxy route takes; one() and not proxies().
-  const char* not_proxy() const { return page ? "a page route" : "an aggregate route"; }
+  std::string not_proxy() const {
+    return page ? "a page route" : aggregate ? "an aggregate route" : "a redirect route";
+  }
+  // ... and where the option goes instead: " (the routes its fragments go
+  // through <what>)", nothing for a redirect.
+  std::string instead(std::string_view what) const {
+    if (redirect) return "";
+    return std::string(" (the routes its ") + (page ? "fragments" : "parts") + " go through " + std::string(what) + ")";
+  }
 };
 
-// Exactly one of upstream, page and aggregate. The upstream's name is noted
-// in refs.upstreams, to be checked once the upstreams are all read.
+// Exactly one of upstream, page, aggregate and redirect. The upstream's
+// name is noted in refs.upstreams, to be checked once the upstreams are
+// all read.
 void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::size_t index,
                RouteRefs& refs, RouteConfig& route) {
   std::string given;
   for (auto [key, present] : {std::pair{"upstream", kinds.upstream != nullptr},
                               std::pair{"page", kinds.page != nullptr},
-                              std::pair{"aggregate", kinds.aggregate != nullptr}}) {
+                              std::pair{"aggregate", kinds.aggregate != nullptr},
+                              std::pair{"redirect", kinds.redirect != nullptr}}) {
     if (present) given += std::string(given.empty() ? "" : " and ") + key;
   }
   if (given.empty()) {
-    ctx.diag.error(field, "missing required key \"upstream\", \"page\" or \"aggregate\"");
+    ctx.diag.error(field, "missing required key \"upstream\", \"page\", \"aggregate\" or \"redirect\"");
   } else if (!kinds.one()) {
-    ctx.diag.error(field, "give one of upstream, page or aggregate, not " + given);
+    ctx.diag.error(field, "give one of upstream, page, aggregate or redirect, not " + given);
   } else if (kinds.upstream) {
     route.kind = RouteConfig::Kind::proxy;
     if (auto name = read_string(ctx.diag, *kinds.upstream)) {
@@ -324,9 +359,12 @@ void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::siz
   } else if (kinds.page) {
     route.kind = RouteConfig::Kind::page;
     read_page(ctx, *kinds.page, route, route.page.emplace());
-  } else {
+  } else if (kinds.aggregate) {
     route.kind = RouteConfig::Kind::aggregate;
     read_aggregate(ctx, *kinds.aggregate, route, route.aggregate.emplace());
+  } else {
+    route.kind = RouteConfig::Kind::redirect;
+    read_redirect(ctx, *kinds.redirect, route.redirect.emplace());
   }
 }
 
@@ -351,9 +389,17 @@ void read_options(Context& ctx, const MapReader& map, const Field& field, const 
     if (kinds.one() && !kinds.proxies()) {
       ctx.diag.error(*map.key_mark("strip_request_headers"),
                      field.path + ": strip_request_headers needs an upstream, not " + kinds.not_proxy() +
-                         " (the routes its " + (kinds.page ? "fragments" : "parts") + " go through strip theirs)");
+                         kinds.instead("strip theirs"));
     } else {
       read_strip_request_headers(ctx, *strip, route);
+    }
+  }
+
+  if (const Field* upgrade = map.get("upgrade")) {
+    if (kinds.one() && !kinds.proxies()) {
+      ctx.diag.error(*map.key_mark("upgrade"), field.path + ": upgrade needs an upstream, not " + kinds.not_proxy());
+    } else {
+      route.upgrade = read_upgrade(ctx, *upgrade);
     }
   }
 
@@ -361,8 +407,7 @@ void read_options(Context& ctx, const MapReader& map, const Field& field, const 
     if (kinds.one() && !kinds.proxies()) {
       ctx.diag.error(*map.key_mark("cache"),
                      field.path + ": cache needs an upstream, not " + kinds.not_proxy() +
-                         " (the routes its " + (kinds.page ? "fragments" : "parts") +
-                         " go through cache them)");
+                         kinds.instead("cache them"));
     } else {
       read_cache_rule(ctx, *cache, index, refs.zones, route.cache.emplace());
     }
@@ -372,17 +417,20 @@ void read_options(Context& ctx, const MapReader& map, const Field& field, const 
 void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& routes,
                 RouteRefs& refs) {
   MapReader map(ctx.diag, field,
-                {"prefix", "path", "host", "upstream", "page", "aggregate", "strip_prefix", "name",
-                 "strip_request_headers", "cache"});
+                {"prefix", "path", "host", "scheme", "upstream", "page", "aggregate", "redirect",
+                 "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade"});
   if (!map.valid()) return;
   const std::size_t index = routes.size();
   RouteConfig route;
   route.line = field.mark.line + 1;
   read_match(ctx, map, field, route);
   if (const Field* hosts = map.get("host")) route.hosts = read_hosts(ctx, *hosts);
-  const KindKeys kinds{map.get("upstream"), map.get("page"), map.get("aggregate")};
+  map.read_choice("scheme", route.scheme, Choices<RouteConfig::Scheme>(kSchemes));
+  const KindKeys kinds{map.get("upstream"), map.get("page"), map.get("aggregate"), map.get("redirect")};
   read_kind(ctx, field, kinds, index, refs, route);
   read_options(ctx, map, field, kinds, index, refs, route);
+  if (const Field* headers = map.get("headers"))
+    read_header_rules(ctx, *headers, kinds.one() && !kinds.proxies() ? kinds.not_proxy() : "", route.headers);
   routes.push_back(std::move(route));
   refs.route_fields.push_back(field);
 }

@@ -16,6 +16,8 @@
 //                                 and its cache rule (`cache:`)
 //   gateway/config/pages.cpp      a route's page (its template, read and
 //                                 parsed at load) or aggregate (its parts)
+//   gateway/config/edge.cpp       the edge rules: a route's `headers:` and
+//                                 `redirect:`, `trusted_proxies`
 //   gateway/config/tls.cpp        the `tls:` blocks of listeners and upstream
 //                                 groups (certificates read and OpenSSL
 //                                 contexts built at load)
@@ -103,6 +105,15 @@ void read_routes(Context& ctx, const Field& field, std::vector<RouteConfig>& rou
 void read_page(Context& ctx, const Field& field, const RouteConfig& route, PageConfig& page);
 void read_aggregate(Context& ctx, const Field& field, const RouteConfig& route,
                     AggregateConfig& aggregate);
+
+// --- gateway/config/edge.cpp ---
+// A route's `headers:`; `not_proxy` names the route's kind if it has no
+// upstream (its request edits would go nowhere), else is empty.
+void read_header_rules(Context& ctx, const Field& field, std::string_view not_proxy, edge::HeaderRules& rules);
+// A route's `redirect: URL` or `redirect: {to, status}`.
+void read_redirect(Context& ctx, const Field& field, edge::RedirectConfig& redirect);
+// `trusted_proxies: [CIDR, ...]`.
+void read_trusted_proxies(Context& ctx, const Field& field, std::vector<net::Cidr>& ranges);
 
 // --- gateway/config/tls.cpp ---
 // A listener's `tls:`; `listener` (its address) keeps its sessions apart.

@@ -31,6 +31,8 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"upstream_send", &Timeouts::upstream_send, Duration{1}},
     {"client_send", &Timeouts::client_send, Duration{1}},
     {"shutdown", &Timeouts::shutdown, Duration{0}},
+    {"tunnel_idle", &Timeouts::tunnel_idle, Duration{1}},
+    {"tunnel_drain", &Timeouts::tunnel_drain, Duration{0}},
 };
 
 // `http2: true|false` (TLS listeners; default true) and `h2c: true|false`
@@ -44,8 +46,8 @@ void read_listen_http2(Context& ctx, const MapReader& map, ListenConfig& entry) 
 }  // namespace
 
 // `listen: ENTRY` or a list of them; an entry is an address, or a map
-// {address, tls} (read with a MapReader: the other per-listener options,
-// http2 and proxy_protocol, go next to tls). What is read replaces the
+// {address, tls, proxy_protocol} (read with a MapReader: other per-listener
+// options go next to these). What is read replaces the
 // default.
 void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen) {
   auto items = field.node.IsMap() ? std::vector<Field>{field} : one_or_list(ctx.diag, field);
@@ -59,7 +61,7 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
     const Field* address = &item;
     std::optional<MapReader> map;
     if (item.node.IsMap()) {
-      constexpr std::string_view kKeys[] = {"address", "tls", "http2", "h2c"};
+      constexpr std::string_view kKeys[] = {"address", "tls", "http2", "h2c", "proxy_protocol"};
       map.emplace(ctx.diag, item, kKeys);
       address = map->require("address");
       if (address == nullptr) continue;
@@ -80,6 +82,7 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
       entry.tls.emplace().offer_h2 = entry.http2;
       read_server_tls(ctx, *tls, entry.address.text, *entry.tls);
     }
+    if (map) map->read_bool("proxy_protocol", entry.proxy_protocol);
     listen.push_back(std::move(entry));
   }
 }

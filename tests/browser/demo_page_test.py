@@ -4,9 +4,12 @@
 Starts the demo fleet (three "channels", one "chat" and one "recommended"
 sample-service instance, on ephemeral ports) and a gateway with a
 configuration generated from conf/demo.yaml (same routes, caches and page;
-listeners on port 0, the fleet's real ports), loads /channels/42 in headless
-Chromium, and checks the rendered DOM: every widget is there with its
+listeners on port 0, plain and HTTPS with a certificate made here by
+`openssl req`, the fleet's real ports), loads https://.../channels/42 in
+headless Chromium (which takes HTTP/2 if the gateway offers it), and checks the rendered DOM: every widget is there with its
 content, and no fallback is shown. A second Chromium run takes a screenshot.
+A third types a message into the live chat and sees it come back over the
+page's WebSocket through the gateway (live_chat.py).
 Both are kept as test artifacts: demo-page.png and demo-page.dom.html in
 --artifact-dir.
 
@@ -30,6 +33,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import live_chat  # noqa: E402  (next to this file)
 
 SKIP = 77
 PAGE = "/channels/42"
@@ -135,8 +141,9 @@ def wait_for(what, pred, timeout, interval=0.05):
         time.sleep(interval)
 
 
-def demo_config(source_dir, ports):
-    """conf/demo.yaml with the test's listeners, fleet ports and cache path."""
+def demo_config(source_dir, ports, cert, key):
+    """conf/demo.yaml with the test's listeners (plain and TLS with cert, key),
+    fleet ports and cache path."""
     with open(os.path.join(source_dir, "conf", "demo.yaml")) as f:
         text = f.read()
 
@@ -146,7 +153,9 @@ def demo_config(source_dir, ports):
         if n == 0:
             raise TestFailure("conf/demo.yaml changed shape: no " + what + " to replace")
 
-    sub(r'^listen:.*$', 'listen: ["127.0.0.1:0"]', "top-level listen")
+    sub(r'^listen:.*\n(?:[ \t]+.*\n)*',
+        'listen: ["127.0.0.1:0", {address: "127.0.0.1:0", tls: {certificates: [{cert: "%s", key: "%s"}]}}]\n'
+        % (cert, key), "top-level listen")
     sub(r'^(admin:\s*\n\s+listen:\s*)"[^"]*"', r'\1"127.0.0.1:0"', "admin listen")
     sub(r'^access_log:.*$', "access_log: stdout", "access_log")
     sub(r'^(\s+path:\s*)\S*var/cache\S*', r'\1cache', "cache path")
@@ -292,7 +301,7 @@ def png_size(path):
 def chromium_argv(chromium, profile, extra):
     return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-proxy-server", "--user-data-dir=" + profile, "--window-size=1400,900"] + extra
+            "--no-proxy-server", "--ignore-certificate-errors", "--user-data-dir=" + profile, "--window-size=1400,900"] + extra
 
 
 def run_chromium(procs, chromium, tmp, name, extra, timeout):
@@ -367,8 +376,12 @@ def main():
 
         # The gateway, on conf/demo.yaml with the fleet's ports and the page next to it.
         config_path = os.path.join(tmp, "demo.yaml")
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
         with open(config_path, "w") as f:
-            f.write(demo_config(args.source_dir, ports))
+            f.write(demo_config(args.source_dir, ports, cert, key))
         os.makedirs(os.path.join(tmp, "pages"))
         shutil.copy(os.path.join(args.source_dir, "conf", "pages", "channel.html"),
                     os.path.join(tmp, "pages", "channel.html"))
@@ -378,21 +391,23 @@ def main():
                                   stdin=subprocess.DEVNULL, start_new_session=True)
         procs.procs.append(("gateway", gw, gw_err))
 
-        def gateway_port():
+        def gateway_ports():
             if gw.poll() is not None:
                 raise TestFailure("gateway exited %d:\n%s" % (gw.returncode, read_text(gw_err)))
-            m = re.search(r"(?<!admin )listening on 127\.0\.0\.1:(\d+)", read_text(gw_err))
-            return int(m.group(1)) if m else None
+            plain = re.search(r"(?<!admin )listening on 127\.0\.0\.1:(\d+) \(\d", read_text(gw_err))
+            tls = re.search(r"(?<!admin )listening on 127\.0\.0\.1:(\d+) \(tls", read_text(gw_err))
+            return (int(plain.group(1)), int(tls.group(1))) if plain and tls else None
 
-        port = wait_for("the gateway's 'listening on' line", gateway_port, 20)
-        page_url = "http://127.0.0.1:%d%s" % (port, PAGE)
-        log("gateway on port %d, fleet on %s" % (port, sorted(ports.values())))
+        port, tls_port = wait_for("the gateway's 'listening on' lines", gateway_ports, 20)
+        page_url = "https://127.0.0.1:%d%s" % (tls_port, PAGE)
+        log("gateway on ports %d and %d (TLS), fleet on %s" % (port, tls_port, sorted(ports.values())))
 
         # What the browser will get, fetched once plainly (and the fragment
         # caches warmed, as for any visitor after the first).
-        status, body = http_get(page_url)
+        plain_url = "http://127.0.0.1:%d%s" % (port, PAGE)
+        status, body = http_get(plain_url)
         if status != 200 or "widget-channel" not in body:
-            raise TestFailure("GET %s: %d\n%s" % (page_url, status, body[:2000]))
+            raise TestFailure("GET %s: %d\n%s" % (plain_url, status, body[:2000]))
 
         dom_text = run_chromium(procs, chromium, tmp, "dump-dom", ["--dump-dom", page_url], 90)
         os.makedirs(args.artifact_dir, exist_ok=True)
@@ -414,6 +429,20 @@ def main():
         if (width, height) != (1400, 900) or os.path.getsize(shot) < 10_000:
             raise TestFailure("screenshot %s is %dx%d, %d bytes" % (shot, width, height, os.path.getsize(shot)))
         log("screenshot: " + shot)
+
+        # The live chat: a message typed on the page goes out on its
+        # WebSocket through the gateway and comes back (tests/browser/live_chat.py).
+        message = "hello from chromium %d" % os.getpid()
+        try:
+            name, lines = live_chat.check_live_chat(lambda profile, extra: chromium_argv(chromium, profile, extra),
+                                                    procs, tmp, page_url, message)
+        except live_chat.CdpError as e:
+            raise TestFailure("live chat: %s" % e)
+        gw_out = os.path.join(tmp, "gateway.out")
+        wait_for("the tunnel's line in the access log",
+                 lambda: re.search(r'"GET /chat/ws\?name=%s HTTP/1\.1" 101 .*tunnel_end=' % re.escape(name),
+                                   read_text(gw_out)), 10)
+        log("live chat: %r came back through the gateway's WebSocket tunnel (%d line(s))" % (message, len(lines)))
 
         if gw.poll() is not None:
             raise TestFailure("the gateway exited during the test:\n" + read_text(gw_err))

@@ -208,7 +208,7 @@ void EdgeGateway::rewrite_config(const std::string& listen_yaml, const std::stri
 
 // ---------------------------------------------------------------- TlsClient
 
-TlsClient::TlsClient(std::uint16_t port, const Options& options) {
+TlsClient::TlsClient(std::uint16_t port, const Options& options, std::string_view preface) {
   ::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes with write(2)
   ctx_ = SSL_CTX_new(TLS_client_method());
   if (!options.ca.empty()) {
@@ -226,6 +226,10 @@ TlsClient::TlsClient(std::uint16_t port, const Options& options) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     error_ = "connect failed";
+    return;
+  }
+  if (!preface.empty() && ::send(fd_, preface.data(), preface.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(preface.size())) {
+    error_ = "preface not sent";
     return;
   }
   ssl_ = SSL_new(ctx_);

@@ -105,7 +105,8 @@ class TlsClient {
     SSL_SESSION* session = nullptr;  // to resume
     int max_version = 0;      // e.g. TLS1_2_VERSION; 0: any
   };
-  TlsClient(std::uint16_t port, const Options& options);
+  // `preface`: bytes sent in clear before the handshake (a PROXY protocol header).
+  TlsClient(std::uint16_t port, const Options& options, std::string_view preface = {});
   ~TlsClient();
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;

@@ -19,7 +19,7 @@ routes:
   - path: /channels/{id}
     page: ok.html
     aggregate: {a: /a}
-)", "gw.yaml", 3, 5, "routes[0]: give one of upstream, page or aggregate, not page and aggregate"},
+)", "gw.yaml", 3, 5, "routes[0]: give one of upstream, page, aggregate or redirect, not page and aggregate"},
 
     {"cache on an aggregate route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:

@@ -44,7 +44,7 @@ routes:
   - path: /channels/{id}
     upstream: app
     page: ok.html
-)", "gw.yaml", 3, 5, "routes[0]: give one of upstream, page or aggregate, not upstream and page"},
+)", "gw.yaml", 3, 5, "routes[0]: give one of upstream, page, aggregate or redirect, not upstream and page"},
 
     {"cache on a page route", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:

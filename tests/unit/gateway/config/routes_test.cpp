@@ -27,12 +27,12 @@ routes:
     strip: true
 )", 5, 5, "unknown key \"strip\" in routes[0]"},
 
-    {"a route without an upstream, page or aggregate", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+    {"a route without an upstream, page, aggregate or redirect", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
   - {prefix: /, upstream: app}
   - prefix: /v2/
     name: v2
-)", 4, 5, "routes[1]: missing required key \"upstream\", \"page\" or \"aggregate\""},
+)", 4, 5, "routes[1]: missing required key \"upstream\", \"page\", \"aggregate\" or \"redirect\""},
 
     {"a host list with a map in it", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
