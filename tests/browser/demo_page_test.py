@@ -418,6 +418,12 @@ def main():
             raise TestFailure("the rendered page is not right:\n  " + "\n  ".join(problems) +
                               "\n--- DOM ---\n" + dom_text[:6000])
         log("DOM: four widgets with their content, no fallback")
+        # Chromium took HTTP/2 (ALPN h2 on the TLS listener): its request is
+        # logged with that protocol.
+        gw_out = os.path.join(tmp, "gateway.out")
+        wait_for("the page's HTTP/2 line in the access log",
+                 lambda: re.search(r'"GET %s HTTP/2\.0" 200 ' % re.escape(PAGE), read_text(gw_out)), 10)
+        log("the browser loaded the page over HTTPS and HTTP/2")
 
         shot = os.path.join(args.artifact_dir, "demo-page.png")
         if os.path.exists(shot):
@@ -438,7 +444,6 @@ def main():
                                                     procs, tmp, page_url, message)
         except live_chat.CdpError as e:
             raise TestFailure("live chat: %s" % e)
-        gw_out = os.path.join(tmp, "gateway.out")
         wait_for("the tunnel's line in the access log",
                  lambda: re.search(r'"GET /chat/ws\?name=%s HTTP/1\.1" 101 .*tunnel_end=' % re.escape(name),
                                    read_text(gw_out)), 10)
