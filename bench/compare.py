@@ -415,17 +415,22 @@ def rss_bytes(pid: int) -> int:
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pids) -> dict[int, float]:
-    """utime + stime of each process (all its threads), in seconds; a process
-    that is gone is left out."""
+def cpu_times(pids) -> dict[int, tuple[float, float]]:
+    """(user, kernel) CPU seconds of each process (all its threads); a
+    process that is gone is left out."""
     out = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / _CLK_TCK   # fields 14, 15 of stat
+        out[pid] = (int(fields[11]) / _CLK_TCK, int(fields[12]) / _CLK_TCK)   # utime, stime: fields 14, 15
     return out
+
+
+def cpu_seconds(pids) -> dict[int, float]:
+    """utime + stime of each process, in seconds (cpu_times summed)."""
+    return {pid: user + kernel for pid, (user, kernel) in cpu_times(pids).items()}
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:

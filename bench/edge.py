@@ -194,28 +194,16 @@ def run_h2load(port: int, path: str, duration: float, log_file: Path) -> dict:
     return r
 
 
-def cpu_split(pids) -> dict[int, tuple[float, float]]:
-    """(user, kernel) CPU seconds of each process (all its threads)."""
-    out = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[pid] = (int(fields[11]) / C._CLK_TCK, int(fields[12]) / C._CLK_TCK)
-    return out
-
-
 def run_round(load: Load, target, tmp: Path, tag: str, duration: float) -> dict:
     path = load.path.replace("@ROUND@", tag)
     if load.cached:
         C.prime_cache(target, SCENARIO, path)
-    before = cpu_split(target.pids())
+    before = C.cpu_times(target.pids())
     if load.tool == "wrk":
         r = run_wrk(load, target.tls_port, path, duration)
     else:
         r = run_h2load(target.tls_port, path, duration, tmp / f"h2load-{target.name}.log")
-    after = cpu_split(target.pids())
+    after = C.cpu_times(target.pids())
     user = sum(u - before.get(pid, (0, 0))[0] for pid, (u, _) in after.items())
     kernel = sum(k - before.get(pid, (0, 0))[1] for pid, (_, k) in after.items())
     n = max(r["requests"], 1)

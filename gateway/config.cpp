@@ -17,14 +17,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <utility>
 
+#include "base/file.hpp"
 #include "gateway/config/sections.hpp"
 #include "gateway/config/yaml.hpp"
 
@@ -34,21 +31,6 @@ std::string ConfigError::to_string() const {
   if (line <= 0) return file + ": " + message;
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
-
-namespace config {
-
-FileText read_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return {std::nullopt, "is a directory"};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {std::nullopt, std::strerror(errno)};
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return {std::nullopt, "read error"};
-  return {std::move(text).str(), {}};
-}
-
-}  // namespace config
 
 namespace {
 
@@ -203,11 +185,11 @@ LoadResult load_config_from_string(const std::string& yaml, const std::string& f
 }
 
 LoadResult load_config(const std::string& path) {
-  auto file = config::read_file(path);
-  if (!file.text) {
+  auto file = read_whole_file(path);
+  if (!file.bytes) {
     return {nullptr, {ConfigError{path, 0, 0, "cannot read configuration: " + file.error}}};
   }
-  return load_config_from_string(*file.text, path);
+  return load_config_from_string(*file.bytes, path);
 }
 
 }  // namespace gateway

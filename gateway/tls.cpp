@@ -13,6 +13,8 @@
 #include <span>
 #include <stdexcept>
 
+#include "base/file.hpp"
+
 namespace gateway::tls {
 
 namespace {
@@ -112,7 +114,7 @@ void configure(SSL_CTX* ctx, const TlsConfig& config, std::span<const unsigned c
 // A DER OCSP response for stapling, checked to be one that says
 // "successful" (whether the certificate is good is the client's to judge).
 std::optional<std::string> read_ocsp(const std::string& path, std::string& error) {
-  auto file = net::read_whole_file(path);
+  auto file = read_whole_file(path);
   if (!file.bytes) {
     error = "cannot read OCSP response " + path + ": " + file.error;
     return std::nullopt;

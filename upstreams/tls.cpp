@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "base/file.hpp"
 #include "upstreams/client.hpp"
 #include "upstreams/group.hpp"
 
@@ -57,7 +58,7 @@ std::shared_ptr<const ClientTlsContext> ClientTlsContext::build(const TlsClientC
 
   if (config.verify) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   if (!config.ca.empty()) {
-    auto file = net::read_whole_file(config.ca);
+    auto file = read_whole_file(config.ca);
     if (!file.bytes) {
       problems.push_back({net::CertFile::ca, "cannot read CA file " + config.ca + ": " + file.error});
     } else if (SSL_CTX_load_verify_file(ctx, config.ca.c_str()) != 1) {

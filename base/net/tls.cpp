@@ -6,10 +6,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "base/file.hpp"
 
 namespace gateway::net {
 
@@ -93,15 +92,6 @@ std::string drain_errors() {
 }
 
 int openssl_version(TlsVersion v) noexcept { return v == TlsVersion::tls1_2 ? TLS1_2_VERSION : TLS1_3_VERSION; }
-
-FileBytes read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {std::nullopt, std::strerror(errno)};
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return {std::nullopt, "read error"};
-  return {std::move(text).str(), {}};
-}
 
 std::optional<CertProblem> use_certificate_and_key(SSL_CTX* ctx, const std::string& cert, const std::string& key) {
   ERR_clear_error();

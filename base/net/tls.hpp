@@ -55,13 +55,6 @@ std::string drain_errors();
 // TLS1_2_VERSION, TLS1_3_VERSION.
 int openssl_version(TlsVersion v) noexcept;         // TLS1_2_VERSION, ...
 
-// A file's contents, or why it could not be read (the system's reason).
-struct FileBytes {
-  std::optional<std::string> bytes;
-  std::string error;
-};
-FileBytes read_whole_file(const std::string& path);
-
 // Which file a problem with a certificate is about.
 enum class CertFile { cert, key, ocsp, ca };
 

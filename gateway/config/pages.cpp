@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/file.hpp"
 #include "gateway/compose/template.hpp"
 
 namespace gateway::config {
@@ -95,13 +96,13 @@ void read_template(Context& ctx, const Field& field, const RouteParams& params, 
   if (!value) return;
   page.template_path = resolve_path(ctx, *value).string();
 
-  auto file = read_file(page.template_path);
-  if (!file.text) {
+  auto file = read_whole_file(page.template_path);
+  if (!file.bytes) {
     ctx.diag.error(field, "cannot read template " + quote(*value) + ": " + file.error);
     return;
   }
 
-  auto parsed = page::parse_template(*file.text);
+  auto parsed = page::parse_template(*file.bytes);
   std::stable_sort(parsed.errors.begin(), parsed.errors.end(), [](const auto& a, const auto& b) {
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
   });

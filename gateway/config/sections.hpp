@@ -70,13 +70,6 @@ struct RouteRefs {
 };
 
 // --- gateway/config.cpp ---
-// A whole file: its text, or why it could not be read ("is a directory", the
-// system's reason, "read error"). For the configuration and page templates.
-struct FileText {
-  std::optional<std::string> text;
-  std::string error;
-};
-FileText read_file(const std::filesystem::path& path);
 
 // --- gateway/config/server.cpp ---
 void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen);

@@ -393,14 +393,8 @@ std::string pct(std::string_view s) {
 
 // ---------------------------------------------------------------- RawConnection
 
-RawConnection::RawConnection(std::uint16_t port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
-    throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
+RawConnection::RawConnection(std::uint16_t port) : fd_(connect_loopback(port)) {
+  if (fd_ < 0) throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }

@@ -80,21 +80,12 @@ std::string rst_stream(std::uint32_t stream, std::uint32_t code) {
 
 }  // namespace h2frame
 
-RawH2::RawH2(std::uint16_t port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+RawH2::RawH2(std::uint16_t port) : fd_(connect_loopback(port)) {
+  if (fd_ < 0) return;
   timeval tv{5, 0};
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-    return;
-  }
   send(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + h2frame::frame(h2frame::kSettings, 0, 0, ""));
 }
 
