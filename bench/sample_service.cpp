@@ -51,6 +51,7 @@
 #include "base/http/message.hpp"
 #include "base/http/parser.hpp"
 #include "base/http/serializer.hpp"
+#include "bench/sample_chat.hpp"
 #include "bench/sample_service/content.hpp"
 #include "bench/sample_service/knobs.hpp"
 
@@ -375,6 +376,10 @@ awaitable<Connection::Next> Connection::serve(bool message_done) {
     co_return Next::close;
   }
   if (!message_done && req_.expect_continue) out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  if (chat::is_chat_upgrade(req_)) {  // the connection becomes a WebSocket (bench/sample_chat.hpp)
+    if (co_await flush()) chat::start(std::move(sock_), req_, s_.name_json);
+    co_return Next::close;
+  }
   if (r == Route::echo && knobs_.echo_body && !req_.is_head()) co_return co_await echo_stream(message_done);
 
   if (!message_done) {
@@ -742,6 +747,7 @@ constexpr std::string_view kUsage =
     "endpoints:\n"
     "  GET /api/channels/{id}  /api/chat/{id}  /api/recommended/{id}     JSON\n"
     "  GET /fragments/{channel|chat|recommended|player}/{id}             HTML\n"
+    "  GET /chat/ws?name=NAME  (WebSocket) live chat: each text message goes to every client\n"
     "  POST|PUT|PATCH|DELETE /api/...  and any method on /echo           body counted\n"
     "  GET /health   GET /stats   POST /stats/reset\n"
     "\n"

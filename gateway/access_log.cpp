@@ -89,7 +89,8 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
   b.append(info.client.empty() ? peer : std::string_view(info.client)).append(" - - ").append(timestamp()).push_back(' ');
   b.push_back('"');
   b.append(req.method).push_back(' ');
-  b.append(req.target).append(req.version_minor == 0 ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+  b.append(req.target).push_back(' ');
+  b.append(!info.protocol.empty() ? info.protocol : req.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1").append("\" ");
   b.append(std::to_string(status)).push_back(' ');
   b.append(std::to_string(body_bytes)).push_back(' ');
   append_quoted(b, req.headers.get("Referer").value_or(""));
@@ -106,6 +107,10 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
   b.append(" tries=").append(std::to_string(info.tries));
   b.append(" cache=").append(info.cache);
   b.append(" tls=").append(info.tls.empty() ? "-" : info.tls);
+  // A tunnel (status 101): the bytes field is what the client was sent;
+  // these say what it sent and why the tunnel ended.
+  if (info.tunnel_from_client >= 0)
+    b.append(" tunnel_in=").append(std::to_string(info.tunnel_from_client)).append(" tunnel_end=").append(info.tunnel_end);
   b.push_back('\n');
   if (b.size() >= kFlushAt) flush();
 }

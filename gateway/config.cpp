@@ -87,6 +87,8 @@ constexpr Section kSections[] = {
      [](Load& l, const Field& f) { config::read_limits(l.ctx, f, l.config.limits); }},
     {"timeouts", false,
      [](Load& l, const Field& f) { config::read_timeouts(l.ctx, f, l.config.timeouts); }},
+    {"http2", false,
+     [](Load& l, const Field& f) { config::read_http2(l.ctx, f, l.config.http2); }},
     {"caches", false,
      [](Load& l, const Field& f) { config::read_caches(l.ctx, f, l.config.caches); }},
     {"upstreams", false,

@@ -52,6 +52,16 @@ struct Timeouts {
   Duration upstream_send{30'000};
   Duration client_send{60'000};  // a client that reads nothing for this long is dropped
   Duration shutdown{10'000};  // SIGTERM drain deadline
+  // A WebSocket (or other upgraded) tunnel with no byte either way for this
+  // long is closed. 5 minutes, Envoy's stream idle timeout: a chat open in a
+  // tab with nobody typing outlives nginx's 60 s proxy_read_timeout (the
+  // usual complaint), and a peer gone without a FIN still frees its
+  // descriptor in minutes, not hours.
+  Duration tunnel_idle{300'000};
+  // SIGTERM: open tunnels get this long to finish what is in flight, then
+  // are closed (the gateway cannot send WebSocket's 1001 Going Away; clients
+  // reconnect). Bounded by `shutdown` too.
+  Duration tunnel_drain{2'000};
 };
 
 namespace page {
@@ -109,6 +119,9 @@ struct RouteConfig {
   std::size_t upstream_index = 0;  // index into Config::upstreams, resolved at load
   std::string name;                // for logs and metrics; defaults to prefix or path
   std::optional<cache::RuleConfig> cache;
+  // Protocols a client may switch to through this route (`upgrade:
+  // [websocket]`), lowercase; empty: Upgrade is dropped (gateway/upgrade.hpp).
+  std::vector<std::string> upgrade;
   // Request fields never forwarded upstream: kStrippedRequestHeaders and
   // those the route adds, as written (compared without case).
   std::vector<std::string> strip_request_headers =
@@ -153,18 +166,40 @@ struct TlsConfig {
   std::string ciphers{kDefaultCiphers};            // TLS 1.2 (OpenSSL cipher list)
   std::string ciphersuites{kDefaultCiphersuites};  // TLS 1.3
   bool session_tickets = true;
+  // ALPN offers "h2" before "http/1.1" (the listener's `http2`).
+  bool offer_h2 = false;
   // Built at load from the above (so --check and a reload see every
   // problem with a file); shared by every connection made with it.
   std::shared_ptr<const tls::ServerContext> context;
 };
 
-// One `listen` entry: "ADDRESS" or {address, tls, proxy_protocol}.
+// One `listen` entry: "ADDRESS" or {address, tls, http2, h2c, proxy_protocol}.
 struct ListenConfig {
   Endpoint address;
   std::optional<TlsConfig> tls;
+  bool http2 = true;  // TLS: HTTP/2 by ALPN "h2"
+  bool h2c = false;   // plain: HTTP/2 with prior knowledge (the client preface)
   // Each connection starts with a PROXY protocol header (v1 or v2), read
   // before anything else; its source address is the connection's client.
   bool proxy_protocol = false;
+};
+
+// The `http2:` block: what one HTTP/2 client connection may hold and do
+// (gateway/h2/). The header list is bounded by limits.header_bytes and
+// limits.headers, as an HTTP/1.1 head is.
+struct Http2Config {
+  std::uint32_t max_concurrent_streams = 128;
+  std::uint32_t hpack_table_bytes = 4096;
+  std::uint32_t initial_window_bytes = 65535;      // per stream, request bodies
+  std::uint32_t connection_window_bytes = 1 << 20;  // all of a connection's request bodies
+  std::uint32_t max_continuations = 8;             // CONTINUATION frames per header block
+  // Streams reset by the client (RST_STREAM): `reset_burst` at once, then
+  // `reset_rate` per second; beyond, GOAWAY (rapid reset, CVE-2023-44487).
+  std::uint32_t reset_burst = 200;
+  std::uint32_t reset_rate = 33;
+  // PING and SETTINGS frames from the client, the same way.
+  std::uint32_t control_burst = 100;
+  std::uint32_t control_rate = 10;
 };
 
 struct Config {
@@ -175,6 +210,7 @@ struct Config {
   std::string access_log = "stdout";  // stdout | off | a file path
   Limits limits;
   Timeouts timeouts;
+  Http2Config http2;
   std::vector<cache::ZoneConfig> caches;
   std::vector<upstreams::GroupConfig> upstreams;
   std::vector<RouteConfig> routes;

@@ -14,6 +14,8 @@
 
 #include "gateway/admin.hpp"
 #include "gateway/dispatch.hpp"
+#include "gateway/h2/limits.hpp"
+#include "gateway/h2/session.hpp"
 #include "gateway/tls.hpp"
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
@@ -75,6 +77,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
                                    ? &now.listen[listener.index]
                                    : now.find_listen(address);
   if (config == nullptr) config = &listener.config;
+  h2c_ = config->h2c && !config->tls;
   proxy_header_ = config->proxy_protocol;
   if (config->tls && config->tls->context) {
     tls_ = config->tls->context;
@@ -85,6 +88,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
 }
 
 ClientConnection::~ClientConnection() {
+  h2_.reset();
   return_large_buffer();
   worker_.detach(*this);
 }
@@ -118,7 +122,9 @@ void ClientConnection::on_deadline(void* self) {
 void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadlines().arm(deadline_, timeout); }
 
 void ClientConnection::close_if_idle() {
+  if (h2_) return h2_->drain();
   if (phase_ == Phase::idle) stream_.cancel();
+  if (phase_ == Phase::tunnel && tunnel_) tunnel_->drain(state_->runtime->config->timeouts.tunnel_drain);
 }
 
 void ClientConnection::abort() {
@@ -205,6 +211,10 @@ void ClientConnection::on_park_deadline(void* self) {
 asio::awaitable<void> ClientConnection::run() {
   if (proxy_header_ && !co_await read_proxy_header()) co_return;
   if (stream_.tls() && !handshake_done_ && !co_await handshake()) co_return;
+  if (requests_ == 0) {
+    const bool http2 = co_await serve_http2();
+    if (http2) co_return;
+  }
   co_await serve();
   if (parked_) co_return;
   // Unread input (a refused request, an unread body, pipelined requests
@@ -259,6 +269,23 @@ asio::awaitable<bool> ClientConnection::handshake() {
   tls_stats_->handshakes_ok.inc();
   if (stream_.resumed()) tls_stats_->resumed.inc();
   (stream_.version() == "TLSv1.3" ? tls_stats_->tls13 : tls_stats_->tls12).inc();
+  co_return true;
+}
+
+asio::awaitable<bool> ClientConnection::serve_http2() {
+  if (!h2c_ && stream_.alpn() != "h2") co_return false;
+  if (h2c_) {
+    // Prior knowledge: the client preface, else HTTP/1.1 with what was read.
+    arm(state_->runtime->config->timeouts.client_header);
+    bool more = true;
+    while (more && h2::match_preface({in_ + in_begin_, in_end_ - in_begin_}) == h2::PrefaceMatch::partial)
+      more = co_await read_more();
+    Deadlines::disarm(deadline_);
+    if (h2::match_preface({in_ + in_begin_, in_end_ - in_begin_}) != h2::PrefaceMatch::yes) co_return false;
+  }
+  h2_ = std::make_unique<h2::Session>(worker_, stream_, peer_, admin_);
+  co_await h2_->run({in_ + in_begin_, in_end_ - in_begin_});
+  in_begin_ = in_end_ = 0;
   co_return true;
 }
 
@@ -352,18 +379,19 @@ void ClientConnection::reset_exchange() {
   info_.tls = stream_.version();
 }
 
-asio::awaitable<void> ClientConnection::handle() {
-  worker_.metrics().requests_total.inc();
-  if (admin_) {
-    co_await worker_.admin().serve(*this, worker_);
+asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& state, Worker& worker) {
+  worker.metrics().requests_total.inc();
+  if (admin) co_return co_await worker.admin().serve(down, worker);
+  Router::Match match;
+  if (!state.runtime->router.match(down.request(), match)) {
+    co_await respond(down, 404, "404 Not Found: no route for this path\n");
   } else {
-    Router::Match match;
-    if (!state_->runtime->router.match(req_, match)) {
-      co_await respond(*this, 404, "404 Not Found: no route for this path\n");
-    } else {
-      co_await serve_route(*this, match, *state_, worker_);
-    }
+    co_await serve_route(down, match, state, worker);
   }
+}
+
+asio::awaitable<void> ClientConnection::handle() {
+  co_await serve_request(*this, admin_, *state_, worker_);
   if (!finished_ && !aborted_ && stream_.is_open()) {
     // A handler that wrote a head must finish its body; one that wrote
     // nothing is a bug, answered rather than left hanging.
@@ -432,6 +460,42 @@ asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span
   }
 }
 
+// The 101 head, then the tunnel; bytes the client sent after its request
+// head (already in the input buffer) go first. The access log's line for
+// this exchange is written when the tunnel ends.
+asio::awaitable<void> ClientConnection::tunnel(http::Response& resp, net::Stream& upstream,
+                                               std::span<const char> from_upstream) {
+  status_ = resp.status;
+  keep_alive_ = false;
+  finished_ = true;
+  if (!resp.headers.contains("Date")) resp.headers.add("Date", current_http_date());
+  head_.clear();
+  http::serialize_response_head(resp, head_);
+  const auto& t = state_->runtime->config->timeouts;
+  worker_.deadlines().arm(write_deadline_, t.client_send);
+  auto [ec, n] = co_await stream_.write(asio::buffer(head_));
+  Deadlines::disarm(write_deadline_);
+  head_.clear();
+  head_sent_ = true;
+  if (ec) {
+    aborted_ = true;
+    co_return;
+  }
+  Tunnel tunnel(worker_, stream_, upstream);
+  tunnel_ = &tunnel;
+  phase_ = Phase::tunnel;
+  if (worker_.draining()) tunnel.drain(t.tunnel_drain);
+  std::span<const char> from_client(in_ + in_begin_, in_end_ - in_begin_);
+  auto r = co_await tunnel.run(from_client, from_upstream, t.tunnel_idle);
+  in_begin_ = in_end_;
+  tunnel_ = nullptr;
+  phase_ = Phase::handling;
+  body_bytes_out_ = r.to_client;
+  info_.tunnel_from_client = static_cast<std::int64_t>(r.from_client);
+  info_.tunnel_end = Tunnel::kEndNames[static_cast<std::size_t>(r.end)];
+  aborted_ = r.end == Tunnel::End::error;  // else a clean close (TLS close_notify) follows
+}
+
 asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const http::Response& interim) {
   if (status_ != 0) co_return boost::system::error_code{};  // a final head is queued: too late
   std::string head;
@@ -493,7 +557,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
                                                                         bool last) {
   if (finished_) co_return boost::system::error_code{};
   if (!body_allowed_) len = 0;
-  if (stream_.tls()) co_return co_await copy_file(fd, offset, len, last);
+  if (stream_.tls()) co_return co_await copy_file(*this, worker_, fd, offset, len, last);
   if (!head_.empty() || len == 0) {
     if (auto ec = co_await write_body({}, last && len == 0)) co_return ec;
   }
@@ -522,12 +586,13 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   co_return boost::system::error_code{};
 }
 
-// TLS: no sendfile(2) (the kernel would send the file unencrypted; kTLS is
-// not available here). The file goes through a worker buffer, a record's
-// worth at a time, the head with its first piece.
-asio::awaitable<boost::system::error_code> ClientConnection::copy_file(int fd, std::uint64_t offset,
-                                                                       std::uint64_t len, bool last) {
-  auto buf = worker_.take_buffer();
+// TLS and HTTP/2: no sendfile(2) (the kernel would send the file
+// unencrypted, kTLS is not available here; HTTP/2 frames are made in user
+// space). The file goes through a worker buffer, a record's worth at a
+// time, the head with its first piece.
+asio::awaitable<boost::system::error_code> copy_file(Downstream& down, Worker& worker, int fd,
+                                                     std::uint64_t offset, std::uint64_t len, bool last) {
+  auto buf = worker.take_buffer();
   boost::system::error_code ec;
   do {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(len, Worker::kBufferSize));
@@ -535,15 +600,14 @@ asio::awaitable<boost::system::error_code> ClientConnection::copy_file(int fd, s
     if (n < 0 && errno == EINTR) continue;
     if (want > 0 && n <= 0) {
       ec = n == 0 ? asio::error::eof : boost::system::error_code(errno, boost::system::system_category());
-      keep_alive_ = false;
-      aborted_ = true;
+      down.abort();  // the response is cut short: the client must see it truncated
       break;
     }
     offset += static_cast<std::uint64_t>(n);
     len -= static_cast<std::uint64_t>(n);
-    ec = co_await write_body({buf.get(), static_cast<std::size_t>(n)}, last && len == 0);
+    ec = co_await down.write_body({buf.get(), static_cast<std::size_t>(n)}, last && len == 0);
   } while (!ec && len > 0);
-  worker_.give_buffer(std::move(buf));
+  worker.give_buffer(std::move(buf));
   co_return ec;
 }
 

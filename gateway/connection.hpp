@@ -8,6 +8,8 @@
 // requests, client_send while the client does not read. On a TLS listener
 // the handshake comes first, within client_header; on a listener with
 // proxy_protocol, the PROXY header before anything, within client_header.
+// After a 101 the connection is a tunnel (gateway/tunnel.hpp) until it
+// closes.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -20,10 +22,23 @@
 #include "base/deadline.hpp"
 #include "base/http/parser.hpp"
 #include "base/net/stream.hpp"
+#include "gateway/tunnel.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
 
+namespace h2 {
+class Session;
+}
+
+// Routes one request to what serves it (the admin endpoints on the admin
+// listener, else the route that matches, else 404) and counts it; an
+// HTTP/1.1 exchange and an HTTP/2 stream both come here.
+boost::asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& state, Worker& worker);
+// Downstream::write_file without sendfile(2): `len` bytes of `fd` from
+// `offset` read into a worker buffer and written with write_body.
+boost::asio::awaitable<boost::system::error_code> copy_file(Downstream& down, Worker& worker, int fd,
+                                                            std::uint64_t offset, std::uint64_t len, bool last);
 
 class ClientConnection final : public Downstream, public Attached {
  public:
@@ -52,10 +67,13 @@ class ClientConnection final : public Downstream, public Attached {
   bool head_written() const override { return status_ != 0; }
   int status() const override { return status_; }
   void set_trailer(std::string_view fields) override { trailer_ = fields; }
+  bool can_tunnel() const override { return !admin_; }
+  boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
+                                      std::span<const char> from_upstream) override;
   void abort() override;
 
  private:
-  enum class Phase { idle, head, handling };
+  enum class Phase { idle, head, handling, tunnel };
 
   static void on_deadline(void* self);
   static void on_park_deadline(void* self);
@@ -64,6 +82,9 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<void> run();
   // The TLS handshake, counted in the listener's metrics; false: close.
   boost::asio::awaitable<bool> handshake();
+  // HTTP/2 (ALPN "h2", or the h2c preface): the connection goes to an
+  // h2::Session; false if it stays HTTP/1.1.
+  boost::asio::awaitable<bool> serve_http2();
   // A listener with proxy_protocol: the PROXY header, before anything
   // else; its source becomes peer_. False: close (logged, counted).
   boost::asio::awaitable<bool> read_proxy_header();
@@ -73,8 +94,6 @@ class ClientConnection final : public Downstream, public Attached {
   boost::asio::awaitable<bool> read_more();
   boost::asio::awaitable<void> handle();
   void reset_exchange();
-  boost::asio::awaitable<boost::system::error_code> copy_file(int fd, std::uint64_t offset, std::uint64_t len,
-                                                              bool last);
   // The Connection field this response needs ("close", "keep-alive" or
   // none), deciding keep-alive for good.
   std::string_view connection_field();
@@ -88,6 +107,8 @@ class ClientConnection final : public Downstream, public Attached {
   net::Stream stream_;
   bool admin_;
   bool handshake_done_ = false;
+  bool h2c_ = false;                  // the listener takes HTTP/2 prior knowledge
+  std::unique_ptr<h2::Session> h2_;  // while the connection speaks HTTP/2
   bool proxy_header_ = false;  // a PROXY protocol header still to read
   std::string peer_;
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
@@ -129,6 +150,7 @@ class ClientConnection final : public Downstream, public Attached {
   Deadline park_deadline_;   // idle long enough to park
   bool parked_ = false;
   Phase phase_ = Phase::idle;
+  Tunnel* tunnel_ = nullptr;  // while phase_ is tunnel: drained by close_if_idle
 };
 
 }  // namespace gateway

@@ -6,6 +6,7 @@
 #include "gateway/compose/composer.hpp"
 #include "gateway/edge.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -26,7 +27,9 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
     case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
     case RouteConfig::Kind::proxy:
-      if (route.cache) co_await cache_proxy::serve(down, match, state, worker);
+      // An upgrade is never cached: it goes straight through.
+      if (route.cache && !decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)
+        co_await cache_proxy::serve(down, match, state, worker);
       else co_await proxy::serve(down, route, state, worker);
       break;
   }

@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 #include <chrono>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,6 +16,10 @@
 #include "base/http/message.hpp"
 
 namespace gateway {
+
+namespace net {
+class Stream;
+}
 
 // What the access log and metrics record about one exchange; filled in by
 // whoever handles it.
@@ -26,7 +31,12 @@ struct RequestInfo {
   std::string_view cache = "-";  // what the cache did, once there is one
   int tries = 0;
   std::string_view tls;        // the client connection's TLS version; empty: plain
+  std::string_view protocol;   // for the log: "HTTP/2.0"; empty: the request's HTTP/1.x
   std::string client;          // the client behind trusted proxies (edge::resolve_client); empty: the peer
+  // A tunnel after a 101 (gateway/tunnel.hpp): bytes the client sent into
+  // it, and why it ended; -1 and empty for an ordinary exchange.
+  std::int64_t tunnel_from_client = -1;
+  std::string_view tunnel_end;
 };
 
 class Downstream {
@@ -87,6 +97,21 @@ class Downstream {
   // lines), sent with the last chunk; dropped when the response is not
   // chunked (HTTP/1.0, Content-Length).
   virtual void set_trailer(std::string_view fields) { (void)fields; }
+  // Whether this downstream can become a byte tunnel after a 101: an
+  // HTTP/1.1 client connection can; a page's fragment, a background refresh
+  // or an HTTP/2 stream cannot (gateway/upgrade.hpp).
+  virtual bool can_tunnel() const { return false; }
+  // Sends the instance's 101 head `resp` (rewritten: upgrade.hpp's
+  // rewrite_switch_head) and then carries bytes both ways between the
+  // client and `upstream` until the tunnel ends (gateway/tunnel.hpp);
+  // `from_upstream` are bytes the instance sent after its head. The client
+  // connection closes afterwards. Only if can_tunnel().
+  virtual boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
+                                              std::span<const char> from_upstream) {
+    (void)resp, (void)upstream, (void)from_upstream;
+    abort();
+    co_return;
+  }
   // The response cannot be completed (upstream lost mid-body): the
   // connection must be closed so the client sees a truncated message.
   virtual void abort() = 0;

@@ -80,6 +80,19 @@ struct TlsStats {
   Counter tls13;
 };
 
+// HTTP/2 client connections (gateway/h2/): streams, and why connections
+// were sent a GOAWAY.
+struct Http2Stats {
+  enum Reason { kDrain, kIdle, kRapidReset, kContinuationFlood, kControlFlood, kProtocolError, kReasons };
+  static constexpr std::array<const char*, kReasons> kReasonNames = {
+      "drain", "idle", "rapid_reset", "continuation_flood", "control_flood", "protocol_error"};
+  Counter connections;
+  Counter streams;
+  Counter streams_refused;  // over max_concurrent_streams
+  Counter streams_reset;    // reset by the client
+  std::array<Counter, kReasons> goaway;
+};
+
 class WorkerMetrics {
  public:
   RouteStats& route(const std::string& name);
@@ -91,7 +104,14 @@ class WorkerMetrics {
   Counter connections_total;
   Counter requests_total;
   Counter bad_requests;        // refused before routing (4xx from the parser)
+  Http2Stats http2;
   Counter proxy_protocol_rejected;  // connections closed for a missing or bad PROXY header
+  // Upgraded connections (WebSocket): gateway/tunnel.hpp.
+  Counter tunnels_active;  // gauge
+  Counter tunnels_total;
+  Counter tunnel_bytes_from_clients;
+  Counter tunnel_bytes_to_clients;
+  std::array<Counter, 5> tunnel_ends;  // by Tunnel::End
 
   // For readers: visit every route / upstream counter set.
   template <class F>

@@ -9,6 +9,7 @@
 
 #include "gateway/metrics.hpp"
 #include "gateway/runtime.hpp"
+#include "gateway/tunnel.hpp"
 
 namespace gateway::prometheus {
 
@@ -84,6 +85,46 @@ void write_connections(Text& text, const std::vector<const WorkerMetrics*>& work
               "Connections closed for a missing, malformed or late PROXY protocol header.", "counter");
   text.sample("gateway_proxy_protocol_rejected_total", "",
               sum(workers, [](const WorkerMetrics& w) { return w.proxy_protocol_rejected.get(); }));
+}
+
+// Upgraded connections (WebSocket tunnels, gateway/tunnel.hpp).
+void write_tunnels(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  text.family("gateway_tunnels_active", "Upgraded connections (WebSocket) open now.", "gauge");
+  text.sample("gateway_tunnels_active", "", sum(workers, [](const WorkerMetrics& w) { return w.tunnels_active.get(); }));
+  text.family("gateway_tunnels_total", "Upgraded connections opened (101 from an instance).", "counter");
+  text.sample("gateway_tunnels_total", "", sum(workers, [](const WorkerMetrics& w) { return w.tunnels_total.get(); }));
+  text.family("gateway_tunnel_bytes_total", "Bytes carried by tunnels, by direction.", "counter");
+  text.sample("gateway_tunnel_bytes_total", label("direction", "from_client"),
+              sum(workers, [](const WorkerMetrics& w) { return w.tunnel_bytes_from_clients.get(); }));
+  text.sample("gateway_tunnel_bytes_total", label("direction", "to_client"),
+              sum(workers, [](const WorkerMetrics& w) { return w.tunnel_bytes_to_clients.get(); }));
+  text.family("gateway_tunnels_closed_total", "Tunnels ended, by why.", "counter");
+  for (std::size_t i = 0; i < Tunnel::kEnds; ++i)
+    text.sample("gateway_tunnels_closed_total", label("reason", Tunnel::kEndNames[i]),
+                sum(workers, [i](const WorkerMetrics& w) { return w.tunnel_ends[i].get(); }));
+}
+
+void write_http2(Text& text, const std::vector<const WorkerMetrics*>& workers) {
+  struct Family {
+    const char* name;
+    const char* help;
+    Counter Http2Stats::*field;
+  };
+  static constexpr Family kFamilies[] = {
+      {"gateway_http2_connections_total", "Client connections served with HTTP/2.", &Http2Stats::connections},
+      {"gateway_http2_streams_total", "HTTP/2 streams (requests) opened by clients.", &Http2Stats::streams},
+      {"gateway_http2_streams_refused_total", "HTTP/2 streams refused: over max_concurrent_streams.",
+       &Http2Stats::streams_refused},
+      {"gateway_http2_streams_reset_total", "HTTP/2 streams reset by the client.", &Http2Stats::streams_reset},
+  };
+  for (const auto& f : kFamilies) {
+    text.family(f.name, f.help, "counter");
+    text.sample(f.name, "", sum(workers, [&](const WorkerMetrics& w) { return (w.http2.*f.field).get(); }));
+  }
+  text.family("gateway_http2_goaway_total", "GOAWAY frames sent to HTTP/2 clients, by reason.", "counter");
+  for (std::size_t r = 0; r < Http2Stats::kReasons; ++r)
+    text.sample("gateway_http2_goaway_total", label("reason", Http2Stats::kReasonNames[r]),
+                sum(workers, [&](const WorkerMetrics& w) { return w.http2.goaway[r].get(); }));
 }
 
 // Per route name, summed over workers: answers by status class, and what
@@ -387,9 +428,11 @@ std::string escape_label_value(std::string_view value) {
 void append_worker_families(std::string& out, const std::vector<const WorkerMetrics*>& workers) {
   Text text(out);
   write_connections(text, workers);
+  write_tunnels(text, workers);
   write_routes(text, workers);
   write_upstreams(text, workers);
   write_tls(text, workers);
+  write_http2(text, workers);
 }
 
 void append_cache_families(std::string& out, const std::vector<const WorkerMetrics*>& workers, const Runtime& rt) {

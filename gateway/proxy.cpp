@@ -13,6 +13,7 @@
 
 #include "base/http/serializer.hpp"
 #include "base/log.hpp"
+#include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
 #include "upstreams/availability.hpp"
 #include "upstreams/retry.hpp"
@@ -145,6 +146,8 @@ class Fetch::Impl {
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done);
   asio::awaitable<void> finish();
   void forward_interim(Downstream& down);
+  void upgrade(std::string fields) { upgrade_fields_ = std::move(fields); }
+  upstreams::Connection& connection() { return *conn_; }
 
  private:
   asio::awaitable<Outcome> connect(std::size_t i);
@@ -175,6 +178,7 @@ class Fetch::Impl {
   RequestInfo& info_;
 
   std::string head_;            // request head for the upstream
+  std::string upgrade_fields_;  // Upgrade and Connection, if it upgrades
   std::string first_body_;      // body bytes read before the first send
   bool body_in_memory_ = true;  // the whole body is in first_body_
   bool body_streamed_ = false;  // some body bytes left for an upstream: no replay
@@ -315,7 +319,8 @@ asio::awaitable<void> Fetch::Impl::join_body_sender() {
 asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
   // A kept-alive connection first; if the server closed it while idle the
   // request is sent once more on a fresh one.
-  conn_ = pool_.take_idle(i, Clock::now());
+  const bool upgrade = !upgrade_fields_.empty();
+  conn_ = upgrade ? nullptr : pool_.take_idle(i, Clock::now());
   for (int fresh_retry = 0;; ++fresh_retry) {
     if (!conn_) {
       auto o = co_await connect(i);
@@ -328,7 +333,7 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
     if (o == Outcome::ok && !body_in_memory_) start_body_sender();
     if (o == Outcome::ok)
       o = co_await conn_->read_head(outer_.resp_, req_.is_head(), timeouts_.upstream_read,
-                                    interim_to_ ? &interim_sink_ : nullptr);
+                                    interim_to_ ? &interim_sink_ : nullptr, upgrade);
     if (o != Outcome::ok && sender_running_) {
       conn_->close();
       co_await join_body_sender();
@@ -345,7 +350,7 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
 
 asio::awaitable<Outcome> Fetch::Impl::start() {
   info_.upstream = group_.name();
-  build_upstream_head(req_, route_, peer_, head_);
+  build_upstream_head(req_, route_, peer_, head_, upgrade_fields_);
 
   // Buffer the first kBufferedBody bytes of the body before choosing an
   // instance (as nginx's client_body_buffer_size): a body up to that size
@@ -423,7 +428,8 @@ asio::awaitable<void> Fetch::Impl::finish() {
     conn_->close();
     co_await join_body_sender();
   }
-  if (conn_ && conn_->reusable() && !sender_running_ && sender_outcome_ == Outcome::ok)
+  const bool switched = !upgrade_fields_.empty() && outer_.resp_.status == 101;  // a tunnel's: never reused
+  if (conn_ && !switched && conn_->reusable() && !sender_running_ && sender_outcome_ == Outcome::ok)
     pool_.give_back(std::move(conn_), Clock::now());
   conn_.reset();
   active_.reset();
@@ -436,6 +442,10 @@ Fetch::Fetch(const http::Request& req, std::string_view peer, Downstream* body_s
 Fetch::~Fetch() = default;  // callers end with finish(): no body sender can outlive it
 
 void Fetch::forward_interim(Downstream& down) { impl_->forward_interim(down); }
+
+void Fetch::upgrade(std::string fields) { impl_->upgrade(std::move(fields)); }
+
+upstreams::Connection& Fetch::connection() { return impl_->connection(); }
 
 asio::awaitable<Outcome> Fetch::start() { return impl_->start(); }
 
@@ -501,10 +511,30 @@ asio::awaitable<void> relay(Fetch& fetch, Downstream& down, std::string_view ext
   co_await fetch.finish();
 }
 
+// The instance switched protocols: its 101 goes to the client and the
+// connection becomes a tunnel, if the 101 names a protocol the request
+// offered (else 502). The upstream connection is closed afterwards.
+static asio::awaitable<void> relay_tunnel(Fetch& fetch, Downstream& down, const RouteConfig& route, WorkerState& state,
+                             std::string_view offered) {
+  auto& resp = fetch.response();
+  if (!accepts_switch(resp, offered)) {
+    co_await fetch.finish();
+    state.upstream_stats[route.upstream_index]->errors.inc();
+    co_await respond_failure(down, route, 502, "switched to a protocol not offered");
+    co_return;
+  }
+  rewrite_switch_head(resp);
+  auto& conn = fetch.connection();
+  co_await down.tunnel(resp, conn.stream(), conn.take_buffered());
+  co_await fetch.finish();
+}
+
 asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerState& state, Worker& worker,
                             const PassOptions& options) {
   Fetch fetch(down.request(), down.peer(), &down, route, state, worker, down.info());
   fetch.forward_interim(down);
+  auto upgrade = decide_upgrade(down.request(), route.upgrade, down.can_tunnel());
+  if (upgrade.tunnel) fetch.upgrade(std::move(upgrade.fields));
   auto o = co_await fetch.start();
   if (fetch.client_gone()) {
     co_await fetch.finish();
@@ -519,6 +549,10 @@ asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerSt
     co_return;
   }
   if (options.on_response) options.on_response(fetch.response());
+  if (upgrade.tunnel && fetch.response().status == 101) {
+    co_await relay_tunnel(fetch, down, route, state, upgrade.protocols);
+    co_return;
+  }
   co_await relay(fetch, down, options.extra_fields);
 }
 

@@ -13,6 +13,10 @@
 //
 // serve() relays a Fetch to a Downstream; the cache layer drives a Fetch
 // itself to store what it relays, revalidate, or refresh in the background.
+// A request that switches protocols (gateway/upgrade.hpp decides) goes on a
+// fresh connection, and after the instance's 101 serve() hands both
+// connections to the downstream's tunnel (gateway/tunnel.hpp); the upstream
+// one is closed afterwards, never pooled.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -49,6 +53,12 @@ class Fetch {
   // before the final one, those forwards_interim allows; without this call
   // they are dropped. Before start().
   void forward_interim(Downstream& down);
+  // The request asks to switch protocols and the route allows it
+  // (gateway/upgrade.hpp): `fields` (Upgrade, Connection) go upstream with
+  // it, on a fresh connection (a pooled one may have been kept by an
+  // instance that closes upgraded ones differently; and this one will never
+  // go back), and a 101 is a final answer. Before start().
+  void upgrade(std::string fields);
   // Sends the request, with retries, until a response head arrives.
   // Returns ok, or the last failure (see failure_status()).
   boost::asio::awaitable<upstreams::Outcome> start();
@@ -69,6 +79,9 @@ class Fetch {
   // read completely and it may be reused, else closes it. Every Fetch that
   // was started must be finished.
   boost::asio::awaitable<void> finish();
+  // After a 101: the upstream connection, to tunnel through (finish()
+  // closes it afterwards; it never returns to the pool).
+  upstreams::Connection& connection();
 
  private:
   class Impl;
@@ -87,8 +100,8 @@ class Fetch {
 //                     goes out when the body is first read) and sends no
 //                     Expect upstream, so an instance's 100 is about the
 //                     gateway's request, not the client's
-//   101               never: the parser refuses it (a tunnel would be a
-//                     path of its own)
+//   101               never: it is a final answer when the request asked
+//                     to upgrade (a tunnel follows), refused otherwise
 //   102, 103, other   forwarded
 bool forwards_interim(int status, int client_version_minor) noexcept;
 

@@ -206,9 +206,8 @@ std::shared_ptr<const ServerContext> ServerContext::build(const TlsConfig& confi
                                                           std::vector<Problem>& problems) {
   std::shared_ptr<ServerContext> self(new ServerContext());
   const auto before = problems.size();
-  // The protocols offered by ALPN, in order of preference. (HTTP/2 adds
-  // "h2" in front here for listeners that enable it.)
-  self->alpn_ = net::alpn_wire({"http/1.1"});
+  // The protocols offered by ALPN, in order of preference.
+  self->alpn_ = config.offer_h2 ? net::alpn_wire({"h2", "http/1.1"}) : net::alpn_wire({"http/1.1"});
   // Sessions of one listener resume only on that listener.
   std::array<unsigned char, SHA256_DIGEST_LENGTH> sid{};
   SHA256(reinterpret_cast<const unsigned char*>(listener.data()), listener.size(), sid.data());

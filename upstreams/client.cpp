@@ -111,11 +111,11 @@ asio::awaitable<bool> Connection::fill() {
 }
 
 asio::awaitable<Outcome> Connection::read_head(http::Response& out, bool head_request,
-                                               Clock::duration timeout, const InterimSink* interim) {
+                                               Clock::duration timeout, const InterimSink* interim, bool upgrade) {
   response_ = &out;
   response_started_ = false;
   eof_ = false;
-  parser_.start(out, head_request, interim ? http::Parser::Interim::report : http::Parser::Interim::skip);
+  parser_.start(out, head_request, interim ? http::Parser::Interim::report : http::Parser::Interim::skip, upgrade);
   deadlines_.arm(deadline_, timeout);
   for (;;) {
     if (begin_ == end_) {
@@ -190,6 +190,13 @@ asio::awaitable<Outcome> Connection::read_body(std::span<const char>& piece, boo
 void Connection::end_response() noexcept {
   ++responses_;
   response_started_ = false;
+}
+
+std::span<const char> Connection::take_buffered() noexcept {
+  std::span<const char> rest(buf_.get() + begin_, end_ - begin_);
+  begin_ = end_ = 0;
+  eof_ = true;  // never reusable
+  return rest;
 }
 
 bool Connection::reusable() const noexcept {

@@ -71,9 +71,10 @@ class Connection {
   // Reads until the head of the final response is parsed. Interim (1xx)
   // responses on the way go to `interim` one by one, in order, or are
   // skipped if it is null. `timeout` bounds the whole wait, interims
-  // included.
+  // included. `upgrade`: the request asked to switch protocols, so a 101
+  // is the final head (see take_buffered).
   asio::awaitable<Outcome> read_head(http::Response& out, bool head_request, Clock::duration timeout,
-                                     const InterimSink* interim = nullptr);
+                                     const InterimSink* interim = nullptr, bool upgrade = false);
   // The next run of body bytes (valid until the next call); `done` is set
   // with the last one. A run may be empty only when done.
   asio::awaitable<Outcome> read_body(std::span<const char>& piece, bool& done, Clock::duration timeout);
@@ -82,6 +83,12 @@ class Connection {
   // Some byte of the current response arrived (false again once a response
   // is complete: the next request's has not started).
   bool response_started() const noexcept { return response_started_; }
+
+  // After a 101: the bytes of the new protocol that came with its head (valid
+  // until the next read), and the stream to go on with. The connection is
+  // then a tunnel's, never reusable.
+  std::span<const char> take_buffered() noexcept;
+  net::Stream& stream() noexcept { return stream_; }
 
   Clock::time_point idle_since() const noexcept { return idle_since_; }
   void set_idle_since(Clock::time_point t) noexcept { idle_since_ = t; }

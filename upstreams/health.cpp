@@ -116,6 +116,8 @@ void HealthChecker::run() {
       p.easy = curl_easy_init();
       curl_easy_setopt(p.easy, CURLOPT_URL, p.url.c_str());
       curl_easy_setopt(p.easy, CURLOPT_NOSIGNAL, 1L);
+      // HTTP/1.1, as the proxied requests (libcurl would take h2 from ALPN).
+      curl_easy_setopt(p.easy, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
       curl_easy_setopt(p.easy, CURLOPT_TIMEOUT_MS, static_cast<long>(hc.timeout.count()));
       curl_easy_setopt(p.easy, CURLOPT_WRITEFUNCTION, &discard);
       curl_easy_setopt(p.easy, CURLOPT_USERAGENT, "gateway-health-check");

@@ -49,12 +49,13 @@ void Parser::start(Request& req) {
   body_bytes_ = 0;
 }
 
-void Parser::start(Response& resp, bool head_request, Interim interim) {
+void Parser::start(Response& resp, bool head_request, Interim interim, bool upgrade) {
   assert(kind_ == Kind::response);
   resp.clear();
   resp_ = &resp;
   head_request_ = head_request;
   interim_ = interim;
+  upgrade_ = upgrade;
   in_interim_ = interim_done_ = false;
   interim_count_ = 0;
   begun_ = headers_done_ = message_done_ = in_value_ = false;
@@ -239,9 +240,15 @@ int Parser::on_headers_complete(llhttp_t* p) {
   int status = s.resp_->status;
   if (status >= 100 && status < 200) {
     // Interim response (100 Continue, 103 Early Hints): the final one
-    // follows on the same connection. 101 would make it a tunnel (a
-    // WebSocket): not supported yet, so refused here.
-    if (status == 101) return s.fail(502, "upstream switched protocols");
+    // follows on the same connection. A 101 ends the HTTP part of the
+    // connection: the last message, without a body, if the request asked to
+    // upgrade; refused otherwise (RFC 9110 15.2.2: a server switches only
+    // when asked).
+    if (status == 101 && s.upgrade_) {
+      s.headers_done_ = true;
+      return 1;
+    }
+    if (status == 101) return s.fail(502, "upstream switched protocols unasked");
     if (++s.interim_count_ > kMaxInterim) return s.fail(502, "too many interim responses");
     s.in_interim_ = true;
     // No body, whatever Content-Length or Transfer-Encoding say (RFC 9110

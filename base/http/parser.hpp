@@ -15,7 +15,9 @@
 // Interim::report: then each one's head is an Event::interim, held in the
 // response until the next feed(), which goes on with the next head. They
 // never have a body, whatever their framing fields say. 101 Switching
-// Protocols is an error: nothing here turns a connection into a tunnel.
+// Protocols is an error, unless the response parser was started for a
+// request that asked to upgrade: then it is the final head, the message ends
+// with it, and the bytes after it (not consumed) belong to the new protocol.
 #pragma once
 
 #include <llhttp.h>
@@ -67,7 +69,8 @@ class Parser {
 
   // Begins a new message, to be written into `req` / `resp`.
   void start(Request& req);
-  void start(Response& resp, bool head_request, Interim interim = Interim::skip);
+  // `upgrade`: the request asked to switch protocols, so a 101 is final.
+  void start(Response& resp, bool head_request, Interim interim = Interim::skip, bool upgrade = false);
 
   // Forgets all state, for a new connection.
   void reset();
@@ -115,6 +118,7 @@ class Parser {
   Response* resp_ = nullptr;
   bool head_request_ = false;
   Interim interim_ = Interim::skip;
+  bool upgrade_ = false;          // a 101 is the final head
   bool in_interim_ = false;       // the head being read is a 1xx
   bool interim_done_ = false;     // Event::interim reported; the next feed starts over
   int interim_count_ = 0;

@@ -288,6 +288,24 @@ void read_strip_request_headers(Context& ctx, const Field& field, RouteConfig& r
   if (const Field* headers = map.get("headers")) add_stripped_names(ctx, *headers, route);
 }
 
+// `upgrade: [websocket]`: the protocols a client may switch to through the
+// route (gateway/upgrade.hpp), as Upgrade names them, kept lowercase.
+// h2c is refused: its HTTP2-Settings field is hop-by-hop, and HTTP/2 to
+// clients is the listener's business, not a tunnel's.
+std::vector<std::string> read_upgrade(Context& ctx, const Field& field) {
+  if (field.node.IsSequence() && field.node.size() == 0) {
+    ctx.diag.error(field, "must list at least one protocol (or leave upgrade out)");
+    return {};
+  }
+  auto refused = [](std::string_view name) -> std::optional<std::string> {
+    if (http::iequals(name, "h2c")) return "h2c cannot be tunnelled (HTTP/2 is the listener's, not a route's)";
+    return std::nullopt;
+  };
+  auto names = read_name_list(ctx, field, "protocol", true, refused);
+  for (auto& n : names) n = http::lowercase(n);
+  return names;
+}
+
 // ---------------------------------------------------------------------------
 // A route
 // ---------------------------------------------------------------------------
@@ -377,6 +395,14 @@ void read_options(Context& ctx, const MapReader& map, const Field& field, const 
     }
   }
 
+  if (const Field* upgrade = map.get("upgrade")) {
+    if (kinds.one() && !kinds.proxies()) {
+      ctx.diag.error(*map.key_mark("upgrade"), field.path + ": upgrade needs an upstream, not " + kinds.not_proxy());
+    } else {
+      route.upgrade = read_upgrade(ctx, *upgrade);
+    }
+  }
+
   if (const Field* cache = map.get("cache")) {
     if (kinds.one() && !kinds.proxies()) {
       ctx.diag.error(*map.key_mark("cache"),
@@ -392,7 +418,7 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
                 RouteRefs& refs) {
   MapReader map(ctx.diag, field,
                 {"prefix", "path", "host", "scheme", "upstream", "page", "aggregate", "redirect",
-                 "strip_prefix", "name", "strip_request_headers", "cache", "headers"});
+                 "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade"});
   if (!map.valid()) return;
   const std::size_t index = routes.size();
   RouteConfig route;

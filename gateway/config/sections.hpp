@@ -85,6 +85,7 @@ void read_admin(Context& ctx, const Field& field, AdminConfig& admin);
 void read_access_log(Context& ctx, const Field& field, std::string& access_log);
 void read_limits(Context& ctx, const Field& field, Limits& limits);
 void read_timeouts(Context& ctx, const Field& field, Timeouts& timeouts);
+void read_http2(Context& ctx, const Field& field, Http2Config& h2);
 
 // --- gateway/config/upstreams.cpp ---
 void read_upstreams(Context& ctx, const Field& field, std::vector<upstreams::GroupConfig>& groups);

@@ -31,7 +31,17 @@ constexpr TimeoutKey kTimeoutKeys[] = {
     {"upstream_send", &Timeouts::upstream_send, Duration{1}},
     {"client_send", &Timeouts::client_send, Duration{1}},
     {"shutdown", &Timeouts::shutdown, Duration{0}},
+    {"tunnel_idle", &Timeouts::tunnel_idle, Duration{1}},
+    {"tunnel_drain", &Timeouts::tunnel_drain, Duration{0}},
 };
+
+// `http2: true|false` (TLS listeners; default true) and `h2c: true|false`
+// (plain listeners; default false).
+void read_listen_http2(Context& ctx, const MapReader& map, ListenConfig& entry) {
+  map.read_bool("http2", entry.http2);
+  map.read_bool("h2c", entry.h2c);
+  if (entry.h2c && map.get("tls")) ctx.diag.error(*map.get("h2c"), "h2c is HTTP/2 without TLS: not on a TLS listener");
+}
 
 }  // namespace
 
@@ -51,7 +61,7 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
     const Field* address = &item;
     std::optional<MapReader> map;
     if (item.node.IsMap()) {
-      constexpr std::string_view kKeys[] = {"address", "tls", "proxy_protocol"};
+      constexpr std::string_view kKeys[] = {"address", "tls", "http2", "h2c", "proxy_protocol"};
       map.emplace(ctx.diag, item, kKeys);
       address = map->require("address");
       if (address == nullptr) continue;
@@ -67,10 +77,31 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
       continue;
     }
     ListenConfig entry{std::move(*endpoint), std::nullopt};
-    if (const Field* tls = map ? map->get("tls") : nullptr) read_server_tls(ctx, *tls, entry.address.text, entry.tls.emplace());
+    if (map) read_listen_http2(ctx, *map, entry);
+    if (const Field* tls = map ? map->get("tls") : nullptr) {
+      entry.tls.emplace().offer_h2 = entry.http2;
+      read_server_tls(ctx, *tls, entry.address.text, *entry.tls);
+    }
     if (map) map->read_bool("proxy_protocol", entry.proxy_protocol);
     listen.push_back(std::move(entry));
   }
+}
+
+// `http2: {...}`: the limits of HTTP/2 client connections.
+void read_http2(Context& ctx, const Field& field, Http2Config& h2) {
+  MapReader map(ctx.diag, field,
+                {"max_concurrent_streams", "hpack_table_bytes", "initial_window_bytes", "connection_window_bytes",
+                 "max_continuations", "reset_burst", "reset_rate", "control_burst", "control_rate"});
+  constexpr long long kMaxWindow = 0x7fffffff;
+  map.read_int("max_concurrent_streams", h2.max_concurrent_streams, 1, 10'000);
+  map.read_size("hpack_table_bytes", h2.hpack_table_bytes, 0, 1u << 20);
+  map.read_size("initial_window_bytes", h2.initial_window_bytes, 65535, 16u << 20);
+  map.read_size("connection_window_bytes", h2.connection_window_bytes, 65535, kMaxWindow);
+  map.read_int("max_continuations", h2.max_continuations, 0, 1000);
+  map.read_int("reset_burst", h2.reset_burst, 1, 1'000'000);
+  map.read_int("reset_rate", h2.reset_rate, 0, 1'000'000);
+  map.read_int("control_burst", h2.control_burst, 1, 1'000'000);
+  map.read_int("control_rate", h2.control_rate, 0, 1'000'000);
 }
 
 // `workers: auto` (one per core, 0) or a count.

@@ -8,6 +8,8 @@ listeners on port 0, plain and HTTPS with a certificate made here by
 `openssl req`, the fleet's real ports), loads https://.../channels/42 in
 headless Chromium (which takes HTTP/2 if the gateway offers it), and checks the rendered DOM: every widget is there with its
 content, and no fallback is shown. A second Chromium run takes a screenshot.
+A third types a message into the live chat and sees it come back over the
+page's WebSocket through the gateway (live_chat.py).
 Both are kept as test artifacts: demo-page.png and demo-page.dom.html in
 --artifact-dir.
 
@@ -31,6 +33,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import live_chat  # noqa: E402  (next to this file)
 
 SKIP = 77
 PAGE = "/channels/42"
@@ -413,6 +418,12 @@ def main():
             raise TestFailure("the rendered page is not right:\n  " + "\n  ".join(problems) +
                               "\n--- DOM ---\n" + dom_text[:6000])
         log("DOM: four widgets with their content, no fallback")
+        # Chromium took HTTP/2 (ALPN h2 on the TLS listener): its request is
+        # logged with that protocol.
+        gw_out = os.path.join(tmp, "gateway.out")
+        wait_for("the page's HTTP/2 line in the access log",
+                 lambda: re.search(r'"GET %s HTTP/2\.0" 200 ' % re.escape(PAGE), read_text(gw_out)), 10)
+        log("the browser loaded the page over HTTPS and HTTP/2")
 
         shot = os.path.join(args.artifact_dir, "demo-page.png")
         if os.path.exists(shot):
@@ -424,6 +435,19 @@ def main():
         if (width, height) != (1400, 900) or os.path.getsize(shot) < 10_000:
             raise TestFailure("screenshot %s is %dx%d, %d bytes" % (shot, width, height, os.path.getsize(shot)))
         log("screenshot: " + shot)
+
+        # The live chat: a message typed on the page goes out on its
+        # WebSocket through the gateway and comes back (tests/browser/live_chat.py).
+        message = "hello from chromium %d" % os.getpid()
+        try:
+            name, lines = live_chat.check_live_chat(lambda profile, extra: chromium_argv(chromium, profile, extra),
+                                                    procs, tmp, page_url, message)
+        except live_chat.CdpError as e:
+            raise TestFailure("live chat: %s" % e)
+        wait_for("the tunnel's line in the access log",
+                 lambda: re.search(r'"GET /chat/ws\?name=%s HTTP/1\.1" 101 .*tunnel_end=' % re.escape(name),
+                                   read_text(gw_out)), 10)
+        log("live chat: %r came back through the gateway's WebSocket tunnel (%d line(s))" % (message, len(lines)))
 
         if gw.poll() is not None:
             raise TestFailure("the gateway exited during the test:\n" + read_text(gw_err))

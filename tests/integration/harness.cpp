@@ -226,7 +226,7 @@ Gateway::Gateway(const TempDir& dir, const std::string& yaml, std::vector<std::s
     throw std::runtime_error("gateway did not start:\n" + proc_.err() + "\nconfig:\n" + read_file(config_path_));
 }
 
-namespace {
+// Declared in harness_h2.hpp too.
 std::int64_t proc_status_kib(pid_t pid, const char* key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -234,7 +234,6 @@ std::int64_t proc_status_kib(pid_t pid, const char* key) {
     if (line.rfind(key, 0) == 0) return std::stoll(line.substr(std::strlen(key)));
   return -1;
 }
-}  // namespace
 
 std::int64_t Gateway::rss_kib() const { return proc_status_kib(proc_.pid(), "VmRSS:"); }
 std::int64_t Gateway::peak_rss_kib() const { return proc_status_kib(proc_.pid(), "VmHWM:"); }

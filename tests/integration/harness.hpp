@@ -277,6 +277,8 @@ bool eventually(Pred pred, Ms timeout = 10s) {
 // A loopback port on which nothing listens (bound, then closed: connects to
 // it are refused).
 std::uint16_t free_port();
+// A blocking TCP connection to 127.0.0.1:port: its descriptor, -1 if refused.
+int connect_loopback(std::uint16_t port);
 // Whether a TCP connect to 127.0.0.1:port succeeds now.
 bool can_connect(std::uint16_t port);
 

@@ -51,19 +51,6 @@ std::string find_redis_server() {
   return "/usr/bin/redis-server";
 }
 
-int connect_loopback(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Parses one RESP value at the start of `in`; returns the bytes it took, 0
 // if `in` does not hold a whole value yet.
 std::size_t parse_resp(std::string_view in, RedisValue& out) {
@@ -111,6 +98,19 @@ std::size_t parse_resp(std::string_view in, RedisValue& out) {
   }
 }
 }  // namespace
+
+int connect_loopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 RedisServer::RedisServer(const TempDir& dir) : dir_(dir.path()), bin_(find_redis_server()) {
   if (::access(bin_.c_str(), X_OK) != 0)

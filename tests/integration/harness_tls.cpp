@@ -135,12 +135,16 @@ std::string s_client_protocol(const std::string& output) {
 Response curl_https(const TempDir& dir, std::uint16_t port, const std::string& name, std::string_view path,
                     const std::string& ca, const std::vector<std::string>& extra) {
   std::string p = std::to_string(port);
+  std::vector<std::string> args = {"--http1.1", "--cacert", ca, "--resolve", name + ":" + p + ":127.0.0.1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return curl(dir, args, "https://" + name + ":" + p + std::string(path));
+}
+
+Response curl(const TempDir& dir, const std::vector<std::string>& args, const std::string& url) {
   std::string body_file = dir.file("curl-" + std::to_string(command_counter.fetch_add(1)) + ".body");
-  std::vector<std::string> argv = {"curl",     "-sS", "--http1.1", "--max-time", "20",   "--cacert",
-                                   ca,         "--resolve", name + ":" + p + ":127.0.0.1", "-D", "-",
-                                   "-o",       body_file};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back("https://" + name + ":" + p + std::string(path));
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "20", "-D", "-", "-o", body_file};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back(url);
   auto r = run_command(dir, argv);
   Response out;
   if (r.exit_code != 0) {

@@ -63,6 +63,10 @@ std::string s_client_protocol(const std::string& output);  // "TLSv1.3", or ""
 Response curl_https(const TempDir& dir, std::uint16_t port, const std::string& name, std::string_view path,
                     const std::string& ca, const std::vector<std::string>& extra = {});
 
+// curl -sS with `args` (after its own options) for `url`: status, headers
+// and body, or status 0 with curl's message as the body.
+Response curl(const TempDir& dir, const std::vector<std::string>& args, const std::string& url);
+
 // A gateway with the listen entries given as YAML (`listen: ...` lines),
 // and admin on port 0. The harness's Gateway has one plain listener.
 class EdgeGateway {
