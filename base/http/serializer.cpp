@@ -74,16 +74,21 @@ bool parse_response_head(std::string_view head, Response& out) {
   if (ec != std::errc{} || p != status_line.data() + 12 || status < 100 || status > 599) return false;
   out.status = status;
   out.reason = std::string(status_line.size() > 13 ? status_line.substr(13) : std::string_view{});
-  while (eol != std::string_view::npos) {
-    head.remove_prefix(eol + 2);
-    eol = head.find(kCrlf);
-    auto line = head.substr(0, eol);
+  return eol == std::string_view::npos || parse_field_lines(head.substr(eol + 2), out.headers);
+}
+
+bool parse_field_lines(std::string_view lines, HeaderMap& out) {
+  while (!lines.empty()) {
+    auto eol = lines.find(kCrlf);
+    auto line = lines.substr(0, eol);
     if (line.empty()) break;
+    lines.remove_prefix(eol == std::string_view::npos ? lines.size() : eol + 2);
     auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return false;
     auto value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    out.headers.add(line.substr(0, colon), value);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    out.add(line.substr(0, colon), value);
   }
   return true;
 }

@@ -27,6 +27,10 @@ void serialize_interim_head(const Response& resp, std::string& out);
 // itself (stored responses): status line and "Name: value" lines, CRLF
 // separated, the blank line optional. False if it is not such a head.
 bool parse_response_head(std::string_view head, Response& out);
+// The "Name: value" lines of a head or a trailer, CRLF separated, up to a
+// blank line or the end, added to `out` (values without the blanks around
+// them). False at a line that is no field; the lines before it are added.
+bool parse_field_lines(std::string_view lines, HeaderMap& out);
 
 // Appends the size line of a chunk of n bytes ("1a2b\r\n").
 void append_chunk_header(std::size_t n, std::string& out);

@@ -70,19 +70,10 @@ bool head_to_fields(std::string_view head, std::string_view extra, Fields& out, 
 }
 
 Fields lines_to_fields(std::string_view lines) {
+  http::HeaderMap headers;
+  http::parse_field_lines(lines, headers);  // up to a line that is no field
   Fields out;
-  while (!lines.empty()) {
-    auto end = lines.find("\r\n");
-    auto line = lines.substr(0, end);
-    lines.remove_prefix(end == std::string_view::npos ? lines.size() : end + 2);
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) continue;
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    auto name = line.substr(0, colon);
-    if (!connection_specific(name)) out.emplace_back(http::lowercase(name), std::string(value));
-  }
+  add_fields(headers, out);
   return out;
 }
 
