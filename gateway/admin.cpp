@@ -153,6 +153,34 @@ boost::asio::awaitable<void> Admin::purge(Downstream& down, Worker& worker) cons
   co_await respond(down, 200, body, "application/json");
 }
 
+boost::asio::awaitable<void> Admin::upstreams(Downstream& down, Worker& worker) {
+  // The bodies are a few bytes: read whole, bounded.
+  std::string body;
+  constexpr std::size_t kMaxBody = 4096;
+  for (bool done = down.body_complete(); !done;) {
+    std::span<const char> piece;
+    if (co_await down.read_body(piece, done)) co_return;
+    body.append(piece.data(), piece.size());
+    if (body.size() > kMaxBody) {
+      auto r = admin_error(413, "body too large");
+      co_await respond(down, r.status, r.body, "application/json");
+      co_return;
+    }
+  }
+  auto parsed = parse_upstreams_request(down.request().method, down.request().path(), body);
+  AdminReply reply;
+  if (auto* r = std::get_if<AdminReply>(&parsed)) {
+    reply = std::move(*r);
+  } else if (auto& req = std::get<UpstreamsRequest>(parsed); req.kind == UpstreamsRequest::Kind::list) {
+    reply.body = upstreams_json(*worker.state()->runtime);
+  } else if (!control_) {
+    reply = admin_error(503, "membership changes are not available");
+  } else {
+    reply = co_await control_(std::move(req));
+  }
+  co_await respond(down, reply.status, reply.body, "application/json");
+}
+
 boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
   const auto& req = down.request();
   auto path = req.path();
@@ -163,6 +191,10 @@ boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
       co_return;
     }
     co_await purge(down, worker);
+    co_return;
+  }
+  if (path == "/upstreams" || path.starts_with("/upstreams/")) {
+    co_await upstreams(down, worker);
     co_return;
   }
   if (req.method != "GET" && req.method != "HEAD") {
@@ -176,7 +208,7 @@ boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
   } else if (path == "/health") {
     co_await respond(down, 200, "ok\n");
   } else {
-    co_await respond(down, 404, "404 Not Found: admin endpoints are /metrics, /status, /health, POST /purge\n");
+    co_await respond(down, 404, "404 Not Found: admin endpoints are /metrics, /status, /health, POST /purge, /upstreams\n");
   }
 }
 

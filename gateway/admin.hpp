@@ -7,8 +7,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <vector>
 
+#include "gateway/admin_upstreams.hpp"
 #include "gateway/exchange.hpp"
 
 namespace gateway {
@@ -20,6 +22,10 @@ class Admin {
   Admin();
   // Before workers start.
   void set_workers(std::vector<const Worker*> workers) { workers_ = std::move(workers); }
+  // Before workers start: applies an upstream membership change (on the
+  // server's main thread) and answers.
+  using Control = std::function<boost::asio::awaitable<AdminReply>(UpstreamsRequest)>;
+  void set_control(Control control) { control_ = std::move(control); }
 
   boost::asio::awaitable<void> serve(Downstream& down, Worker& worker);
 
@@ -27,8 +33,11 @@ class Admin {
   std::string status_json(const Worker& worker) const;
   // POST /purge: local, then the shared tier (which tells the fleet).
   boost::asio::awaitable<void> purge(Downstream& down, Worker& worker) const;
+  // /upstreams...: admin_upstreams.hpp.
+  boost::asio::awaitable<void> upstreams(Downstream& down, Worker& worker);
 
  private:
+  Control control_;
   std::vector<const Worker*> workers_;
   std::chrono::steady_clock::time_point started_;
 };

@@ -79,6 +79,7 @@ constexpr Section kSections[] = {
      [](Load& l, const Field& f) { config::read_routes(l.ctx, f, l.config.routes, l.refs); }},
     {"trusted_proxies", false,
      [](Load& l, const Field& f) { config::read_trusted_proxies(l.ctx, f, l.config.trusted_proxies); }},
+    {"resolver", false, [](Load& l, const Field& f) { config::read_resolver(l.ctx, f, l.config.resolver); }},
 };
 
 void resolve_upstreams(Load& load) {

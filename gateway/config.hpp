@@ -217,6 +217,9 @@ struct Config {
   // Peers whose X-Forwarded-For is believed (gateway/edge_rules.hpp,
   // client_address); empty: nobody's.
   std::vector<net::Cidr> trusted_proxies;
+  // H2: the DNS servers `resolve:` asks (nginx's resolver); empty: the
+  // system's (/etc/resolv.conf, /etc/hosts).
+  std::vector<Endpoint> resolver;
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

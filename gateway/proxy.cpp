@@ -47,14 +47,23 @@ void append_target(const http::Request& req, const RouteConfig& route, std::stri
 // path out of an attempt.
 class ActiveGuard {
  public:
-  ActiveGuard(std::vector<int>& active, std::size_t i) : active_(active), i_(i) { ++active_[i_]; }
-  ~ActiveGuard() { --active_[i_]; }
+  // `shared`: the instance's count over workers and group versions (drains wait on it).
+  ActiveGuard(std::vector<int>& active, std::size_t i, std::atomic<int>& shared)
+      : active_(active), i_(i), shared_(shared) {
+    ++active_[i_];
+    shared_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~ActiveGuard() {
+    --active_[i_];
+    shared_.fetch_sub(1, std::memory_order_relaxed);
+  }
   ActiveGuard(const ActiveGuard&) = delete;
   ActiveGuard& operator=(const ActiveGuard&) = delete;
 
  private:
   std::vector<int>& active_;
   std::size_t i_;
+  std::atomic<int>& shared_;
 };
 }  // namespace
 
@@ -203,6 +212,7 @@ class Fetch::Impl {
 void Fetch::Impl::update_excluded() {
   panic_ = group_.check(Clock::now(), out_);
   upstreams::exclude(out_, tried_, panic_, excluded_);
+  group_.exclude_draining(excluded_);
 }
 
 int Fetch::Impl::pick() {
@@ -380,7 +390,7 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
     if (attempt > 0) stats_.retries.inc();
 
     active_.reset();
-    active_.emplace(pool_.active(), idx);
+    active_.emplace(pool_.active(), idx, group_.instance(idx).in_flight);
     auto o = co_await exchange_once(idx);
     if (outer_.client_gone_) co_return o;
     if (o == Outcome::ok) {

@@ -33,13 +33,18 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> conf
   return rt;
 }
 
-WorkerState::WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics, std::size_t worker)
+WorkerState::WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics, std::size_t worker,
+                         WorkerState* previous)
     : runtime(std::move(rt)) {
   const auto& cfg = *runtime->config;
   for (std::size_t i = 0; i < cfg.upstreams.size(); ++i) {
     auto& us = metrics.upstream(cfg.upstreams[i].name);
     upstream_stats.push_back(&us);
-    pools.push_back(std::make_unique<upstreams::Pool>(runtime->groups[i], &us.pool, worker));
+    upstreams::Pool* old = nullptr;
+    if (previous)
+      for (auto& p : previous->pools)
+        if (p->group().name() == cfg.upstreams[i].name) old = p.get();
+    pools.push_back(std::make_unique<upstreams::Pool>(runtime->groups[i], &us.pool, worker, old));
   }
   for (const auto& r : cfg.routes) route_stats.push_back(&metrics.route(r.name));
   for (const auto& z : cfg.caches) zone_stats.push_back(&metrics.zone(z.name));

@@ -43,7 +43,10 @@ struct WorkerState : std::enable_shared_from_this<WorkerState> {
   std::vector<UpstreamStats*> upstream_stats;           // by upstream index
   std::vector<ZoneStats*> zone_stats;                   // by zone index
 
-  WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics, std::size_t worker);
+  // `previous`: this worker's state being replaced; idle keep-alive
+  // connections of groups of the same name move to the new pools.
+  WorkerState(std::shared_ptr<const Runtime> rt, WorkerMetrics& metrics, std::size_t worker,
+              WorkerState* previous = nullptr);
 };
 
 }  // namespace gateway

@@ -8,7 +8,11 @@
 #include <functional>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "base/log.hpp"
+#include "gateway/fleet.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -53,9 +57,11 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 }
 }  // namespace
 
-Server::Server(std::shared_ptr<const Runtime> runtime) : runtime_(std::move(runtime)) {}
+Server::Server(std::shared_ptr<const Runtime> runtime)
+    : runtime_(std::move(runtime)), fleet_(std::make_unique<Fleet>(io_, [this](auto rt) { apply(std::move(rt)); })) {}
 
 Server::~Server() {
+  fleet_->stop();
   health_.stop();
   for (auto& w : workers_) {
     w->stop();
@@ -64,6 +70,12 @@ Server::~Server() {
 }
 
 bool Server::start(std::string& error) {
+  runtime_ = fleet_->adopt(runtime_, false);
+  // Admin API changes are made here, on the main thread.
+  admin_.set_control([this](UpstreamsRequest req) -> asio::awaitable<AdminReply> {
+    co_return co_await asio::co_spawn(
+        io_, [this, req]() -> asio::awaitable<AdminReply> { co_return fleet_->change(req); }, asio::use_awaitable);
+  });
   const auto& cfg = *runtime_->config;
   int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, admin_));
@@ -124,7 +136,7 @@ void Server::reload() {
   if (texts(old_cfg.listen) != texts(new_cfg.listen) || old_cfg.workers != new_cfg.workers ||
       (old_cfg.admin.listen ? old_cfg.admin.listen->text : "") != (new_cfg.admin.listen ? new_cfg.admin.listen->text : ""))
     log::warn("listen, admin.listen and workers changes take effect at the next restart");
-  apply(std::move(rt));
+  apply(fleet_->adopt(std::move(rt), true));
   log::info("configuration reloaded from " + path);
 }
 
@@ -135,7 +147,7 @@ void Server::apply(std::shared_ptr<const Runtime> rt) {
 }
 
 int Server::wait() {
-  asio::io_context io;
+  auto& io = io_;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
@@ -168,6 +180,7 @@ int Server::wait() {
         reload();
       } else if (!draining) {
         draining = true;
+        fleet_->stop();  // no more membership changes: nothing holds the loop
         log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": finishing requests in flight, then exiting");
         deadline = std::chrono::steady_clock::now() + runtime_->config->timeouts.shutdown;
         for (auto& w : workers_) w->post_drain();

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
 #include "gateway/admin.hpp"
 #include "gateway/config.hpp"
 #include "gateway/runtime.hpp"
@@ -34,6 +36,10 @@ class Server {
   void apply(std::shared_ptr<const Runtime> rt);
 
   std::shared_ptr<const Runtime> runtime_;
+  // The main thread's loop (signals, membership changes) and the live
+  // membership of the upstream groups (gateway/fleet.hpp).
+  boost::asio::io_context io_;
+  std::unique_ptr<class Fleet> fleet_;
   Admin admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   upstreams::HealthChecker health_;

@@ -81,7 +81,7 @@ void Worker::apply(std::shared_ptr<const Runtime> rt) {
   if (id_ == 0)
     for (const auto& z : rt->zones)
       if (z->tier) z->tier->start(io_->get_executor());
-  state_ = std::make_shared<WorkerState>(std::move(rt), metrics_, static_cast<std::size_t>(id_));
+  state_ = std::make_shared<WorkerState>(std::move(rt), metrics_, static_cast<std::size_t>(id_), state_.get());
 }
 
 void Worker::post_runtime(std::shared_ptr<const Runtime> rt) {

@@ -54,6 +54,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   std::size_t instance() const noexcept { return instance_; }
+  // Its index in a new version of the group (an idle connection moved to a
+  // new Pool).
+  void set_instance(std::size_t i) noexcept { instance_ = i; }
   // Has served a response before: a failure before any response byte may
   // just mean the server closed it while idle.
   bool reused() const noexcept { return responses_ > 0; }

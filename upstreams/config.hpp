@@ -14,9 +14,14 @@ namespace gateway::upstreams {
 
 enum class Balance { round_robin, weighted, least_conn, hash };
 
+// Where an instance of a group comes from (H2: membership.hpp merges them).
+enum class Source { file, resolve, api };
+const char* to_string(Source s) noexcept;
+
 struct InstanceConfig {
   Endpoint address;
   int weight = 1;
+  Source source = Source::file;  // H2: the file, a `resolve:` lookup or the admin API
 };
 
 struct HealthCheckConfig {
@@ -54,6 +59,9 @@ struct GroupConfig {
   int panic_threshold = 50;
   std::optional<HealthCheckConfig> health;
   std::optional<TlsClientConfig> tls;  // none: plain HTTP to the instances
+  // H2: re-resolve instance host names this often (their A/AAAA records
+  // become the instances); zero: resolved once, at load.
+  Duration resolve{0};
 };
 
 }  // namespace gateway::upstreams

@@ -9,6 +9,7 @@
 #include "base/log.hpp"
 #include "upstreams/availability.hpp"
 #include "upstreams/client.hpp"
+#include "upstreams/membership.hpp"
 
 namespace gateway::upstreams {
 
@@ -55,18 +56,29 @@ constexpr auto kIdleMax = std::chrono::seconds(30);
 
 Group::Group(const GroupConfig& config, const Group* previous) : config_(config) {
   for (const auto& ic : config_.instances) {
-    auto st = std::make_unique<InstanceState>();
+    // A name of a `resolve:` group is not an instance: membership.hpp
+    // replaces it with its addresses (looked up with c-ares, not here).
+    bool by_resolver = config_.resolve.count() > 0 && !is_ip_literal(ic.address.host);
+    auto endpoints = by_resolver ? std::vector<ip::tcp::endpoint>{} : resolve(ic.address);
+    int old = previous ? previous->find(ic.address.text) : -1;
+    if (old >= 0 && previous->instances_[old]->endpoints == endpoints) {
+      // The same instance: its state carries on (a weight change included).
+      auto st = previous->instances_[old];
+      st->weight.store(ic.weight);
+      instances_.push_back(std::move(st));
+      continue;
+    }
+    auto st = std::make_shared<InstanceState>();
     st->address = ic.address;
-    st->weight = ic.weight;
-    st->endpoints = resolve(ic.address);
-    if (previous) {
-      for (const auto& old : previous->instances_) {
-        if (old->address.text != ic.address.text) continue;
-        st->fails.store(old->fails.load());
-        st->down_until.store(old->down_until.load());
-        st->probe_up.store(old->probe_up.load());
-        st->probe_streak.store(old->probe_streak.load());
-      }
+    st->weight.store(ic.weight);
+    st->endpoints = std::move(endpoints);
+    if (old >= 0) {
+      // Same address, other endpoints (a name that resolves elsewhere now).
+      const auto& o = *previous->instances_[old];
+      st->fails.store(o.fails.load());
+      st->down_until.store(o.down_until.load());
+      st->probe_up.store(o.probe_up.load());
+      st->probe_streak.store(o.probe_streak.load());
     }
     instances_.push_back(std::move(st));
   }
@@ -75,6 +87,17 @@ Group::Group(const GroupConfig& config, const Group* previous) : config_(config)
     panic_.store(previous->panic_.load());
     panic_entries_.store(previous->panic_entries_.load());
   }
+}
+
+int Group::find(std::string_view address) const noexcept {
+  for (std::size_t i = 0; i < instances_.size(); ++i)
+    if (instances_[i]->address.text == address) return static_cast<int>(i);
+  return -1;
+}
+
+void Group::exclude_draining(std::span<std::uint8_t> excluded) const noexcept {
+  for (std::size_t i = 0; i < instances_.size(); ++i)
+    if (instances_[i]->draining.load(std::memory_order_relaxed)) excluded[i] = 1;
 }
 
 bool Group::usable(std::size_t i, Clock::time_point now) const noexcept {
@@ -146,7 +169,7 @@ bool Group::report_probe(std::size_t i, bool ok) noexcept {
   return false;
 }
 
-Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker)
+Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker, Pool* previous)
     : group_(std::move(group)),
       stats_(stats),
       balancer_(group_->config().balance,
@@ -157,9 +180,32 @@ Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker)
                 }(),
                 worker),
       active_(group_->size(), 0),
-      idle_(group_->size()) {}
+      idle_(group_->size()) {
+  if (previous) take_over(*previous);
+}
 
 Pool::~Pool() = default;
+
+namespace {
+bool same_tls(const std::optional<TlsClientConfig>& a, const std::optional<TlsClientConfig>& b) {
+  if (!a || !b) return !a && !b;
+  return a->verify == b->verify && a->ca == b->ca && a->sni == b->sni && a->cert == b->cert && a->key == b->key;
+}
+}  // namespace
+
+void Pool::take_over(Pool& previous) {
+  if (!same_tls(group_->config().tls, previous.group_->config().tls)) return;
+  for (std::size_t i = 0; i < group_->size(); ++i) {
+    for (std::size_t j = 0; j < previous.group_->size(); ++j) {
+      if (previous.group_->shared_instance(j) != group_->shared_instance(i)) continue;
+      for (auto& c : previous.idle_[j]) {
+        c->set_instance(i);
+        idle_[i].push_back(std::move(c));
+      }
+      previous.idle_[j].clear();
+    }
+  }
+}
 
 std::unique_ptr<Connection> Pool::take_idle(std::size_t i, Clock::time_point now) {
   auto& stack = idle_[i];

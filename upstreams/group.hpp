@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "upstreams/config.hpp"
@@ -23,9 +24,12 @@ namespace gateway::upstreams {
 
 class Connection;
 
+// Shared (shared_ptr) by the versions of a group that keep the instance at
+// the same address: a membership change or reload builds a new Group that
+// takes these over, so health, counts and the in-flight count carry on.
 struct InstanceState {
   Endpoint address;
-  int weight = 1;
+  std::atomic<int> weight{1};  // H2: atomic, the admin API changes it
   std::vector<boost::asio::ip::tcp::endpoint> endpoints;  // resolved at load
   // Passive health (nginx max_fails / fail_timeout).
   std::atomic<int> fails{0};
@@ -35,12 +39,19 @@ struct InstanceState {
   std::atomic<int> probe_streak{0};  // >0: passes in a row, <0: failures in a row
   std::atomic<std::uint64_t> failures_total{0};
   std::atomic<std::uint64_t> ejections_total{0};
+  // H2: requests in flight on this instance, on every worker and every
+  // version of the group (a drain waits for zero), and the drain flag: a
+  // draining instance gets no new requests.
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> draining{false};
 };
 
 class Group {
  public:
   // `previous`: the group of the same name in the configuration being
-  // replaced; instances at the same address keep their health.
+  // replaced; instances at the same address (and resolving to the same
+  // endpoints) are the same InstanceState, so they keep their health,
+  // counts and in-flight requests.
   Group(const GroupConfig& config, const Group* previous = nullptr);
 
   const GroupConfig& config() const noexcept { return config_; }
@@ -48,6 +59,12 @@ class Group {
   std::size_t size() const noexcept { return instances_.size(); }
   InstanceState& instance(std::size_t i) noexcept { return *instances_[i]; }
   const InstanceState& instance(std::size_t i) const noexcept { return *instances_[i]; }
+  // H2: the shared state of instance i, and the index of an address (-1: none).
+  const std::shared_ptr<InstanceState>& shared_instance(std::size_t i) const noexcept { return instances_[i]; }
+  int find(std::string_view address) const noexcept;
+  // H2: marks draining instances in `excluded` (size() long): no new request
+  // goes to them, in panic or not.
+  void exclude_draining(std::span<std::uint8_t> excluded) const noexcept;
 
   // Neither ejected by failures nor down by its probe.
   bool usable(std::size_t i, Clock::time_point now) const noexcept;
@@ -75,7 +92,7 @@ class Group {
   void note_panic(bool panic, std::size_t out);
 
   GroupConfig config_;
-  std::vector<std::unique_ptr<InstanceState>> instances_;
+  std::vector<std::shared_ptr<InstanceState>> instances_;
   std::atomic<bool> panic_{false};
   std::atomic<std::uint64_t> panic_entries_{0};
 };
@@ -94,7 +111,10 @@ struct PoolStats {
 class Pool {
  public:
   // `worker`: the owning worker's index, where its round robin starts.
-  Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker = 0);
+  // `previous`: this worker's pool of the group being replaced; its idle
+  // connections to instances that stay (same InstanceState, same TLS
+  // settings) move over.
+  Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker = 0, Pool* previous = nullptr);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -111,6 +131,8 @@ class Pool {
   void give_back(std::unique_ptr<Connection> c, Clock::time_point now);
 
  private:
+  void take_over(Pool& previous);
+
   std::shared_ptr<Group> group_;
   PoolStats* stats_;
   Balancer balancer_;

@@ -82,6 +82,8 @@ void read_http2(Context& ctx, const Field& field, Http2Config& h2);
 
 // --- gateway/config/upstreams.cpp ---
 void read_upstreams(Context& ctx, const Field& field, std::vector<upstreams::GroupConfig>& groups);
+// `resolver: ["127.0.0.1:5353", "10.0.0.2"]`: DNS servers (IP, port 53 by default).
+void read_resolver(Context& ctx, const Field& field, std::vector<Endpoint>& servers);
 
 // --- gateway/config/caches.cpp ---
 // A zone is checked against the zones before it (no shared directory, no

@@ -10,6 +10,8 @@
 #include <charconv>
 #include <optional>
 
+#include "upstreams/membership.hpp"
+
 namespace gateway::config {
 
 namespace {
@@ -102,7 +104,7 @@ std::optional<int> read_percent(Diagnostics& diag, const Field& field) {
 void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& upstream) {
   MapReader map(ctx.diag, field,
                 {"balance", "instances", "keepalive", "retries", "max_fails", "fails",
-                 "fail_timeout", "panic_threshold", "health", "tls"});
+                 "fail_timeout", "panic_threshold", "health", "tls", "resolve"});
   if (!map.valid()) return;
   map.read_choice("balance", upstream.balance, Choices<upstreams::Balance>(kBalances));
   if (const Field* instances = map.require("instances")) read_instances(ctx, *instances, upstream);
@@ -121,6 +123,8 @@ void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& ups
     read_health(ctx, *health, upstream.health.emplace());
   }
   if (const Field* tls = map.get("tls")) read_upstream_tls(ctx, *tls, upstream.tls.emplace());
+  // H2: re-resolve the instances' host names this often (membership.hpp).
+  map.read_duration("resolve", upstream.resolve, Duration{100});
 }
 
 }  // namespace
@@ -134,6 +138,21 @@ void read_upstreams(Context& ctx, const Field& field, std::vector<upstreams::Gro
     read_upstream(ctx, entry.value, upstream);
     // Kept even when invalid, so routes naming it don't add a second error.
     groups.push_back(std::move(upstream));
+  }
+}
+
+void read_resolver(Context& ctx, const Field& field, std::vector<Endpoint>& servers) {
+  if (!expect_type(ctx.diag, field, YAML::NodeType::Sequence)) return;
+  for (const auto& item : sequence_items(field)) {
+    auto text = read_string(ctx.diag, item);
+    if (!text) continue;
+    auto endpoint = parse_endpoint(*text);
+    if (!endpoint && upstreams::is_ip_literal(*text)) endpoint = upstreams::endpoint_of(*text, 53);
+    if (!endpoint || !upstreams::is_ip_literal(endpoint->host)) {
+      ctx.diag.error(item, "invalid DNS server " + quote(*text) + " (an IP address, with a port or 53)");
+      continue;
+    }
+    servers.push_back(std::move(*endpoint));
   }
 }
 
