@@ -8,7 +8,8 @@
 #include <functional>
 #include <thread>
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.hpp"
@@ -72,9 +73,19 @@ Server::~Server() {
 bool Server::start(std::string& error) {
   runtime_ = fleet_->adopt(runtime_, false);
   // Admin API changes are made here, on the main thread.
-  admin_.set_control([this](UpstreamsRequest req) -> asio::awaitable<AdminReply> {
-    co_return co_await asio::co_spawn(
-        io_, [this, req]() -> asio::awaitable<AdminReply> { co_return fleet_->change(req); }, asio::use_awaitable);
+  // The answer goes back to the worker's coroutine on its own executor.
+  admin_.set_control([this](UpstreamsRequest req) {
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(AdminReply)>(
+        [this](auto handler, UpstreamsRequest r) {
+          asio::post(io_, [this, r = std::move(r), handler = std::move(handler)]() mutable {
+            auto reply = fleet_->change(r);
+            auto ex = asio::get_associated_executor(handler);
+            asio::post(ex, [handler = std::move(handler), reply = std::move(reply)]() mutable {
+              std::move(handler)(std::move(reply));
+            });
+          });
+        },
+        asio::use_awaitable, std::move(req));
   });
   const auto& cfg = *runtime_->config;
   int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
