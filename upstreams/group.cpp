@@ -9,6 +9,7 @@
 #include "base/log.hpp"
 #include "upstreams/availability.hpp"
 #include "upstreams/client.hpp"
+#include "upstreams/slow_start.hpp"
 
 namespace gateway::upstreams {
 
@@ -54,11 +55,13 @@ constexpr auto kIdleMax = std::chrono::seconds(30);
 }  // namespace
 
 Group::Group(const GroupConfig& config, const Group* previous) : config_(config) {
+  const auto created = Clock::now();
   for (const auto& ic : config_.instances) {
     auto st = std::make_unique<InstanceState>();
     st->address = ic.address;
     st->weight = ic.weight;
     st->endpoints = resolve(ic.address);
+    st->usable_since.store(joined_at(previous, ic.address, created));
     if (previous) {
       for (const auto& old : previous->instances_) {
         if (old->address.text != ic.address.text) continue;
@@ -90,6 +93,7 @@ void Group::report_failure(std::size_t i, Clock::time_point now) noexcept {
   int fails = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
   if (fails >= config_.max_fails) {
     s.down_until.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);
+    s.usable_since.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);  // slow start from there
     s.fails.store(0, std::memory_order_relaxed);
     s.ejections_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -99,7 +103,11 @@ void Group::report_success(std::size_t i) noexcept {
   auto& s = *instances_[i];
   // Read first: the common case writes nothing and keeps the line shared.
   if (s.fails.load(std::memory_order_relaxed) != 0) s.fails.store(0, std::memory_order_relaxed);
-  if (s.down_until.load(std::memory_order_relaxed) != 0) s.down_until.store(0, std::memory_order_relaxed);
+  if (auto until = s.down_until.load(std::memory_order_relaxed); until != 0) {
+    s.down_until.store(0, std::memory_order_relaxed);
+    // Back before its fail_timeout ended (tried in panic): slow start now.
+    if (auto now = ticks(Clock::now()); until > now) s.usable_since.store(now, std::memory_order_relaxed);
+  }
 }
 
 bool Group::check(Clock::time_point now, std::span<std::uint8_t> out) {
@@ -141,6 +149,7 @@ bool Group::report_probe(std::size_t i, bool ok) noexcept {
   }
   if (!up && streak >= hc.passes) {
     s.probe_up.store(true);
+    s.usable_since.store(ticks(Clock::now()), std::memory_order_relaxed);  // slow start from now
     return true;
   }
   return false;
@@ -156,7 +165,6 @@ Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker)
                   return w;
                 }(),
                 worker),
-      active_(group_->size(), 0),
       idle_(group_->size()) {}
 
 Pool::~Pool() = default;
