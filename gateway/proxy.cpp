@@ -596,11 +596,11 @@ asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerSt
     co_await fetch.finish();
     state.upstream_stats[route.upstream_index]->errors.inc();
     int status = fetch.failure_status();
-    const auto& queue = down.info().queue;
-    co_await respond_failure(down, route, status,
-                             !queue.empty()  ? "queue " + std::string(queue) + " (every instance at max_conns)"
-                             : status == 503 ? "no healthy instance"
-                                             : upstreams::to_string(o));
+    // Named first: GCC 12 mishandles temporaries of a ?: inside co_await.
+    std::string what = status == 503 ? "no healthy instance" : std::string(upstreams::to_string(o));
+    if (const auto& queue = down.info().queue; !queue.empty())
+      what = "queue " + std::string(queue) + " (every instance at max_conns)";
+    co_await respond_failure(down, route, status, what);
     co_return;
   }
   if (options.on_response) options.on_response(fetch.response());
