@@ -109,6 +109,7 @@ void AccessLog::record(std::string_view peer, const http::Request& req, int stat
   b.append(" tls=").append(info.tls.empty() ? "-" : info.tls);
   // A tunnel (status 101): the bytes field is what the client was sent;
   // these say what it sent and why the tunnel ended.
+  if (!info.queue.empty()) b.append(" queue=").append(info.queue);
   if (info.tunnel_from_client >= 0)
     b.append(" tunnel_in=").append(std::to_string(info.tunnel_from_client)).append(" tunnel_end=").append(info.tunnel_end);
   b.push_back('\n');

@@ -50,6 +50,12 @@ std::string Admin::status_json(const Worker& worker) const {
     out += std::string(",\"panic\":") + (group.check(now) ? "true" : "false");
     out += ",\"panic_threshold\":" + std::to_string(group.config().panic_threshold);
     out += ",\"panic_entries_total\":" + std::to_string(group.panic_entries());
+    const auto& q = group.queue();  // max_conns (upstreams/slots.hpp)
+    out += ",\"max_conns\":" + std::to_string(group.config().max_conns) + ",\"queued\":" + std::to_string(q.waiting()) +
+           ",\"queue_timeouts_total\":" + std::to_string(q.timeouts.load()) +
+           ",\"queue_rejections_total\":" + std::to_string(q.rejections.load()) +
+           ",\"queue_wakeups_total\":" + std::to_string(q.wakeups.load()) +
+           ",\"queue_rechecks_total\":" + std::to_string(q.rechecks.load());
     out += ",\"instances\":[";
     for (std::size_t i = 0; i < group.size(); ++i) {
       const auto& inst = group.instance(i);
@@ -65,6 +71,7 @@ std::string Admin::status_json(const Worker& worker) const {
       out += ",\"fails\":" + std::to_string(inst.fails.load());
       out += ",\"failures_total\":" + std::to_string(inst.failures_total.load());
       out += ",\"ejections_total\":" + std::to_string(inst.ejections_total.load());
+      out += ",\"in_flight\":" + std::to_string(inst.in_flight.load());
       out += "}";
     }
     out += "]}";

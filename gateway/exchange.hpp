@@ -37,6 +37,9 @@ struct RequestInfo {
   // it, and why it ended; -1 and empty for an ordinary exchange.
   std::int64_t tunnel_from_client = -1;
   std::string_view tunnel_end;
+  // Why the upstream queue (max_conns) refused the request: "full" or
+  // "timeout"; empty if it did not.
+  std::string_view queue;
 };
 
 class Downstream {

@@ -1,5 +1,6 @@
 #include "gateway/prometheus.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -224,6 +225,29 @@ void write_upstreams(Text& text, const std::vector<const WorkerMetrics*>& worker
   }
 }
 
+// Per instance, requests in flight over all workers; per group, its queue
+// (max_conns, upstreams/slots.hpp).
+void write_upstream_balance(Text& text, const Runtime& rt) {
+  text.family("gateway_upstream_in_flight", "Requests in flight to the instance, over all workers.", "gauge");
+  for (const auto& g : rt.groups)
+    for (std::size_t i = 0; i < g->size(); ++i)
+      text.sample("gateway_upstream_in_flight",
+                  label("upstream", g->name()) + "," + label("instance", g->instance(i).address.text),
+                  static_cast<std::uint64_t>(std::max(0, g->instance(i).in_flight.load(std::memory_order_relaxed))));
+  text.family("gateway_upstream_queued", "Requests waiting for a slot (every instance at max_conns).", "gauge");
+  for (const auto& g : rt.groups)
+    text.sample("gateway_upstream_queued", label("upstream", g->name()),
+                static_cast<std::uint64_t>(g->queue().waiting()));
+  text.family("gateway_upstream_queue_timeouts_total", "Requests that waited queue_timeout for a slot in vain (503).",
+              "counter");
+  for (const auto& g : rt.groups)
+    text.sample("gateway_upstream_queue_timeouts_total", label("upstream", g->name()), g->queue().timeouts.load());
+  text.family("gateway_upstream_queue_rejections_total", "Requests refused because the queue was full (503).",
+              "counter");
+  for (const auto& g : rt.groups)
+    text.sample("gateway_upstream_queue_rejections_total", label("upstream", g->name()), g->queue().rejections.load());
+}
+
 // Per upstream group, from the Runtime: whether it is in panic now
 // (availability.hpp), and how often it entered panic.
 void write_upstream_groups(Text& text, const Runtime& rt) {
@@ -233,6 +257,7 @@ void write_upstream_groups(Text& text, const Runtime& rt) {
   for (const auto& g : rt.groups) text.sample("gateway_upstream_panic", label("upstream", g->name()), g->check(now) ? "1" : "0");
   text.family("gateway_upstream_panic_entries_total", "Times the group entered panic.", "counter");
   for (const auto& g : rt.groups) text.sample("gateway_upstream_panic_entries_total", label("upstream", g->name()), g->panic_entries());
+  write_upstream_balance(text, rt);
 }
 
 // Per TLS listener (its address), summed over workers: handshakes by

@@ -17,6 +17,8 @@
 #include "gateway/worker.hpp"
 #include "upstreams/availability.hpp"
 #include "upstreams/retry.hpp"
+#include "upstreams/slots.hpp"
+#include "upstreams/slow_start.hpp"
 #include "upstreams/tls.hpp"
 
 namespace gateway::proxy {
@@ -43,28 +45,8 @@ void append_target(const http::Request& req, const RouteConfig& route, std::stri
   out.append(target);
 }
 
-// Keeps the per-instance in-flight count (for least_conn) exact on every
-// path out of an attempt.
-class ActiveGuard {
- public:
-  // `shared`: the instance's count over workers and group versions (drains wait on it).
-  ActiveGuard(std::vector<int>& active, std::size_t i, std::atomic<int>& shared)
-      : active_(active), i_(i), shared_(shared) {
-    ++active_[i_];
-    shared_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~ActiveGuard() {
-    --active_[i_];
-    shared_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  ActiveGuard(const ActiveGuard&) = delete;
-  ActiveGuard& operator=(const ActiveGuard&) = delete;
-
- private:
-  std::vector<int>& active_;
-  std::size_t i_;
-  std::atomic<int>& shared_;
-};
+// In-flight counts and effective weights, inline as Flags.
+using Ints = boost::container::small_vector<int, 16>;
 }  // namespace
 
 void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
@@ -168,6 +150,7 @@ class Fetch::Impl {
   asio::awaitable<Outcome> exchange_once(std::size_t i);
   void update_excluded();
   int pick();
+  asio::awaitable<int> pick_queued();
   bool another_instance_left();
   upstreams::Attempt attempt_facts(Outcome o, int attempt);
   void note_success(std::size_t i);
@@ -204,7 +187,8 @@ class Fetch::Impl {
   Downstream* interim_to_ = nullptr;  // where 1xx responses go, if anywhere
   upstreams::InterimSink interim_sink_;
   std::unique_ptr<upstreams::Connection> conn_;
-  std::optional<ActiveGuard> active_;
+  std::optional<upstreams::Slot> active_;  // the attempt's in-flight slot
+  bool blocked_ = false;  // the last pick found every instance it may use full (max_conns)
   Clock::time_point sent_at_{};
 };
 
@@ -215,15 +199,72 @@ void Fetch::Impl::update_excluded() {
   group_.exclude_draining(excluded_);
 }
 
+// Picks an instance and takes a slot on it (active_). Instances at
+// max_conns are skipped; if they are all that is left, blocked_ is set and
+// the request may wait for a slot (pick_queued).
 int Fetch::Impl::pick() {
   update_excluded();
+  const auto now = Clock::now();
+  const std::size_t n = group_.size();
+  const int max_conns = group_.config().max_conns;
+  Ints active(n), weights(n);
+  bool allowed = false;
+  for (std::size_t k = 0; k < n; ++k) {
+    active[k] = group_.instance(k).in_flight.load(std::memory_order_relaxed);
+    allowed = allowed || !excluded_[k];
+    if (upstreams::full(active[k], max_conns)) excluded_[k] = 1;
+  }
+  const bool ramping = upstreams::slow_start_weights(group_, now, weights);
   std::uint64_t hash = group_.config().balance == upstreams::Balance::hash ? fnv1a(req_.target) : 0;
-  int i = pool_.balancer().pick(excluded_, pool_.active(), hash);
-  if (i >= 0 && panic_ && !panic_counted_) {
+  int i = -1;
+  for (std::size_t k = 0; k < n && i < 0; ++k) {
+    i = pool_.balancer().pick(excluded_, active, hash, ramping ? std::span<const int>(weights) : std::span<const int>{});
+    if (i < 0) break;
+    auto idx = static_cast<std::size_t>(i);
+    if (!upstreams::try_take_slot(group_.instance(idx).in_flight, max_conns)) {
+      excluded_[idx] = 1;  // filled up on another worker since the look
+      i = -1;
+    }
+  }
+  blocked_ = i < 0 && allowed;
+  if (i < 0) return i;
+  active_.emplace(group_, static_cast<std::size_t>(i));
+  if (panic_ && !panic_counted_) {
     panic_counted_ = true;
     stats_.panic_requests.inc();
   }
   return i;
+}
+
+// Every instance the request may use is at max_conns: it waits in the
+// group's queue (slots.hpp) until a slot frees, for queue_timeout at most.
+// -1 with info_.queue saying why when it gets none.
+asio::awaitable<int> Fetch::Impl::pick_queued() {
+  const auto& config = group_.config();
+  auto& queue = group_.queue();
+  auto waiter = queue.enter(co_await asio::this_coro::executor, config.max_queue);
+  if (!waiter) {
+    info_.queue = "full";
+    co_return -1;
+  }
+  const auto deadline = Clock::now() + config.queue_timeout;
+  for (;;) {
+    queue.rejoin(waiter);  // in line before looking: a slot freed from now on wakes it
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    int i = pick();
+    auto now = Clock::now();
+    if (i >= 0 || !blocked_ || now >= deadline) {
+      queue.leave(waiter);
+      if (i < 0 && blocked_) {
+        queue.timeouts.fetch_add(1, std::memory_order_relaxed);
+        info_.queue = "timeout";
+      }
+      co_return i;
+    }
+    waiter->timer.expires_at(std::min(deadline, now + upstreams::kQueueRecheck));
+    auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!ec) queue.rechecks.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 bool Fetch::Impl::another_instance_left() {
@@ -380,7 +421,9 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
   Outcome last = Outcome::connect_failed;
   bool attempted = false;
   for (int attempt = 0;; ++attempt) {
+    active_.reset();  // the last attempt's slot, before looking for one
     int i = pick();
+    if (i < 0 && blocked_) i = co_await pick_queued();
     if (i < 0) break;
     auto idx = static_cast<std::size_t>(i);
     tried_[idx] = 1;
@@ -389,8 +432,6 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
     ++info_.tries;
     if (attempt > 0) stats_.retries.inc();
 
-    active_.reset();
-    active_.emplace(pool_.active(), idx, group_.instance(idx).in_flight);
     auto o = co_await exchange_once(idx);
     if (outer_.client_gone_) co_return o;
     if (o == Outcome::ok) {
@@ -407,7 +448,7 @@ asio::awaitable<Outcome> Fetch::Impl::start() {
     conn_.reset();  // drop this answer (and its connection): another instance is asked
   }
   active_.reset();
-  outer_.failure_status_ = attempted ? upstreams::status_for(last) : 503;
+  outer_.failure_status_ = attempted && info_.queue.empty() ? upstreams::status_for(last) : 503;
   co_return attempted ? last : Outcome::connect_failed;
 }
 
@@ -476,7 +517,8 @@ asio::awaitable<void> respond_failure(Downstream& down, const RouteConfig& route
     co_return;
   }
   std::string body = std::to_string(status) + " " + std::string(http::reason_phrase(status)) + ": ";
-  body += status == 503 ? "no healthy upstream instance\n"
+  body += !info.queue.empty() ? "upstream queue " + std::string(info.queue) + "\n"
+          : status == 503     ? "no healthy upstream instance\n"
           : status == 504 ? "upstream timed out\n"
                           : "upstream " + std::string(what) + "\n";
   co_await respond(down, status, body);
@@ -555,7 +597,11 @@ asio::awaitable<void> serve(Downstream& down, const RouteConfig& route, WorkerSt
     co_await fetch.finish();
     state.upstream_stats[route.upstream_index]->errors.inc();
     int status = fetch.failure_status();
-    co_await respond_failure(down, route, status, status == 503 ? "no healthy instance" : upstreams::to_string(o));
+    // Named first: GCC 12 mishandles temporaries of a ?: inside co_await.
+    std::string what = status == 503 ? "no healthy instance" : std::string(upstreams::to_string(o));
+    if (const auto& queue = down.info().queue; !queue.empty())
+      what = "queue " + std::string(queue) + " (every instance at max_conns)";
+    co_await respond_failure(down, route, status, what);
     co_return;
   }
   if (options.on_response) options.on_response(fetch.response());

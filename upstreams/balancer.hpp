@@ -1,5 +1,6 @@
 // Choosing an instance of an upstream group: round robin, smooth weighted
-// round robin (nginx's algorithm), least connections and consistent hashing.
+// round robin (nginx's algorithm), least connections, power of two choices
+// (Envoy's least_request) and consistent hashing.
 //
 // Pure logic. One Balancer per worker per group, used only by that worker's
 // thread: the hot path shares nothing, and per-worker round robin still
@@ -28,23 +29,31 @@ class Balancer {
   Balancer(Balance kind, std::vector<int> weights, std::size_t first = 0);
 
   // Index of the instance to try, skipping those with excluded[i] set
-  // (unhealthy, or already tried for this request); -1 if none is left.
-  // `active` (in-flight requests per instance) is used by least_conn;
-  // `hash` (of the request URI) by hash.
-  int pick(std::span<const std::uint8_t> excluded, std::span<const int> active = {}, std::uint64_t hash = 0);
+  // (unhealthy, already tried for this request, or full); -1 if none is
+  // left. `active` (in-flight requests per instance, over all workers) is
+  // used by least_conn and p2c; `hash` (of the request URI) by hash.
+  // `weights`: the effective weights while some instance ramps up
+  // (slow_start.hpp), all on one scale; empty: the configured ones. With
+  // them round robin becomes weighted; hash ignores them.
+  int pick(std::span<const std::uint8_t> excluded, std::span<const int> active = {}, std::uint64_t hash = 0,
+           std::span<const int> weights = {});
 
   std::size_t size() const noexcept { return weights_.size(); }
 
  private:
   int pick_round_robin(std::span<const std::uint8_t> excluded);
-  int pick_weighted(std::span<const std::uint8_t> excluded);
-  int pick_least_conn(std::span<const std::uint8_t> excluded, std::span<const int> active);
+  int pick_weighted(std::span<const std::uint8_t> excluded, std::span<const int> weights);
+  int pick_least_conn(std::span<const std::uint8_t> excluded, std::span<const int> active,
+                      std::span<const int> weights);
+  int pick_p2c(std::span<const std::uint8_t> excluded, std::span<const int> active, std::span<const int> weights);
   int pick_hash(std::span<const std::uint8_t> excluded, std::uint64_t hash);
+  std::uint64_t next_random() noexcept;
 
   Balance kind_;
   std::vector<int> weights_;
   std::vector<int> current_;  // smooth weighted: current weights
   std::size_t next_;          // round robin position
+  std::uint64_t random_;      // p2c: splitmix64 state, seeded per worker
   // Consistent hash ring: (point, instance), sorted by point.
   std::vector<std::pair<std::uint64_t, int>> ring_;
 };

@@ -12,7 +12,8 @@
 
 namespace gateway::upstreams {
 
-enum class Balance { round_robin, weighted, least_conn, hash };
+// p2c: power of two choices (Envoy's least_request).
+enum class Balance { round_robin, weighted, least_conn, hash, p2c };
 
 // Where an instance of a group comes from (H2: membership.hpp merges them).
 enum class Source { file, resolve, api };
@@ -62,6 +63,17 @@ struct GroupConfig {
   // H2: re-resolve instance host names this often (their A/AAAA records
   // become the instances); zero: resolved once, at load.
   Duration resolve{0};
+  // Balancing of unequal instances (issue 12):
+  // - slow_start: an instance that joins or comes back gets a weight that
+  //   ramps from 10% to its own over this long (0: off); slow_start.hpp;
+  // - max_conns: requests in flight per instance, over all workers (0:
+  //   unlimited); past it requests wait in the group's queue (slots.hpp),
+  //   at most max_queue of them (over all workers; 0: none wait, a full
+  //   group answers 503 at once), each at most queue_timeout (then 503).
+  Duration slow_start{0};
+  int max_conns = 0;
+  int max_queue = 100;
+  Duration queue_timeout{5'000};
 };
 
 }  // namespace gateway::upstreams

@@ -10,6 +10,7 @@
 #include "upstreams/availability.hpp"
 #include "upstreams/client.hpp"
 #include "upstreams/membership.hpp"
+#include "upstreams/slow_start.hpp"
 
 namespace gateway::upstreams {
 
@@ -55,6 +56,7 @@ constexpr auto kIdleMax = std::chrono::seconds(30);
 }  // namespace
 
 Group::Group(const GroupConfig& config, const Group* previous) : config_(config) {
+  const auto created = Clock::now();
   for (const auto& ic : config_.instances) {
     // A name of a `resolve:` group is not an instance: membership.hpp
     // replaces it with its addresses (looked up with c-ares, not here).
@@ -72,6 +74,7 @@ Group::Group(const GroupConfig& config, const Group* previous) : config_(config)
     st->address = ic.address;
     st->weight.store(ic.weight);
     st->endpoints = std::move(endpoints);
+    st->usable_since.store(joined_at(previous, ic.address, created));
     if (old >= 0) {
       // Same address, other endpoints (a name that resolves elsewhere now).
       const auto& o = *previous->instances_[old];
@@ -113,6 +116,7 @@ void Group::report_failure(std::size_t i, Clock::time_point now) noexcept {
   int fails = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
   if (fails >= config_.max_fails) {
     s.down_until.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);
+    s.usable_since.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);  // slow start from there
     s.fails.store(0, std::memory_order_relaxed);
     s.ejections_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -122,7 +126,11 @@ void Group::report_success(std::size_t i) noexcept {
   auto& s = *instances_[i];
   // Read first: the common case writes nothing and keeps the line shared.
   if (s.fails.load(std::memory_order_relaxed) != 0) s.fails.store(0, std::memory_order_relaxed);
-  if (s.down_until.load(std::memory_order_relaxed) != 0) s.down_until.store(0, std::memory_order_relaxed);
+  if (auto until = s.down_until.load(std::memory_order_relaxed); until != 0) {
+    s.down_until.store(0, std::memory_order_relaxed);
+    // Back before its fail_timeout ended (tried in panic): slow start now.
+    if (auto now = ticks(Clock::now()); until > now) s.usable_since.store(now, std::memory_order_relaxed);
+  }
 }
 
 bool Group::check(Clock::time_point now, std::span<std::uint8_t> out) {
@@ -164,6 +172,7 @@ bool Group::report_probe(std::size_t i, bool ok) noexcept {
   }
   if (!up && streak >= hc.passes) {
     s.probe_up.store(true);
+    s.usable_since.store(ticks(Clock::now()), std::memory_order_relaxed);  // slow start from now
     return true;
   }
   return false;
@@ -179,7 +188,6 @@ Pool::Pool(std::shared_ptr<Group> group, PoolStats* stats, std::size_t worker, P
                   return w;
                 }(),
                 worker),
-      active_(group_->size(), 0),
       idle_(group_->size()) {
   if (previous) take_over(*previous);
 }

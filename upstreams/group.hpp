@@ -19,6 +19,7 @@
 #include "upstreams/config.hpp"
 #include "base/deadline.hpp"
 #include "upstreams/balancer.hpp"
+#include "upstreams/slots.hpp"
 
 namespace gateway::upstreams {
 
@@ -39,11 +40,14 @@ struct InstanceState {
   std::atomic<int> probe_streak{0};  // >0: passes in a row, <0: failures in a row
   std::atomic<std::uint64_t> failures_total{0};
   std::atomic<std::uint64_t> ejections_total{0};
-  // H2: requests in flight on this instance, on every worker and every
-  // version of the group (a drain waits for zero), and the drain flag: a
-  // draining instance gets no new requests.
+  // Requests in flight to it over all workers and every version of the
+  // group (slots.hpp: taken at the pick, given back when the attempt ends;
+  // a drain waits for zero), the drain flag (H2: a draining instance gets no
+  // new requests), and when it last became usable (steady ns; slow_start.hpp
+  // ramps its weight from there; in the future while it is ejected).
   std::atomic<int> in_flight{0};
   std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> usable_since{0};
 };
 
 class Group {
@@ -87,6 +91,9 @@ class Group {
   // panic (over reloads).
   bool panic() const noexcept { return panic_.load(std::memory_order_relaxed); }
   std::uint64_t panic_entries() const noexcept { return panic_entries_.load(std::memory_order_relaxed); }
+  // Requests waiting for a slot (max_conns), over all workers.
+  SlotQueue& queue() noexcept { return queue_; }
+  const SlotQueue& queue() const noexcept { return queue_; }
 
  private:
   void note_panic(bool panic, std::size_t out);
@@ -95,6 +102,7 @@ class Group {
   std::vector<std::shared_ptr<InstanceState>> instances_;
   std::atomic<bool> panic_{false};
   std::atomic<std::uint64_t> panic_entries_{0};
+  SlotQueue queue_;
 };
 
 // Counters a pool keeps for /metrics (single writer: the worker).
@@ -121,7 +129,6 @@ class Pool {
 
   Group& group() noexcept { return *group_; }
   Balancer& balancer() noexcept { return balancer_; }
-  std::vector<int>& active() noexcept { return active_; }
   PoolStats& stats() noexcept { return *stats_; }
 
   // An idle keep-alive connection to instance i, most recently used first;
@@ -136,7 +143,6 @@ class Pool {
   std::shared_ptr<Group> group_;
   PoolStats* stats_;
   Balancer balancer_;
-  std::vector<int> active_;
   std::vector<std::vector<std::unique_ptr<Connection>>> idle_;
 };
 

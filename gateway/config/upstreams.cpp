@@ -21,6 +21,7 @@ constexpr std::pair<std::string_view, upstreams::Balance> kBalances[] = {
     {"weighted", upstreams::Balance::weighted},
     {"least_conn", upstreams::Balance::least_conn},
     {"hash", upstreams::Balance::hash},
+    {"p2c", upstreams::Balance::p2c},
 };
 
 // `instances: [ADDRESS, {address: ADDRESS, weight: N}, ...]`: at least one,
@@ -104,7 +105,8 @@ std::optional<int> read_percent(Diagnostics& diag, const Field& field) {
 void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& upstream) {
   MapReader map(ctx.diag, field,
                 {"balance", "instances", "keepalive", "retries", "max_fails", "fails",
-                 "fail_timeout", "panic_threshold", "health", "tls", "resolve"});
+                 "fail_timeout", "panic_threshold", "health", "tls", "slow_start", "max_conns",
+                 "max_queue", "queue_timeout", "resolve"});
   if (!map.valid()) return;
   map.read_choice("balance", upstream.balance, Choices<upstreams::Balance>(kBalances));
   if (const Field* instances = map.require("instances")) read_instances(ctx, *instances, upstream);
@@ -119,6 +121,10 @@ void read_upstream(Context& ctx, const Field& field, upstreams::GroupConfig& ups
   }
   map.read_duration("fail_timeout", upstream.fail_timeout);
   map.read("panic_threshold", upstream.panic_threshold, [&](const Field& f) { return read_percent(ctx.diag, f); });
+  map.read_duration("slow_start", upstream.slow_start);
+  map.read_int("max_conns", upstream.max_conns, 0, 1'000'000);
+  map.read_int("max_queue", upstream.max_queue, 0, 1'000'000);
+  map.read_duration("queue_timeout", upstream.queue_timeout, Duration{1});
   if (const Field* health = map.get("health")) {
     read_health(ctx, *health, upstream.health.emplace());
   }

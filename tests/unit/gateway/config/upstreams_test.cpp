@@ -106,7 +106,7 @@ routes: [{prefix: /, upstream: app}]
     balance: random
     instances: ["127.0.0.1:9001"]
 routes: [{prefix: /, upstream: app}]
-)", 3, 14, "unknown value \"random\" (expected one of: round_robin, weighted, least_conn, hash)"},
+)", 3, 14, "unknown value \"random\" (expected one of: round_robin, weighted, least_conn, hash, p2c)"},
 };
 
 constexpr ErrorCase kInstanceErrors[] = {
