@@ -14,10 +14,14 @@
 
 namespace gateway::cache {
 
-// A zone's shared tier (`redis:`): one Redis for a fleet of gateways.
+// A zone's shared tier (`redis:`): one Redis for a fleet of gateways, the
+// master that Sentinels name, or a Redis Cluster.
 struct RedisConfig {
   std::optional<Endpoint> address;        // host:port ...
-  std::string unix_socket;                // ... or a Unix socket path (absolute)
+  std::string unix_socket;                // ... or a Unix socket path (absolute) ...
+  std::vector<Endpoint> sentinels;        // ... or the master these Sentinels name (issue 12) ...
+  std::string master_name;                // ... as master_name (issue 12)
+  std::vector<Endpoint> cluster;          // ... or a Redis Cluster's seed nodes (issue 12)
   Duration timeout{50};                   // a request never waits on Redis longer
   Duration connect_timeout{200};
   Duration lock_timeout{2'000};           // fleet single flight: how long others wait for the filler

@@ -8,6 +8,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.hpp"
+#include "cache/redis_cluster.hpp"
+#include "cache/redis_routing.hpp"
 
 namespace gateway::cache {
 
@@ -45,9 +47,14 @@ std::string glob_escape(std::string_view s) {
   return out;
 }
 
+std::optional<Endpoint> RotatingAddresses::address() {
+  if (list_.empty()) return std::nullopt;
+  return list_[next_.load(std::memory_order_relaxed) % list_.size()];
+}
+
 // hiredis's event hooks on an Asio descriptor. hiredis owns the socket; the
 // descriptor only waits on it and lets go of it in cleanup.
-struct RedisClient::Watcher : std::enable_shared_from_this<Watcher> {
+struct RedisNode::Watcher : std::enable_shared_from_this<Watcher> {
   Watcher(asio::any_io_executor ex, redisAsyncContext* c, int fd) : sd(ex, fd), ac(c) {}
 
   asio::posix::stream_descriptor sd;
@@ -94,7 +101,7 @@ struct RedisClient::Watcher : std::enable_shared_from_this<Watcher> {
   }
 };
 
-struct RedisClient::Pending {
+struct RedisNode::Pending {
   explicit Pending(asio::any_io_executor ex) : timer(ex) {}
   asio::steady_timer timer;
   RedisReply reply;
@@ -104,19 +111,28 @@ struct RedisClient::Pending {
 
 std::shared_ptr<RedisClient> RedisClient::create(asio::any_io_executor ex, const RedisConfig& config,
                                                  std::string name, bool log_state,
-                                                 std::function<void(bool up)> on_state) {
-  auto c = std::shared_ptr<RedisClient>(new RedisClient(ex, config, std::move(name), log_state));
+                                                 std::function<void(bool up)> on_state,
+                                                 std::shared_ptr<RedisAddressSource> source) {
+  if (!config.cluster.empty())
+    return RedisCluster::create(std::move(ex), config, std::move(name), log_state, std::move(on_state));
+  return RedisNode::create(std::move(ex), config, std::move(name), log_state, std::move(on_state), std::move(source));
+}
+
+std::shared_ptr<RedisNode> RedisNode::create(asio::any_io_executor ex, const RedisConfig& config, std::string name,
+                                             bool log_state, std::function<void(bool up)> on_state,
+                                             std::shared_ptr<RedisAddressSource> source) {
+  auto c = std::shared_ptr<RedisNode>(new RedisNode(ex, config, std::move(name), log_state));
   c->on_state_ = std::move(on_state);
+  c->source_ = std::move(source);
   c->connect();
   return c;
 }
-
-RedisClient::RedisClient(asio::any_io_executor ex, const RedisConfig& config, std::string name, bool log_state)
+RedisNode::RedisNode(asio::any_io_executor ex, const RedisConfig& config, std::string name, bool log_state)
     : ex_(std::move(ex)), config_(config), name_(std::move(name)), log_state_(log_state), connect_timer_(ex_) {}
 
-RedisClient::~RedisClient() { close(); }
+RedisNode::~RedisNode() { close(); }
 
-void RedisClient::close() {
+void RedisNode::close() {
   closing_ = true;
   connect_timer_.cancel();
   if (ac_) {
@@ -126,7 +142,7 @@ void RedisClient::close() {
   }
 }
 
-void RedisClient::set_state(State s, std::string_view why) {
+void RedisNode::set_state(State s, std::string_view why) {
   if (s == state_) return;
   bool was_up = state_ == State::up;
   state_ = s;
@@ -143,12 +159,22 @@ void RedisClient::set_state(State s, std::string_view why) {
   }
 }
 
-void RedisClient::connect() {
+void RedisNode::connect() {
   if (closing_ || ac_) return;
-  const auto& a = config_.address;
-  ac_ = config_.unix_socket.empty() ? redisAsyncConnect(a ? a->host.c_str() : "127.0.0.1", a ? a->port : 6379)
-                                    : redisAsyncConnectUnix(config_.unix_socket.c_str());
+  std::optional<Endpoint> a = config_.address;
+  if (source_) {
+    source_generation_ = source_->generation();
+    a = source_->address();
+    if (!a) {  // not known yet (no Sentinel answered): try again later
+      schedule_reconnect();
+      return;
+    }
+  }
+  ac_ = config_.unix_socket.empty() || source_
+            ? redisAsyncConnect(a ? a->host.c_str() : "127.0.0.1", a ? a->port : 6379)
+            : redisAsyncConnectUnix(config_.unix_socket.c_str());
   if (!ac_ || ac_->err) {
+    if (source_) source_->connection_failed();
     if (ac_) redisAsyncFree(ac_);
     ac_ = nullptr;
     if (log_state_ && !ever_up_ && !warned_unreachable_) {
@@ -166,8 +192,8 @@ void RedisClient::connect() {
   ac_->ev.addWrite = &Watcher::add_write;
   ac_->ev.delWrite = &Watcher::del_write;
   ac_->ev.cleanup = &Watcher::cleanup;
-  redisAsyncSetConnectCallback(ac_, &RedisClient::on_connect_cb);
-  redisAsyncSetDisconnectCallback(ac_, &RedisClient::on_disconnect_cb);
+  redisAsyncSetConnectCallback(ac_, &RedisNode::on_connect_cb);
+  redisAsyncSetDisconnectCallback(ac_, &RedisNode::on_disconnect_cb);
   // hiredis reports the connection on the first writable event.
   Watcher::add_write(watcher_.get());
   set_state(State::connecting, "");
@@ -175,6 +201,7 @@ void RedisClient::connect() {
   connect_timer_.async_wait([self = weak_from_this()](boost::system::error_code ec) {
     auto c = self.lock();
     if (ec || !c || c->state_ != State::connecting || !c->ac_) return;
+    if (c->source_) c->source_->connection_failed();
     auto* ac = c->ac_;
     c->ac_ = nullptr;
     redisAsyncFree(ac);
@@ -187,15 +214,16 @@ void RedisClient::connect() {
   });
 }
 
-void RedisClient::on_connect_cb(const redisAsyncContext* ac, int status) {
-  static_cast<RedisClient*>(ac->data)->on_connected(status);
+void RedisNode::on_connect_cb(const redisAsyncContext* ac, int status) {
+  static_cast<RedisNode*>(ac->data)->on_connected(status);
 }
 
-void RedisClient::on_connected(int status) {
+void RedisNode::on_connected(int status) {
   connect_timer_.cancel();
   if (status != REDIS_OK) {
     // hiredis frees the context after this callback.
     ac_ = nullptr;
+    if (source_) source_->connection_failed();
     if (log_state_ && !ever_up_ && !warned_unreachable_) {
       warned_unreachable_ = true;
       log::warn(name_ + ": cannot connect; caching locally only until it is reachable");
@@ -209,23 +237,24 @@ void RedisClient::on_connected(int status) {
   if (!channel_.empty()) {
     const char* argv[] = {"SUBSCRIBE", channel_.c_str()};
     std::size_t lens[] = {9, channel_.size()};
-    redisAsyncCommandArgv(ac_, &RedisClient::on_message_cb, this, 2, argv, lens);
+    redisAsyncCommandArgv(ac_, &RedisNode::on_message_cb, this, 2, argv, lens);
   }
 }
 
-void RedisClient::on_disconnect_cb(const redisAsyncContext* ac, int status) {
+void RedisNode::on_disconnect_cb(const redisAsyncContext* ac, int status) {
   (void)status;
-  static_cast<RedisClient*>(ac->data)->on_disconnected();
+  static_cast<RedisNode*>(ac->data)->on_disconnected();
 }
 
-void RedisClient::on_disconnected() {
+void RedisNode::on_disconnected() {
   ac_ = nullptr;  // hiredis frees it after this callback
   if (closing_) return;
+  if (source_) source_->connection_failed();
   set_state(State::down, "connection lost");
   schedule_reconnect();
 }
 
-void RedisClient::schedule_reconnect() {
+void RedisNode::schedule_reconnect() {
   if (closing_) return;
   state_ = State::down;
   retry_at_ = std::chrono::steady_clock::now() + backoff_;
@@ -239,11 +268,11 @@ void RedisClient::schedule_reconnect() {
   }
 }
 
-void RedisClient::ensure_connected() {
+void RedisNode::ensure_connected() {
   if (state_ == State::down && !ac_ && std::chrono::steady_clock::now() >= retry_at_) connect();
 }
 
-bool RedisClient::dispatch(std::vector<std::string_view> args, void (*fn)(redisAsyncContext*, void*, void*),
+bool RedisNode::dispatch(std::vector<std::string_view> args, void (*fn)(redisAsyncContext*, void*, void*),
                            void* privdata) {
   if (!ac_ || state_ == State::down) return false;
   std::vector<const char*> argv;
@@ -255,7 +284,7 @@ bool RedisClient::dispatch(std::vector<std::string_view> args, void (*fn)(redisA
   return redisAsyncCommandArgv(ac_, fn, privdata, static_cast<int>(args.size()), argv.data(), lens.data()) == REDIS_OK;
 }
 
-void RedisClient::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
+void RedisNode::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
   auto* holder = static_cast<std::shared_ptr<Pending>*>(privdata);
   auto p = std::move(*holder);
   delete holder;
@@ -265,13 +294,33 @@ void RedisClient::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
   p->timer.cancel();
 }
 
-asio::awaitable<RedisReply> RedisClient::command(std::vector<std::string_view> args) {
+void RedisNode::follow_source() {
+  if (!source_ || closing_ || source_->generation() == source_generation_) return;
+  drop("the master changed");
+  // To the new one at once, not after the backoff of the old one's failures.
+  backoff_ = std::chrono::milliseconds(100);
+  retry_at_ = {};
+  connect_timer_.cancel();
+  connect();
+}
+
+void RedisNode::drop(std::string_view why) {
+  if (!ac_) return;
+  auto* ac = ac_;
+  ac_ = nullptr;
+  set_state(State::down, why);
+  redisAsyncFree(ac);
+  schedule_reconnect();
+}
+
+asio::awaitable<RedisReply> RedisNode::command(std::vector<std::string_view> args) {
+  follow_source();
   ensure_connected();
   if (state_ == State::down) co_return RedisReply::failure("redis down");
   auto p = std::make_shared<Pending>(ex_);
   p->timer.expires_after(config_.timeout);
   auto* holder = new std::shared_ptr<Pending>(p);
-  if (!dispatch(std::move(args), &RedisClient::on_reply_cb, holder)) {
+  if (!dispatch(std::move(args), &RedisNode::on_reply_cb, holder)) {
     delete holder;
     co_return RedisReply::failure("redis down");
   }
@@ -279,37 +328,37 @@ asio::awaitable<RedisReply> RedisClient::command(std::vector<std::string_view> a
   if (!p->done) {
     // Too slow: drop the connection rather than queue more behind it.
     p->abandoned = true;
-    if (ac_) {
-      auto* ac = ac_;
-      ac_ = nullptr;
-      set_state(State::down, "timed out");
-      redisAsyncFree(ac);
-      schedule_reconnect();
-    }
+    drop("timed out");
     co_return RedisReply::failure("redis timed out");
+  }
+  if (source_ && route_reply(p->reply).kind == ReplyRoute::Kind::stale) {
+    // READONLY: this server is a replica now. Ask where the master went.
+    source_->connection_failed();
+    drop("no longer the master");
   }
   co_return std::move(p->reply);
 }
 
-void RedisClient::send(std::vector<std::string_view> args) {
+void RedisNode::send(std::vector<std::string_view> args) {
+  follow_source();
   ensure_connected();
   dispatch(std::move(args), nullptr, nullptr);
 }
 
-void RedisClient::subscribe(std::string channel, std::function<void(std::string_view)> on_message) {
+void RedisNode::subscribe(std::string channel, std::function<void(std::string_view)> on_message) {
   channel_ = std::move(channel);
   on_message_ = std::move(on_message);
   if (state_ == State::up && ac_) {
     const char* argv[] = {"SUBSCRIBE", channel_.c_str()};
     std::size_t lens[] = {9, channel_.size()};
-    redisAsyncCommandArgv(ac_, &RedisClient::on_message_cb, this, 2, argv, lens);
+    redisAsyncCommandArgv(ac_, &RedisNode::on_message_cb, this, 2, argv, lens);
   } else if (state_ == State::down && !ac_) {
     schedule_reconnect();
   }
 }
 
-void RedisClient::on_message_cb(redisAsyncContext*, void* reply, void* privdata) {
-  auto* self = static_cast<RedisClient*>(privdata);
+void RedisNode::on_message_cb(redisAsyncContext*, void* reply, void* privdata) {
+  auto* self = static_cast<RedisNode*>(privdata);
   auto* r = static_cast<redisReply*>(reply);
   // ["message", channel, payload]; the subscribe confirmation is skipped.
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;

@@ -9,10 +9,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <utility>
 
+#include "cache/redis_routing.hpp"
 #include "cache/store.hpp"
 #include "base/log.hpp"
 
@@ -151,53 +153,116 @@ void FleetLock::release() {
 // ---------------------------------------------------------------- SharedTier
 
 SharedTier::SharedTier(const RedisConfig& config, std::string zone_name, Store& store)
-    : config_(config),
-      zone_(std::move(zone_name)),
-      store_(store),
-      instance_(random_instance()),
-      channel_(config.key_prefix + "events"),
-      clients_(kMaxWorkers) {}
+    : zone_(std::move(zone_name)), store_(store), instance_(random_instance()), clients_(kMaxWorkers) {
+  reconfigure(config);
+}
 
 SharedTier::~SharedTier() = default;
 
+namespace {
+bool same_endpoints(const std::vector<Endpoint>& a, const std::vector<Endpoint>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const Endpoint& x, const Endpoint& y) { return x.host == y.host && x.port == y.port; });
+}
+
+bool same_settings(const RedisConfig& a, const RedisConfig& b) {
+  auto addr = [](const RedisConfig& c) { return c.address ? c.address->host + ":" + std::to_string(c.address->port) : ""; };
+  return addr(a) == addr(b) && a.unix_socket == b.unix_socket && same_endpoints(a.sentinels, b.sentinels) &&
+         a.master_name == b.master_name && same_endpoints(a.cluster, b.cluster) && a.timeout == b.timeout &&
+         a.connect_timeout == b.connect_timeout && a.lock_timeout == b.lock_timeout &&
+         a.max_entry_bytes == b.max_entry_bytes && a.key_prefix == b.key_prefix;
+}
+}  // namespace
+
+bool SharedTier::reconfigure(const RedisConfig& next) {
+  std::lock_guard lock(settings_mu_);
+  if (settings_ && same_settings(settings_->config, next)) return false;
+  auto s = std::make_shared<Settings>();
+  s->config = next;
+  if (!next.sentinels.empty()) s->sentinels = std::make_shared<SentinelSource>(next, "redis (zone " + zone_ + ")");
+  s->generation = settings_ ? settings_->generation + 1 : 1;
+  settings_ = std::move(s);
+  return true;
+}
+
+std::shared_ptr<const SharedTier::Settings> SharedTier::settings() const {
+  std::lock_guard lock(settings_mu_);
+  return settings_;
+}
+
+RedisConfig SharedTier::config() const { return settings()->config; }
+
 void SharedTier::start(asio::any_io_executor ex) {
-  if (subscriber_) return;
-  subscriber_ = RedisClient::create(ex, config_, "redis (zone " + zone_ + ")", true,
-                                    [this](bool up) { on_connection(true, up); });
-  subscriber_->subscribe(channel_, [this](std::string_view msg) { on_message(msg); });
+  auto s = settings();
+  if (subscriber_ && subscriber_settings_ == s) return;
+  if (subscriber_) {
+    // New settings (a reload): the old subscriber goes, and its Sentinel watch.
+    subscriber_->close();
+    retired_subscribers_.push_back(std::move(subscriber_));
+    if (subscriber_settings_->sentinels) subscriber_settings_->sentinels->stop();
+    on_connection(true, false);
+  }
+  subscriber_settings_ = s;
+  if (s->sentinels) s->sentinels->start(ex, [this] {
+    if (subscriber_) subscriber_->follow_source();
+  });
+  subscriber_ = RedisClient::create(ex, s->config, "redis (zone " + zone_ + ")", true,
+                                    [this](bool up) { on_connection(true, up); }, s->sentinels);
+  subscriber_->subscribe(s->config.key_prefix + "events", [this](std::string_view msg) { on_message(msg); });
 }
 
 void SharedTier::release_client(std::size_t w) {
-  if (w < clients_.size()) clients_[w].reset();
+  if (w < clients_.size()) clients_[w] = WorkerClient{};
 }
 
 void SharedTier::release_subscriber() {
+  if (subscriber_settings_ && subscriber_settings_->sentinels) subscriber_settings_->sentinels->stop();
   subscriber_.reset();
+  retired_subscribers_.clear();
   on_connection(true, false);  // nothing will announce fills any more
 }
 
-bool SharedTier::up() const { return subscriber_ && subscriber_->up(); }
+bool SharedTier::up() const {
+  std::lock_guard lock(waiters_mu_);
+  return subscriber_up_;
+}
 
 RedisClient& SharedTier::client(std::size_t w, asio::any_io_executor ex) {
   auto& c = clients_.at(w);
-  if (!c) {
-    c = RedisClient::create(std::move(ex), config_, "redis (zone " + zone_ + ")", false,
-                            [this](bool up) { on_connection(false, up); });
+  auto s = settings();
+  if (!c.client || c.generation != s->generation) {
+    if (c.client) {
+      c.client->close();
+      c.retired.push_back(std::move(c.client));
+    }
+    c.client = RedisClient::create(std::move(ex), s->config, "redis (zone " + zone_ + ")", false,
+                                   [this](bool up) { on_connection(false, up); }, s->sentinels);
+    c.generation = s->generation;
   }
-  return *c;
+  return *c.client;
 }
 
-std::string SharedTier::entry_key(std::string_view key, std::string_view vary_key) const {
-  std::string k = config_.key_prefix + "e:";
-  k.append(key).push_back('\x1e');
+std::string_view SharedTier::tag_glob(const RedisClient& c) { return c.config().cluster.empty() ? "" : "{*}"; }
+
+std::string SharedTier::key_of(const RedisClient& c, std::string_view kind, std::string_view key) {
+  std::string k = c.config().key_prefix;
+  k.append(kind);
+  if (!c.config().cluster.empty()) k += entry_hash_tag(key);
+  k.append(key);
+  return k;
+}
+
+std::string SharedTier::entry_key(const RedisClient& c, std::string_view key, std::string_view vary_key) {
+  std::string k = key_of(c, "e:", key);
+  k.push_back('\x1e');
   k.append(vary_key);
   return k;
 }
 
 asio::awaitable<std::optional<SharedTier::Found>> SharedTier::lookup(RedisClient& c, const std::string& key,
                                                                      const http::Request& req) {
-  std::string vkey = config_.key_prefix + "v:" + key;
-  std::string ekey = entry_key(key, "");
+  std::string vkey = key_of(c, "v:", key);
+  std::string ekey = entry_key(c, key, "");
   // One round trip for the common case, a response without Vary.
   auto r = co_await c.command(args("MGET", vkey, ekey));
   if (!r.ok() || r.type != RedisReply::Type::array || r.elements.size() != 2) {
@@ -212,7 +277,7 @@ asio::awaitable<std::optional<SharedTier::Found>> SharedTier::lookup(RedisClient
   }
   if (!r.elements[0].str.empty()) {
     VarySpec spec{split_fields(r.elements[0].str), false};
-    second = co_await c.command(args("GET", entry_key(key, vary_key(spec, req))));
+    second = co_await c.command(args("GET", entry_key(c, key, vary_key(spec, req))));
     if (!second.ok()) {
       stats_.errors.fetch_add(1, std::memory_order_relaxed);
       co_return std::nullopt;
@@ -230,19 +295,20 @@ asio::awaitable<std::optional<SharedTier::Found>> SharedTier::lookup(RedisClient
 }
 
 void SharedTier::fill(RedisClient& c, const EntryMeta& meta, std::string_view body, long long ttl_ms) {
-  if (ttl_ms > 0 && body.size() <= config_.max_entry_bytes) {
-    std::string ekey = entry_key(meta.key, meta.vary_key);
+  const std::string& prefix = c.config().key_prefix;
+  if (ttl_ms > 0 && body.size() <= c.config().max_entry_bytes) {
+    std::string ekey = entry_key(c, meta.key, meta.vary_key);
     std::string value = encode_shared_entry(meta, body);
     std::string px = std::to_string(ttl_ms);
     c.send({"SET", ekey, value, "PX", px});
     // The Vary spec serves every variant of the key: it lives as long as the
     // longest-lived one (KEEPTTL, then only ever extended).
-    std::string vkey = config_.key_prefix + "v:" + meta.key;
+    std::string vkey = key_of(c, "v:", meta.key);
     c.send({"SET", vkey, join_fields(meta.vary_fields), "KEEPTTL"});
     c.send({"PEXPIRE", vkey, px, "NX"});
     c.send({"PEXPIRE", vkey, px, "GT"});
     for (const auto& t : meta.tags) {
-      std::string tkey = config_.key_prefix + "t:" + t;
+      std::string tkey = prefix + "t:" + t;
       c.send({"SADD", tkey, ekey});
       // A tag's set lives as long as its longest-lived entry.
       c.send({"PEXPIRE", tkey, px, "NX"});
@@ -250,13 +316,13 @@ void SharedTier::fill(RedisClient& c, const EntryMeta& meta, std::string_view bo
     }
     stats_.fills.fetch_add(1, std::memory_order_relaxed);
   }
-  c.send({"PUBLISH", channel_, message({"filled", instance_, meta.key})});
+  c.send({"PUBLISH", prefix + "events", message({"filled", instance_, meta.key})});
   unlock(c, meta.key);
 }
 
 asio::awaitable<FleetLock> SharedTier::lock(RedisClient& c, const std::string& key) {
-  auto px = std::to_string(std::max<long long>(1, 2 * config_.lock_timeout.count()));
-  auto r = co_await c.command(args("SET", config_.key_prefix + "l:" + key, instance_, "NX", "PX", px));
+  auto px = std::to_string(std::max<long long>(1, 2 * c.config().lock_timeout.count()));
+  auto r = co_await c.command(args("SET", key_of(c, "l:", key), instance_, "NX", "PX", px));
   if (!r.ok()) {
     stats_.errors.fetch_add(1, std::memory_order_relaxed);
     co_return FleetLock(*this, c, key);  // no Redis, no fleet: fetch
@@ -266,7 +332,7 @@ asio::awaitable<FleetLock> SharedTier::lock(RedisClient& c, const std::string& k
 }
 
 void SharedTier::unlock(RedisClient& c, const std::string& key) {
-  c.send({"EVAL", kUnlockScript, "1", config_.key_prefix + "l:" + key, instance_});
+  c.send({"EVAL", kUnlockScript, "1", key_of(c, "l:", key), instance_});
 }
 
 asio::awaitable<bool> SharedTier::wait_filled(const std::string& key, std::chrono::milliseconds timeout) {
@@ -343,21 +409,25 @@ void SharedTier::on_message(std::string_view msg) {
 
 asio::awaitable<std::size_t> SharedTier::delete_matching(RedisClient& c, std::string pattern) {
   std::size_t deleted = 0;
-  std::string cursor = "0";
-  do {
-    auto r = co_await c.command(args("SCAN", cursor, "MATCH", pattern, "COUNT", "1000"));
-    if (!r.ok() || r.type != RedisReply::Type::array || r.elements.size() != 2) {
-      stats_.errors.fetch_add(1, std::memory_order_relaxed);
-      co_return deleted;
-    }
-    cursor = r.elements[0].str;
-    std::vector<std::string_view> del = {"UNLINK"};
-    for (const auto& k : r.elements[1].elements) del.push_back(k.str);
-    if (del.size() > 1) {
-      auto d = co_await c.command(del);
-      if (d.type == RedisReply::Type::integer) deleted += static_cast<std::size_t>(d.integer);
-    }
-  } while (cursor != "0");
+  // SCAN sees one server's keys: each master of a cluster in turn.
+  std::size_t servers = co_await c.servers();
+  for (std::size_t i = 0; i < servers; ++i) {
+    std::string cursor = "0";
+    do {
+      auto r = co_await c.command_on(i, args("SCAN", cursor, "MATCH", pattern, "COUNT", "1000"));
+      if (!r.ok() || r.type != RedisReply::Type::array || r.elements.size() != 2) {
+        stats_.errors.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      cursor = r.elements[0].str;
+      std::vector<std::string_view> del = {"UNLINK"};
+      for (const auto& k : r.elements[1].elements) del.push_back(k.str);
+      if (del.size() > 1) {
+        auto d = co_await c.command(del);
+        if (d.type == RedisReply::Type::integer) deleted += static_cast<std::size_t>(d.integer);
+      }
+    } while (cursor != "0");
+  }
   co_return deleted;
 }
 
@@ -366,27 +436,30 @@ asio::awaitable<std::size_t> SharedTier::purge_target(RedisClient& c, std::strin
   // The URL's entries: its key exactly (then \x1e and the Vary key), or
   // followed by extra key parts (\x1f).
   std::string base = "GET\x1f" + (host.empty() ? std::string("*") : glob_escape(host)) + "\x1f" + glob_escape(target);
-  std::size_t n = co_await delete_matching(c, config_.key_prefix + "e:" + base + "\x1e*");
-  n += co_await delete_matching(c, config_.key_prefix + "e:" + base + "\x1f*");
-  co_await delete_matching(c, config_.key_prefix + "v:" + base);
-  co_await delete_matching(c, config_.key_prefix + "v:" + base + "\x1f*");
+  std::string e = c.config().key_prefix + "e:" + std::string(tag_glob(c)) + base;
+  std::string v = c.config().key_prefix + "v:" + std::string(tag_glob(c)) + base;
+  std::size_t n = co_await delete_matching(c, e + "\x1e*");
+  n += co_await delete_matching(c, e + "\x1f*");
+  co_await delete_matching(c, v);
+  co_await delete_matching(c, v + "\x1f*");
   // Announced after Redis let go of them: no gateway refills from there.
-  c.send({"PUBLISH", channel_, message({"purge-target", instance_, host, target})});
+  c.send({"PUBLISH", c.config().key_prefix + "events", message({"purge-target", instance_, host, target})});
   co_return n;
 }
 
 asio::awaitable<std::size_t> SharedTier::purge_prefix(RedisClient& c, std::string host, std::string path) {
   stats_.purges_sent.fetch_add(1, std::memory_order_relaxed);
   std::string rest = "GET\x1f" + (host.empty() ? std::string("*") : glob_escape(host)) + "\x1f" + glob_escape(path) + "*";
-  std::size_t n = co_await delete_matching(c, config_.key_prefix + "e:" + rest);
-  co_await delete_matching(c, config_.key_prefix + "v:" + rest);
-  c.send({"PUBLISH", channel_, message({"purge-prefix", instance_, host, path})});
+  std::string tag(tag_glob(c));
+  std::size_t n = co_await delete_matching(c, c.config().key_prefix + "e:" + tag + rest);
+  co_await delete_matching(c, c.config().key_prefix + "v:" + tag + rest);
+  c.send({"PUBLISH", c.config().key_prefix + "events", message({"purge-prefix", instance_, host, path})});
   co_return n;
 }
 
 asio::awaitable<std::size_t> SharedTier::purge_tag(RedisClient& c, std::string tag) {
   stats_.purges_sent.fetch_add(1, std::memory_order_relaxed);
-  std::string tkey = config_.key_prefix + "t:" + tag;
+  std::string tkey = c.config().key_prefix + "t:" + tag;
   auto r = co_await c.command(args("SMEMBERS", tkey));
   std::size_t n = 0;
   if (r.type == RedisReply::Type::array) {
@@ -395,8 +468,18 @@ asio::awaitable<std::size_t> SharedTier::purge_tag(RedisClient& c, std::string t
     auto d = co_await c.command(del);
     if (d.type == RedisReply::Type::integer && d.integer > 0) n = static_cast<std::size_t>(d.integer - 1);
   }
-  c.send({"PUBLISH", channel_, message({"purge-tag", instance_, tag})});
+  c.send({"PUBLISH", c.config().key_prefix + "events", message({"purge-tag", instance_, tag})});
   co_return n;
+}
+
+void reload_shared_tier(SharedTier* tier, const ZoneConfig& next) {
+  if (!tier && !next.redis) return;
+  if (!tier || !next.redis) {
+    log::warn("cache " + next.name + ": adding or removing redis: takes effect at the next restart");
+    return;
+  }
+  if (tier->reconfigure(*next.redis))
+    log::info("cache " + next.name + ": new redis: settings; the shared tier reconnects with them");
 }
 
 }  // namespace gateway::cache

@@ -39,6 +39,7 @@
 
 #include "cache/entry.hpp"
 #include "cache/redis_client.hpp"
+#include "cache/redis_sentinel.hpp"
 
 namespace gateway::cache {
 
@@ -95,10 +96,16 @@ class SharedTier {
   SharedTier(const RedisConfig& config, std::string zone_name, Store& store);
   ~SharedTier();
 
-  const RedisConfig& config() const noexcept { return config_; }
+  // The current settings (a copy: a reload may change them meanwhile).
+  RedisConfig config() const;
+  // A reload's settings: workers' connections and the subscriber are made
+  // again with them, each the next time it is used (a worker's) or started
+  // (the subscriber, start()). False if they are the current ones.
+  bool reconfigure(const RedisConfig& next);
   SharedTierStats& stats() noexcept { return stats_; }
 
-  // Starts the subscriber on `ex` (once).
+  // Starts the subscriber on `ex`, and the Sentinel watch if any (once per
+  // settings: again after reconfigure()).
   void start(boost::asio::any_io_executor ex);
   // Closes and frees a worker's connection, or the subscriber, on the
   // thread that owns it (before its io_context goes).
@@ -141,20 +148,49 @@ class SharedTier {
   void on_message(std::string_view msg);
   // A connection of the zone went up or down (RedisClient::on_state).
   void on_connection(bool subscriber, bool up);
-  std::string entry_key(std::string_view key, std::string_view vary_key) const;
+  // Keys of the entry `key` under the client's prefix: e:, v:, l:. On a
+  // cluster they carry the entry's hash tag (one slot for all three).
+  static std::string entry_key(const RedisClient& c, std::string_view key, std::string_view vary_key);
+  static std::string key_of(const RedisClient& c, std::string_view kind, std::string_view key);
+  // The glob matching the entries' hash tag on a cluster; empty otherwise.
+  static std::string_view tag_glob(const RedisClient& c);
 
-  RedisConfig config_;
+  // A configuration and what goes with it: the Sentinel watch (if any), and
+  // a generation that reconfigure() moves on.
+  struct Settings {
+    RedisConfig config;
+    std::shared_ptr<SentinelSource> sentinels;
+    std::uint64_t generation = 0;
+  };
+  std::shared_ptr<const Settings> settings() const;
+  // A worker's connection, and the ones of earlier settings (closed, kept:
+  // a request may still hold them).
+  struct WorkerClient {
+    std::shared_ptr<RedisClient> client;
+    std::uint64_t generation = 0;
+    std::vector<std::shared_ptr<RedisClient>> retired;
+  };
+
+  mutable std::mutex settings_mu_;
+  std::shared_ptr<const Settings> settings_;  // guarded by settings_mu_
   std::string zone_;
   Store& store_;
   std::string instance_;
-  std::string channel_;
   SharedTierStats stats_;
-  std::vector<std::shared_ptr<RedisClient>> clients_;  // by worker; each touched by its worker only
+  std::vector<WorkerClient> clients_;  // by worker; each touched by its worker only
+  // On the subscriber's worker:
   std::shared_ptr<RedisClient> subscriber_;
-  std::mutex waiters_mu_;
+  std::shared_ptr<const Settings> subscriber_settings_;
+  std::vector<std::shared_ptr<RedisClient>> retired_subscribers_;
+  mutable std::mutex waiters_mu_;
   // Each waiter's wake-up: true when its key was filled, false when Redis was lost.
   std::unordered_multimap<std::string, std::function<void(bool filled)>> waiters_;
   bool subscriber_up_ = false;  // guarded by waiters_mu_
 };
+
+// A reload's `redis:` for a zone kept across it (gateway/runtime.cpp): new
+// settings reconnect the zone's tier (SharedTier::reconfigure, logged);
+// adding or removing the tier takes a restart (logged too).
+void reload_shared_tier(SharedTier* tier, const ZoneConfig& next);
 
 }  // namespace gateway::cache

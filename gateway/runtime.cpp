@@ -23,6 +23,7 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> conf
         if (z->config.path == zc.path) zone = z;
     if (zone && zone->needs_restart_for(zc))
       log::warn("cache " + zc.name + ": size, memory, policy and inactive changes take effect at the next restart");
+    if (zone) cache::reload_shared_tier(zone->tier.get(), zc);  // issue 12: redis: applies on reload
     if (!zone) zone = std::make_shared<cache::Zone>(zc);
     rt->zones.push_back(std::move(zone));
   }

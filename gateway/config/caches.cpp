@@ -78,6 +78,21 @@ std::optional<std::string> read_unix_socket(Context& ctx, const Field& field) {
   return path.string();
 }
 
+// Whether two zones' `redis:` name the same Redis: one address, one Unix
+// socket, the same Sentinel master, or clusters sharing a seed.
+bool same_redis(const cache::RedisConfig& a, const cache::RedisConfig& b) {
+  auto overlap = [](const std::vector<Endpoint>& x, const std::vector<Endpoint>& y) {
+    return std::any_of(x.begin(), x.end(), [&](const Endpoint& e) {
+      return std::any_of(y.begin(), y.end(), [&](const Endpoint& f) { return same_endpoint(e, f); });
+    });
+  };
+  if (a.address || b.address) return a.address && b.address && same_endpoint(*a.address, *b.address);
+  if (!a.unix_socket.empty() || !b.unix_socket.empty()) return a.unix_socket == b.unix_socket;
+  if (!a.sentinels.empty() || !b.sentinels.empty())
+    return a.master_name == b.master_name && overlap(a.sentinels, b.sentinels);
+  return overlap(a.cluster, b.cluster);
+}
+
 // Two zones on one Redis must keep their keys apart: with the same
 // key_prefix their entries, locks and purges would mix, and with one prefix
 // the start of the other a prefix purge of one would reach into the other.
@@ -85,15 +100,9 @@ void check_shared_redis(Context& ctx, const Field& field, const Zones& earlier,
                         const cache::ZoneConfig& zone) {
   const cache::RedisConfig& redis = *zone.redis;
   for (const auto& other : earlier) {
-    if (!other.redis) continue;
-    const cache::RedisConfig& theirs = *other.redis;
-    const bool same_server = redis.address && theirs.address
-                                 ? same_endpoint(*redis.address, *theirs.address)
-                                 : !redis.address && !theirs.address &&
-                                       redis.unix_socket == theirs.unix_socket;
-    if (!same_server) continue;
+    if (!other.redis || !same_redis(redis, *other.redis)) continue;
     std::string_view mine = redis.key_prefix;
-    std::string_view prefix = theirs.key_prefix;
+    std::string_view prefix = other.redis->key_prefix;
     std::string_view clash = mine == prefix               ? " is the key_prefix of zone "
                              : mine.starts_with(prefix) ? " starts with the key_prefix of zone "
                              : prefix.starts_with(mine) ? " is the start of the key_prefix of zone "
@@ -107,34 +116,75 @@ void check_shared_redis(Context& ctx, const Field& field, const Zones& earlier,
   }
 }
 
-// Where the Redis is: exactly one of address and unix. A cluster seed list is
-// known but not served yet: say so rather than "unknown key". Returns the
-// field it was read from, or null when it was not read.
+// A list of host:port (Sentinels, cluster seeds): at least one.
+bool read_endpoint_list(Context& ctx, const Field& field, std::vector<Endpoint>& out) {
+  if (!expect_type(ctx.diag, field, YAML::NodeType::Sequence)) return false;
+  auto items = sequence_items(field);
+  if (items.empty()) {
+    ctx.diag.error(field, "must list at least one host:port");
+    return false;
+  }
+  bool ok = true;
+  for (const auto& item : items) {
+    auto e = read_endpoint(ctx.diag, item, false);
+    if (e) out.push_back(std::move(*e));
+    ok = ok && e.has_value();
+  }
+  return ok;
+}
+
+// `sentinels` and its `master_name`.
+bool read_sentinels(Context& ctx, const MapReader& map, const Field& field, cache::RedisConfig& redis) {
+  const Field* master = map.get("master_name");
+  bool ok = read_endpoint_list(ctx, *map.get("sentinels"), redis.sentinels);
+  if (!master) {
+    ctx.diag.error(*map.key_mark("sentinels"), field.path + ": sentinels need master_name");
+    return false;
+  }
+  auto name = read_string(ctx.diag, *master);
+  if (name && name->empty()) ctx.diag.error(*master, "master_name must not be empty");
+  if (!name || name->empty()) return false;
+  redis.master_name = std::move(*name);
+  return ok;
+}
+
+// Where the Redis is: exactly one of address, unix, sentinels (with
+// master_name) and cluster (seed nodes). Returns the field it was read
+// from, or null when it was not read.
 const Field* read_redis_server(Context& ctx, const MapReader& map, const Field& field,
                                cache::RedisConfig& redis) {
-  const Field* address = map.get("address");
-  const Field* unix_path = map.get("unix");
-  if (map.get("cluster")) {
-    ctx.diag.error(*map.key_mark("cluster"),
-                   field.path + ": Redis Cluster is not supported yet; give one address");
+  std::vector<std::string_view> given;
+  for (std::string_view key : {"address", "unix", "sentinels", "cluster"})
+    if (map.get(key)) given.push_back(key);
+  if (map.get("master_name") && !map.get("sentinels")) {
+    ctx.diag.error(*map.key_mark("master_name"), field.path + ": master_name goes with sentinels");
+    return nullptr;
   }
-  if (address && unix_path) {
-    const YAML::Mark& a = *map.key_mark("address");
-    const YAML::Mark& u = *map.key_mark("unix");
-    const bool unix_later = std::pair(u.line, u.column) > std::pair(a.line, a.column);
-    ctx.diag.error(unix_later ? u : a, field.path + ": give address or unix, not both");
-  } else if (address) {
-    redis.address = read_endpoint(ctx.diag, *address, false);
-    if (redis.address) return address;
-  } else if (unix_path) {
-    if (auto path = read_unix_socket(ctx, *unix_path)) {
-      redis.unix_socket = std::move(*path);
-      return unix_path;
-    }
-  } else if (!map.get("cluster")) {
-    ctx.diag.error(field, "missing required key \"address\" or \"unix\"");
+  if (given.empty()) {
+    ctx.diag.error(field, "missing required key \"address\", \"unix\", \"sentinels\" or \"cluster\"");
+    return nullptr;
   }
-  return nullptr;
+  if (given.size() > 1) {
+    // Blamed: the one of the first two that comes later in the file.
+    const YAML::Mark& a = *map.key_mark(given[0]);
+    const YAML::Mark& b = *map.key_mark(given[1]);
+    const bool b_later = std::pair(b.line, b.column) > std::pair(a.line, a.column);
+    ctx.diag.error(b_later ? b : a, field.path + ": give " + std::string(given[0]) + " or " +
+                                        std::string(given[1]) + ", not both");
+    return nullptr;
+  }
+  const Field* where = map.get(given[0]);
+  if (given[0] == "address") {
+    redis.address = read_endpoint(ctx.diag, *where, false);
+    return redis.address ? where : nullptr;
+  }
+  if (given[0] == "unix") {
+    auto path = read_unix_socket(ctx, *where);
+    if (path) redis.unix_socket = std::move(*path);
+    return path ? where : nullptr;
+  }
+  if (given[0] == "sentinels") return read_sentinels(ctx, map, field, redis) ? where : nullptr;
+  return read_endpoint_list(ctx, *where, redis.cluster) ? where : nullptr;
 }
 
 // `key_prefix`, when given: without whitespace or control characters.
@@ -160,7 +210,8 @@ bool read_key_prefix(Context& ctx, const MapReader& map, cache::RedisConfig& red
   return true;
 }
 
-// `redis: HOST:PORT`, or `redis: {address | unix, timeout, connect_timeout,
+// `redis: HOST:PORT`, or `redis: {address | unix | sentinels + master_name |
+// cluster, timeout, connect_timeout,
 // lock_timeout, max_entry_bytes, key_prefix}`. zone.redis is set only when
 // where to connect was read; the zone is then checked against the earlier
 // zones sharing that Redis, blaming the key that makes the clash.
@@ -175,8 +226,8 @@ void read_cache_redis(Context& ctx, const Field& field, const Zones& earlier,
     return;
   }
   MapReader map(ctx.diag, field,
-                {"address", "unix", "cluster", "timeout", "connect_timeout", "lock_timeout",
-                 "max_entry_bytes", "key_prefix"});
+                {"address", "unix", "sentinels", "master_name", "cluster", "timeout", "connect_timeout",
+                 "lock_timeout", "max_entry_bytes", "key_prefix"});
   if (!map.valid()) return;
   const Field* blame = read_redis_server(ctx, map, field, redis);
   const bool server_read = blame != nullptr;

@@ -151,6 +151,9 @@ struct RedisValue {
 class RedisServer {
  public:
   explicit RedisServer(const TempDir& dir);
+  // With a configuration file (first argument, as --sentinel needs) and
+  // extra arguments (--cluster-enabled yes, --replicaof ...); harness_redis.hpp.
+  RedisServer(const TempDir& dir, std::string config_file, std::vector<std::string> extra_args);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -180,6 +183,8 @@ class RedisServer {
   std::uint16_t port_ = 0;
   int starts_ = 0;
   std::optional<Process> proc_;
+  std::string config_file_;              // harness_redis.hpp
+  std::vector<std::string> extra_args_;
 };
 
 // Runs `gateway --check -c path`: exit code and combined output.

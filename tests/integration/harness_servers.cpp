@@ -112,7 +112,11 @@ int connect_loopback(std::uint16_t port) {
   return fd;
 }
 
-RedisServer::RedisServer(const TempDir& dir) : dir_(dir.path()), bin_(find_redis_server()) {
+RedisServer::RedisServer(const TempDir& dir) : RedisServer(dir, "", {}) {}
+
+RedisServer::RedisServer(const TempDir& dir, std::string config_file, std::vector<std::string> extra_args)
+    : dir_(dir.path()), bin_(find_redis_server()), config_file_(std::move(config_file)),
+      extra_args_(std::move(extra_args)) {
   if (::access(bin_.c_str(), X_OK) != 0)
     throw std::runtime_error("redis-server not found at " + bin_ + " (scripts/setup.sh installs it for the tests)");
   // free_port() hands out a port nobody listens on; another process may
@@ -130,10 +134,12 @@ bool RedisServer::launch() {
   ++starts_;
   std::string base = dir_ + "/redis-" + std::to_string(port_) + "-" + std::to_string(starts_);
   proc_.reset();
-  proc_.emplace(std::vector<std::string>{bin_, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", dir_, "--daemonize", "no",
-                                         "--protected-mode", "no"},
-                base + ".out", base + ".err");
+  std::vector<std::string> argv{bin_};
+  if (!config_file_.empty()) argv.push_back(config_file_);
+  argv.insert(argv.end(), {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--dir", dir_, "--daemonize", "no", "--protected-mode", "no"});
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  proc_.emplace(std::move(argv), base + ".out", base + ".err");
   bool ok = eventually(
       [&] {
         if (!proc_->running()) return true;

@@ -141,15 +141,6 @@ upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
 )", 6, 7, "unknown key \"prefix\" in caches.main.redis"},
 
-    {"a Redis Cluster seed list", R"(caches:
-  main:
-    path: var/cache
-    redis:
-      cluster: ["10.0.0.1:6379", "10.0.0.2:6379"]
-upstreams: {app: {instances: ["127.0.0.1:9001"]}}
-routes: [{prefix: /, upstream: app}]
-)", 5, 7, "caches.main.redis: Redis Cluster is not supported yet; give one address"},
-
     {"both address and unix", R"(caches:
   main:
     path: var/cache
@@ -166,7 +157,7 @@ routes: [{prefix: /, upstream: app}]
     redis: {timeout: 10ms}
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
-)", 4, 12, "caches.main.redis: missing required key \"address\" or \"unix\""},
+)", 4, 12, "caches.main.redis: missing required key \"address\", \"unix\", \"sentinels\" or \"cluster\""},
 
     {"an empty redis", R"(caches:
   main:
