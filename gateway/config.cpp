@@ -64,7 +64,7 @@ constexpr Section kSections[] = {
     {"admin", false,
      [](Load& l, const Field& f) { config::read_admin(l.ctx, f, l.config.admin); }},
     {"access_log", false,
-     [](Load& l, const Field& f) { config::read_access_log(l.ctx, f, l.config.access_log); }},
+     [](Load& l, const Field& f) { config::read_access_log(l.ctx, f, l.config.access_log, l.config.access_log_format); }},
     {"limits", false,
      [](Load& l, const Field& f) { config::read_limits(l.ctx, f, l.config.limits); }},
     {"timeouts", false,

@@ -202,12 +202,17 @@ struct Http2Config {
   std::uint32_t control_rate = 10;
 };
 
+// How the access log writes a line (gateway/access_log_format.hpp).
+enum class AccessLogFormat { combined, json };
+
 struct Config {
   std::string file;  // absolute path of the file loaded
   std::vector<ListenConfig> listen;
   int workers = 0;  // 0: one per core
   AdminConfig admin;
   std::string access_log = "stdout";  // stdout | off | a file path
+  // Issue 12 (service): `access_log: {path, format: json|combined}`.
+  AccessLogFormat access_log_format = AccessLogFormat::combined;
   Limits limits;
   Timeouts timeouts;
   Http2Config http2;

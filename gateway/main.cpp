@@ -31,7 +31,8 @@ constexpr const char* kUsage =
     "\n"
     "signals: SIGHUP reloads the configuration (a bad file is rejected and the\n"
     "running one kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
-    "flight within timeouts.shutdown, and exit 0.\n";
+    "flight within timeouts.shutdown, and exit 0; SIGUSR1 reopens the access log\n"
+    "file (after logrotate renamed it).\n";
 
 }  // namespace
 
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
   if (check) {
     // As nginx -t: the file, and the access log it names, without starting
     // anything (no cache is opened or loaded).
-    if (!gateway::AccessLogSink::open(loaded.config->access_log, error)) {
+    if (!gateway::AccessLogSink::open(loaded.config->access_log, loaded.config->access_log_format, error)) {
       std::fprintf(stderr, "gateway: %s\n", error.c_str());
       return 1;
     }
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 

@@ -6,7 +6,7 @@ namespace gateway {
 
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> config, const Runtime* previous,
                                               std::string& error) {
-  auto sink = AccessLogSink::open(config->access_log, error);
+  auto sink = AccessLogSink::open(config->access_log, config->access_log_format, error);
   if (!sink) return nullptr;
   auto rt = std::make_shared<Runtime>(Runtime{config, Router(*config), {}, {}, {}, {}, std::move(sink)});
   for (const auto& uc : config->upstreams) {

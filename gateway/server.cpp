@@ -157,9 +157,16 @@ void Server::apply(std::shared_ptr<const Runtime> rt) {
   health_.set_groups(rt->groups);
 }
 
+void Server::reopen_logs() {
+  std::string error;
+  if (runtime_->access_log->reopen(error)) log::info("SIGUSR1: access log reopened");
+  else log::error(error + "; still writing to the old file");
+}
+
 int Server::wait() {
   auto& io = io_;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  signals.add(SIGUSR1);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
   asio::steady_timer poll(io);
@@ -189,6 +196,8 @@ int Server::wait() {
       if (ec) return;
       if (sig == SIGHUP) {
         reload();
+      } else if (sig == SIGUSR1) {
+        reopen_logs();
       } else if (!draining) {
         draining = true;
         fleet_->stop();  // no more membership changes: nothing holds the loop

@@ -1,6 +1,7 @@
 // The process: binds the listeners, starts the workers and the health
 // checker, and turns signals into actions on the main thread: SIGHUP
-// reloads the configuration, SIGTERM/SIGINT drain and stop.
+// reloads the configuration, SIGUSR1 reopens the access log file,
+// SIGTERM/SIGINT drain and stop.
 #pragma once
 
 #include <memory>
@@ -34,6 +35,7 @@ class Server {
  private:
   void reload();
   void apply(std::shared_ptr<const Runtime> rt);
+  void reopen_logs();
 
   std::shared_ptr<const Runtime> runtime_;
   // The main thread's loop (signals, membership changes) and the live

@@ -75,7 +75,9 @@ struct RouteRefs {
 void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen);
 void read_workers(Context& ctx, const Field& field, int& workers);
 void read_admin(Context& ctx, const Field& field, AdminConfig& admin);
-void read_access_log(Context& ctx, const Field& field, std::string& access_log);
+// `access_log: stdout|off|FILE` or `{path: stdout|off|FILE, format:
+// combined|json}`.
+void read_access_log(Context& ctx, const Field& field, std::string& access_log, AccessLogFormat& format);
 void read_limits(Context& ctx, const Field& field, Limits& limits);
 void read_timeouts(Context& ctx, const Field& field, Timeouts& timeouts);
 void read_http2(Context& ctx, const Field& field, Http2Config& h2);

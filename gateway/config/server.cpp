@@ -120,9 +120,20 @@ void read_admin(Context& ctx, const Field& field, AdminConfig& admin) {
   }
 }
 
-// `stdout`, `off`, or a file path relative to the configuration's directory.
-void read_access_log(Context& ctx, const Field& field, std::string& access_log) {
-  auto value = read_string(ctx.diag, field);
+// `stdout`, `off`, or a file path relative to the configuration's directory;
+// or a map {path: one of those, format: combined|json}.
+void read_access_log(Context& ctx, const Field& field, std::string& access_log, AccessLogFormat& format) {
+  const Field* target = &field;
+  std::optional<MapReader> map;
+  if (field.node.IsMap()) {
+    map.emplace(ctx.diag, field, std::initializer_list<std::string_view>{"path", "format"});
+    constexpr std::pair<std::string_view, AccessLogFormat> kFormats[] = {{"combined", AccessLogFormat::combined},
+                                                                         {"json", AccessLogFormat::json}};
+    map->read_choice("format", format, Choices<AccessLogFormat>(kFormats));
+    target = map->require("path");
+    if (target == nullptr) return;
+  }
+  auto value = read_string(ctx.diag, *target);
   if (!value) return;
   if (*value == "stdout" || *value == "off") {
     access_log = *value;
