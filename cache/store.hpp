@@ -103,6 +103,14 @@ constexpr bool refuse_for_backlog(std::uint64_t disk_bytes, std::uint64_t writin
   return backlog_files > 0 && disk_bytes + writing_bytes >= max_size;
 }
 
+// Temporary files are named "tmp/<pid>-<seq>.tmp": the pid of the process
+// writing it. At a binary upgrade two processes share the directory for a
+// while, and the new one's start-up must not delete the old one's fills in
+// flight: only files of a process that is gone (or of no process: an older
+// name) are removed. The owner's pid, or 0 if the name has none.
+long temp_file_owner(std::string_view file_name);
+bool temp_file_orphaned(std::string_view file_name);
+
 class Store;
 
 // A new entry being written: body bytes stream in; it becomes visible only

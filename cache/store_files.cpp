@@ -7,6 +7,7 @@
 #include "cache/store.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +55,21 @@ bool pread_all(int fd, char* out, std::size_t n, std::uint64_t offset) {
   return true;
 }
 }  // namespace
+
+long temp_file_owner(std::string_view name) {
+  auto dash = name.find('-');
+  if (dash == std::string_view::npos || dash == 0) return 0;
+  long pid = 0;
+  auto [end, err] = std::from_chars(name.data(), name.data() + dash, pid);
+  return err == std::errc() && end == name.data() + dash && pid > 0 ? pid : 0;
+}
+
+bool temp_file_orphaned(std::string_view name) {
+  long pid = temp_file_owner(name);
+  if (pid <= 0) return true;
+  if (pid == static_cast<long>(::getpid())) return true;  // an earlier process that had this pid
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
 
 FileRef::~FileRef() {
   if (fd >= 0) ::close(fd);
@@ -171,8 +187,11 @@ Store::Store(StoreOptions options)
       headroom_(headroom_for(options_.max_size)) {
   std::error_code ec;
   fs::create_directories(fs::path(options_.path) / "tmp", ec);
-  // Temporary files are fills that never completed: never served, gone.
-  for (const auto& f : fs::directory_iterator(fs::path(options_.path) / "tmp", ec)) fs::remove(f.path(), ec);
+  // Temporary files are fills that never completed: never served, gone;
+  // but not those of a process still running (the one this binary
+  // upgrade replaces, still serving): see temp_file_owner.
+  for (const auto& f : fs::directory_iterator(fs::path(options_.path) / "tmp", ec))
+    if (temp_file_orphaned(f.path().filename().string())) fs::remove(f.path(), ec);
 }
 
 Store::~Store() {
@@ -256,7 +275,8 @@ void Store::make_buckets(std::uint64_t first, std::uint64_t count) {
 
 int Store::new_temp_file(std::string& path) {
   char name[64];
-  std::snprintf(name, sizeof name, "tmp/%llx.tmp", static_cast<unsigned long long>(file_seq_.fetch_add(1)));
+  std::snprintf(name, sizeof name, "tmp/%ld-%llx.tmp", static_cast<long>(::getpid()),
+                static_cast<unsigned long long>(file_seq_.fetch_add(1)));
   path = (fs::path(options_.path) / name).string();
   return ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 }

@@ -8,6 +8,8 @@
 #include "base/http/url.hpp"
 #include "base/json.hpp"
 
+#include <unistd.h>
+
 #include <cctype>
 #include "gateway/prometheus.hpp"
 #include "gateway/worker.hpp"
@@ -35,6 +37,7 @@ std::string Admin::status_json(const Worker& worker) const {
 
   std::string out = "{\"version\":";
   json::append_string(out, GATEWAY_VERSION);
+  out += ",\"pid\":" + std::to_string(::getpid());  // which process answers, across a binary upgrade
   out += ",\"config\":";
   json::append_string(out, rt.config->file);
   out += ",\"uptime_seconds\":" + std::to_string(uptime);

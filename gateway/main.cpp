@@ -11,8 +11,11 @@
 
 #include "gateway/config.hpp"
 #include "base/log.hpp"
+#include "gateway/binary_upgrade.hpp"
+#include "gateway/handover.hpp"
 #include "gateway/runtime.hpp"
 #include "gateway/server.hpp"
+#include "gateway/systemd.hpp"
 
 #ifndef GATEWAY_VERSION
 #define GATEWAY_VERSION "dev"
@@ -32,11 +35,16 @@ constexpr const char* kUsage =
     "signals: SIGHUP reloads the configuration (a bad file is rejected and the\n"
     "running one kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
     "flight within timeouts.shutdown, and exit 0; SIGUSR1 reopens the access log\n"
-    "file (after logrotate renamed it).\n";
+    "file (after logrotate renamed it); SIGUSR2 starts the binary at the path\n"
+    "this one was started from, with the same arguments, hands it the listening\n"
+    "sockets and, once it serves, drains as on SIGTERM (if it fails, this\n"
+    "process keeps serving). Under systemd (Type=notify) it reports READY,\n"
+    "RELOADING and STOPPING through NOTIFY_SOCKET.\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  gateway::remember_command(argc, argv);
   std::string config_path = "conf/gateway.yaml";
   bool check = false;
   for (int i = 1; i < argc; ++i) {
@@ -77,6 +85,13 @@ int main(int argc, char** argv) {
     std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
     return 0;
   }
+  // Started by SIGUSR2 of a running gateway: its listening sockets first.
+  // (A failure from here on exits: the old process sees the channel close.)
+  gateway::Inherited inherited;
+  if (!inherited.receive_from_environment(error)) {
+    std::fprintf(stderr, "gateway: %s\n", error.c_str());
+    return 1;
+  }
   auto runtime = gateway::Runtime::build(loaded.config, nullptr, error);
   if (!runtime) {
     std::fprintf(stderr, "gateway: %s\n", error.c_str());
@@ -92,15 +107,25 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   int rc;
   {
     gateway::Server server(runtime);
+    server.set_inherited(&inherited);
     if (!server.start(error)) {
       gateway::log::error(error);
       return 1;
+    }
+    if (inherited.upgrading()) {
+      // The old process stops accepting when it reads this.
+      gateway::systemd::ready_as_main(server.serving_status());
+      inherited.ready();
+      gateway::log::info("upgrade: serving; the old process drains");
+    } else {
+      gateway::systemd::ready(server.serving_status());
     }
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     rc = server.wait();

@@ -14,6 +14,8 @@
 
 #include "base/log.hpp"
 #include "gateway/fleet.hpp"
+#include "gateway/binary_upgrade.hpp"
+#include "gateway/systemd.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
@@ -94,28 +96,40 @@ bool Server::start(std::string& error) {
   for (auto& w : workers_) views.push_back(w.get());
   admin_.set_workers(views);
 
+  std::vector<asio::io_context*> ios;
+  for (auto& w : workers_) ios.push_back(&w->io());
   try {
+    // Sockets handed over by the process this one upgrades are used first
+    // (handover.hpp); what is not there is bound.
     for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
       const auto& l = cfg.listen[i];
-      tcp::endpoint ep = to_endpoint(l.address);
-      for (auto& w : workers_) {
-        auto a = make_acceptor(w->io(), ep, true);
-        // Port 0: the first bind picks the port, the other workers join it.
-        ep = a.local_endpoint();
-        w->add_acceptor(std::move(a), &l, i);
-      }
+      auto per_worker = listen_on(ios, to_endpoint(l.address), l.address.text, false, inherited_,
+                                  [](asio::io_context& io, const tcp::endpoint& ep) { return make_acceptor(io, ep, true); });
+      tcp::endpoint ep = per_worker[0].front().local_endpoint();
+      for (std::size_t w = 0; w < workers_.size(); ++w)
+        for (auto& a : per_worker[w]) {
+          listening_.push_back({false, l.address.text, a.native_handle()});
+          workers_[w]->add_acceptor(std::move(a), &l, i);
+        }
       log::info("listening on " + endpoint_text(ep) + " (" + (l.tls ? "tls, " : "") + std::to_string(n) +
                 " workers)");
     }
     if (cfg.admin.listen) {
-      auto a = make_acceptor(workers_[0]->io(), to_endpoint(*cfg.admin.listen), false);
-      log::info("admin listening on " + endpoint_text(a.local_endpoint()));
-      workers_[0]->add_acceptor(std::move(a), nullptr);
+      auto a = std::move(listen_on(ios, to_endpoint(*cfg.admin.listen), cfg.admin.listen->text, true, inherited_,
+                                   [](asio::io_context& io, const tcp::endpoint& ep) { return make_acceptor(io, ep, false); })[0]);
+      log::info("admin listening on " + endpoint_text(a.front().local_endpoint()));
+      for (auto& acceptor : a) {
+        listening_.push_back({true, cfg.admin.listen->text, acceptor.native_handle()});
+        workers_[0]->add_acceptor(std::move(acceptor), nullptr);
+      }
     }
   } catch (const std::exception& e) {
     error = std::string("cannot listen: ") + e.what();
     return false;
   }
+  if (inherited_)
+    for (const auto& text : inherited_->close_unused())
+      log::info("upgrade: " + text + " is no longer configured; its socket closes when the old process exits");
 
   for (auto& w : workers_) w->start(runtime_);
   health_.set_groups(runtime_->groups);
@@ -163,10 +177,47 @@ void Server::reopen_logs() {
   else log::error(error + "; still writing to the old file");
 }
 
+std::string Server::serving_status() const {
+  const auto& cfg = *runtime_->config;
+  return "serving " + std::to_string(cfg.listen.size()) + " listeners with " + std::to_string(workers_.size()) +
+         " workers";
+}
+
+// SIGUSR2: start the binary this process was started from, hand it the
+// listening sockets, and drain once it serves; refused while a drain or
+// another upgrade is under way.
+void Server::upgrade(BinaryUpgrade& up, bool draining, std::function<void()> drain) {
+  if (draining || up.in_progress()) {
+    log::warn(std::string("SIGUSR2 refused: ") + (draining ? "this process is draining" : "an upgrade is under way"));
+    return;
+  }
+  std::string error;
+  bool started = up.start(
+      listening_,
+      [this, drain](pid_t pid) {
+        log::info("upgrade: new process " + std::to_string(pid) + " serves; this one stops accepting");
+        // Nothing to systemd: the service goes on under its new main pid
+        // (no STOPPING=1, and no STATUS= over the new process's).
+        drain();
+      },
+      [this](const std::string& why) {
+        log::error("upgrade failed: " + why + "; this process keeps serving");
+        systemd::status(serving_status());
+      },
+      error);
+  if (!started) {
+    log::error("upgrade failed: " + error + "; this process keeps serving");
+    return;
+  }
+  systemd::status("upgrading: a new binary is starting");
+}
+
 int Server::wait() {
   auto& io = io_;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.add(SIGUSR1);
+  signals.add(SIGUSR2);
+  BinaryUpgrade binary_upgrade(io);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
   asio::steady_timer poll(io);
@@ -191,20 +242,30 @@ int Server::wait() {
     });
   };
 
+  auto start_drain = [&](const std::string& why) {
+    draining = true;
+    fleet_->stop();  // no more membership changes: nothing holds the loop
+    log::info(why + ": finishing requests in flight, then exiting");
+    deadline = std::chrono::steady_clock::now() + runtime_->config->timeouts.shutdown;
+    for (auto& w : workers_) w->post_drain();
+    watch_drain();
+  };
   std::function<void()> on_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
+        systemd::reloading();
         reload();
+        systemd::ready(serving_status());
       } else if (sig == SIGUSR1) {
         reopen_logs();
+      } else if (sig == SIGUSR2) {
+        upgrade(binary_upgrade, draining, [&] {
+          if (!draining) start_drain("upgrade");
+        });
       } else if (!draining) {
-        draining = true;
-        fleet_->stop();  // no more membership changes: nothing holds the loop
-        log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": finishing requests in flight, then exiting");
-        deadline = std::chrono::steady_clock::now() + runtime_->config->timeouts.shutdown;
-        for (auto& w : workers_) w->post_drain();
-        watch_drain();
+        systemd::stopping("draining: finishing requests in flight");
+        start_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
       } else {
         log::warn("second stop signal: exiting now");
         for (auto& w : workers_) w->stop();

@@ -1,9 +1,11 @@
 // The process: binds the listeners, starts the workers and the health
 // checker, and turns signals into actions on the main thread: SIGHUP
 // reloads the configuration, SIGUSR1 reopens the access log file,
-// SIGTERM/SIGINT drain and stop.
+// SIGTERM/SIGINT drain and stop, SIGUSR2 starts the binary again and hands
+// it the listening sockets (binary_upgrade.hpp).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,12 +14,14 @@
 
 #include "gateway/admin.hpp"
 #include "gateway/config.hpp"
+#include "gateway/handover.hpp"
 #include "gateway/runtime.hpp"
 #include "upstreams/health.hpp"
 
 namespace gateway {
 
 class Worker;
+class BinaryUpgrade;
 
 class Server {
  public:
@@ -29,6 +33,11 @@ class Server {
   // Binds every listener and starts the workers; false with `error` set if a
   // listener cannot be bound.
   bool start(std::string& error);
+  // Before start(): the sockets handed over by the process this one
+  // replaces (binary upgrade, SIGUSR2); used for the matching listeners.
+  void set_inherited(Inherited* inherited) { inherited_ = inherited; }
+  // For STATUS= lines: what this process serves.
+  std::string serving_status() const;
   // Runs until a stop signal and the drain that follows; returns the exit code.
   int wait();
 
@@ -36,6 +45,7 @@ class Server {
   void reload();
   void apply(std::shared_ptr<const Runtime> rt);
   void reopen_logs();
+  void upgrade(BinaryUpgrade& up, bool draining, std::function<void()> drain);
 
   std::shared_ptr<const Runtime> runtime_;
   // The main thread's loop (signals, membership changes) and the live
@@ -45,6 +55,8 @@ class Server {
   Admin admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
   upstreams::HealthChecker health_;
+  Inherited* inherited_ = nullptr;
+  std::vector<HandedSocket> listening_;  // every listening socket, for a binary upgrade
 };
 
 }  // namespace gateway
