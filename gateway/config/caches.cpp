@@ -142,7 +142,7 @@ bool read_sentinels(Context& ctx, const MapReader& map, const Field& field, cach
     return false;
   }
   auto name = read_string(ctx.diag, *master);
-  if (name && name->empty()) ctx.diag.error(*master, "master_name must not be empty");
+  if (name && name->empty()) ctx.diag.error(*master, "must not be empty");
   if (!name || name->empty()) return false;
   redis.master_name = std::move(*name);
   return ok;

@@ -73,7 +73,7 @@ TEST_CASE("fleet sentinel: gateways share through the master a Sentinel names an
   int before = load.sent.load();
   REQUIRE(eventually([&] { return load.sent.load() >= before + 20; }, 10s));
   load.finish();
-  INFO("requests during the failover: " << load.sent.load());
+  MESSAGE("requests around the failover: " << load.sent.load() << ", failed: " << load.failed.load());
   CHECK(load.failed.load() == 0);
 
   // Sharing resumes on the new master: a fill through A is there, and a hit on B.

@@ -20,7 +20,8 @@ RedisClusterSet::RedisClusterSet(const TempDir& dir) {
     nodes_.push_back(std::make_unique<RedisServer>(
         dir, "", std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
                                           "nodes-" + std::to_string(i) + ".conf", "--cluster-node-timeout", "5000"}));
-  std::vector<std::string> argv{"redis-cli", "--cluster", "create"};
+  // redis-cli from PATH (Process execs without searching it).
+  std::vector<std::string> argv{"/bin/sh", "-c", "exec redis-cli \"$@\"", "redis-cli", "--cluster", "create"};
   for (auto& n : nodes_) argv.push_back(n->address());
   argv.push_back("--cluster-yes");
   Process create(argv, dir.file("cluster-create.out"), dir.file("cluster-create.err"));

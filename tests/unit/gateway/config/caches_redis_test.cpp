@@ -45,7 +45,7 @@ routes: [{prefix: /, upstream: app}]
     redis: {sentinels: ["127.0.0.1:26379"], master_name: ""}
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
-)", 4, 58, "master_name must not be empty"},
+)", 4, 58, "caches.main.redis.master_name: must not be empty"},
 
     {"cluster and address together", R"(caches:
   main:
@@ -93,7 +93,7 @@ routes: [{prefix: /, upstream: app}]
     redis: {cluster: ["127.0.0.1:7000", "redis-2"]}
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
-)", 4, 39, "caches.main.redis.cluster[1]"},
+)", 4, 41, "caches.main.redis.cluster[1]: invalid address \"redis-2\""},
 
     {"sentinels as one string", R"(caches:
   main:
@@ -112,7 +112,7 @@ routes: [{prefix: /, upstream: app}]
     redis: {sentinels: ["127.0.0.1:26379", "127.0.0.1:26380"], master_name: mymaster}
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
-)", 7, 13, "key_prefix \"gw:\" is the key_prefix of zone \"a\" (line 2) on the same Redis"},
+)", 7, 24, "key_prefix \"gw:\" is the key_prefix of zone \"a\" (line 2) on the same Redis"},
 
     {"two zones on one cluster with one key_prefix", R"(caches:
   a:
@@ -123,7 +123,7 @@ routes: [{prefix: /, upstream: app}]
     redis: {cluster: ["127.0.0.1:7001", "127.0.0.1:7000"]}
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
-)", 7, 13, "key_prefix \"gw:\" is the key_prefix of zone \"a\" (line 2) on the same Redis"},
+)", 7, 22, "key_prefix \"gw:\" is the key_prefix of zone \"a\" (line 2) on the same Redis"},
 };
 
 }  // namespace
