@@ -102,7 +102,9 @@ int main(int argc, char** argv) {
       gateway::log::error(error);
       return 1;
     }
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    // wait() unblocks them once its handlers are installed: a signal sent
+    // as soon as the listeners are reported waits for them instead of
+    // taking its default action (SIGUSR1 and SIGHUP would end the process).
     rc = server.wait();
   }
   curl_global_cleanup();
