@@ -127,7 +127,9 @@ int main(int argc, char** argv) {
     } else {
       gateway::systemd::ready(server.serving_status());
     }
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    // wait() unblocks them once its handlers are installed: a signal sent
+    // as soon as the listeners are reported waits for them instead of
+    // taking its default action (SIGUSR1 and SIGHUP would end the process).
     rc = server.wait();
   }
   curl_global_cleanup();

@@ -3,6 +3,8 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <functional>
@@ -218,6 +220,12 @@ int Server::wait() {
   signals.add(SIGUSR1);
   signals.add(SIGUSR2);
   BinaryUpgrade binary_upgrade(io);
+  // main() blocked these in every thread; with the handlers installed, this
+  // thread takes them (one sent before now was kept pending, not lost).
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&handled, sig);
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
   asio::steady_timer poll(io);

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the gateway needs that are missing, then
 # configures and builds. Sourced by demo.sh and test.sh; safe to run alone.
 #
-#   scripts/setup.sh [build|test|bench]   which package set (default: build)
+#   scripts/setup.sh [build|test|bench|package]   which package set (default: build)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +12,10 @@ BUILD_PKGS=(cmake make g++ pkg-config libboost1.81-dev node-llhttp libcurl4-open
             libc-ares-dev libsystemd-dev)
 # clang and its runtime (libFuzzer) build the fuzz tree (scripts/fuzz.sh).
 FUZZ_PKGS=(clang libclang-rt-14-dev)
-TEST_PKGS=(redis-server chromium python3 nghttp2-client "${FUZZ_PKGS[@]}")
+# The .deb (scripts/package.sh, tests/package_test.sh): dpkg-shlibdeps
+# computes Depends, systemd-analyze verifies the unit.
+PACKAGE_PKGS=(dpkg-dev systemd gzip)
+TEST_PKGS=(redis-server chromium python3 nghttp2-client "${FUZZ_PKGS[@]}" "${PACKAGE_PKGS[@]}")
 BENCH_PKGS=(wrk nginx varnish haproxy nghttp2-client openssl)
 
 install_missing() {
@@ -45,7 +48,8 @@ setup_packages() {
     build) install_missing "${BUILD_PKGS[@]}" ;;
     test)  install_missing "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" ;;
     bench) install_missing "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}" ;;
-    *) echo "setup: unknown set '$1' (build|test|bench)" >&2; return 2 ;;
+    package) install_missing "${BUILD_PKGS[@]}" "${PACKAGE_PKGS[@]}" ;;
+    *) echo "setup: unknown set '$1' (build|test|bench|package)" >&2; return 2 ;;
   esac
 }
 

@@ -116,6 +116,8 @@ TEST_CASE("access log: SIGUSR1 after a rename sends new lines to a new file, non
   auto old_text = read_file(rotated), new_text = read_file(log);
   INFO("sent " << expected << ", rotated file " << lines_of(old_text).size() << " lines, new file "
                << lines_of(new_text).size());
+  MESSAGE("responses " << expected << ": rotated file " << lines_of(old_text).size() << " lines, new file "
+                      << lines_of(new_text).size());
   CHECK(all);
   CHECK(lines_with(old_text, "/after/") == 0);
   CHECK(lines_with(new_text, "/after/") == static_cast<std::size_t>(kAfter));

@@ -5,6 +5,8 @@
 #include "config_check.hpp"
 #include "gateway/config.hpp"
 
+#include <initializer_list>
+
 using namespace gateway;
 using namespace gateway::config::testing;
 
@@ -39,36 +41,15 @@ routes: [{prefix: /, upstream: app}]
 
 }  // namespace
 
-TEST_CASE("config access_log: the scalar forms write combined lines") {
-  struct Row {
-    const char* value;
-    const char* target;
-  };
-  const Row rows[] = {{"stdout", "stdout"}, {"\"off\"", "off"}, {"logs/access.log", "/etc/gateway/logs/access.log"}};
-  for (const auto& row : rows) {
-    CAPTURE(row.value);
-    auto config = load_ok(std::string("access_log: ") + row.value + R"(
-upstreams: {app: {instances: ["127.0.0.1:1"]}}
-routes: [{prefix: /, upstream: app}]
-)");
-    CHECK(config->access_log == row.target);
-    CHECK(config->access_log_format == AccessLogFormat::combined);
-  }
-}
+// `access_log: VALUE` in a file at /etc/gateway/gw.yaml gives this target
+// and format.
+struct AccessLogRow {
+  const char* value;
+  const char* target;
+  AccessLogFormat format;
+};
 
-TEST_CASE("config access_log: the map form names the path and the format") {
-  struct Row {
-    const char* value;
-    const char* target;
-    AccessLogFormat format;
-  };
-  const Row rows[] = {
-      {"{path: /var/log/gateway/access.log, format: json}", "/var/log/gateway/access.log", AccessLogFormat::json},
-      {"{path: stdout, format: json}", "stdout", AccessLogFormat::json},
-      {"{path: \"off\", format: json}", "off", AccessLogFormat::json},
-      {"{path: access.log}", "/etc/gateway/access.log", AccessLogFormat::combined},
-      {"{path: access.log, format: combined}", "/etc/gateway/access.log", AccessLogFormat::combined},
-  };
+static void check_rows(std::initializer_list<AccessLogRow> rows) {
   for (const auto& row : rows) {
     CAPTURE(row.value);
     auto config = load_ok(std::string("access_log: ") + row.value + R"(
@@ -78,6 +59,22 @@ routes: [{prefix: /, upstream: app}]
     CHECK(config->access_log == row.target);
     CHECK(config->access_log_format == row.format);
   }
+}
+
+TEST_CASE("config access_log: the scalar forms write combined lines") {
+  check_rows({{"stdout", "stdout", AccessLogFormat::combined},
+              {"\"off\"", "off", AccessLogFormat::combined},
+              {"logs/access.log", "/etc/gateway/logs/access.log", AccessLogFormat::combined}});
+}
+
+TEST_CASE("config access_log: the map form names the path and the format") {
+  check_rows({
+      {"{path: /var/log/gateway/access.log, format: json}", "/var/log/gateway/access.log", AccessLogFormat::json},
+      {"{path: stdout, format: json}", "stdout", AccessLogFormat::json},
+      {"{path: \"off\", format: json}", "off", AccessLogFormat::json},
+      {"{path: access.log}", "/etc/gateway/access.log", AccessLogFormat::combined},
+      {"{path: access.log, format: combined}", "/etc/gateway/access.log", AccessLogFormat::combined},
+  });
 }
 
 TEST_CASE("config access_log: each mistake in the map form at the node at fault") {
