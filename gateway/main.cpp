@@ -84,6 +84,19 @@ int main(int argc, char** argv) {
     std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
     return 0;
   }
+  ::signal(SIGPIPE, SIG_IGN);
+  // Block the stop and reload signals in every thread but the one waiting
+  // for them, so they never interrupt a worker's system call; before any
+  // thread starts (the cache zones' start here), so that every thread
+  // inherits the mask and a signal sent while starting waits for
+  // Server::wait instead of taking its default action.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   // Started by SIGUSR2 of a running gateway: its listening sockets first.
   // (A failure from here on exits: the old process sees the channel close.)
   gateway::Inherited inherited;
@@ -97,16 +110,6 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  ::signal(SIGPIPE, SIG_IGN);
-  // Block the stop and reload signals in every thread but the one waiting
-  // for them, so they never interrupt a worker's system call.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   int rc;
@@ -125,8 +128,7 @@ int main(int argc, char** argv) {
     } else {
       gateway::systemd::ready(server.serving_status());
     }
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-    rc = server.wait();
+    rc = server.wait();  // unblocks them on this thread once it handles them
   }
   curl_global_cleanup();
   return rc;

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <functional>
@@ -187,6 +188,13 @@ int Server::wait() {
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   signals.add(SIGUSR2);
+  // main() blocked these while starting: a signal that came meanwhile (a
+  // SIGUSR2 right after the listeners were logged) is pending, and is
+  // delivered to the handler just installed, not the default action.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&set, s);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   BinaryUpgrade binary_upgrade(io);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
@@ -200,12 +208,14 @@ int Server::wait() {
       for (auto& w : workers_) all_done = all_done && w->finished();
       if (all_done) {
         signals.cancel();
+        binary_upgrade.abandon();
         return;
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         log::warn("drain deadline passed; closing the remaining connections");
         for (auto& w : workers_) w->stop();
         signals.cancel();
+        binary_upgrade.abandon();
         return;
       }
       watch_drain();
@@ -237,6 +247,7 @@ int Server::wait() {
         log::warn("second stop signal: exiting now");
         for (auto& w : workers_) w->stop();
         poll.cancel();
+        binary_upgrade.abandon();
         return;
       }
       on_signal();
