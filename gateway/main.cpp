@@ -40,6 +40,35 @@ constexpr const char* kUsage =
     "this process keeps serving). Under systemd (Type=notify) it reports\n"
     "READY, RELOADING and STOPPING through NOTIFY_SOCKET.\n";
 
+// Blocks the stop, reload and upgrade signals; SIGPIPE is ignored.
+void block_control_signals() {
+  ::signal(SIGPIPE, SIG_IGN);
+  // Block the stop and reload signals in every thread but the one waiting
+  // for them, so they never interrupt a worker's system call; before any
+  // thread starts (the cache zones' start here), so that every thread
+  // inherits the mask and a signal sent while starting waits for
+  // Server::wait instead of taking its default action.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Tells systemd, and at an upgrade the old process, that this one serves.
+void report_ready(const gateway::Server& server, gateway::Inherited& inherited) {
+  if (!inherited.upgrading()) {
+    gateway::systemd::ready(server.serving_status());
+    return;
+  }
+  // The old process stops accepting when it reads this.
+  gateway::systemd::ready_as_main(server.serving_status());
+  inherited.ready();
+  gateway::log::info("upgrade: serving; the old process drains");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,19 +113,7 @@ int main(int argc, char** argv) {
     std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
     return 0;
   }
-  ::signal(SIGPIPE, SIG_IGN);
-  // Block the stop and reload signals in every thread but the one waiting
-  // for them, so they never interrupt a worker's system call; before any
-  // thread starts (the cache zones' start here), so that every thread
-  // inherits the mask and a signal sent while starting waits for
-  // Server::wait instead of taking its default action.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  block_control_signals();
   // Started by SIGUSR2 of a running gateway: its listening sockets first.
   // (A failure from here on exits: the old process sees the channel close.)
   gateway::Inherited inherited;
@@ -120,14 +137,7 @@ int main(int argc, char** argv) {
       gateway::log::error(error);
       return 1;
     }
-    if (inherited.upgrading()) {
-      // The old process stops accepting when it reads this.
-      gateway::systemd::ready_as_main(server.serving_status());
-      inherited.ready();
-      gateway::log::info("upgrade: serving; the old process drains");
-    } else {
-      gateway::systemd::ready(server.serving_status());
-    }
+    report_ready(server, inherited);
     rc = server.wait();  // unblocks them on this thread once it handles them
   }
   curl_global_cleanup();
