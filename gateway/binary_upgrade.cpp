@@ -73,9 +73,14 @@ void remember_command(int argc, char** argv) {
 
 const Command& remembered_command() { return g_command; }
 
-BinaryUpgrade::~BinaryUpgrade() {
-  // Stopped while the new process was starting: it must not run on alone.
-  if (in_progress()) reap(true);
+BinaryUpgrade::~BinaryUpgrade() { abandon(); }
+
+void BinaryUpgrade::abandon() {
+  on_ready_ = nullptr;
+  on_failed_ = nullptr;
+  timer_.cancel();
+  channel_.reset();
+  if (in_progress()) log::warn("upgrade abandoned: the new process, not ready yet, was " + reap(true));
 }
 
 bool BinaryUpgrade::start(const std::vector<HandedSocket>& sockets, Ready on_ready, Failed on_failed,

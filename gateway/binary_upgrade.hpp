@@ -55,6 +55,9 @@ class BinaryUpgrade {
   // callbacks runs later on the io_context. False with `error` if it could
   // not even be started (then neither runs).
   bool start(const std::vector<HandedSocket>& sockets, Ready on_ready, Failed on_failed, std::string& error);
+  // This process stops: a new one still starting must not run on alone
+  // (it is killed and reaped); neither callback runs.
+  void abandon();
 
  private:
   void wait_answer();

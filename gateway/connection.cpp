@@ -123,7 +123,10 @@ void ClientConnection::arm(std::chrono::milliseconds timeout) { worker_.deadline
 
 void ClientConnection::close_if_idle() {
   if (h2_) return h2_->drain();
-  if (phase_ == Phase::idle) stream_.cancel();
+  // A connection that has not sent its first request yet is not idle: its
+  // client is sending one (a connection accepted as the drain began, at a
+  // binary upgrade): it is served, with Connection: close.
+  if (phase_ == Phase::idle && requests_ > 0) stream_.cancel();
   if (phase_ == Phase::tunnel && tunnel_) tunnel_->drain(state_->runtime->config->timeouts.tunnel_drain);
 }
 
@@ -308,7 +311,7 @@ asio::awaitable<void> ClientConnection::serve() {
     bool head_done = false;
     while (!head_done) {
       if (in_begin_ == in_end_) {
-        if (worker_.draining() && phase_ == Phase::idle) co_return;
+        if (worker_.draining() && phase_ == Phase::idle && requests_ > 0) co_return;
         // Idle between requests for a moment (up to a tick): park, see
         // park(). Not at once: a busy connection's next request is usually
         // a few microseconds away, and a new coroutine per request costs.

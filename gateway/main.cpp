@@ -41,6 +41,36 @@ constexpr const char* kUsage =
     "process keeps serving). Under systemd (Type=notify) it reports READY,\n"
     "RELOADING and STOPPING through NOTIFY_SOCKET.\n";
 
+// Blocks the stop, reload, log-reopen and upgrade signals; SIGPIPE is ignored.
+void block_control_signals() {
+  ::signal(SIGPIPE, SIG_IGN);
+  // Block the stop and reload signals in every thread but the one waiting
+  // for them, so they never interrupt a worker's system call; before any
+  // thread starts (the cache zones' start here), so that every thread
+  // inherits the mask and a signal sent while starting waits for
+  // Server::wait instead of taking its default action.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Tells systemd, and at an upgrade the old process, that this one serves.
+void report_ready(const gateway::Server& server, gateway::Inherited& inherited) {
+  if (!inherited.upgrading()) {
+    gateway::systemd::ready(server.serving_status());
+    return;
+  }
+  // The old process stops accepting when it reads this.
+  gateway::systemd::ready_as_main(server.serving_status());
+  inherited.ready();
+  gateway::log::info("upgrade: serving; the old process drains");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +115,7 @@ int main(int argc, char** argv) {
     std::printf("gateway: configuration %s is valid\n", loaded.config->file.c_str());
     return 0;
   }
+  block_control_signals();
   // Started by SIGUSR2 of a running gateway: its listening sockets first.
   // (A failure from here on exits: the old process sees the channel close.)
   gateway::Inherited inherited;
@@ -98,17 +129,6 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  ::signal(SIGPIPE, SIG_IGN);
-  // Block the stop and reload signals in every thread but the one waiting
-  // for them, so they never interrupt a worker's system call.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   int rc;
@@ -119,18 +139,8 @@ int main(int argc, char** argv) {
       gateway::log::error(error);
       return 1;
     }
-    if (inherited.upgrading()) {
-      // The old process stops accepting when it reads this.
-      gateway::systemd::ready_as_main(server.serving_status());
-      inherited.ready();
-      gateway::log::info("upgrade: serving; the old process drains");
-    } else {
-      gateway::systemd::ready(server.serving_status());
-    }
-    // wait() unblocks them once its handlers are installed: a signal sent
-    // as soon as the listeners are reported waits for them instead of
-    // taking its default action (SIGUSR1 and SIGHUP would end the process).
-    rc = server.wait();
+    report_ready(server, inherited);
+    rc = server.wait();  // unblocks them on this thread once it handles them
   }
   curl_global_cleanup();
   return rc;

@@ -238,12 +238,14 @@ int Server::wait() {
       for (auto& w : workers_) all_done = all_done && w->finished();
       if (all_done) {
         signals.cancel();
+        binary_upgrade.abandon();
         return;
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         log::warn("drain deadline passed; closing the remaining connections");
         for (auto& w : workers_) w->stop();
         signals.cancel();
+        binary_upgrade.abandon();
         return;
       }
       watch_drain();
@@ -278,6 +280,7 @@ int Server::wait() {
         log::warn("second stop signal: exiting now");
         for (auto& w : workers_) w->stop();
         poll.cancel();
+        binary_upgrade.abandon();
         return;
       }
       on_signal();

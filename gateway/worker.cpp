@@ -158,8 +158,10 @@ asio::awaitable<void> Worker::accept_loop(const Listener& listener) {
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    if (draining_.load()) co_return;
+    // Accepted as the drain began: served all the same (its client sent a
+    // request already, perhaps), with Connection: close.
     ClientConnection::start(std::make_unique<ClientConnection>(*this, std::move(socket), listener));
+    if (draining_.load()) co_return;
   }
 }
 

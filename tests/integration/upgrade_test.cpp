@@ -97,6 +97,7 @@ TEST_CASE("upgrade: a missing new binary leaves the old process serving, and a l
   UpgradeGateway gw(dir, config(dir, svc, 2));
   std::filesystem::remove(gw.binary());
   gw.process().signal(SIGUSR2);
+  INFO(gw.error_log());
   REQUIRE(gw.process().wait_for_output("upgrade failed"));
   CHECK(gw.error_log().find("cannot run the new binary " + gw.binary()) != std::string::npos);
   CHECK(http_get(url(gw.port(), "/api/channels/1")).status == 200);
@@ -138,6 +139,7 @@ TEST_CASE("upgrade: a second SIGUSR2 while one is under way is refused, and a st
   std::filesystem::permissions(gw.binary() + ".new", std::filesystem::perms::owner_all);
   std::filesystem::rename(gw.binary() + ".new", gw.binary());
   gw.process().signal(SIGUSR2);
+  INFO(gw.error_log());
   REQUIRE(gw.process().wait_for_output("upgrade: started"));
   gw.process().signal(SIGUSR2);
   REQUIRE(gw.process().wait_for_output("SIGUSR2 refused: an upgrade is under way"));
