@@ -480,8 +480,14 @@ asio::awaitable<void> Fetch::Impl::finish() {
     co_await join_body_sender();
   }
   const bool switched = !upgrade_fields_.empty() && outer_.resp_.status == 101;  // a tunnel's: never reused
-  if (conn_ && !switched && conn_->reusable() && !sender_running_ && sender_outcome_ == Outcome::ok)
-    pool_.give_back(std::move(conn_), Clock::now());
+  if (conn_ && !switched && conn_->reusable() && !sender_running_ && sender_outcome_ == Outcome::ok) {
+    // To the worker's current pool of the group: a reload or membership
+    // change may have replaced ours meanwhile.
+    upstreams::Pool* latest = &pool_;
+    for (auto& p : worker_.state()->pools)
+      if (p->group().name() == group_.name()) latest = p.get();
+    latest->give_back(std::move(conn_), Clock::now(), pool_);
+  }
   conn_.reset();
   active_.reset();
 }

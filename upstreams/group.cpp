@@ -201,6 +201,17 @@ bool same_tls(const std::optional<TlsClientConfig>& a, const std::optional<TlsCl
 }
 }  // namespace
 
+void Pool::give_back(std::unique_ptr<Connection> c, Clock::time_point now, const Pool& from) {
+  if (&from == this) return give_back(std::move(c), now);
+  if (!same_tls(group_->config().tls, from.group_->config().tls)) return;
+  const auto& state = from.group_->shared_instance(c->instance());
+  for (std::size_t i = 0; i < group_->size(); ++i) {
+    if (group_->shared_instance(i) != state) continue;
+    c->set_instance(i);
+    return give_back(std::move(c), now);
+  }
+}
+
 void Pool::take_over(Pool& previous) {
   if (!same_tls(group_->config().tls, previous.group_->config().tls)) return;
   for (std::size_t i = 0; i < group_->size(); ++i) {

@@ -136,6 +136,10 @@ class Pool {
   std::unique_ptr<Connection> take_idle(std::size_t i, Clock::time_point now);
   // Keeps c for reuse if the pool has room, else closes it.
   void give_back(std::unique_ptr<Connection> c, Clock::time_point now);
+  // c was taken from `from`, an older pool of this group on this worker
+  // (replaced by a reload or membership change while c was in use): kept
+  // here if its instance is still in the group with the same TLS settings.
+  void give_back(std::unique_ptr<Connection> c, Clock::time_point now, const Pool& from);
 
  private:
   void take_over(Pool& previous);

@@ -103,12 +103,8 @@ TEST_CASE("admin API: a drained instance gets no new request, finishes the one i
   SampleService a(dir, "a"), b(dir, "b");
   Gateway gw(dir, "workers: 1\nupstreams:\n" + upstream_yaml("app", {&a, &b}) + route_all());
   auto slow = std::async(std::launch::async, [&] { return http_get(url(gw.port(), "/api/channels/9?delay_ms=1500")); });
-  std::string busy;
-  REQUIRE(eventually([&] {
-    for (const auto& l : listed(gw, "app"))
-      if (l.in_flight == 1) busy = l.address;
-    return !busy.empty();
-  }));
+  std::string busy = busy_instance(gw, "app");
+  REQUIRE(!busy.empty());
   std::string other = busy == a.address() ? b.address() : a.address();
   std::string other_name = busy == a.address() ? "b" : "a";
   auto drained = admin_call(gw, "PATCH", "/upstreams/app/instances/" + busy, "{\"drain\": true}");
@@ -122,6 +118,20 @@ TEST_CASE("admin API: a drained instance gets no new request, finishes the one i
   CHECK(listed(gw, "app").size() == 1);
   CHECK(find_listed(gw, "app", other));
   CHECK(gw.process().wait_for_output("drain of " + busy + " done; removed", 5s));
+}
+
+TEST_CASE("admin API: an instance removed at once still finishes the request in flight on it") {
+  TempDir dir;
+  SampleService a(dir, "a"), b(dir, "b");
+  Gateway gw(dir, "workers: 1\nupstreams:\n" + upstream_yaml("app", {&a, &b}) + route_all());
+  auto slow = std::async(std::launch::async, [&] { return http_get(url(gw.port(), "/api/channels/9?delay_ms=1000")); });
+  std::string busy = busy_instance(gw, "app");
+  REQUIRE(!busy.empty());
+  CHECK(admin_call(gw, "DELETE", "/upstreams/app/instances/" + busy).status == 200);
+  CHECK_FALSE(find_listed(gw, "app", busy));
+  auto r = slow.get();
+  CHECK(r.status == 200);
+  CHECK(r.header("X-Instance") == (busy == a.address() ? "a" : "b"));
 }
 
 TEST_CASE("admin API: a reload applies the file and logs each API change it drops") {

@@ -75,6 +75,17 @@ inline std::optional<Listed> find_listed(const Gateway& gw, std::string_view gro
   return std::nullopt;
 }
 
+// The instance of `group` with a request in flight, once there is one ("" if none comes).
+inline std::string busy_instance(const Gateway& gw, std::string_view group) {
+  std::string busy;
+  eventually([&] {
+    for (const auto& l : listed(gw, group))
+      if (l.in_flight == 1) busy = l.address;
+    return !busy.empty();
+  });
+  return busy;
+}
+
 // A DNS server on a loopback UDP port answering A and AAAA questions from a
 // table the test changes; a name not in the table gets NXDOMAIN.
 class DnsResponder {

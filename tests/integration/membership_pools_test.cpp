@@ -7,6 +7,8 @@
 
 #include <signal.h>
 
+#include <future>
+
 #include "membership_fixture.hpp"
 
 using namespace itest;
@@ -51,4 +53,17 @@ TEST_CASE("pools: a membership change keeps the connections to the instances tha
   REQUIRE(admin_call(gw, "DELETE", "/upstreams/app/instances/" + b.address()).status == 200);
   get_n(gw, 2);
   CHECK(opened(gw) == 2);
+}
+
+TEST_CASE("pools: a connection in use during a reload goes back to the new pool") {
+  TempDir dir;
+  SampleService a(dir, "a");
+  Gateway gw(dir, "workers: 1\nupstreams:\n" + upstream_yaml("app", {&a}) + route_all());
+  auto slow = std::async(std::launch::async, [&] { return http_get(url(gw.port(), "/api/channels/9?delay_ms=800")); });
+  REQUIRE(eventually([&] { return !listed(gw, "app").empty() && listed(gw, "app")[0].in_flight == 1; }));
+  gw.process().signal(SIGHUP);
+  REQUIRE(gw.process().wait_for_output("configuration reloaded", 5s));
+  CHECK(slow.get().status == 200);
+  get_n(gw, 2);
+  CHECK(opened(gw) == 1);
 }

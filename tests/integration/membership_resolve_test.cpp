@@ -42,10 +42,12 @@ TEST_CASE("resolve: instances appear and disappear with the DNS answers, and get
   dns.set("svc.test", {"127.0.0.1", "127.0.0.2"});
   REQUIRE(eventually([&] { return listed(gw, "app").size() == 2; }));
   CHECK(find_listed(gw, "app", at_b)->source == "resolve");
+  CHECK(instance_state(gw.status(), at_b) == "up");
   CHECK(eventually([&] { return reaches(gw, "b"); }));
 
   dns.set("svc.test", {"127.0.0.2"});
   REQUIRE(eventually([&] { return !find_listed(gw, "app", at_a); }));
+  CHECK_FALSE(instance_state(gw.status(), at_a));
   CHECK(listed(gw, "app").size() == 1);
   for (int i = 0; i < 4; ++i) CHECK(http_get(url(gw.port(), "/api/channels/" + std::to_string(i))).header("X-Instance") == "b");
 
