@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <mutex>
 #include <vector>
 
 #include "gateway/exchange.hpp"
@@ -18,8 +19,9 @@ class Worker;
 class Admin {
  public:
   Admin();
-  // Before workers start.
-  void set_workers(std::vector<const Worker*> workers) { workers_ = std::move(workers); }
+  // Any thread (a reload changes them): every worker whose counters count,
+  // running or retired, and how many of them run (/status's "workers").
+  void set_workers(std::vector<const Worker*> workers, std::size_t running);
 
   boost::asio::awaitable<void> serve(Downstream& down, Worker& worker);
 
@@ -29,7 +31,11 @@ class Admin {
   boost::asio::awaitable<void> purge(Downstream& down, Worker& worker) const;
 
  private:
+  std::vector<const Worker*> workers() const;
+
+  mutable std::mutex workers_mu_;
   std::vector<const Worker*> workers_;
+  std::size_t running_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -26,11 +26,14 @@ constexpr const char* kUsage =
     "  -c, --config FILE  configuration file (default: conf/gateway.yaml)\n"
     "  -t, --check        validate the configuration and exit: 0 if valid, else\n"
     "                     1 with every error printed as FILE:LINE:COLUMN: message\n"
+    "                     (warnings, FILE:LINE:COLUMN: warning: ..., name keys\n"
+    "                     that cannot change while it runs; they do not fail it)\n"
     "  -h, --help         this text\n"
     "  -v, --version      print the version\n"
     "\n"
-    "signals: SIGHUP reloads the configuration (a bad file is rejected and the\n"
-    "running one kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
+    "signals: SIGHUP reloads the configuration, all of it: listeners, workers,\n"
+    "cache zones (a bad file or a port taken is rejected and the running one\n"
+    "kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
     "flight within timeouts.shutdown, and exit 0.\n";
 
 }  // namespace
@@ -65,6 +68,8 @@ int main(int argc, char** argv) {
                  loaded.errors.size() == 1 ? "" : "s");
     return 1;
   }
+  // Keys that cannot change while the gateway runs (a reload logs them too).
+  for (const auto& w : loaded.warnings) std::fprintf(stderr, "%s\n", w.to_string().c_str());
   std::string error;
   if (check) {
     // As nginx -t: the file, and the access log it names, without starting
@@ -100,8 +105,7 @@ int main(int argc, char** argv) {
       gateway::log::error(error);
       return 1;
     }
-    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-    rc = server.wait();
+    rc = server.wait();  // unblocks them once it handles them
   }
   curl_global_cleanup();
   return rc;

@@ -3,21 +3,21 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <functional>
 #include <thread>
 
 #include "base/log.hpp"
+#include "gateway/listen_socket.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
 
-namespace {
 namespace ip = boost::asio::ip;
 
-// An acceptor on `ep` that shares its port with the other workers'
-// (SO_REUSEPORT: the kernel spreads connections over them).
 tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& ep, bool reuse_port) {
   tcp::acceptor a(io);
   a.open(ep.protocol());
@@ -51,25 +51,27 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   auto a = ep.address();
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
-}  // namespace
+
+int worker_count(const Config& cfg) {
+  return cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 Server::Server(std::shared_ptr<const Runtime> runtime) : runtime_(std::move(runtime)) {}
 
 Server::~Server() {
   health_.stop();
-  for (auto& w : workers_) {
-    w->stop();
-    w->join();
-  }
+  for (auto* list : {&workers_, &retired_})
+    for (auto& w : *list) {
+      w->stop();
+      w->join();
+    }
 }
 
 bool Server::start(std::string& error) {
   const auto& cfg = *runtime_->config;
-  int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = worker_count(cfg);
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, admin_));
-  std::vector<const Worker*> views;
-  for (auto& w : workers_) views.push_back(w.get());
-  admin_.set_workers(views);
+  publish_workers();
 
   try {
     for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
@@ -81,12 +83,15 @@ bool Server::start(std::string& error) {
         ep = a.local_endpoint();
         w->add_acceptor(std::move(a), &l, i);
       }
+      bound_.push_back({l, ep});
       log::info("listening on " + endpoint_text(ep) + " (" + (l.tls ? "tls, " : "") + std::to_string(n) +
                 " workers)");
     }
     if (cfg.admin.listen) {
       auto a = make_acceptor(workers_[0]->io(), to_endpoint(*cfg.admin.listen), false);
       log::info("admin listening on " + endpoint_text(a.local_endpoint()));
+      admin_bound_ = Bound{ListenConfig{}, a.local_endpoint()};
+      admin_bound_->config.address = *cfg.admin.listen;
       workers_[0]->add_acceptor(std::move(a), nullptr);
     }
   } catch (const std::exception& e) {
@@ -100,43 +105,16 @@ bool Server::start(std::string& error) {
   return true;
 }
 
-void Server::reload() {
-  const auto& path = runtime_->config->file;
-  auto loaded = load_config(path);
-  if (!loaded.errors.empty()) {
-    for (const auto& e : loaded.errors) log::error(e.to_string());
-    log::error("reload of " + path + " failed; keeping the running configuration");
-    return;
-  }
-  std::string error;
-  auto rt = Runtime::build(loaded.config, runtime_.get(), error);
-  if (!rt) {
-    log::error(error + "; keeping the running configuration");
-    return;
-  }
-  const auto& old_cfg = *runtime_->config;
-  const auto& new_cfg = *rt->config;
-  auto texts = [](const std::vector<ListenConfig>& v) {
-    std::vector<std::string> t;
-    for (const auto& l : v) t.push_back(l.address.text);
-    return t;
-  };
-  if (texts(old_cfg.listen) != texts(new_cfg.listen) || old_cfg.workers != new_cfg.workers ||
-      (old_cfg.admin.listen ? old_cfg.admin.listen->text : "") != (new_cfg.admin.listen ? new_cfg.admin.listen->text : ""))
-    log::warn("listen, admin.listen and workers changes take effect at the next restart");
-  apply(std::move(rt));
-  log::info("configuration reloaded from " + path);
-}
-
-void Server::apply(std::shared_ptr<const Runtime> rt) {
-  runtime_ = rt;
-  for (auto& w : workers_) w->post_runtime(rt);
-  health_.set_groups(rt->groups);
-}
-
 int Server::wait() {
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  // main() blocked them until now: a SIGHUP right after start (the
+  // listeners are bound and logged before this) would have ended the
+  // process by its default action.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&handled, sig);
+  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
   asio::steady_timer poll(io);
@@ -146,14 +124,16 @@ int Server::wait() {
     poll.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       bool all_done = true;
-      for (auto& w : workers_) all_done = all_done && w->finished();
+      for (auto* list : {&workers_, &retired_})
+        for (auto& w : *list) all_done = all_done && w->finished();
       if (all_done) {
         signals.cancel();
         return;
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         log::warn("drain deadline passed; closing the remaining connections");
-        for (auto& w : workers_) w->stop();
+        for (auto* list : {&workers_, &retired_})
+          for (auto& w : *list) w->stop();
         signals.cancel();
         return;
       }
@@ -170,11 +150,12 @@ int Server::wait() {
         draining = true;
         log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": finishing requests in flight, then exiting");
         deadline = std::chrono::steady_clock::now() + runtime_->config->timeouts.shutdown;
-        for (auto& w : workers_) w->post_drain();
+        for (auto& w : workers_) w->post_drain();  // retired ones drain already
         watch_drain();
       } else {
         log::warn("second stop signal: exiting now");
-        for (auto& w : workers_) w->stop();
+        for (auto* list : {&workers_, &retired_})
+          for (auto& w : *list) w->stop();
         poll.cancel();
         return;
       }
@@ -185,7 +166,8 @@ int Server::wait() {
   io.run();
 
   health_.stop();
-  for (auto& w : workers_) w->join();
+  for (auto* list : {&workers_, &retired_})
+    for (auto& w : *list) w->join();
   log::info("stopped");
   return 0;
 }
