@@ -150,7 +150,10 @@ int Server::wait() {
         draining = true;
         log::info(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": finishing requests in flight, then exiting");
         deadline = std::chrono::steady_clock::now() + runtime_->config->timeouts.shutdown;
-        for (auto& w : workers_) w->post_drain();  // retired ones drain already
+        // Retired workers too: their idle keep-alive connections close now.
+        for (auto* list : {&workers_, &retired_})
+          for (auto& w : *list)
+            if (!w->finished()) w->post_drain();
         watch_drain();
       } else {
         log::warn("second stop signal: exiting now");

@@ -81,7 +81,7 @@ void Worker::post_retire(Worker& heir) {
       if (ec) continue;
       heir.post_listen(fd, protocol, l->admin ? std::nullopt : std::optional<ListenConfig>(l->config), l->index);
     }
-    begin_drain();
+    begin_drain(false);
   });
 }
 
@@ -127,16 +127,21 @@ void Worker::post_runtime(std::shared_ptr<const Runtime> rt) {
 }
 
 void Worker::post_drain() {
-  asio::post(*io_, [this] { begin_drain(); });
+  asio::post(*io_, [this] { begin_drain(true); });
 }
 
-void Worker::begin_drain() {
+void Worker::begin_drain(bool close_idle) {
   draining_.store(true);
   for (auto& l : listeners_) {
     boost::system::error_code ec;
     l->acceptor->close(ec);
   }
-  for (auto& c : connections_) c.close_if_idle();
+  // Closing an idle keep-alive connection races with a request its client
+  // may be sending (it would get nothing). A stop must be quick and takes
+  // that risk; a retiring worker need not: each connection ends after its
+  // next answer (Connection: close) or at its keep-alive timeout.
+  if (close_idle)
+    for (auto& c : connections_) c.close_if_idle();
   release_redis();  // its sockets would keep the loop running
   maybe_finish_drain();
 }

@@ -84,7 +84,8 @@ class Worker {
   // From any thread (a reload lowered `workers`): hands every open
   // listening socket of this worker to `heir` (the connections waiting in
   // their backlogs with them: nothing is closed), then drains as
-  // post_drain() does.
+  // post_drain() does, except that idle keep-alive connections are not
+  // closed at once: each ends after its next answer or when it times out.
   void post_retire(Worker& heir);
   // Starts the thread, with `rt` applied first.
   void start(std::shared_ptr<const Runtime> rt);
@@ -114,7 +115,7 @@ class Worker {
   void release_redis();
   void schedule_tick();
   void maybe_finish_drain();
-  void begin_drain();
+  void begin_drain(bool close_idle);
   asio::awaitable<void> accept_loop(const Listener& listener);
 
   int id_;
