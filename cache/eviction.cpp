@@ -45,6 +45,8 @@ class LruPolicy final : public EvictionPolicy {
     return victim;
   }
 
+  void resize(std::uint64_t) override {}  // no budget inside: the caller evicts
+
   bool contains(std::uint64_t id) const override { return index_.contains(id); }
   std::uint64_t bytes() const override { return bytes_; }
   std::size_t entries() const override { return index_.size(); }
@@ -139,6 +141,12 @@ class S3FifoPolicy final : public EvictionPolicy {
     return evict_main();
   }
 
+  void resize(std::uint64_t capacity) override {
+    small_share_ = capacity / 10;
+    ghost_capacity_ = capacity - capacity / 10;
+    while (ghost_bytes_ > ghost_capacity_) forget_ghost(ghost_index_.find(ghost_.back().id));
+  }
+
   bool contains(std::uint64_t id) const override { return index_.contains(id); }
   std::uint64_t bytes() const override { return small_bytes_ + main_bytes_; }
   std::size_t entries() const override { return index_.size(); }
@@ -225,8 +233,8 @@ class S3FifoPolicy final : public EvictionPolicy {
     ghost_index_.erase(it);
   }
 
-  const std::uint64_t small_share_;
-  const std::uint64_t ghost_capacity_;
+  std::uint64_t small_share_;
+  std::uint64_t ghost_capacity_;
   std::list<Node> small_;
   std::list<Node> main_;
   Index index_;

@@ -29,6 +29,10 @@ class EvictionPolicy {
   // Chooses the next entry to evict and forgets it; nullopt when empty.
   // The caller removes the entry from its own index and storage.
   virtual std::optional<std::uint64_t> evict() = 0;
+  // A new byte budget (a reload resized the zone): the entries and their
+  // order stay; S3-FIFO re-sizes its small share and its ghost queue. The
+  // caller evicts down to the new budget.
+  virtual void resize(std::uint64_t capacity) = 0;
 
   virtual bool contains(std::uint64_t id) const = 0;
   virtual std::uint64_t bytes() const = 0;   // sum of sizes present

@@ -99,7 +99,7 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
       by_id_.erase(replaced->id);
       stats_.entries--;
     }
-    if (e->body && stats_.memory_bytes + e->body->size() > options_.memory) e->body.reset();  // RAM tier full
+    if (e->body && stats_.memory_bytes + e->body->size() > memory_.load()) e->body.reset();  // RAM tier full
     if (e->body) stats_.memory_bytes += e->body->size();
     if (!kept_place) policy_->insert(e->id, e->charged);
     by_id_[e->id] = e;
@@ -113,18 +113,8 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
     // Past max_size, down to the low-water mark: the background thread then
     // deletes a batch while the next fills commit into the room it frees.
     const std::uint64_t bytes = stats_.bytes.load();
-    const std::uint64_t low_water = bytes > options_.max_size ? options_.max_size - headroom_ : bytes;
-    while (stats_.bytes > low_water) {
-      auto victim = policy_->evict();
-      if (!victim) break;
-      auto it = by_id_.find(*victim);
-      if (it == by_id_.end()) continue;
-      victims.push_back(it->second);
-      stats_.bytes -= it->second->charged;
-      if (it->second->body) stats_.memory_bytes -= it->second->body->size();
-      stats_.entries--;
-      by_id_.erase(it);
-    }
+    const std::uint64_t max_size = max_size_.load();
+    if (bytes > max_size) evict_down_to(max_size - headroom_.load(), victims);
   }
   // Victims are out of the policy and by_id_ already; drop() takes them out
   // of their shards and retires their files.
@@ -134,6 +124,20 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
     if (replaced_unindexed) retire(replaced->path, replaced->charged);
   }
   return e;
+}
+
+void Store::evict_down_to(std::uint64_t low_water, std::vector<std::shared_ptr<const Entry>>& victims) {
+  while (stats_.bytes > low_water) {
+    auto victim = policy_->evict();
+    if (!victim) break;
+    auto it = by_id_.find(*victim);
+    if (it == by_id_.end()) continue;
+    victims.push_back(it->second);
+    stats_.bytes -= it->second->charged;
+    if (it->second->body) stats_.memory_bytes -= it->second->body->size();
+    stats_.entries--;
+    by_id_.erase(it);
+  }
 }
 
 void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter,
@@ -262,7 +266,7 @@ void Store::sweep_inactive(Seconds now) {
   {
     std::lock_guard lock(policy_mu_);
     for (const auto& [id, e] : by_id_)
-      if (now - e->last_used.load(std::memory_order_relaxed) >= options_.inactive) idle.push_back(e);
+      if (now - e->last_used.load(std::memory_order_relaxed) >= inactive_.load()) idle.push_back(e);
   }
   if (!idle.empty()) drop(idle, stats_.inactive_removed);
 }

@@ -174,7 +174,16 @@ class Store {
   // Waits until the start-up load finished (for tests and tools).
   void wait_loaded();
 
-  const StoreOptions& options() const noexcept { return options_; }
+  // The options in force: as built, then as the last resize() set them.
+  StoreOptions options() const;
+
+  // A reload's new limits for this zone (`max_size`, `memory`,
+  // `memory_entry_max`, `policy`, `inactive`; the path stays), applied at
+  // once: the entries are kept, evicted down to the new size (the low-water
+  // mark) if it shrank, and RAM copies are let go down to the new memory and
+  // memory_entry_max. A policy change rebuilds the eviction order from the
+  // entries' last use (least recent first). Any thread; store_resize.cpp.
+  void resize(const StoreOptions& next);
   const StoreStats& stats() const noexcept { return stats_; }
 
   // The variant of `key` whose Vary fields match `req`, or null. Counts as
@@ -244,6 +253,15 @@ class Store {
   // while disk_bytes is past max_size (at most `added` bytes' worth).
   void keep_within_max_size(std::uint64_t added);
 
+  // Under policy_mu_: evicts until bytes are at or below `low_water`,
+  // taking the victims out of the policy and by_id_ (into `victims`).
+  void evict_down_to(std::uint64_t low_water, std::vector<std::shared_ptr<const Entry>>& victims);
+  // resize(): lets go of RAM copies over `memory` or `entry_max`.
+  void shrink_memory(std::uint64_t memory, std::uint64_t entry_max);
+  // resize(), under policy_mu_: a new policy of `kind` holding every
+  // indexed entry, least recently used first.
+  void rebuild_policy(PolicyKind kind, std::uint64_t capacity);
+
   std::size_t purge_if(const std::function<bool(const Entry&)>& pred);
   std::string bucket(std::uint64_t id) const;
   static std::uint64_t buckets_for(std::uint64_t max_size);
@@ -264,8 +282,15 @@ class Store {
   void persist(std::shared_ptr<const Entry> e);
   void post(std::function<void()> job);
 
-  StoreOptions options_;
+  StoreOptions options_;  // path and max_open_files; the limits below are resize()'s
   StoreStats stats_;
+  // The limits resize() changes, read without a lock.
+  std::atomic<std::uint64_t> max_size_;
+  std::atomic<std::uint64_t> memory_;
+  std::atomic<std::uint64_t> memory_entry_max_;
+  std::atomic<std::uint64_t> headroom_;  // eviction runs down to max_size - headroom
+  std::atomic<Seconds> inactive_;
+  std::atomic<PolicyKind> policy_kind_;
   std::array<Shard, kShards> shards_;
 
   std::mutex policy_mu_;
@@ -282,8 +307,9 @@ class Store {
   const std::uint64_t first_seq_;
   std::atomic<std::uint64_t> file_seq_;
 
-  const std::uint64_t buckets_;   // 16, 256 or 4,096 (see bucket())
-  const std::uint64_t headroom_;  // eviction runs down to max_size - headroom_
+  // 16, 256 or 4,096 (see bucket()), from max_size at start: a resize keeps
+  // it (entries name their file; the loader walks every bucket).
+  const std::uint64_t buckets_;
   // Empty temporary files, open, ready for fills (see take_temp_file).
   static constexpr std::size_t kSpareFiles = 16;
   std::mutex spare_mu_;

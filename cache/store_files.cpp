@@ -85,7 +85,7 @@ EntryWriter::EntryWriter(Store& store, EntryMeta meta, std::string tmp_path, int
       reader_(std::make_shared<FileRef>(::dup(fd))),
       meta_bytes_(std::move(meta_bytes)),
       body_offset_(FileHeader::kSize + meta_bytes_.size()),
-      keep_memory_(store.options_.memory > 0),
+      keep_memory_(store.memory_.load(std::memory_order_relaxed) > 0),
       in_flight_bytes_(body_offset_) {
   store_.stats_.writing.fetch_add(1, std::memory_order_relaxed);
   store_.stats_.writing_bytes.fetch_add(in_flight_bytes_, std::memory_order_relaxed);
@@ -113,7 +113,7 @@ bool EntryWriter::write(std::string_view data) {
   in_flight_bytes_ += data.size();
   store_.stats_.writing_bytes.fetch_add(data.size(), std::memory_order_relaxed);
   if (keep_memory_) {
-    if (written_ <= store_.options_.memory_entry_max) {
+    if (written_ <= store_.memory_entry_max_.load(std::memory_order_relaxed)) {
       memory_.append(data);
     } else {
       keep_memory_ = false;
@@ -180,11 +180,16 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
 
 Store::Store(StoreOptions options)
     : options_(std::move(options)),
+      max_size_(options_.max_size),
+      memory_(options_.memory),
+      memory_entry_max_(options_.memory_entry_max),
+      headroom_(headroom_for(options_.max_size)),
+      inactive_(options_.inactive),
+      policy_kind_(options_.policy),
       policy_(make_policy(options_.policy, options_.max_size)),
       first_seq_(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())),
       file_seq_(first_seq_),
-      buckets_(buckets_for(options_.max_size)),
-      headroom_(headroom_for(options_.max_size)) {
+      buckets_(buckets_for(options_.max_size)) {
   std::error_code ec;
   fs::create_directories(fs::path(options_.path) / "tmp", ec);
   // Temporary files are fills that never completed: never served, gone;
@@ -320,7 +325,7 @@ std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta, Refusal* why) {
   refusal = Refusal::none;
   if (refuse_for_backlog(stats_.disk_bytes.load(std::memory_order_relaxed),
                          stats_.writing_bytes.load(std::memory_order_relaxed),
-                         stats_.backlog_files.load(std::memory_order_relaxed), options_.max_size)) {
+                         stats_.backlog_files.load(std::memory_order_relaxed), max_size_.load())) {
     stats_.backlog_refused.fetch_add(1, std::memory_order_relaxed);
     refusal = Refusal::disk_backlog;
     return nullptr;
@@ -397,7 +402,7 @@ std::uint64_t Store::unlink_backlog(std::size_t files) {
 // max_size after insert()), so there is always a file to delete.
 void Store::keep_within_max_size(std::uint64_t added) {
   std::uint64_t paid = 0;
-  while (stats_.disk_bytes.load(std::memory_order_relaxed) > options_.max_size && paid < added) {
+  while (stats_.disk_bytes.load(std::memory_order_relaxed) > max_size_.load() && paid < added) {
     auto freed = unlink_backlog(1);  // 0: another thread deleted it first
     if (freed == 0 && stats_.backlog_files.load(std::memory_order_relaxed) == 0) return;
     if (freed) stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
@@ -449,7 +454,6 @@ void Store::run() {
   loaded_cv_.notify_all();
   std::uint64_t next_bucket = 0;  // buckets are made a few at a time, when idle
   auto next_sweep = std::chrono::steady_clock::now();
-  const auto sweep_every = std::chrono::seconds(std::clamp<Seconds>(options_.inactive / 4, 1, 60));
   for (;;) {
     std::function<void()> job;
     bool deletions = false;
@@ -476,7 +480,8 @@ void Store::run() {
     }
     if (std::chrono::steady_clock::now() >= next_sweep) {
       sweep_inactive(now_seconds());
-      next_sweep = std::chrono::steady_clock::now() + sweep_every;
+      // `inactive` may change at a reload (resize()): read it each time.
+      next_sweep = std::chrono::steady_clock::now() + std::chrono::seconds(std::clamp<Seconds>(inactive_.load() / 4, 1, 60));
     }
   }
   // Finish pending deletions: an evicted file must not come back at the
@@ -553,7 +558,7 @@ bool Store::load_file(const std::string& path) {
   auto meta = decode_meta(meta_bytes);
   if (!meta) return false;
 
-  bool small = options_.memory > 0 && h->body_len <= options_.memory_entry_max;
+  bool small = memory_.load() > 0 && h->body_len <= memory_entry_max_.load();
   std::string body;
   std::uint32_t crc = 0;
   std::string buf(std::min<std::uint64_t>(h->body_len, 1 << 20), '\0');

@@ -23,9 +23,14 @@ Zone::Zone(const ZoneConfig& c) : config(c), store(store_options(c)) {
   if (c.redis) tier = std::make_unique<SharedTier>(*c.redis, c.name, store);
 }
 
-bool Zone::needs_restart_for(const ZoneConfig& next) const {
-  return config.max_size != next.max_size || config.memory != next.memory || config.policy != next.policy ||
-         config.memory_entry_max != next.memory_entry_max || config.inactive != next.inactive;
+bool Zone::reconfigure(const ZoneConfig& next) {
+  auto now = store.options();
+  auto want = store_options(next);
+  if (now.max_size == want.max_size && now.memory == want.memory && now.memory_entry_max == want.memory_entry_max &&
+      now.policy == want.policy && now.inactive == want.inactive)
+    return false;
+  store.resize(want);
+  return true;
 }
 
 std::shared_ptr<const Entry> Zone::fresh_memory_hit(const http::Request& req, const RuleConfig& rule, Seconds now) {

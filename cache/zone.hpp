@@ -27,10 +27,13 @@ struct Zone {
   FillTable fills;
   std::unique_ptr<SharedTier> tier;  // with `redis:`
 
-  // A reload keeps this zone for a configuration `next` of the same path;
-  // size, memory, policy and inactive are the store's and change only at
-  // the next restart. True if `next` changes any of them.
-  bool needs_restart_for(const ZoneConfig& next) const;
+  // A reload keeps this zone for a configuration `next` of the same path:
+  // its store takes next's size, memory, memory_entry_max, policy and
+  // inactive at once (Store::resize). `config` keeps what the zone was
+  // built with (its name and path, the shared tier's settings): what
+  // changes live is read from the running configuration. True if the
+  // store's limits changed.
+  bool reconfigure(const ZoneConfig& next);
 
   // The fast path of fresh hits (fast_hit_request): a fresh entry with its
   // body in the RAM tier for `req`, or null. A lookup like any other: it

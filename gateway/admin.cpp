@@ -22,9 +22,20 @@ namespace gateway {
 
 Admin::Admin() : started_(std::chrono::steady_clock::now()) {}
 
+void Admin::set_workers(std::vector<const Worker*> workers, std::size_t running) {
+  std::lock_guard lock(workers_mu_);
+  workers_ = std::move(workers);
+  running_ = running;
+}
+
+std::vector<const Worker*> Admin::workers() const {
+  std::lock_guard lock(workers_mu_);
+  return workers_;
+}
+
 std::string Admin::metrics_text(const Worker& worker) const {
   std::vector<const WorkerMetrics*> m;
-  for (const auto* w : workers_) m.push_back(&w->metrics());
+  for (const auto* w : workers()) m.push_back(&w->metrics());
   return prometheus::render(m, *worker.state()->runtime);
 }
 
@@ -32,7 +43,7 @@ std::string Admin::status_json(const Worker& worker) const {
   const auto& rt = *worker.state()->runtime;
   auto now = Clock::now();
   std::uint64_t active = 0;
-  for (const auto* w : workers_) active += w->metrics().connections_active.get();
+  for (const auto* w : workers()) active += w->metrics().connections_active.get();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
 
   std::string out = "{\"version\":";
@@ -41,7 +52,12 @@ std::string Admin::status_json(const Worker& worker) const {
   out += ",\"config\":";
   json::append_string(out, rt.config->file);
   out += ",\"uptime_seconds\":" + std::to_string(uptime);
-  out += ",\"workers\":" + std::to_string(workers_.size());
+  std::size_t running = 0;
+  {
+    std::lock_guard lock(workers_mu_);
+    running = running_;
+  }
+  out += ",\"workers\":" + std::to_string(running);
   out += ",\"connections_active\":" + std::to_string(active);
   out += ",\"upstreams\":{";
   for (std::size_t g = 0; g < rt.groups.size(); ++g) {
@@ -84,9 +100,10 @@ std::string Admin::status_json(const Worker& worker) const {
     const auto& z = *rt.zones[i];
     const auto& st = z.store.stats();
     if (i) out += ",";
-    json::append_string(out, z.config.name);
-    out += ":{\"path\":" + json::quote(z.config.path) + ",\"policy\":" + json::quote(cache::to_string(z.config.policy)) +
-           ",\"max_size\":" + std::to_string(z.config.max_size) + ",\"bytes\":" + std::to_string(st.bytes.load()) +
+    const auto& zc = rt.config->caches[i];  // the running limits (a reload resizes a kept zone)
+    json::append_string(out, zc.name);
+    out += ":{\"path\":" + json::quote(zc.path) + ",\"policy\":" + json::quote(cache::to_string(zc.policy)) +
+           ",\"max_size\":" + std::to_string(zc.max_size) + ",\"bytes\":" + std::to_string(st.bytes.load()) +
            ",\"entries\":" + std::to_string(st.entries.load()) +
            ",\"memory_bytes\":" + std::to_string(st.memory_bytes.load()) +
            ",\"stores\":" + std::to_string(st.stores.load()) + ",\"evictions\":" + std::to_string(st.evictions.load()) +

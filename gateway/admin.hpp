@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <vector>
 
 #include "gateway/admin_upstreams.hpp"
@@ -20,7 +21,9 @@ class Worker;
 class Admin {
  public:
   Admin();
-  // Before workers start.
+  // Any thread (a reload changes them): every worker whose counters count,
+  // running or retired, and how many of them run (/status's "workers").
+  void set_workers(std::vector<const Worker*> workers, std::size_t running);
   void set_workers(std::vector<const Worker*> workers) { workers_ = std::move(workers); }
   // Before workers start: applies an upstream membership change (on the
   // server's main thread) and answers.
@@ -38,7 +41,11 @@ class Admin {
 
  private:
   Control control_;
+  std::vector<const Worker*> workers() const;
+
+  mutable std::mutex workers_mu_;
   std::vector<const Worker*> workers_;
+  std::size_t running_ = 0;
   std::chrono::steady_clock::time_point started_;
 };
 

@@ -461,8 +461,9 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   std::unique_ptr<cache::EntryWriter> writer;
   auto refusal = cache::Store::Refusal::none;
   if (decision.store) {
-    auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, zone_.config.tags_header, times.request,
-                                     times.response);
+    // The running configuration's tags_header (the zone keeps the one it was built with).
+    const auto& tags_header = state_->runtime->config->caches[rule_.zone_index].tags_header;
+    auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, tags_header, times.request, times.response);
     auto shared_meta = std::make_shared<const cache::EntryMeta>(meta);
     writer = zone_.store.begin(std::move(meta), &refusal);
     if (writer && lead) lead->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);

@@ -171,7 +171,7 @@ LoadResult load_config_from_string(const std::string& yaml, const std::string& f
     root = YAML::Load(yaml);
   } catch (const YAML::Exception& e) {
     diag.error(e.mark, "YAML syntax error: " + e.msg);
-    return {nullptr, diag.take()};
+    return {nullptr, diag.take(), {}};
   }
 
   try {
@@ -181,14 +181,14 @@ LoadResult load_config_from_string(const std::string& yaml, const std::string& f
     // The reader never converts with as<>, so this is a bug; still no throw.
     diag.error(e.mark, std::string("internal error reading the configuration: ") + e.what());
   }
-  if (!diag.ok()) return {nullptr, diag.take()};
-  return {std::move(config), {}};
+  if (!diag.ok()) return {nullptr, diag.take(), {}};
+  return {std::move(config), {}, diag.take_warnings()};
 }
 
 LoadResult load_config(const std::string& path) {
   auto file = read_whole_file(path);
   if (!file.bytes) {
-    return {nullptr, {ConfigError{path, 0, 0, "cannot read configuration: " + file.error}}};
+    return {nullptr, {ConfigError{path, 0, 0, "cannot read configuration: " + file.error}}, {}};
   }
   return load_config_from_string(*file.bytes, path);
 }

@@ -237,6 +237,9 @@ struct Config {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null if errors is not empty
   std::vector<ConfigError> errors;
+  // Keys that load but cannot change while the gateway runs ("warning: ..."
+  // messages): --check prints them, a reload logs them.
+  std::vector<ConfigError> warnings;
 };
 
 LoadResult load_config(const std::string& path);

@@ -311,6 +311,8 @@ asio::awaitable<void> ClientConnection::serve() {
     bool head_done = false;
     while (!head_done) {
       if (in_begin_ == in_end_) {
+        // Draining: an idle keep-alive connection ends; a new one (accepted
+        // as the drain began) is owed its first answer.
         if (worker_.draining() && phase_ == Phase::idle && requests_ > 0) co_return;
         // Idle between requests for a moment (up to a tick): park, see
         // park(). Not at once: a busy connection's next request is usually

@@ -29,11 +29,14 @@ constexpr const char* kUsage =
     "  -c, --config FILE  configuration file (default: conf/gateway.yaml)\n"
     "  -t, --check        validate the configuration and exit: 0 if valid, else\n"
     "                     1 with every error printed as FILE:LINE:COLUMN: message\n"
+    "                     (warnings, FILE:LINE:COLUMN: warning: ..., name keys\n"
+    "                     that cannot change while it runs; they do not fail it)\n"
     "  -h, --help         this text\n"
     "  -v, --version      print the version\n"
     "\n"
-    "signals: SIGHUP reloads the configuration (a bad file is rejected and the\n"
-    "running one kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
+    "signals: SIGHUP reloads the configuration, all of it: listeners, workers,\n"
+    "cache zones (a bad file or a port taken is rejected and the running one\n"
+    "kept); SIGTERM or SIGINT stop accepting, finish the requests in\n"
     "flight within timeouts.shutdown, and exit 0; SIGUSR1 reopens the access log\n"
     "file (after logrotate renamed it); SIGUSR2 starts the binary at the path\n"
     "this one was started from, with the same arguments, hands it the listening\n"
@@ -104,6 +107,8 @@ int main(int argc, char** argv) {
                  loaded.errors.size() == 1 ? "" : "s");
     return 1;
   }
+  // Keys that cannot change while the gateway runs (a reload logs them too).
+  for (const auto& w : loaded.warnings) std::fprintf(stderr, "%s\n", w.to_string().c_str());
   std::string error;
   if (check) {
     // As nginx -t: the file, and the access log it names, without starting

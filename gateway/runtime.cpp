@@ -21,9 +21,12 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> conf
     if (previous)
       for (const auto& z : previous->zones)
         if (z->config.path == zc.path) zone = z;
-    if (zone && zone->needs_restart_for(zc))
-      log::warn("cache " + zc.name + ": size, memory, policy and inactive changes take effect at the next restart");
-    if (zone) cache::reload_shared_tier(zone->tier.get(), zc);  // issue 12: redis: applies on reload
+    // Kept (same path): its store takes the new limits now, evicting down to
+    // a smaller size. New: opened, its directory loaded in the background.
+    // A zone the file no longer has is dropped with the old Runtime (its
+    // entries stay on disk).
+    if (zone && zone->reconfigure(zc)) log::info("cache " + zc.name + ": resized (" + zc.path + ")");
+    if (zone) cache::reload_shared_tier(zone->tier.get(), zc);  // redis: settings apply on reload
     if (!zone) zone = std::make_shared<cache::Zone>(zc);
     rt->zones.push_back(std::move(zone));
   }

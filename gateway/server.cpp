@@ -18,15 +18,13 @@
 #include "gateway/fleet.hpp"
 #include "gateway/binary_upgrade.hpp"
 #include "gateway/systemd.hpp"
+#include "gateway/listen_socket.hpp"
 #include "gateway/worker.hpp"
 
 namespace gateway {
 
-namespace {
 namespace ip = boost::asio::ip;
 
-// An acceptor on `ep` that shares its port with the other workers'
-// (SO_REUSEPORT: the kernel spreads connections over them).
 tcp::acceptor make_acceptor(asio::io_context& io, const tcp::endpoint& ep, bool reuse_port) {
   tcp::acceptor a(io);
   a.open(ep.protocol());
@@ -60,7 +58,10 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   auto a = ep.address();
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
-}  // namespace
+
+int worker_count(const Config& cfg) {
+  return cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 Server::Server(std::shared_ptr<const Runtime> runtime)
     : runtime_(std::move(runtime)), fleet_(std::make_unique<Fleet>(io_, [this](auto rt) { apply(std::move(rt)); })) {}
@@ -68,10 +69,11 @@ Server::Server(std::shared_ptr<const Runtime> runtime)
 Server::~Server() {
   fleet_->stop();
   health_.stop();
-  for (auto& w : workers_) {
-    w->stop();
-    w->join();
-  }
+  for (auto* list : {&workers_, &retired_})
+    for (auto& w : *list) {
+      w->stop();
+      w->join();
+    }
 }
 
 bool Server::start(std::string& error) {
@@ -92,11 +94,9 @@ bool Server::start(std::string& error) {
         asio::use_awaitable, std::move(req));
   });
   const auto& cfg = *runtime_->config;
-  int n = cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = worker_count(cfg);
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(i, admin_));
-  std::vector<const Worker*> views;
-  for (auto& w : workers_) views.push_back(w.get());
-  admin_.set_workers(views);
+  publish_workers();
 
   std::vector<asio::io_context*> ios;
   for (auto& w : workers_) ios.push_back(&w->io());
@@ -113,6 +113,7 @@ bool Server::start(std::string& error) {
           listening_.push_back({false, l.address.text, a.native_handle()});
           workers_[w]->add_acceptor(std::move(a), &l, i);
         }
+      bound_.push_back({l, ep});
       log::info("listening on " + endpoint_text(ep) + " (" + (l.tls ? "tls, " : "") + std::to_string(n) +
                 " workers)");
     }
@@ -120,6 +121,8 @@ bool Server::start(std::string& error) {
       auto a = std::move(listen_on(ios, to_endpoint(*cfg.admin.listen), cfg.admin.listen->text, true, inherited_,
                                    [](asio::io_context& io, const tcp::endpoint& ep) { return make_acceptor(io, ep, false); })[0]);
       log::info("admin listening on " + endpoint_text(a.front().local_endpoint()));
+      admin_bound_ = Bound{ListenConfig{}, a.front().local_endpoint()};
+      admin_bound_->config.address = *cfg.admin.listen;
       for (auto& acceptor : a) {
         listening_.push_back({true, cfg.admin.listen->text, acceptor.native_handle()});
         workers_[0]->add_acceptor(std::move(acceptor), nullptr);
@@ -137,40 +140,6 @@ bool Server::start(std::string& error) {
   health_.set_groups(runtime_->groups);
   health_.start();
   return true;
-}
-
-void Server::reload() {
-  const auto& path = runtime_->config->file;
-  auto loaded = load_config(path);
-  if (!loaded.errors.empty()) {
-    for (const auto& e : loaded.errors) log::error(e.to_string());
-    log::error("reload of " + path + " failed; keeping the running configuration");
-    return;
-  }
-  std::string error;
-  auto rt = Runtime::build(loaded.config, runtime_.get(), error);
-  if (!rt) {
-    log::error(error + "; keeping the running configuration");
-    return;
-  }
-  const auto& old_cfg = *runtime_->config;
-  const auto& new_cfg = *rt->config;
-  auto texts = [](const std::vector<ListenConfig>& v) {
-    std::vector<std::string> t;
-    for (const auto& l : v) t.push_back(l.address.text);
-    return t;
-  };
-  if (texts(old_cfg.listen) != texts(new_cfg.listen) || old_cfg.workers != new_cfg.workers ||
-      (old_cfg.admin.listen ? old_cfg.admin.listen->text : "") != (new_cfg.admin.listen ? new_cfg.admin.listen->text : ""))
-    log::warn("listen, admin.listen and workers changes take effect at the next restart");
-  apply(fleet_->adopt(std::move(rt), true));
-  log::info("configuration reloaded from " + path);
-}
-
-void Server::apply(std::shared_ptr<const Runtime> rt) {
-  runtime_ = rt;
-  for (auto& w : workers_) w->post_runtime(rt);
-  health_.set_groups(rt->groups);
 }
 
 void Server::reopen_logs() {
@@ -235,7 +204,8 @@ int Server::wait() {
     poll.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       bool all_done = true;
-      for (auto& w : workers_) all_done = all_done && w->finished();
+      for (auto* list : {&workers_, &retired_})
+        for (auto& w : *list) all_done = all_done && w->finished();
       if (all_done) {
         signals.cancel();
         binary_upgrade.abandon();
@@ -243,7 +213,8 @@ int Server::wait() {
       }
       if (std::chrono::steady_clock::now() >= deadline) {
         log::warn("drain deadline passed; closing the remaining connections");
-        for (auto& w : workers_) w->stop();
+        for (auto* list : {&workers_, &retired_})
+          for (auto& w : *list) w->stop();
         signals.cancel();
         binary_upgrade.abandon();
         return;
@@ -257,7 +228,10 @@ int Server::wait() {
     fleet_->stop();  // no more membership changes: nothing holds the loop
     log::info(why + ": finishing requests in flight, then exiting");
     deadline = std::chrono::steady_clock::now() + runtime_->config->timeouts.shutdown;
-    for (auto& w : workers_) w->post_drain();
+    // Retired workers too: their idle keep-alive connections close now.
+    for (auto* list : {&workers_, &retired_})
+      for (auto& w : *list)
+        if (!w->finished()) w->post_drain();
     watch_drain();
   };
   std::function<void()> on_signal = [&] {
@@ -278,7 +252,8 @@ int Server::wait() {
         start_drain(sig == SIGTERM ? "SIGTERM" : "SIGINT");
       } else {
         log::warn("second stop signal: exiting now");
-        for (auto& w : workers_) w->stop();
+        for (auto* list : {&workers_, &retired_})
+          for (auto& w : *list) w->stop();
         poll.cancel();
         binary_upgrade.abandon();
         return;
@@ -290,7 +265,8 @@ int Server::wait() {
   io.run();
 
   health_.stop();
-  for (auto& w : workers_) w->join();
+  for (auto* list : {&workers_, &retired_})
+    for (auto& w : *list) w->join();
   log::info("stopped");
   return 0;
 }

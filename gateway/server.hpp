@@ -1,12 +1,16 @@
 // The process: binds the listeners, starts the workers and the health
 // checker, and turns signals into actions on the main thread: SIGHUP
-// reloads the configuration, SIGUSR1 reopens the access log file,
-// SIGTERM/SIGINT drain and stop, SIGUSR2 starts the binary again and hands
-// it the listening sockets (binary_upgrade.hpp).
+// reloads the configuration (all of it: listeners, workers, zones; see
+// server_reload.cpp), SIGUSR1 reopens the access log file, SIGTERM/SIGINT
+// drain and stop, SIGUSR2 starts the binary again and hands it the
+// listening sockets (binary_upgrade.hpp).
 #pragma once
+
+#include <boost/asio/ip/tcp.hpp>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,10 +46,25 @@ class Server {
   int wait();
 
  private:
+  // A listen entry being served: as configured, and the endpoint bound
+  // (the port the kernel chose for port 0, which new workers join).
+  struct Bound {
+    ListenConfig config;
+    boost::asio::ip::tcp::endpoint endpoint;
+  };
+  struct ReloadPlan;  // server_reload.cpp
+
   void reload();
   void apply(std::shared_ptr<const Runtime> rt);
   void reopen_logs();
   void upgrade(BinaryUpgrade& up, bool draining, std::function<void()> drain);
+  // server_reload.cpp: binds what `next` adds (listeners, workers), or
+  // leaves everything as it is and returns false with `error` set.
+  bool prepare(const Config& next, ReloadPlan& plan, std::string& error);
+  void commit(ReloadPlan& plan, const std::shared_ptr<const Runtime>& rt);
+  // A worker id not used by a running worker (a finished one's is free again).
+  int free_worker_id() const;
+  void publish_workers();
 
   std::shared_ptr<const Runtime> runtime_;
   // The main thread's loop (signals, membership changes) and the live
@@ -54,6 +73,11 @@ class Server {
   std::unique_ptr<class Fleet> fleet_;
   Admin admin_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  // Workers a reload let go: draining, then finished; kept for their
+  // counters (the /metrics totals never go down).
+  std::vector<std::unique_ptr<Worker>> retired_;
+  std::vector<Bound> bound_;
+  std::optional<Bound> admin_bound_;
   upstreams::HealthChecker health_;
   Inherited* inherited_ = nullptr;
   std::vector<HandedSocket> listening_;  // every listening socket, for a binary upgrade

@@ -47,6 +47,44 @@ void Worker::add_acceptor(tcp::acceptor acceptor, const ListenConfig* config, st
   listeners_.push_back(std::move(l));
 }
 
+void Worker::post_listen(int fd, tcp protocol, std::optional<ListenConfig> config, std::size_t index) {
+  asio::post(*io_, [this, fd, protocol, config = std::move(config), index] {
+    tcp::acceptor a(*io_, protocol, fd);
+    add_acceptor(std::move(a), config ? &*config : nullptr, index);
+    if (draining_.load()) {
+      listeners_.back()->acceptor->close();  // a reload raced with a stop
+      return;
+    }
+    asio::co_spawn(*io_, accept_loop(*listeners_.back()), log::on_exception("accept loop"));
+  });
+}
+
+void Worker::post_unlisten(std::string address, bool admin) {
+  asio::post(*io_, [this, address = std::move(address), admin] {
+    for (auto& l : listeners_) {
+      if (l->admin != admin || (!admin && l->config.address.text != address)) continue;
+      boost::system::error_code ec;
+      l->acceptor->close(ec);  // the accept loop ends; the Listener stays for its connections
+    }
+  });
+}
+
+void Worker::post_retire(Worker& heir) {
+  asio::post(*io_, [this, &heir] {
+    for (auto& l : listeners_) {
+      if (!l->acceptor->is_open()) continue;
+      // release(): the pending accept ends (operation_aborted) and the
+      // socket stays open, its backlog with it, for the heir.
+      boost::system::error_code ec;
+      auto protocol = l->acceptor->local_endpoint(ec).protocol();
+      int fd = l->acceptor->release(ec);
+      if (ec) continue;
+      heir.post_listen(fd, protocol, l->admin ? std::nullopt : std::optional<ListenConfig>(l->config), l->index);
+    }
+    begin_drain(false);
+  });
+}
+
 void Worker::start(std::shared_ptr<const Runtime> rt) {
   apply(std::move(rt));
   for (auto& l : listeners_) asio::co_spawn(*io_, accept_loop(*l), log::on_exception("accept loop"));
@@ -89,16 +127,23 @@ void Worker::post_runtime(std::shared_ptr<const Runtime> rt) {
 }
 
 void Worker::post_drain() {
-  asio::post(*io_, [this] {
-    draining_.store(true);
-    for (auto& l : listeners_) {
-      boost::system::error_code ec;
-      l->acceptor->close(ec);
-    }
+  asio::post(*io_, [this] { begin_drain(true); });
+}
+
+void Worker::begin_drain(bool close_idle) {
+  draining_.store(true);
+  for (auto& l : listeners_) {
+    boost::system::error_code ec;
+    l->acceptor->close(ec);
+  }
+  // Closing an idle keep-alive connection races with a request its client
+  // may be sending (it would get nothing). A stop must be quick and takes
+  // that risk; a retiring worker need not: each connection ends after its
+  // next answer (Connection: close) or at its keep-alive timeout.
+  if (close_idle)
     for (auto& c : connections_) c.close_if_idle();
-    release_redis();  // its sockets would keep the loop running
-    maybe_finish_drain();
-  });
+  release_redis();  // its sockets would keep the loop running
+  maybe_finish_drain();
 }
 
 void Worker::maybe_finish_drain() {

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -38,12 +39,14 @@ class Attached
 };
 
 // A listening socket of a worker and what it serves: the admin endpoints,
-// or a public listener as configured at start (a reload's entry of the
-// same address takes over for new connections).
+// or a public listener as configured when it was bound (a reload's entry of
+// the same address takes over for new connections: ClientConnection looks
+// it up in the running configuration). A closed listener stays in the
+// worker's list while connections accepted on it may refer to it.
 struct Listener {
   std::unique_ptr<tcp::acceptor> acceptor;
   bool admin = false;
-  std::size_t index = 0;  // in the configuration's listen entries, at start
+  std::size_t index = 0;  // in the configuration's listen entries, when bound
   ListenConfig config;
   // In metrics: the address, or the one bound if the port was 0.
   std::string label;
@@ -70,6 +73,20 @@ class Worker {
   // Before start(): the listening sockets this worker accepts on; `config`
   // is null for the admin listener, else entry `index` of listen.
   void add_acceptor(tcp::acceptor acceptor, const ListenConfig* config, std::size_t index = 0);
+  // From any thread, after start() (a reload): accept on the listening
+  // socket `fd` (bound and listening; this worker owns it from now on) as
+  // add_acceptor() says.
+  void post_listen(int fd, tcp protocol, std::optional<ListenConfig> config, std::size_t index = 0);
+  // From any thread: stop accepting on the listeners of address `address`
+  // (the admin listener if `admin`) and close them; connections accepted on
+  // them finish.
+  void post_unlisten(std::string address, bool admin);
+  // From any thread (a reload lowered `workers`): hands every open
+  // listening socket of this worker to `heir` (the connections waiting in
+  // their backlogs with them: nothing is closed), then drains as
+  // post_drain() does, except that idle keep-alive connections are not
+  // closed at once: each ends after its next answer or when it times out.
+  void post_retire(Worker& heir);
   // Starts the thread, with `rt` applied first.
   void start(std::shared_ptr<const Runtime> rt);
   // From any thread: apply a new configuration between requests.
@@ -98,6 +115,7 @@ class Worker {
   void release_redis();
   void schedule_tick();
   void maybe_finish_drain();
+  void begin_drain(bool close_idle);
   asio::awaitable<void> accept_loop(const Listener& listener);
 
   int id_;

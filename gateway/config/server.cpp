@@ -4,6 +4,8 @@
 // The other sections and the top-level load are listed in sections.hpp.
 #include "gateway/config/sections.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -49,6 +51,19 @@ void read_listen_http2(Context& ctx, const MapReader& map, ListenConfig& entry) 
 // {address, tls, proxy_protocol} (read with a MapReader: other per-listener
 // options go next to these). What is read replaces the
 // default.
+// A listener is known by its address as written: a reload keeps the
+// sockets of an entry it still lists, bound to what a host name resolved to
+// when first bound. Only a restart (or removing the entry and adding it
+// back in a later reload) resolves it again.
+void warn_if_host_name(Context& ctx, const Field& field, const Endpoint& endpoint) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(endpoint.host, ec);
+  if (ec)
+    ctx.diag.warning(field, "host name " + quote(endpoint.host) +
+                                " is resolved when the listener is first bound; a reload keeps that address "
+                                "(it cannot change while the gateway runs: write an IP address)");
+}
+
 void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& listen) {
   auto items = field.node.IsMap() ? std::vector<Field>{field} : one_or_list(ctx.diag, field);
   if (field.node.IsSequence() && items.empty()) {
@@ -76,6 +91,7 @@ void read_listen(Context& ctx, const Field& field, std::vector<ListenConfig>& li
       ctx.diag.error(*address, "address " + quote(endpoint->text) + " is listed twice");
       continue;
     }
+    warn_if_host_name(ctx, *address, *endpoint);
     ListenConfig entry{std::move(*endpoint), std::nullopt};
     if (map) read_listen_http2(ctx, *map, entry);
     if (const Field* tls = map ? map->get("tls") : nullptr) {
@@ -117,6 +133,7 @@ void read_admin(Context& ctx, const Field& field, AdminConfig& admin) {
   MapReader map(ctx.diag, field, {"listen"});
   if (const Field* listen = map.require("listen")) {
     admin.listen = read_endpoint(ctx.diag, *listen, true);
+    if (admin.listen) warn_if_host_name(ctx, *listen, *admin.listen);
   }
 }
 

@@ -40,15 +40,28 @@ void Diagnostics::error_in(const std::string& file, int line, int column, std::s
       {order_line, order_column, ConfigError{file, line, column, std::move(message)}});
 }
 
-std::vector<ConfigError> Diagnostics::take() {
-  std::stable_sort(errors_.begin(), errors_.end(), [](const auto& a, const auto& b) {
+void Diagnostics::warning(const Field& field, std::string_view message) {
+  int line = field.mark.is_null() ? 0 : field.mark.line + 1;
+  int column = field.mark.is_null() ? 0 : field.mark.column + 1;
+  std::string text = "warning: " + (field.path.empty() ? std::string(message) : field.path + ": " + std::string(message));
+  warnings_.push_back({line, column, ConfigError{file_, line, column, std::move(text)}});
+}
+
+namespace {
+std::vector<ConfigError> sorted(std::vector<Diagnostics::Item>& items) {
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
   });
   std::vector<ConfigError> out;
-  for (auto& item : errors_) out.push_back(std::move(item.error));
-  errors_.clear();
+  for (auto& item : items) out.push_back(std::move(item.error));
+  items.clear();
   return out;
 }
+}  // namespace
+
+std::vector<ConfigError> Diagnostics::take() { return sorted(errors_); }
+
+std::vector<ConfigError> Diagnostics::take_warnings() { return sorted(warnings_); }
 
 std::string quote(std::string_view text) {
   std::string out = "\"";

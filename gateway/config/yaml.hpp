@@ -46,18 +46,25 @@ class Diagnostics {
   void error_in(const std::string& file, int line, int column, std::string message,
                 const YAML::Mark& named_at);
 
+  // What loads but will not do what a reload is expected to (reported by
+  // --check as "file:line:col: warning: ...", logged at a reload).
+  void warning(const Field& field, std::string_view message);
+  std::vector<ConfigError> take_warnings();
+
   bool ok() const { return errors_.empty(); }
   // Errors so far: a reader compares it before and after a part.
   std::size_t count() const { return errors_.size(); }
   std::vector<ConfigError> take();
 
- private:
   struct Item {
     int line, column;  // where in the configuration, for the order
     ConfigError error;
   };
+
+ private:
   std::string file_;
   std::vector<Item> errors_;
+  std::vector<Item> warnings_;
 };
 
 // "\"text\"", cut after 64 characters: values go into messages this way.

@@ -187,32 +187,3 @@ TEST_CASE("zone: the fast path serves only fresh entries held in RAM, to plain G
   store(*zone, rule, other, "no-cache, max-age=60");
   CHECK(!zone->fresh_memory_hit(other, rule, now));  // must be revalidated
 }
-
-TEST_CASE("zone: a reload that keeps the zone needs a restart for size, memory, policy and inactive changes") {
-  ZoneConfig base;
-  base.path = "/unused";
-  struct Row {
-    const char* name;
-    void (*change)(ZoneConfig&);
-    bool restart;
-  };
-  const Row rows[] = {
-      {"nothing", [](ZoneConfig&) {}, false},
-      {"max_size", [](ZoneConfig& c) { c.max_size *= 2; }, true},
-      {"memory", [](ZoneConfig& c) { c.memory /= 2; }, true},
-      {"memory_entry_max", [](ZoneConfig& c) { c.memory_entry_max += 1; }, true},
-      {"policy", [](ZoneConfig& c) { c.policy = PolicyKind::lru; }, true},
-      {"inactive", [](ZoneConfig& c) { c.inactive = gateway::Duration(1'000); }, true},
-      {"tags_header", [](ZoneConfig& c) { c.tags_header = "Cache-Tag"; }, false},
-  };
-  TempZone zone;
-  for (const auto& r : rows) {
-    CAPTURE(r.name);
-    ZoneConfig next = zone->config;
-    r.change(next);
-    CHECK(zone->needs_restart_for(next) == r.restart);
-  }
-  auto o = store_options(zone->config);
-  CHECK(o.path == zone->config.path);
-  CHECK(o.inactive == 600);
-}
