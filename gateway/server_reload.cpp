@@ -21,6 +21,7 @@
 #include <algorithm>
 
 #include "base/log.hpp"
+#include "gateway/fleet.hpp"
 #include "gateway/listen_socket.hpp"
 #include "gateway/server.hpp"
 #include "gateway/worker.hpp"
