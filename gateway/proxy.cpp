@@ -18,7 +18,6 @@
 #include "upstreams/availability.hpp"
 #include "upstreams/retry.hpp"
 #include "upstreams/slots.hpp"
-#include "upstreams/slow_start.hpp"
 #include "upstreams/tls.hpp"
 
 namespace gateway::proxy {
@@ -45,8 +44,6 @@ void append_target(const http::Request& req, const RouteConfig& route, std::stri
   out.append(target);
 }
 
-// In-flight counts and effective weights, inline as Flags.
-using Ints = boost::container::small_vector<int, 16>;
 }  // namespace
 
 void build_upstream_head(const http::Request& req, const RouteConfig& route, std::string_view peer, std::string& out,
@@ -204,36 +201,16 @@ void Fetch::Impl::update_excluded() {
 // the request may wait for a slot (pick_queued).
 int Fetch::Impl::pick() {
   update_excluded();
-  const auto now = Clock::now();
-  const std::size_t n = group_.size();
-  const int max_conns = group_.config().max_conns;
-  Ints active(n), weights(n);
-  bool allowed = false;
-  for (std::size_t k = 0; k < n; ++k) {
-    active[k] = group_.instance(k).in_flight.load(std::memory_order_relaxed);
-    allowed = allowed || !excluded_[k];
-    if (upstreams::full(active[k], max_conns)) excluded_[k] = 1;
-  }
-  const bool ramping = upstreams::slow_start_weights(group_, now, weights);
   std::uint64_t hash = group_.config().balance == upstreams::Balance::hash ? fnv1a(req_.target) : 0;
-  int i = -1;
-  for (std::size_t k = 0; k < n && i < 0; ++k) {
-    i = pool_.balancer().pick(excluded_, active, hash, ramping ? std::span<const int>(weights) : std::span<const int>{});
-    if (i < 0) break;
-    auto idx = static_cast<std::size_t>(i);
-    if (!upstreams::try_take_slot(group_.instance(idx).in_flight, max_conns)) {
-      excluded_[idx] = 1;  // filled up on another worker since the look
-      i = -1;
-    }
-  }
-  blocked_ = i < 0 && allowed;
-  if (i < 0) return i;
-  active_.emplace(group_, static_cast<std::size_t>(i));
+  auto picked = upstreams::pick_with_slot(group_, pool_.balancer(), excluded_, hash, Clock::now());
+  blocked_ = picked.blocked;
+  if (picked.instance < 0) return -1;
+  active_.emplace(group_, static_cast<std::size_t>(picked.instance));
   if (panic_ && !panic_counted_) {
     panic_counted_ = true;
     stats_.panic_requests.inc();
   }
-  return i;
+  return picked.instance;
 }
 
 // Every instance the request may use is at max_conns: it waits in the

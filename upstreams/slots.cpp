@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "upstreams/group.hpp"
+#include "upstreams/slow_start.hpp"
 
 namespace gateway::upstreams {
 
@@ -69,6 +71,29 @@ Slot::~Slot() {
   group_.instance(i_).in_flight.fetch_sub(1);
   auto& q = group_.queue();
   if (q.waiting() > 0) q.slot_freed();
+}
+
+SlotPick pick_with_slot(Group& group, Balancer& balancer, std::span<std::uint8_t> excluded, std::uint64_t hash,
+                        Clock::time_point now) {
+  const std::size_t n = group.size();
+  const int max_conns = group.config().max_conns;
+  // Inline for groups of up to 16: a pick allocates nothing.
+  boost::container::small_vector<int, 16> active(n), weights(n);
+  bool allowed = false;
+  for (std::size_t k = 0; k < n; ++k) {
+    active[k] = group.instance(k).in_flight.load(std::memory_order_relaxed);
+    allowed = allowed || !excluded[k];
+    if (full(active[k], max_conns)) excluded[k] = 1;
+  }
+  const bool ramping = slow_start_weights(group, now, weights);
+  const std::span<const int> effective = ramping ? std::span<const int>(weights) : std::span<const int>{};
+  for (std::size_t k = 0; k < n; ++k) {
+    int i = balancer.pick(excluded, active, hash, effective);
+    if (i < 0) break;
+    if (try_take_slot(group.instance(static_cast<std::size_t>(i)).in_flight, max_conns)) return {i, false};
+    excluded[static_cast<std::size_t>(i)] = 1;  // filled up on another worker since the look
+  }
+  return {-1, allowed};
 }
 
 }  // namespace gateway::upstreams

@@ -21,9 +21,13 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
+
+#include "base/deadline.hpp"
 
 namespace gateway::upstreams {
 
+class Balancer;
 class Group;
 
 constexpr std::chrono::milliseconds kQueueRecheck{250};
@@ -82,5 +86,19 @@ class Slot {
   Group& group_;
   std::size_t i_;
 };
+
+// What pick_with_slot found: an instance with a slot taken on it (give it
+// back with a Slot), or -1; blocked: -1 because every instance the pick may
+// use is full (the request may wait in the queue).
+struct SlotPick {
+  int instance = -1;
+  bool blocked = false;
+};
+
+// Picks an instance of `group` not excluded (excluded[i]; full ones are
+// added to it) with the group's in-flight counts and, while an instance
+// ramps up, its slow start weights, and takes a slot on it.
+SlotPick pick_with_slot(Group& group, Balancer& balancer, std::span<std::uint8_t> excluded, std::uint64_t hash,
+                        Clock::time_point now);
 
 }  // namespace gateway::upstreams
