@@ -60,6 +60,8 @@ browser: one page stitched from four fragments of three services. Or try:
   curl -s 'http://127.0.0.1:8080/api/channels/7?delay_ms=50&size=2000' | wc -c
   curl -si --cacert $ROOT/var/demo/tls/cert.pem https://localhost:8443/api/channels/42  # HTTPS
   curl -s http://127.0.0.1:8081/status              # instances and their health
+  curl -s http://127.0.0.1:8081/upstreams           # membership: add, remove, weigh, drain live
+  curl -s -XPATCH http://127.0.0.1:8081/upstreams/channels/instances/127.0.0.1:9003 -d '{"drain":true}'
   curl -s http://127.0.0.1:8081/metrics | grep -E 'gateway_(requests_total|cache_hit_ratio)'
   curl -s -X POST 'http://127.0.0.1:8081/purge?prefix=/api/channels/'   # purge
   kill -HUP $GW                                   # reload conf/demo.yaml
