@@ -66,10 +66,17 @@ void SentinelSource::start(asio::any_io_executor ex, std::function<void()> on_ch
 
 void SentinelSource::stop() {
   stopped_ = true;
+  // Gone now, while their executor (a worker's io_context) is alive: this
+  // source may outlive it (in the zone's settings), and a node or timer
+  // destroyed after it would touch freed memory. run() holds its own
+  // references and sees stopped_ before it uses them again.
   if (timer_) timer_->cancel();
+  timer_.reset();
   if (events_) events_->close();
+  events_.reset();
   for (auto& a : asking_)
     if (a) a->close();
+  for (auto& a : asking_) a.reset();
 }
 
 void SentinelSource::connection_failed() {

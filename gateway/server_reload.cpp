@@ -71,7 +71,9 @@ struct Server::ReloadPlan {
 };
 
 void Server::reload() {
-  const auto& path = runtime_->config->file;
+  // A copy: the running Runtime (and its Config) may be freed by a worker
+  // once this reload replaces it.
+  const std::string path = runtime_->config->file;
   auto loaded = load_config(path);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) log::error(e.to_string());

@@ -98,7 +98,8 @@ TEST_CASE("reload under load: listeners added and removed, workers 2-4-1, zone r
   };
   int reloads = 0;
   for (const auto& s : steps) {
-    CAPTURE(s.what);
+    INFO("step: " << s.what);
+    INFO("gateway error log:\n" << gw.error_log());
     REQUIRE(progress());
     gw.rewrite_config(s.listen, body(zone, svc, s.workers, s.zone_extra));
     CHECK(reload(gw.process()));

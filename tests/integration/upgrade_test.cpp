@@ -75,7 +75,10 @@ void upgrade_under_load(int old_workers, int new_workers) {
   auto log = gw.error_log();
   CHECK(log.find("upgrade: new process " + std::to_string(new_pid) + " serves") != std::string::npos);
   CHECK(log.find("upgrade: serving; the old process drains") != std::string::npos);
-  // The disk cache is kept: the entry is served without asking the instance.
+  // The disk cache is kept: once the new process has loaded it (in the
+  // background, after it said ready: a request meanwhile may go upstream),
+  // the entry is served without asking the instance.
+  REQUIRE(eventually([&] { return gw.status().find("\"loading\":false") != std::string::npos; }, 30s));
   const auto before = svc.stat("requests");
   CHECK(eventually([&] { return x_cache(http_get(url(gw.port(), kCached), kHost)) == "HIT"; }, 10s));
   CHECK(svc.stat("requests") == before);
