@@ -76,6 +76,22 @@ class UpgradeGateway {
     return pid;
   }
   pid_t first_pid() const { return first_pid_; }
+  // After a SIGUSR2: waits for a new process to serve and the first one to
+  // exit 0; returns the new pid.
+  pid_t wait_taken_over() {
+    pid_t new_pid = 0;
+    REQUIRE(eventually(
+        [&] {
+          auto pid = serving_pid();
+          if (pid != first_pid_ && pid > 0) new_pid = pid;
+          return new_pid != 0;
+        },
+        30s));
+    auto code = proc_.wait_exit(30s);
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);
+    return new_pid;
+  }
   // A new file at the binary's path, as a package upgrade does (the
   // running process keeps its old inode).
   void replace_binary(const std::string& from = GATEWAY_BIN) const {

@@ -37,17 +37,7 @@ TEST_CASE("upgrade after reloads: the sockets of added and retired workers are h
   reload_workers(gw, svc, 2);  // a retiring worker hands its socket to another
   gw.replace_binary();
   gw.process().signal(SIGUSR2);
-  pid_t new_pid = 0;
-  REQUIRE(eventually(
-      [&] {
-        auto pid = gw.serving_pid();
-        if (pid != gw.first_pid() && pid > 0) new_pid = pid;
-        return new_pid != 0;
-      },
-      30s));
-  auto code = gw.process().wait_exit(30s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  const pid_t new_pid = gw.wait_taken_over();
   const int at_exit = load.ok();
   CHECK(eventually([&] { return load.ok() >= at_exit + 200; }, 30s));
   load.finish();

@@ -47,17 +47,7 @@ void upgrade_under_load(int old_workers, int new_workers) {
   gw.replace_binary();
   gw.process().signal(SIGUSR2);
 
-  pid_t new_pid = 0;
-  REQUIRE(eventually(
-      [&] {
-        auto pid = gw.serving_pid();
-        if (pid != old_pid && pid > 0) new_pid = pid;
-        return new_pid != 0;
-      },
-      30s));
-  auto code = gw.process().wait_exit(30s);
-  REQUIRE(code.has_value());
-  CHECK(*code == 0);
+  const pid_t new_pid = gw.wait_taken_over();
   // The load goes on against the new process alone for a while.
   const int at_exit = load.ok();
   CHECK(eventually([&] { return load.ok() >= at_exit + 300; }, 30s));
