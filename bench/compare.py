@@ -708,25 +708,37 @@ def run_wrk(scenario: Scenario, port: int, duration: float, path: str) -> dict:
 # --------------------------------------------------------------------------
 # Memory per idle keep-alive connection.
 
-def _read_response(sock: socket.socket) -> int:
+class ClosedBeforeResponse(ConnectionError):
+    """The server closed the connection before sending any byte of a response
+    (a keep-alive connection it let go: a client may send again)."""
+
+
+def read_response_head(sock: socket.socket) -> tuple[int, bytes]:
+    """Reads one response with a Content-Length body; its status and head."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
-            raise ConnectionError("closed before the response head")
+            if not buf:
+                raise ClosedBeforeResponse("closed before the response")
+            raise ConnectionError("closed inside the response head")
         buf += chunk
     head, body = buf.split(b"\r\n\r\n", 1)
     status = int(head.split(b" ", 2)[1])
     m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
     if not m:
-        raise ConnectionError("response without Content-Length")
+        raise ConnectionError(f"{status} without Content-Length")
     need = int(m.group(1)) - len(body)
     while need > 0:
         chunk = sock.recv(min(need, 65536))
         if not chunk:
             raise ConnectionError("closed inside the body")
         need -= len(chunk)
-    return status
+    return status, head
+
+
+def _read_response(sock: socket.socket) -> int:
+    return read_response_head(sock)[0]
 
 
 def idle_connection_memory(target: Target, path: str, n: int, settle: float = 1.0,

@@ -268,31 +268,13 @@ class OpsNginx(C.Nginx):
 # --------------------------------------------------------------------------
 # The load generator.
 
-class RetryableClose(Exception):
-    """The server closed a reused connection before any byte of the answer."""
+# The server closed a reused connection before any byte of the answer.
+RetryableClose = C.ClosedBeforeResponse
 
 
 def read_response(sock: socket.socket) -> tuple[int, bool]:
     """Status and whether the server keeps the connection."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            if not buf:
-                raise RetryableClose("closed before the response")
-            raise ConnectionError("closed inside the response head")
-        buf += chunk
-    head, body = buf.split(b"\r\n\r\n", 1)
-    status = int(head.split(b" ", 2)[1])
-    m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
-    if not m:
-        raise ConnectionError(f"{status} without Content-Length")
-    need = int(m.group(1)) - len(body)
-    while need > 0:
-        chunk = sock.recv(min(need, 65536))
-        if not chunk:
-            raise ConnectionError("closed inside the body")
-        need -= len(chunk)
+    status, head = C.read_response_head(sock)
     keep = not re.search(rb"\r\nconnection:\s*close", head, re.I)
     return status, keep
 
