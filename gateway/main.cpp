@@ -52,14 +52,7 @@ void block_control_signals() {
   // thread starts (the cache zones' start here), so that every thread
   // inherits the mask and a signal sent while starting waits for
   // Server::wait instead of taking its default action.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);
-  sigaddset(&set, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  gateway::set_control_signals_blocked(true);
 }
 
 // Tells systemd, and at an upgrade the old process, that this one serves.

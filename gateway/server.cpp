@@ -183,18 +183,21 @@ void Server::upgrade(BinaryUpgrade& up, bool draining, std::function<void()> dra
   systemd::status("upgrading: a new binary is starting");
 }
 
+void set_control_signals_blocked(bool blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kControlSignals) sigaddset(&set, sig);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
 int Server::wait() {
   auto& io = io_;
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  signals.add(SIGUSR1);
-  signals.add(SIGUSR2);
+  asio::signal_set signals(io);
+  for (int sig : kControlSignals) signals.add(sig);
   BinaryUpgrade binary_upgrade(io);
   // main() blocked these in every thread; with the handlers installed, this
   // thread takes them (one sent before now was kept pending, not lost).
-  sigset_t handled;
-  sigemptyset(&handled);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&handled, sig);
-  pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
+  set_control_signals_blocked(false);
   bool draining = false;
   auto deadline = std::chrono::steady_clock::time_point::max();
   asio::steady_timer poll(io);

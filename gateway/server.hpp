@@ -6,6 +6,8 @@
 // listening sockets (binary_upgrade.hpp).
 #pragma once
 
+#include <signal.h>
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include <functional>
@@ -26,6 +28,13 @@ namespace gateway {
 
 class Worker;
 class BinaryUpgrade;
+
+// The signals the main thread handles (Server::wait): stop (INT, TERM),
+// reload (HUP), reopen the access log (USR1), binary upgrade (USR2). main()
+// blocks them in every thread before any starts; wait() unblocks them on its
+// own once its handlers are installed.
+inline constexpr int kControlSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+void set_control_signals_blocked(bool blocked);
 
 class Server {
  public:

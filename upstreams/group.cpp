@@ -17,10 +17,6 @@ namespace gateway::upstreams {
 namespace {
 namespace ip = boost::asio::ip;
 
-std::int64_t ticks(Clock::time_point t) noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
 // Resolves once, at load: the hot path connects to addresses, never names.
 std::vector<ip::tcp::endpoint> resolve(const Endpoint& e) {
   std::vector<ip::tcp::endpoint> out;
@@ -106,7 +102,7 @@ void Group::exclude_draining(std::span<std::uint8_t> excluded) const noexcept {
 bool Group::usable(std::size_t i, Clock::time_point now) const noexcept {
   const auto& s = *instances_[i];
   if (!s.probe_up.load(std::memory_order_relaxed)) return false;
-  return s.down_until.load(std::memory_order_relaxed) <= ticks(now);
+  return s.down_until.load(std::memory_order_relaxed) <= steady_ns(now);
 }
 
 void Group::report_failure(std::size_t i, Clock::time_point now) noexcept {
@@ -115,8 +111,8 @@ void Group::report_failure(std::size_t i, Clock::time_point now) noexcept {
   if (config_.max_fails <= 0 || !may_eject(instances_.size())) return;
   int fails = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
   if (fails >= config_.max_fails) {
-    s.down_until.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);
-    s.usable_since.store(ticks(now + config_.fail_timeout), std::memory_order_relaxed);  // slow start from there
+    s.down_until.store(steady_ns(now + config_.fail_timeout), std::memory_order_relaxed);
+    s.usable_since.store(steady_ns(now + config_.fail_timeout), std::memory_order_relaxed);  // slow start from there
     s.fails.store(0, std::memory_order_relaxed);
     s.ejections_total.fetch_add(1, std::memory_order_relaxed);
   }
@@ -129,7 +125,7 @@ void Group::report_success(std::size_t i) noexcept {
   if (auto until = s.down_until.load(std::memory_order_relaxed); until != 0) {
     s.down_until.store(0, std::memory_order_relaxed);
     // Back before its fail_timeout ended (tried in panic): slow start now.
-    if (auto now = ticks(Clock::now()); until > now) s.usable_since.store(now, std::memory_order_relaxed);
+    if (auto now = steady_ns(Clock::now()); until > now) s.usable_since.store(now, std::memory_order_relaxed);
   }
 }
 
@@ -172,7 +168,7 @@ bool Group::report_probe(std::size_t i, bool ok) noexcept {
   }
   if (!up && streak >= hc.passes) {
     s.probe_up.store(true);
-    s.usable_since.store(ticks(Clock::now()), std::memory_order_relaxed);  // slow start from now
+    s.usable_since.store(steady_ns(Clock::now()), std::memory_order_relaxed);  // slow start from now
     return true;
   }
   return false;

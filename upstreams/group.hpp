@@ -28,6 +28,11 @@ class Connection;
 // Shared (shared_ptr) by the versions of a group that keep the instance at
 // the same address: a membership change or reload builds a new Group that
 // takes these over, so health, counts and the in-flight count carry on.
+// A steady-clock time as InstanceState's atomics keep it: ns since the epoch.
+inline std::int64_t steady_ns(Clock::time_point t) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 struct InstanceState {
   Endpoint address;
   std::atomic<int> weight{1};  // H2: atomic, the admin API changes it

@@ -35,10 +35,9 @@ bool slow_start_weights(const Group& group, Clock::time_point now, std::span<int
 
 std::int64_t joined_at(const Group* previous, const Endpoint& address, Clock::time_point now) noexcept {
   if (!previous) return 0;
-  for (std::size_t i = 0; i < previous->size(); ++i)
-    if (previous->instance(i).address.text == address.text)
-      return previous->instance(i).usable_since.load(std::memory_order_relaxed);
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  if (int i = previous->find(address.text); i >= 0)
+    return previous->instance(static_cast<std::size_t>(i)).usable_since.load(std::memory_order_relaxed);
+  return steady_ns(now);
 }
 
 }  // namespace gateway::upstreams

@@ -7,17 +7,12 @@
 #include "base/file.hpp"
 #include "upstreams/client.hpp"
 #include "upstreams/group.hpp"
+#include "upstreams/membership.hpp"
 
 namespace gateway::upstreams {
 
 namespace {
 constexpr std::string_view kAlpnHttp11 = "\x08http/1.1";
-
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(host, ec);
-  return !ec;
-}
 }  // namespace
 
 net::SslSessionPtr SessionSlot::get() const {
