@@ -16,6 +16,27 @@ using gateway::cache::PolicyKind;
 using gateway::cache::PolicySpec;
 using gateway::cache::to_string;
 
+namespace {
+// A text a parser must refuse, with the offset and a fragment of the message.
+struct Rejected {
+  const char* text;
+  std::size_t at;
+  const char* message;
+};
+
+template <std::size_t N, class Parse>
+void check_rejected(const Rejected (&rows)[N], Parse parse) {
+  for (const auto& row : rows) {
+    CAPTURE(row.text);
+    std::string error;
+    std::size_t at = 999;
+    CHECK_FALSE(parse(row.text, error, &at).has_value());
+    CHECK(error.find(row.message) != std::string::npos);
+    CHECK(at == row.at);
+  }
+}
+}  // namespace
+
 TEST_SUITE_BEGIN("eviction");
 
 TEST_CASE("eviction spec: accepted policy specs and their canonical text") {
@@ -63,12 +84,7 @@ TEST_CASE("eviction spec: canonical text reads back for any share") {
 }
 
 TEST_CASE("eviction spec: rejected policy specs say why and where") {
-  struct Row {
-    const char* text;
-    std::size_t at;
-    const char* message;
-  };
-  const Row rows[] = {
+  const Rejected rows[] = {
       {"", 0, "unknown policy"},
       {"LRU", 0, "unknown policy"},
       {"s3-fifo", 0, "unknown policy"},
@@ -92,14 +108,7 @@ TEST_CASE("eviction spec: rejected policy specs say why and where") {
       {"s3fifo:small=5%:small=6%", 16, "small given twice"},
       {"s3fifo:promote=2:", 17, "expected small="},
   };
-  for (const auto& row : rows) {
-    CAPTURE(row.text);
-    std::string error;
-    std::size_t at = 999;
-    CHECK_FALSE(parse_policy_spec(row.text, error, &at).has_value());
-    CHECK(error.find(row.message) != std::string::npos);
-    CHECK(at == row.at);
-  }
+  check_rejected(rows, parse_policy_spec);
 }
 
 TEST_CASE("eviction spec: admission specs") {
@@ -122,12 +131,7 @@ TEST_CASE("eviction spec: admission specs") {
     CHECK(*spec == row.spec);
     CHECK(to_string(*spec) == row.text);
   }
-  struct Bad {
-    const char* text;
-    std::size_t at;
-    const char* message;
-  };
-  const Bad bad[] = {
+  const Rejected bad[] = {
       {"", 0, "unknown admission"},
       {"TinyLFU", 0, "unknown admission"},
       {"min_uses", 0, "unknown admission"},
@@ -137,14 +141,7 @@ TEST_CASE("eviction spec: admission specs") {
       {"min_uses:2x", 9, "from 1 to 64"},
       {"min_uses:-1", 9, "from 1 to 64"},
   };
-  for (const auto& row : bad) {
-    CAPTURE(row.text);
-    std::string error;
-    std::size_t at = 999;
-    CHECK_FALSE(parse_admission_spec(row.text, error, &at).has_value());
-    CHECK(error.find(row.message) != std::string::npos);
-    CHECK(at == row.at);
-  }
+  check_rejected(bad, parse_admission_spec);
 }
 
 TEST_SUITE_END();

@@ -143,7 +143,7 @@ routes:
   - {prefix: /b/, upstream: app, cache: {zone: main, ttl: 1s, query: none}}
 )", "zones.yaml");
   check_all_errors(result, {
-      "zones.yaml:4:13: caches.main.policy: unknown value \"fifo\" (expected one of: lru, s3fifo)",
+      "zones.yaml:4:13: caches.main.policy: unknown policy \"fifo\" (lru, s3fifo, sieve)",
       "zones.yaml:8:70: routes[1].cache.query: unknown value \"none\" (expected one of: keep, "
       "sorted, ignore)",
   });
