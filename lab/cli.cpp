@@ -131,7 +131,8 @@ std::vector<cache::AdmissionSpec> parse_admission_list(const std::string& text) 
 std::vector<SizeArg> parse_size_list(const std::string& text) {
   std::vector<SizeArg> out;
   for (const std::string& item : split(text, ',')) {
-    SizeArg size{.label = item};
+    SizeArg size;
+    size.label = item;
     if (!item.empty() && item.back() == '%') {
       double pct = 0;
       const std::string digits = item.substr(0, item.size() - 1);

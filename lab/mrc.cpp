@@ -66,14 +66,15 @@ MrcResult miss_ratio_curves(const Trace& trace, const MrcOptions& o) {
   std::vector<ReplayResult> runs(o.policies.size() * per_policy);
   run_parallel(runs.size(), o.threads, [&](std::size_t i) {
     const std::size_t p = i / per_policy, k = i % per_policy, z = k / out.salts, s = k % out.salts;
-    runs[i] = replay(samples[s], Zone{.policy = o.policies[p], .admission = o.admission, .size = sizes[z]},
+    runs[i] = replay(samples[s], Zone{.policy = o.policies[p], .admission = o.admission, .size = sizes[z], .label = {}},
                      trace.sample_rate * out.sample_rate);
   });
 
   for (std::size_t p = 0; p < o.policies.size(); ++p) {
-    MrcCurve curve{.policy = o.policies[p]};
+    MrcCurve curve{.policy = o.policies[p], .points = {}};
     for (std::size_t z = 0; z < sizes.size(); ++z) {
-      MrcPoint point{.size = sizes[z]};
+      MrcPoint point;
+      point.size = sizes[z];
       std::vector<double> misses;
       for (unsigned s = 0; s < out.salts; ++s) {
         const Counters& c = runs[p * per_policy + z * out.salts + s].total;

@@ -18,10 +18,10 @@
 namespace gateway::lab {
 
 struct MrcOptions {
-  std::vector<cache::PolicySpec> policies;
-  cache::AdmissionSpec admission;
+  std::vector<cache::PolicySpec> policies{};
+  cache::AdmissionSpec admission{};
   unsigned points = 20;
-  std::optional<double> sample;              // SHARDS rate; nullopt: chosen by size
+  std::optional<double> sample{};              // SHARDS rate; nullopt: chosen by size
   std::uint64_t exact_limit = 1000000;       // requests up to which curves are exact
   unsigned salts = 3;                        // sampled curves averaged (the spread is the error)
   unsigned threads = 0;
@@ -35,12 +35,12 @@ struct MrcPoint {
 };
 
 struct MrcCurve {
-  cache::PolicySpec policy;
-  std::vector<MrcPoint> points;
+  cache::PolicySpec policy{};
+  std::vector<MrcPoint> points{};
 };
 
 struct MrcResult {
-  std::vector<MrcCurve> curves;
+  std::vector<MrcCurve> curves{};
   std::uint64_t unique_bytes = 0;  // full scale
   std::uint64_t requests = 0;
   double sample_rate = 1.0;        // SHARDS rate used (1: exact)

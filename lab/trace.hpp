@@ -29,8 +29,8 @@ struct Request {
 };
 
 struct Trace {
-  std::vector<Request> requests;
-  std::vector<std::string> routes;  // names, one table over all files read
+  std::vector<Request> requests{};
+  std::vector<std::string> routes{};  // names, one table over all files read
   // Spatial sampling rate the trace was captured with (header sample / 2^24),
   // 1 for a full trace: the trace behaves as the full one would in a cache
   // `sample_rate` times the size.
