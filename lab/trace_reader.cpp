@@ -8,7 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "base/hash.hpp"
 #include "cache/trace_format.hpp"
@@ -42,14 +42,21 @@ std::uint32_t clamp32(std::uint64_t v) {
 
 }  // namespace
 
-std::uint64_t unique_bytes(const std::vector<Request>& requests) {
-  std::unordered_map<std::uint64_t, std::uint32_t> sizes;
-  sizes.reserve(requests.size() / 2);
-  std::uint64_t total = 0;
+Footprint footprint(const std::vector<Request>& requests) {
+  std::unordered_set<std::uint64_t> keys;
+  keys.reserve(requests.size() / 2);
+  Footprint f;
   for (const Request& r : requests) {
-    if (sizes.emplace(r.key, r.size).second) total += r.size;
+    if (keys.insert(r.key).second) f.bytes += r.size;
   }
-  return total;
+  f.keys = keys.size();
+  return f;
+}
+
+Footprint full_footprint(const Trace& trace) {
+  const Footprint f = footprint(trace.requests);
+  return Footprint{.keys = static_cast<std::uint64_t>(static_cast<double>(f.keys) / trace.sample_rate),
+                   .bytes = static_cast<std::uint64_t>(static_cast<double>(f.bytes) / trace.sample_rate)};
 }
 
 std::optional<TraceFormat> parse_trace_format(std::string_view name) {
