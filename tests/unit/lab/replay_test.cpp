@@ -50,6 +50,29 @@ TEST_CASE("replay: lru and sieve on a hand-worked sequence (three one-block entr
   CHECK(sieve.evictions == 3);
 }
 
+TEST_CASE("replay: s3fifo promotes a key hit in S, brings a ghost back into M, and keeps M through a scan") {
+  // Ten blocks: S's share is one block. 1..10 fill S; 1 is hit; 11 makes
+  // room: 1 (one hit, the paper's promotion) moves to M, 2 leaves (ghost);
+  // 2 comes back into M (ghost hit), evicting 3; 1 and 2 hit; 3 comes back
+  // into M, evicting 4. A scan of nine new keys then only passes through S,
+  // so 1, 2 and 3 all hit at the end. LRU loses them to the scan.
+  std::vector<Request> r;
+  std::uint64_t t = 0;
+  auto add = [&](std::initializer_list<std::uint64_t> keys) {
+    for (std::uint64_t k : keys)
+      r.push_back(Request{.time_us = ++t, .key = k, .size = 4096, .body = 4096, .ttl = kNoExpiry, .route = kNoRoute,
+                          .storable = true});
+  };
+  add({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 11, 2, 1, 2, 3});
+  add({12, 13, 14, 15, 16, 17, 18, 19, 20});
+  add({1, 2, 3});
+  const ReplayResult s3fifo = replay(r, zone("s3fifo", 10));
+  CHECK(s3fifo.total.hits == 6);  // 1 (#11), 1 and 2, then 1, 2, 3
+  CHECK(s3fifo.evictions == 3 + 9);  // 2, 3, 4, then the scan passes through S
+  const ReplayResult lru = replay(r, zone("lru", 10));
+  CHECK(lru.total.hits == 3);  // 1 (#11), 1 and 2
+}
+
 TEST_CASE("replay: an entry is a hit while time < stored + ttl, then a miss that stores it again") {
   std::vector<Request> r = sequence("aaaa", 10);
   r[0].time_us = 0;
@@ -59,6 +82,9 @@ TEST_CASE("replay: an entry is a hit while time < stored + ttl, then a miss that
   const ReplayResult result = replay(r, zone("lru", 8));
   CHECK(result.total.hits == 2);
   CHECK(result.evictions == 0);
+  // Request by request: hit, miss at exactly stored + ttl, hit.
+  CHECK(replay({r.begin(), r.begin() + 2}, zone("lru", 8)).total.hits == 1);
+  CHECK(replay({r.begin(), r.begin() + 3}, zone("lru", 8)).total.hits == 1);
 }
 
 TEST_CASE("replay: a response that is not storable never hits and never takes room") {
