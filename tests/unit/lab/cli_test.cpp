@@ -5,19 +5,14 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/unit/lab/error_text.hpp"
+
 using namespace gateway;
 using namespace gateway::lab;
 
 namespace {
 
-std::string usage_error(auto&& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string usage_error(auto&& f) { return testing::error_text<UsageError>(f); }
 
 }  // namespace
 
