@@ -65,7 +65,8 @@ class ZoneModel {
   cache::AdmissionRoom room() const {
     cache::AdmissionRoom room;
     if (zone_.admission.kind != cache::AdmissionKind::tinylfu) return room;
-    room.full = policy_->bytes() + kBlock > capacity_;
+    // The store's rule at the full size: the sampled bytes scaled up.
+    room.full = cache::admission_full(static_cast<std::uint64_t>(static_cast<double>(policy_->bytes()) / rate_), zone_.size);
     if (room.full) room.victim = policy_->victim_hint();  // policy ids are key hashes here
     return room;
   }

@@ -2,7 +2,8 @@
 // (cache/eviction.hpp) and admission rules (cache/admission.hpp) a zone
 // runs, with the zone's own accounting: entries charged in 4 KiB blocks,
 // eviction once the bytes exceed the size, down to the store's low-water
-// mark (cache/store.hpp), freshness by each record's lifetime.
+// mark (cache/store.hpp), TinyLFU told the zone is full as the store tells
+// it (admission_full), freshness by each record's lifetime.
 //
 // One Zone per simulation; replay_all runs them on threads, each over the
 // same read-only requests.
