@@ -16,7 +16,8 @@ const char* const kUsage =
     "                          [--trace-format gateway|csv|oracle] [--block BYTES] [--threads N]\n"
     "                          [--by-route] [--plot FILE.png]\n"
     "       gateway-lab mrc TRACE... [--policy LIST] [--admission SPEC] [--points N] [--sample R]\n"
-    "                       [--salts N] [--exact-limit N] [--format table|csv|json] [--plot FILE.png]\n"
+    "                       [--salts N] [--exact-limit N] [--validate N] [--format table|csv|json]\n"
+    "                       [--plot FILE.png]\n"
     "       gateway-lab synth zipf|scan|one-hit-wonder|diurnal -o FILE [--alpha A] [--requests N]\n"
     "                       [--objects N] [--size lognormal:1k-64k|uniform:A-B|fixed:N] [--seed S]\n"
     "                       [--ttl DURATION] [--rate R] [--share F] [--period DURATION] [--format gateway|csv]\n"
@@ -182,6 +183,9 @@ MrcArgs parse_mrc_args(const std::vector<std::string>& args) {
   options["--points"] = [&m](const std::string& v) { m.mrc.points = number<unsigned>("--points", v, 2, 1000); };
   options["--sample"] = [&m](const std::string& v) { m.mrc.sample = number<double>("--sample", v, 1e-6, 1.0); };
   options["--salts"] = [&m](const std::string& v) { m.mrc.salts = number<unsigned>("--salts", v, 1, 64); };
+  options["--validate"] = [&m](const std::string& v) {
+    m.mrc.validate = number<std::uint64_t>("--validate", v, 0, 1ull << 40);
+  };
   options["--exact-limit"] = [&m](const std::string& v) {
     m.mrc.exact_limit = number<std::uint64_t>("--exact-limit", v, 1, 1ull << 40);
   };

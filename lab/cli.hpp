@@ -7,7 +7,7 @@
 //                               [--trace-format gateway|csv|oracle] [--block BYTES] [--threads N]
 //                               [--by-route] [--plot FILE.png]
 //   gateway-lab mrc TRACE... [--policy ...] [--admission SPEC] [--points N] [--sample R] [--salts N]
-//                            [--exact-limit N] [--format ...] [--trace-format ...] [--plot FILE.png]
+//                            [--exact-limit N] [--validate N] [--format ...] [--trace-format ...] [--plot FILE.png]
 //   gateway-lab synth zipf|scan|one-hit-wonder|diurnal [--alpha A] [--requests N] [--objects N]
 //                     [--size lognormal:1k-64k] [--seed S] [--ttl DURATION] [--rate R] [--share F]
 //                     [--period DURATION] [--format gateway|csv] -o FILE

@@ -43,8 +43,10 @@ namespace {
 double choose_rate(const Trace& trace, const MrcOptions& o) {
   if (o.sample) return *o.sample;
   if (trace.requests.size() <= o.exact_limit) return 1.0;
-  // About exact_limit requests per sampled trace, never below 0.1%.
-  return std::max(0.001, static_cast<double>(o.exact_limit) / static_cast<double>(trace.requests.size()));
+  // About exact_limit requests over all the salts' samples (as much work
+  // per size as an exact curve of exact_limit requests), never below 0.1%.
+  const double salts = std::max(1u, o.salts);
+  return std::max(0.001, static_cast<double>(o.exact_limit) / salts / static_cast<double>(trace.requests.size()));
 }
 
 // Fixed-rate SHARDS errs where the sampled cache holds only a handful of
@@ -97,7 +99,8 @@ void plan_runs(const Trace& trace, const MrcOptions& o, const MrcResult& out, co
                double mean_object, Plan& plan) {
   for (std::size_t z = 0; z < sizes.size(); ++z) {
     const unsigned k = out.sample_rate < 1.0 ? doublings_for(sizes[z], out.sample_rate, mean_object) : 0;
-    const double rate = std::min(1.0, out.sample_rate * (1u << k));
+    double rate = std::min(1.0, out.sample_rate * (1u << k));
+    if (rate * out.salts >= 1.0) rate = 1.0;  // one exact run costs no more than the salts' samples
     for (unsigned s = 0; s < (rate < 1.0 ? out.salts : 1u); ++s) {
       const std::vector<Request>* requests = &trace.requests;
       if (rate < 1.0) {

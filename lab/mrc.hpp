@@ -28,7 +28,9 @@ struct MrcOptions {
   std::optional<double> sample{};              // SHARDS rate; nullopt: chosen by size
   std::uint64_t exact_limit = 1000000;       // requests up to which curves are exact
   unsigned salts = 3;                        // sampled curves averaged (the spread is the error)
-  std::uint64_t validate = 1000000;          // sampled: measure the error against exact on this many first requests (0: no)
+  // Sampled: the error is measured against exact curves of this many first
+  // requests (0: not measured).
+  std::uint64_t validate = 500000;
   unsigned threads = 0;
 };
 
