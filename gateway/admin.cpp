@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -146,8 +147,11 @@ void append_top(std::string& out, const std::vector<cache::TopKeys::Item>& items
   out += "[";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) out += ",";
+    // The key's parts (method, host, target, key headers) apart by spaces, not U+001F.
+    std::string key = items[i].key;
+    std::replace(key.begin(), key.end(), cache::kKeySeparator, ' ');
     out += "{\"key\":";
-    json::append_string(out, items[i].key);
+    json::append_string(out, key);
     out += ",\"" + std::string(what) + "\":" + std::to_string(items[i].count) +
            ",\"error\":" + std::to_string(items[i].error) + "}";
   }
