@@ -5,6 +5,7 @@
 // ratio per zone and route and the keys missed most.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -171,4 +172,36 @@ TEST_CASE("cache report: hit ratios per zone and route over the last minute, and
   // Every zone without the filter; an unknown zone is a 404.
   CHECK(report(gw).find("\"main\":{") != std::string::npos);
   CHECK(http_get(url(gw.admin_port(), "/cache/report?zone=nope")).status == 404);
+}
+
+TEST_CASE("cache trace: SIGUSR1 after the trace was moved away starts a new file, with its header and route names") {
+  TempDir dir;
+  SampleService svc(dir);
+  Setup s;
+  s.zone_extra = ", trace: \"" + dir.file("trace.bin") + "\"";
+  s.routes = "  - {name: all, prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n";
+  Gateway gw(dir, config(dir, svc, s));
+  http_get(url(gw.port(), "/api/channels/1?size=10"));
+  REQUIRE(eventually([&] { return trace_records(gw) == 1; }));
+  std::filesystem::rename(dir.file("trace.bin"), dir.file("moved.bin"));
+  gw.process().signal(SIGUSR1);
+  // The writer reopens on its own thread: requests until a new file holds
+  // one (its header and route name are 96 bytes), then until all are written.
+  int sent = 1;
+  auto fresh_has_record = [&] {
+    std::error_code ec;
+    return std::filesystem::file_size(dir.file("trace.bin"), ec) > 96 && !ec;
+  };
+  REQUIRE(eventually([&] {
+    if (!fresh_has_record()) {
+      http_get(url(gw.port(), "/api/channels/2?size=10"));
+      ++sent;
+    }
+    return fresh_has_record() && trace_records(gw) == sent;
+  }));
+  CHECK(read_trace(dir.file("moved.bin")).size() >= 1);
+  auto fresh = read_trace(dir.file("trace.bin"));
+  REQUIRE_FALSE(fresh.empty());
+  CHECK(fresh.front().route == "all");
+  CHECK(read_trace(dir.file("moved.bin")).size() + fresh.size() == static_cast<std::size_t>(sent));
 }
