@@ -17,6 +17,7 @@
 #include "cache/trace_format.hpp"
 #include "cache_fixture.hpp"
 #include "harness.hpp"
+#include "harness_reload.hpp"
 
 using namespace itest;
 using namespace itest::cache_test;
@@ -204,4 +205,31 @@ TEST_CASE("cache trace: SIGUSR1 after the trace was moved away starts a new file
   REQUIRE_FALSE(fresh.empty());
   CHECK(fresh.front().route == "all");
   CHECK(read_trace(dir.file("moved.bin")).size() + fresh.size() == static_cast<std::size_t>(sent));
+}
+
+TEST_CASE("cache trace: a reload starts the trace, and another stops it, the zone and its entries kept") {
+  TempDir dir;
+  SampleService svc(dir);
+  Setup s;
+  s.routes = "  - {name: all, prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n";
+  Gateway gw(dir, config(dir, svc, s));
+  const auto u = url(gw.port(), "/api/channels/1?size=10");
+  fill(gw, u);
+  CHECK_FALSE(metric(gw.metrics(), "gateway_cache_trace_records_total{zone=\"main\"}"));
+
+  Setup traced = s;
+  traced.zone_extra = ", trace: \"" + dir.file("trace.bin") + "\"";
+  gw.rewrite_config(config(dir, svc, traced));
+  REQUIRE(reload(gw.process()));
+  CHECK(x_cache(http_get(u)) == "HIT");  // the zone was kept
+  REQUIRE(eventually([&] { return trace_records(gw) == 1; }));
+  auto records = read_trace(dir.file("trace.bin"));
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].record.status == kHit);
+
+  gw.rewrite_config(config(dir, svc, s));
+  REQUIRE(reload(gw.process()));
+  http_get(u);
+  CHECK_FALSE(metric(gw.metrics(), "gateway_cache_trace_records_total{zone=\"main\"}"));
+  CHECK(read_trace(dir.file("trace.bin")).size() == 1);  // closed, nothing more
 }
