@@ -51,6 +51,11 @@ constexpr std::uint32_t trace_u32(std::uint64_t v) noexcept {
   return v > 0xFFFFFFFFull ? 0xFFFFFFFFu : static_cast<std::uint32_t>(v);
 }
 
+// A freshness lifetime in seconds as the trace's ttl (none below 0).
+constexpr std::uint32_t trace_ttl(std::int64_t lifetime) noexcept {
+  return lifetime <= 0 ? 0 : trace_u32(static_cast<std::uint64_t>(lifetime));
+}
+
 struct TraceStats {
   std::atomic<std::uint64_t> records{0};    // request records written
   std::atomic<std::uint64_t> dropped{0};    // buffer full or write failed

@@ -169,12 +169,13 @@ class CachedExchange {
   std::uint64_t stored_head_ = 0;  // a relayed response's file bytes before its body (stored or estimated)
 };
 
-// What a stored entry served means for the trace.
-cache::Observation entry_observation(const cache::Entry& e, bool body_sent) {
+// A stored entry served with `status`, for the zone's report and trace.
+cache::Observation entry_observation(const cache::Entry& e, cache::CacheStatus status, bool body_sent) {
   cache::Observation o;
+  o.status = status;
   o.size = e.charged;
   o.body = body_sent ? e.meta.body_size : 0;
-  o.ttl = cache::trace_u32(static_cast<std::uint64_t>(std::max<Seconds>(0, e.meta.freshness.lifetime)));
+  o.ttl = cache::trace_ttl(e.meta.freshness.lifetime);
   o.flags = cache::kTraceStorable | cache::kTraceStored;
   return o;
 }
@@ -272,8 +273,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
     auto head = cache::not_modified_head(m.head);
     if (!head) co_return false;
     count(status);
-    obs_ = entry_observation(*e, false);
-    obs_.status = status;
+    obs_ = entry_observation(*e, status, false);
     down_.write_head_raw(304, *head, cache::cache_fields(status, facts), 0);
     co_await down_.finish();
     co_return true;
@@ -293,8 +293,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
     }
   }
   count(status);
-  obs_ = entry_observation(*e, !req_.is_head());
-  obs_.status = status;
+  obs_ = entry_observation(*e, status, !req_.is_head());
   if (range) {
     co_await write_stored_range(down_, *e, file.get(), std::move(*range), fields);
     co_return true;
@@ -493,7 +492,7 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
     const auto& tags_header = state_->runtime->config->caches[rule_.zone_index].tags_header;
     auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, tags_header, times.request, times.response);
     auto shared_meta = std::make_shared<const cache::EntryMeta>(meta);
-    obs_.ttl = cache::trace_u32(static_cast<std::uint64_t>(std::max<Seconds>(0, meta.freshness.lifetime)));
+    obs_.ttl = cache::trace_ttl(meta.freshness.lifetime);
     writer = zone_.store.begin(std::move(meta), &refusal);
     if (writer && lead) lead->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);
   } else if (lead) {
@@ -501,7 +500,9 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   }
   if (lead && !writer) lead->release();  // followers go upstream at once
   obs_.flags = (decision.store ? cache::kTraceStorable : 0) | (writer ? cache::kTraceStored : 0);
-  stored_head_ = writer ? writer->body_offset() : cache::FileHeader::kSize + tiers_->key().size() + resp.headers.bytes() + 4 * resp.headers.size();
+  // Not stored: the file's header, key and head it would have had, about.
+  stored_head_ = writer ? writer->body_offset()
+                        : cache::FileHeader::kSize + tiers_->key().size() + resp.headers.bytes() + 4 * resp.headers.size();
 
   const auto status = revalidating ? cache::CacheStatus::expired : cache::CacheStatus::miss;
   cache::CacheStatusFacts facts;
@@ -585,7 +586,7 @@ asio::awaitable<void> CachedExchange::follow(cache::FillFollow fill) {
   count(cache::CacheStatus::miss);
   obs_.body = resp.content_length.value_or(view.body_bytes);
   obs_.size = cache::trace_charge(view.body_offset, obs_.body);
-  obs_.ttl = cache::trace_u32(static_cast<std::uint64_t>(std::max<Seconds>(0, view.meta->freshness.lifetime)));
+  obs_.ttl = cache::trace_ttl(view.meta->freshness.lifetime);
   obs_.flags = cache::kTraceStorable | cache::kTraceStored;
   const auto slice = co_await write_relay_head(down_, req_, resp, cache::cache_fields(cache::CacheStatus::miss, facts));
   if (!slice.none) co_await stream_fill(fill, std::move(view), slice);
@@ -638,10 +639,9 @@ std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, c
   auto& zone = *state.runtime->zones[rule.zone_index];
   auto e = zone.fresh_memory_hit(req, rule, cache::now_seconds());
   if (!e) return nullptr;
-  auto obs = entry_observation(*e, !req.is_head());
+  auto obs = entry_observation(*e, cache::CacheStatus::hit, !req.is_head());
   obs.route = route.name;
   obs.key = e->meta.key;
-  obs.status = cache::CacheStatus::hit;
   zone.observe(obs);
   constexpr auto hit = static_cast<std::size_t>(cache::CacheStatus::hit);
   state.zone_stats[rule.zone_index]->cache[hit].inc();
