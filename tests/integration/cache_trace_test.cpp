@@ -63,6 +63,14 @@ std::string report(const Gateway& gw, const std::string& query = "") {
   return r.body;
 }
 
+// One route "all" caching everything in zone main, with `zone_extra`.
+Setup one_route(std::string zone_extra) {
+  Setup s;
+  s.zone_extra = std::move(zone_extra);
+  s.routes = "  - {name: all, prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n";
+  return s;
+}
+
 // CacheStatus (cache/policy.hpp) as the trace stores it.
 constexpr std::uint8_t kHit = 0, kMiss = 1, kBypass = 4;
 
@@ -121,9 +129,7 @@ TEST_CASE("cache trace: N requests give N records with their statuses, sizes and
 TEST_CASE("cache trace: a small max_size rotates the trace to FILE.1, each file with its own route table") {
   TempDir dir;
   SampleService svc(dir);
-  Setup s;
-  s.zone_extra = ", trace: {path: \"" + dir.file("trace.bin") + "\", max_size: 1k, files: 3}";
-  s.routes = "  - {name: all, prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n";
+  Setup s = one_route(", trace: {path: \"" + dir.file("trace.bin") + "\", max_size: 1k, files: 3}");
   Gateway gw(dir, config(dir, svc, s));
   // 1 KiB holds the header, the route name and 29 records.
   for (int i = 0; i < 40; ++i) http_get(url(gw.port(), "/api/channels/" + std::to_string(i % 10) + "?size=10"));
@@ -178,9 +184,7 @@ TEST_CASE("cache report: hit ratios per zone and route over the last minute, and
 TEST_CASE("cache trace: SIGUSR1 after the trace was moved away starts a new file, with its header and route names") {
   TempDir dir;
   SampleService svc(dir);
-  Setup s;
-  s.zone_extra = ", trace: \"" + dir.file("trace.bin") + "\"";
-  s.routes = "  - {name: all, prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n";
+  Setup s = one_route(", trace: \"" + dir.file("trace.bin") + "\"");
   Gateway gw(dir, config(dir, svc, s));
   http_get(url(gw.port(), "/api/channels/1?size=10"));
   REQUIRE(eventually([&] { return trace_records(gw) == 1; }));
@@ -210,8 +214,7 @@ TEST_CASE("cache trace: SIGUSR1 after the trace was moved away starts a new file
 TEST_CASE("cache trace: a reload starts the trace, and another stops it, the zone and its entries kept") {
   TempDir dir;
   SampleService svc(dir);
-  Setup s;
-  s.routes = "  - {name: all, prefix: /, upstream: app, cache: {zone: main, ttl: 60s}}\n";
+  Setup s = one_route("");
   Gateway gw(dir, config(dir, svc, s));
   const auto u = url(gw.port(), "/api/channels/1?size=10");
   fill(gw, u);
