@@ -30,6 +30,17 @@ struct RedisConfig {
   std::string key_prefix = "gw:";         // all keys, and the pub/sub channel prefix+"events"
 };
 
+// A zone's request trace (`trace:`, cache/trace.hpp): one record per request
+// into `path`, rotated by size. Off unless the zone has `trace:`.
+struct TraceConfig {
+  std::string path;                      // absolute; relative paths resolve against the config file
+  std::uint32_t sample = 1u << 24;       // keys kept per 2^24 (trace_format.hpp's sample; 2^24: all)
+  std::uint64_t max_size = 64ull << 20;  // a file is rotated before it grows past this
+  unsigned files = 4;                    // FILE, FILE.1 ... FILE.(files-1)
+  std::size_t buffer_records = 1 << 15;  // records buffered before new ones are dropped
+  bool operator==(const TraceConfig&) const = default;
+};
+
 // Heuristic freshness (RFC 9111 4.2.2), a zone's `heuristic:`: a response
 // without explicit freshness, whose status is heuristically cacheable (or
 // that says public), and that no route TTL covers, is fresh for `fraction`
@@ -54,6 +65,7 @@ struct ZoneConfig {
   std::string tags_header = "Surrogate-Key"; // response header listing purge tags
   std::optional<RedisConfig> redis;          // the fleet's shared tier
   HeuristicConfig heuristic;
+  std::optional<TraceConfig> trace;          // the request trace
   int line = 0;
 };
 

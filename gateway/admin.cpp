@@ -10,7 +10,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include "gateway/prometheus.hpp"
 #include "gateway/worker.hpp"
 
@@ -120,6 +123,70 @@ std::string Admin::status_json(const Worker& worker) const {
 }
 
 namespace {
+void append_ratio(std::string& out, std::uint64_t part, std::uint64_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0);
+  out += buf;
+}
+
+void append_counts(std::string& out, const cache::HitCounts& c) {
+  out += "{\"requests\":" + std::to_string(c.requests) + ",\"hits\":" + std::to_string(c.hits) + ",\"hit_ratio\":";
+  append_ratio(out, c.hits, c.requests);
+  out += ",\"bytes\":" + std::to_string(c.bytes) + ",\"hit_bytes\":" + std::to_string(c.hit_bytes) +
+         ",\"byte_hit_ratio\":";
+  append_ratio(out, c.hit_bytes, c.bytes);
+  out += "}";
+}
+
+void append_periods(std::string& out, const cache::HitPeriods& p) {
+  out += "\"last_minute\":";
+  append_counts(out, p.minute);
+  out += ",\"last_hour\":";
+  append_counts(out, p.hour);
+}
+
+void append_top(std::string& out, const std::vector<cache::TopKeys::Item>& items, std::string_view what) {
+  out += "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ",";
+    // The key's parts (method, host, target, key headers) apart by spaces, not U+001F.
+    std::string key = items[i].key;
+    std::replace(key.begin(), key.end(), cache::kKeySeparator, ' ');
+    out += "{\"key\":";
+    json::append_string(out, key);
+    out += ",\"" + std::string(what) + "\":" + std::to_string(items[i].count) +
+           ",\"error\":" + std::to_string(items[i].error) + "}";
+  }
+  out += "]";
+}
+
+void append_zone_report(std::string& out, const cache::Zone& z) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  const auto v = z.report.view(now.count());
+  out += "{";
+  append_periods(out, v.zone);
+  out += ",\"routes\":{";
+  for (std::size_t i = 0; i < v.routes.size(); ++i) {
+    if (i) out += ",";
+    json::append_string(out, v.routes[i].first);
+    out += ":{";
+    append_periods(out, v.routes[i].second);
+    out += "}";
+  }
+  out += "},\"top_misses\":";
+  append_top(out, v.top_misses, "misses");
+  out += ",\"top_fetched\":";
+  append_top(out, v.top_fetched, "bytes");
+  if (const auto* t = z.trace()) {
+    const auto& st = t->stats();
+    out += ",\"trace\":{\"path\":" + json::quote(t->config().path) + ",\"records\":" +
+           std::to_string(st.records.load()) + ",\"dropped\":" + std::to_string(st.dropped.load()) +
+           ",\"bytes\":" + std::to_string(st.bytes.load()) + ",\"rotations\":" + std::to_string(st.rotations.load()) +
+           "}";
+  }
+  out += "}";
+}
+
 // "http://Host:80/p?q" -> ("host", "/p?q"); "/p?q" -> ("", "/p?q").
 std::pair<std::string, std::string> split_url(std::string_view url) {
   std::string host;
@@ -134,6 +201,26 @@ std::pair<std::string, std::string> split_url(std::string_view url) {
   return {host, std::string(url)};
 }
 }  // namespace
+
+// Top keys count since the zone started (Space-Saving: `error` bounds the
+// overcount); hit ratios over the last minute and hour.
+std::optional<std::string> Admin::report_json(const Worker& worker, std::optional<std::string_view> zone) const {
+  const auto& rt = *worker.state()->runtime;
+  std::string out = "{\"zones\":{";
+  bool any = false;
+  for (std::size_t i = 0; i < rt.zones.size(); ++i) {
+    const auto& name = rt.config->caches[i].name;
+    if (zone && *zone != name) continue;
+    if (any) out += ",";
+    any = true;
+    json::append_string(out, name);
+    out += ":";
+    append_zone_report(out, *rt.zones[i]);
+  }
+  if (zone && !any) return std::nullopt;
+  out += "}}\n";
+  return out;
+}
 
 // POST /purge?url=URL       the entries of one URL (all Vary variants)
 // POST /purge?prefix=URL    every URL starting so ("/api/" or "http://host/api/")
@@ -234,10 +321,16 @@ boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
     co_await respond(down, 200, metrics_text(worker), "text/plain; version=0.0.4; charset=utf-8");
   } else if (path == "/status") {
     co_await respond(down, 200, status_json(worker), "application/json");
+  } else if (path == "/cache/report") {
+    auto zone = http::query_param(req.query(), "zone");
+    if (auto body = report_json(worker, zone ? std::optional<std::string_view>(*zone) : std::nullopt))
+      co_await respond(down, 200, *body, "application/json");
+    else
+      co_await respond(down, 404, "{\"error\":\"no cache zone " + json::quote(*zone).substr(1) + "}\n", "application/json");
   } else if (path == "/health") {
     co_await respond(down, 200, "ok\n");
   } else {
-    co_await respond(down, 404, "404 Not Found: admin endpoints are /metrics, /status, /health, POST /purge, /upstreams\n");
+    co_await respond(down, 404, "404 Not Found: admin endpoints are /metrics, /status, /health, /cache/report, POST /purge, /upstreams\n");
   }
 }
 

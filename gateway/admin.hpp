@@ -1,6 +1,7 @@
 // The admin listener's endpoints: /metrics (Prometheus text, written by
 // prometheus.hpp), /status (JSON: upstream instances and their health, cache
-// zones), /health, and POST /purge. Served by the worker that accepted the
+// zones), /health, POST /purge, and GET /cache/report (hit ratios per zone
+// and route, the keys missed most: cache/hit_report.hpp). Served by the worker that accepted the
 // admin connection; reads other workers' counters through their atomics and
 // never blocks them.
 #pragma once
@@ -9,6 +10,8 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "gateway/admin_upstreams.hpp"
@@ -34,6 +37,8 @@ class Admin {
 
   std::string metrics_text(const Worker& worker) const;
   std::string status_json(const Worker& worker) const;
+  // GET /cache/report[?zone=NAME]: null if there is no such zone.
+  std::optional<std::string> report_json(const Worker& worker, std::optional<std::string_view> zone) const;
   // POST /purge: local, then the shared tier (which tells the fleet).
   boost::asio::awaitable<void> purge(Downstream& down, Worker& worker) const;
   // /upstreams...: admin_upstreams.hpp.

@@ -26,6 +26,7 @@
 #include "cache/clock.hpp"
 #include "cache/policy.hpp"
 #include "cache/tiered_lookup.hpp"
+#include "cache/trace.hpp"
 #include "gateway/cache_ranges.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/worker.hpp"
@@ -104,6 +105,8 @@ class CachedExchange {
         worker_(worker) {}
 
   asio::awaitable<void> run();
+  // At the end of a client exchange: tells the zone what it did (report, trace).
+  void observe();
   static asio::awaitable<void> run_refresh(std::shared_ptr<NullDownstream> down, std::shared_ptr<WorkerState> state,
                                            Worker& worker, const RouteConfig& route,
                                            std::shared_ptr<const cache::Entry> e, cache::FillLead lead,
@@ -162,9 +165,31 @@ class CachedExchange {
   Seconds now_ = 0;
   bool shared_hit_ = false;  // served from the shared tier
   bool only_if_cached_ = false;  // the client's only-if-cached: never the upstream
+  cache::Observation obs_;       // what observe() reports, filled in on the way
+  std::uint64_t stored_head_ = 0;  // a relayed response's file bytes before its body (stored or estimated)
 };
 
+// A stored entry served with `status`, for the zone's report and trace.
+cache::Observation entry_observation(const cache::Entry& e, cache::CacheStatus status, bool body_sent) {
+  cache::Observation o;
+  o.status = status;
+  o.size = e.charged;
+  o.body = body_sent ? e.meta.body_size : 0;
+  o.ttl = cache::trace_ttl(e.meta.freshness.lifetime);
+  o.flags = cache::kTraceStorable | cache::kTraceStored;
+  return o;
+}
+
+void CachedExchange::observe() {
+  obs_.route = route_.name;
+  std::string key;
+  if (tiers_) obs_.key = tiers_->key();
+  else if (zone_.trace()) obs_.key = key = cache::cache_key(req_, rule_);  // a bypass: its key for the trace only
+  zone_.observe(obs_);
+}
+
 void CachedExchange::count(cache::CacheStatus s) {
+  obs_.status = s;
   zone_stats_.cache[static_cast<int>(s)].inc();
   down_.info().cache = cache::kCacheStatusNames[static_cast<int>(s)];
 }
@@ -248,6 +273,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
     auto head = cache::not_modified_head(m.head);
     if (!head) co_return false;
     count(status);
+    obs_ = entry_observation(*e, status, false);
     down_.write_head_raw(304, *head, cache::cache_fields(status, facts), 0);
     co_await down_.finish();
     co_return true;
@@ -267,6 +293,7 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
     }
   }
   count(status);
+  obs_ = entry_observation(*e, status, !req_.is_head());
   if (range) {
     co_await write_stored_range(down_, *e, file.get(), std::move(*range), fields);
     co_return true;
@@ -465,12 +492,17 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
     const auto& tags_header = state_->runtime->config->caches[rule_.zone_index].tags_header;
     auto meta = cache::response_meta(tiers_->key(), req_, resp, rule_, tags_header, times.request, times.response);
     auto shared_meta = std::make_shared<const cache::EntryMeta>(meta);
+    obs_.ttl = cache::trace_ttl(meta.freshness.lifetime);
     writer = zone_.store.begin(std::move(meta), &refusal);
     if (writer && lead) lead->stream(shared_meta, writer->reader(), writer->body_offset(), resp.content_length);
   } else if (lead) {
     lead.pass(now_);  // not storable: let the next ones go upstream in parallel
   }
   if (lead && !writer) lead->release();  // followers go upstream at once
+  obs_.flags = (decision.store ? cache::kTraceStorable : 0) | (writer ? cache::kTraceStored : 0);
+  // Not stored: the file's header, key and head it would have had, about.
+  stored_head_ = writer ? writer->body_offset()
+                        : cache::FileHeader::kSize + tiers_->key().size() + resp.headers.bytes() + 4 * resp.headers.size();
 
   const auto status = revalidating ? cache::CacheStatus::expired : cache::CacheStatus::miss;
   cache::CacheStatusFacts facts;
@@ -526,6 +558,8 @@ asio::awaitable<void> CachedExchange::relay_body(proxy::Fetch& fetch, std::uniqu
     // Without a client the fill goes on only for the followers and the cache.
     if (!client_ok && !writer) break;
   }
+  obs_.body = obs_.fetched = offset;
+  obs_.size = cache::trace_charge(stored_head_, offset);
   co_await fetch.finish();
 }
 
@@ -551,6 +585,10 @@ asio::awaitable<void> CachedExchange::follow(cache::FillFollow fill) {
   facts.collapsed = true;
   facts.accept_ranges = resp.status == 200;
   count(cache::CacheStatus::miss);
+  obs_.body = resp.content_length.value_or(view.body_bytes);
+  obs_.size = cache::trace_charge(view.body_offset, obs_.body);
+  obs_.ttl = cache::trace_ttl(view.meta->freshness.lifetime);
+  obs_.flags = cache::kTraceStorable | cache::kTraceStored;
   const auto slice = co_await write_relay_head(down_, req_, resp, cache::cache_fields(cache::CacheStatus::miss, facts));
   if (!slice.none) co_await stream_fill(fill, std::move(view), slice);
 }
@@ -599,8 +637,13 @@ std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, c
   const auto& route = *match.route;
   if (route.kind != RouteConfig::Kind::proxy || !route.cache) return nullptr;
   const auto& rule = *route.cache;
-  auto e = state.runtime->zones[rule.zone_index]->fresh_memory_hit(req, rule, cache::now_seconds());
+  auto& zone = *state.runtime->zones[rule.zone_index];
+  auto e = zone.fresh_memory_hit(req, rule, cache::now_seconds());
   if (!e) return nullptr;
+  auto obs = entry_observation(*e, cache::CacheStatus::hit, !req.is_head());
+  obs.route = route.name;
+  obs.key = e->meta.key;
+  zone.observe(obs);
   constexpr auto hit = static_cast<std::size_t>(cache::CacheStatus::hit);
   state.zone_stats[rule.zone_index]->cache[hit].inc();
   auto& stats = *state.route_stats[match.index];
@@ -612,6 +655,7 @@ std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, c
 asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker) {
   CachedExchange ex(down, *match.route, state.shared_from_this(), worker);
   co_await ex.run();
+  ex.observe();
 }
 
 }  // namespace gateway::cache_proxy

@@ -417,6 +417,24 @@ void write_shared_tiers(Text& text, const Runtime& rt) {
       text.sample("gateway_redis_up", label("zone", rt.config->caches[i].name), rt.zones[i]->tier->up() ? "1" : "0");
 }
 
+// The request traces of the zones that have one (cache/trace.hpp).
+void write_traces(Text& text, const Runtime& rt) {
+  static constexpr Family<cache::TraceStats, std::atomic<std::uint64_t>> kCounters[] = {
+      {"gateway_cache_trace_records_total", "Request records written to the zone's trace.", &cache::TraceStats::records},
+      {"gateway_cache_trace_dropped_total", "Trace records dropped: the buffer was full or the write failed.",
+       &cache::TraceStats::dropped},
+  };
+  bool any = false;
+  for (const auto& z : rt.zones) any = any || z->trace();
+  if (!any) return;
+  for (const auto& f : kCounters) {
+    text.family(f.name, f.help, "counter");
+    for (std::size_t i = 0; i < rt.zones.size(); ++i)
+      if (const auto* t = rt.zones[i]->trace())
+        text.sample(f.name, label("zone", rt.config->caches[i].name), load(t->stats().*f.field));
+  }
+}
+
 // What the cache did per route, for the routes it did anything for.
 void write_route_cache(Text& text, const std::vector<const WorkerMetrics*>& workers) {
   std::map<std::string, std::array<std::uint64_t, kCacheStatuses>> routes;
@@ -467,6 +485,7 @@ void append_cache_families(std::string& out, const std::vector<const WorkerMetri
   write_zone_activity(text, zone_sums(workers), rt);
   write_store_families(text, rt, "counter", kStoreCounters);
   write_shared_tiers(text, rt);
+  write_traces(text, rt);
   write_store_families(text, rt, "gauge", kStoreGauges);
   write_route_cache(text, workers);
 }

@@ -146,6 +146,7 @@ void Server::reopen_logs() {
   std::string error;
   if (runtime_->access_log->reopen(error)) log::info("SIGUSR1: access log reopened");
   else log::error(error + "; still writing to the old file");
+  for (const auto& z : runtime_->zones) z->reopen_trace();  // a trace moved away starts anew
 }
 
 std::string Server::serving_status() const {

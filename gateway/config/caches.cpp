@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "cache/trace_format.hpp"
+
 namespace gateway::config {
 
 namespace {
@@ -308,11 +310,62 @@ void read_spec(Context& ctx, const MapReader& map, std::string_view key, Spec& o
   ctx.diag.error(mark, field->path + ": " + error);
 }
 
+// A trace file must not lie in a zone's directory (the zone's loader would
+// take it for its own) nor be another zone's trace.
+void check_trace_path(Context& ctx, const Field& field, const Zones& earlier, const cache::ZoneConfig& zone,
+                      const fs::path& path) {
+  auto check = [&](const cache::ZoneConfig& other) {
+    std::string_view clash = !other.path.empty() && path_within(path, fs::path(other.path)) ? " is inside the path of zone "
+                             : other.trace && other.trace->path == path.string()           ? " is the trace of zone "
+                                                                                             : "";
+    if (clash.empty()) return true;
+    ctx.diag.error(field, "trace path " + quote(path.string()) + std::string(clash) + quote(other.name) +
+                              (&other == &zone ? std::string() : " (line " + std::to_string(other.line) + ")"));
+    return false;
+  };
+  if (!check(zone)) return;
+  for (const auto& other : earlier)
+    if (!check(other)) return;
+}
+
+// The trace's path: the zone gets `trace` with it once it is read and checked.
+void set_trace_path(Context& ctx, const Field& field, const Zones& earlier, cache::ZoneConfig& zone,
+                    cache::TraceConfig trace) {
+  auto value = read_string(ctx.diag, field);
+  if (!value) return;
+  fs::path path = resolve_path(ctx, *value);
+  if (!path.has_filename()) {
+    ctx.diag.error(field, "trace path " + quote(*value) + " names a directory");
+    return;
+  }
+  check_trace_path(ctx, field, earlier, zone, path);
+  trace.path = path.string();
+  zone.trace = std::move(trace);
+}
+
+// `trace: FILE`, or `trace: {path: FILE, sample: 100%, max_size: 64m,
+// files: 4}` (cache/trace.hpp).
+void read_trace(Context& ctx, const Field& field, const Zones& earlier, cache::ZoneConfig& zone) {
+  cache::TraceConfig trace;
+  if (field.node.IsScalar()) {
+    set_trace_path(ctx, field, earlier, zone, trace);
+    return;
+  }
+  MapReader map(ctx.diag, field, {"path", "sample", "max_size", "files"});
+  if (!map.valid()) return;
+  if (const Field* sample = map.get("sample")) {
+    if (auto value = read_percent(ctx, *sample)) trace.sample = cache::trace_sample_count(*value);
+  }
+  map.read_size("max_size", trace.max_size, 1024, kMaxSize);
+  map.read_int("files", trace.files, 1, 100);
+  if (const Field* path = map.require("path")) set_trace_path(ctx, *path, earlier, zone, trace);
+}
+
 void read_cache_zone(Context& ctx, const Field& field, const Zones& earlier,
                      cache::ZoneConfig& zone) {
   MapReader map(ctx.diag, field,
                 {"path", "max_size", "memory", "memory_entry_max", "policy", "admission", "inactive",
-                 "tags_header", "redis", "heuristic"});
+                 "tags_header", "redis", "heuristic", "trace"});
   if (!map.valid()) return;
   if (const Field* path = map.require("path")) read_cache_path(ctx, *path, earlier, zone);
   map.read_size("max_size", zone.max_size, 1, kMaxSize);
@@ -331,6 +384,7 @@ void read_cache_zone(Context& ctx, const Field& field, const Zones& earlier,
   }
   if (const Field* redis = map.get("redis")) read_cache_redis(ctx, *redis, earlier, zone);
   if (const Field* heuristic = map.get("heuristic")) read_heuristic(ctx, *heuristic, zone.heuristic);
+  if (const Field* trace = map.get("trace")) read_trace(ctx, *trace, earlier, zone);
 }
 
 }  // namespace
