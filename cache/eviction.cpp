@@ -1,9 +1,10 @@
-// Eviction policies: LRU and S3-FIFO behind EvictionPolicy.
+// Eviction policies: LRU, S3-FIFO and SIEVE behind EvictionPolicy (their
+// specs' text: eviction_spec.cpp).
 //
 // Single-threaded data structures without locks: the disk store calls one
 // under its index shard's mutex, the hit-rate replay tool from one thread.
 // The caller evicts "while bytes() > capacity", so evict() must return a
-// victim whenever entries() > 0; both policies guarantee that.
+// victim whenever entries() > 0; every policy guarantees that.
 #include "cache/eviction.hpp"
 
 #include <algorithm>
@@ -47,6 +48,11 @@ class LruPolicy final : public EvictionPolicy {
 
   void resize(std::uint64_t) override {}  // no budget inside: the caller evicts
 
+  std::optional<std::uint64_t> victim_hint() const override {
+    if (order_.empty()) return std::nullopt;
+    return order_.back().id;
+  }
+
   bool contains(std::uint64_t id) const override { return index_.contains(id); }
   std::uint64_t bytes() const override { return bytes_; }
   std::size_t entries() const override { return index_.size(); }
@@ -70,28 +76,28 @@ class LruPolicy final : public EvictionPolicy {
 };
 
 // ---------------------------------------------------------------------------
-// S3-FIFO, following Algorithm 1 of Yang et al., "FIFO queues are all you
-// need for cache eviction", SOSP 2023, and its reference implementation
-// (libCacheSim, cache/eviction/S3FIFO.c and S3FIFOv0.c, the "original
-// implementation used in the paper"):
+// S3-FIFO, following Yang et al., "FIFO queues are all you need for cache
+// eviction", SOSP 2023, and its reference implementation (libCacheSim,
+// cache/eviction/S3FIFO.c and S3FIFOv0.c, the "original implementation used
+// in the paper"):
 //
-//   - S (small) gets 10% of the byte budget, M (main) the other 90%;
-//     G (ghost) remembers ids, not data, of entries evicted from S.
+//   - S (small) gets `small` of the byte budget (10% by default), M (main)
+//     the rest; G (ghost) remembers ids, not data, of entries evicted from S.
 //   - insert: to M if the id is in G (and it leaves G), else to S; freq = 0.
 //   - touch: freq = min(freq + 1, 3). Nothing moves: hits stay cheap.
 //   - evict: from S if S holds >= its share (or M is empty), else from M.
-//   - evictS: the tail of S moves to the head of M if freq > 1 (Algorithm 1:
-//     "if t.freq > 1 then insert t to M"; libCacheSim's default
-//     move-to-main-threshold=2 with `freq >= threshold` is the same rule:
-//     one hit in S is not enough, two are), with freq cleared as it moves
-//     (libCacheSim re-inserts it as a new object); otherwise the tail is the
-//     victim and its id goes to G. Repeat until a victim is found.
+//   - evictS: the tail of S moves to the head of M if freq >= `promote`,
+//     with freq cleared as it moves (libCacheSim re-inserts it as a new
+//     object); otherwise the tail is the victim and its id goes to G.
+//     Repeat until a victim is found. promote = 1 (the default) is the
+//     paper's text, "accessed at least once"; promote = 2 is its Algorithm
+//     1's "if t.freq > 1" and libCacheSim's move-to-main-threshold=2.
 //   - evictM: the tail of M with freq > 0 goes back to the head with
 //     freq - 1; otherwise it is the victim.
 //
 // Choices of ours, where the paper leaves room or our interface differs:
-//   - Sizes are bytes: S's share is capacity / 10 bytes, and G is bounded in
-//     bytes by M's share (capacity - capacity / 10), counting each id as the
+//   - Sizes are bytes: S's share is small x capacity bytes, and G is bounded
+//     in bytes by M's share (capacity minus S's), counting each id as the
 //     size it had (at least 1, so zero-sized entries cannot grow G without
 //     bound). This is libCacheSim's byte-sized ghost FIFO; with equal sizes
 //     it equals the paper's "as many ghost entries as M holds".
@@ -107,8 +113,10 @@ class LruPolicy final : public EvictionPolicy {
 //     that is not present.
 class S3FifoPolicy final : public EvictionPolicy {
  public:
-  explicit S3FifoPolicy(std::uint64_t capacity)
-      : small_share_(capacity / 10), ghost_capacity_(capacity - capacity / 10) {}
+  S3FifoPolicy(std::uint64_t capacity, double small, unsigned promote)
+      : small_(small), promote_(static_cast<std::uint8_t>(std::clamp(promote, 1u, unsigned{kMaxFreq}))) {
+    size_queues(capacity);
+  }
 
   void insert(std::uint64_t id, std::uint64_t size) override {
     assert(!index_.contains(id) && "insert of an id already present");
@@ -135,16 +143,24 @@ class S3FifoPolicy final : public EvictionPolicy {
 
   std::optional<std::uint64_t> evict() override {
     if (index_.empty()) return std::nullopt;
-    if (small_bytes_ >= small_share_ || main_.empty()) {
+    if (small_bytes_ >= small_share_ || main_queue_.empty()) {
       if (auto victim = evict_small()) return victim;
     }
     return evict_main();
   }
 
   void resize(std::uint64_t capacity) override {
-    small_share_ = capacity / 10;
-    ghost_capacity_ = capacity - capacity / 10;
+    size_queues(capacity);
     while (ghost_bytes_ > ghost_capacity_) forget_ghost(ghost_index_.find(ghost_.back().id));
+  }
+
+  std::optional<std::uint64_t> victim_hint() const override {
+    if (index_.empty()) return std::nullopt;
+    if (small_bytes_ >= small_share_ || main_queue_.empty()) {
+      if (auto id = first_below(small_queue_, promote_)) return id;
+    }
+    if (auto id = first_below(main_queue_, 1)) return id;
+    return main_queue_.empty() ? small_queue_.back().id : main_queue_.back().id;
   }
 
   bool contains(std::uint64_t id) const override { return index_.contains(id); }
@@ -170,20 +186,36 @@ class S3FifoPolicy final : public EvictionPolicy {
   };
   using GhostIndex = std::unordered_map<std::uint64_t, std::list<Ghost>::iterator>;
 
-  std::list<Node>& list(Queue q) { return q == Queue::small ? small_ : main_; }
+  static constexpr int kHintWalk = 16;  // victim_hint looks this far from a tail
+
+  void size_queues(std::uint64_t capacity) {
+    small_share_ = static_cast<std::uint64_t>(static_cast<double>(capacity) * small_);
+    ghost_capacity_ = capacity - std::min(small_share_, capacity);
+  }
+
+  // The first of the last kHintWalk nodes of `q` (from the tail) with freq
+  // below `threshold`.
+  static std::optional<std::uint64_t> first_below(const std::list<Node>& q, std::uint8_t threshold) {
+    int walked = 0;
+    for (auto it = q.rbegin(); it != q.rend() && walked < kHintWalk; ++it, ++walked)
+      if (it->freq < threshold) return it->id;
+    return std::nullopt;
+  }
+
+  std::list<Node>& list(Queue q) { return q == Queue::small ? small_queue_ : main_queue_; }
   std::uint64_t& queue_bytes(Queue q) {
     return q == Queue::small ? small_bytes_ : main_bytes_;
   }
 
   std::optional<std::uint64_t> evict_small() {
-    while (!small_.empty()) {
-      Node& tail = small_.back();
-      if (tail.freq > 1) {
+    while (!small_queue_.empty()) {
+      Node& tail = small_queue_.back();
+      if (tail.freq >= promote_) {
         tail.freq = 0;
         tail.queue = Queue::main;
         small_bytes_ -= tail.size;
         main_bytes_ += tail.size;
-        main_.splice(main_.begin(), small_, std::prev(small_.end()));
+        main_queue_.splice(main_queue_.begin(), small_queue_, std::prev(small_queue_.end()));
         continue;
       }
       const std::uint64_t victim = tail.id;
@@ -196,11 +228,11 @@ class S3FifoPolicy final : public EvictionPolicy {
 
   std::uint64_t evict_main() {
     for (;;) {
-      assert(!main_.empty());
-      Node& tail = main_.back();
+      assert(!main_queue_.empty());
+      Node& tail = main_queue_.back();
       if (tail.freq > 0) {
         --tail.freq;
-        main_.splice(main_.begin(), main_, std::prev(main_.end()));
+        main_queue_.splice(main_queue_.begin(), main_queue_, std::prev(main_queue_.end()));
         continue;
       }
       const std::uint64_t victim = tail.id;
@@ -233,10 +265,12 @@ class S3FifoPolicy final : public EvictionPolicy {
     ghost_index_.erase(it);
   }
 
-  std::uint64_t small_share_;
-  std::uint64_t ghost_capacity_;
-  std::list<Node> small_;
-  std::list<Node> main_;
+  const double small_;
+  const std::uint8_t promote_;
+  std::uint64_t small_share_ = 0;
+  std::uint64_t ghost_capacity_ = 0;
+  std::list<Node> small_queue_;
+  std::list<Node> main_queue_;
   Index index_;
   std::uint64_t small_bytes_ = 0;
   std::uint64_t main_bytes_ = 0;
@@ -247,31 +281,19 @@ class S3FifoPolicy final : public EvictionPolicy {
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_policy(PolicyKind kind, std::uint64_t capacity) {
-  switch (kind) {
+std::unique_ptr<EvictionPolicy> make_sieve_policy();
+
+std::unique_ptr<EvictionPolicy> make_policy(const PolicySpec& spec, std::uint64_t capacity) {
+  switch (spec.kind) {
     case PolicyKind::lru:
       return std::make_unique<LruPolicy>();
     case PolicyKind::s3fifo:
-      return std::make_unique<S3FifoPolicy>(capacity);
+      return std::make_unique<S3FifoPolicy>(capacity, spec.small, spec.promote);
+    case PolicyKind::sieve:
+      return make_sieve_policy();
   }
   assert(false && "unknown PolicyKind");
   return nullptr;
-}
-
-std::optional<PolicyKind> parse_policy(std::string_view name) {
-  if (name == "lru") return PolicyKind::lru;
-  if (name == "s3fifo") return PolicyKind::s3fifo;
-  return std::nullopt;
-}
-
-std::string_view to_string(PolicyKind kind) {
-  switch (kind) {
-    case PolicyKind::lru:
-      return "lru";
-    case PolicyKind::s3fifo:
-      return "s3fifo";
-  }
-  return "unknown";
 }
 
 }  // namespace gateway::cache

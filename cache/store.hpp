@@ -95,6 +95,12 @@ struct FileRef {
   FileRef& operator=(const FileRef&) = delete;
 };
 
+// Eviction, once a zone of `max_size` bytes is over it, runs down to this
+// low-water mark (max_size minus a headroom: a sixty-fourth of the zone in
+// whole 4 KiB blocks, none under 256 KiB, at most 64 MiB). gateway-lab
+// evicts the same way.
+std::uint64_t eviction_low_water(std::uint64_t max_size);
+
 // The disk bound's admission rule (see above): a new fill is refused while
 // files wait for deletion and the disk, with the fills in flight, is at
 // max_size already.

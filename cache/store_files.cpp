@@ -245,9 +245,11 @@ std::uint64_t Store::buckets_for(std::uint64_t max_size) {
 
 // A sixty-fourth of the zone, in whole blocks (none for zones under
 // 256 KiB, which evict exactly), at most 64 MiB.
-std::uint64_t Store::headroom_for(std::uint64_t max_size) {
-  return std::min<std::uint64_t>(max_size / 64 / kBlock * kBlock, 64ull << 20);
+std::uint64_t eviction_low_water(std::uint64_t max_size) {
+  return max_size - std::min<std::uint64_t>(max_size / 64 / kBlock * kBlock, 64ull << 20);
 }
+
+std::uint64_t Store::headroom_for(std::uint64_t max_size) { return max_size - eviction_low_water(max_size); }
 
 std::string Store::bucket(std::uint64_t id) const {
   char dir[8];

@@ -7,6 +7,7 @@
 #   base/       -> base/                      (includes nothing else of ours)
 #   upstreams/  -> base/, upstreams/
 #   cache/      -> base/, cache/
+#   lab/        -> base/, cache/, lab/
 #   gateway/    -> anything
 #   bench/sample_service -> base/
 #   tests/unit/<lib>/    -> what <lib> may use, <lib>, tests/unit/
@@ -19,6 +20,7 @@ allowed() {  # allowed FILE -> space-separated folder prefixes
     base/*|tests/unit/base/*)                 echo "base/ tests/unit/" ;;
     upstreams/*|tests/unit/upstreams/*)       echo "base/ upstreams/ tests/unit/" ;;
     cache/*|tests/unit/cache/*)               echo "base/ cache/ tests/unit/" ;;
+    lab/*|tests/unit/lab/*)                   echo "base/ cache/ lab/ tests/unit/" ;;
     bench/sample_service*)                    echo "base/ bench/" ;;
     *)                                        echo "*" ;;
   esac
@@ -43,7 +45,7 @@ while IFS= read -r file; do
       status=1
     fi
   done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$file" || true)
-done < <(git ls-files --cached --others --exclude-standard 'base/*' 'upstreams/*' 'cache/*' 'bench/sample_service*' 'tests/unit/*' | grep -E '\.(c|cc|cpp|h|hpp)$')
+done < <(git ls-files --cached --others --exclude-standard 'base/*' 'upstreams/*' 'cache/*' 'lab/*' 'bench/sample_service*' 'tests/unit/*' | grep -E '\.(c|cc|cpp|h|hpp)$')
 
 if ((checked == 0)); then
   echo "check_layers: no source files found (run inside the git checkout)" >&2

@@ -15,7 +15,6 @@
 
 using gateway::cache::EvictionPolicy;
 using gateway::cache::make_policy;
-using gateway::cache::parse_policy;
 using gateway::cache::PolicyKind;
 using gateway::cache::to_string;
 
@@ -62,19 +61,6 @@ bool request(EvictionPolicy& policy, std::uint64_t id, std::uint64_t capacity) {
 }  // namespace
 
 TEST_SUITE_BEGIN("eviction");
-
-TEST_CASE("eviction: parse_policy and to_string") {
-  CHECK(parse_policy("lru") == PolicyKind::lru);
-  CHECK(parse_policy("s3fifo") == PolicyKind::s3fifo);
-  CHECK(parse_policy("") == std::nullopt);
-  CHECK(parse_policy("LRU") == std::nullopt);
-  CHECK(parse_policy("s3-fifo") == std::nullopt);
-  CHECK(to_string(PolicyKind::lru) == "lru");
-  CHECK(to_string(PolicyKind::s3fifo) == "s3fifo");
-  for (auto kind : {PolicyKind::lru, PolicyKind::s3fifo}) {
-    CHECK(parse_policy(to_string(kind)) == kind);
-  }
-}
 
 TEST_CASE("eviction: evict on an empty policy is nullopt") {
   for (auto kind : {PolicyKind::lru, PolicyKind::s3fifo}) {
