@@ -12,14 +12,15 @@
 include(GNUInstallDirs)
 
 # `install` (hence cpack) installs what is built and builds nothing: the
-# package needs only gateway and its manual page (scripts/package.sh builds
-# those two), not the tests a full tree would build first.
+# package needs only gateway, gateway-lab and the manual page (scripts/package.sh
+# builds those), not the tests a full tree would build first.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 
 set(GATEWAY_SYSCONF_DIR /etc CACHE PATH "Where the package puts gateway/gateway.yaml and logrotate.d/")
 set(GATEWAY_UNIT_DIR /lib/systemd/system CACHE PATH "Where the package puts gateway.service")
 
 install(TARGETS gateway RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+install(TARGETS gateway-lab RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})  # the hit-rate lab, run by users
 install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/dist/gateway.service DESTINATION ${GATEWAY_UNIT_DIR})
 install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/dist/gateway.yaml DESTINATION ${GATEWAY_SYSCONF_DIR}/gateway)
 install(FILES ${CMAKE_CURRENT_SOURCE_DIR}/dist/gateway.logrotate DESTINATION ${GATEWAY_SYSCONF_DIR}/logrotate.d

@@ -19,7 +19,10 @@ const char* const kUsage =
     "                       [--salts N] [--exact-limit N] [--format table|csv|json] [--plot FILE.png]\n"
     "       gateway-lab synth zipf|scan|one-hit-wonder|diurnal -o FILE [--alpha A] [--requests N]\n"
     "                       [--objects N] [--size lognormal:1k-64k|uniform:A-B|fixed:N] [--seed S]\n"
-    "                       [--ttl DURATION] [--rate R] [--share F] [--period DURATION] [--format gateway|csv]\n";
+    "                       [--ttl DURATION] [--rate R] [--share F] [--period DURATION] [--format gateway|csv]\n"
+    "traces: the gateway's (a zone's trace:, several files oldest first), CSV time,key,size[,ttl]\n"
+    "        (seconds, any text or a number, bytes, seconds: 0 = not storable, none = never stale)\n"
+    "        or libCacheSim oracleGeneral; found by magic and name, or --trace-format\n";
 
 namespace {
 
@@ -106,32 +109,36 @@ void need_traces(CommonArgs& c, std::vector<std::string> positionals, const char
 
 }  // namespace
 
-std::vector<cache::PolicySpec> parse_policy_list(const std::string& text) {
-  std::vector<cache::PolicySpec> out;
+namespace {
+
+// Each comma-separated item through `parse` (one of cache/'s spec parsers).
+template <typename Spec, typename Parse>
+std::vector<Spec> parse_list(const char* option, const std::string& text, Parse parse) {
+  std::vector<Spec> out;
   for (const std::string& item : split(text, ',')) {
     std::string error;
-    auto spec = cache::parse_policy_spec(item, error);
-    if (!spec) throw UsageError("--policy: '" + item + "': " + error);
+    auto spec = parse(item, error, nullptr);
+    if (!spec) throw UsageError(std::string(option) + ": '" + item + "': " + error);
     out.push_back(*spec);
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<cache::PolicySpec> parse_policy_list(const std::string& text) {
+  return parse_list<cache::PolicySpec>("--policy", text, cache::parse_policy_spec);
+}
+
 std::vector<cache::AdmissionSpec> parse_admission_list(const std::string& text) {
-  std::vector<cache::AdmissionSpec> out;
-  for (const std::string& item : split(text, ',')) {
-    std::string error;
-    auto spec = cache::parse_admission_spec(item, error);
-    if (!spec) throw UsageError("--admission: '" + item + "': " + error);
-    out.push_back(*spec);
-  }
-  return out;
+  return parse_list<cache::AdmissionSpec>("--admission", text, cache::parse_admission_spec);
 }
 
 std::vector<SizeArg> parse_size_list(const std::string& text) {
   std::vector<SizeArg> out;
   for (const std::string& item : split(text, ',')) {
-    SizeArg size{.label = item};
+    SizeArg size;
+    size.label = item;
     if (!item.empty() && item.back() == '%') {
       double pct = 0;
       const std::string digits = item.substr(0, item.size() - 1);

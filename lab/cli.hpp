@@ -35,35 +35,35 @@ class UsageError : public std::runtime_error {
 
 // A --size item: a share of the trace's unique bytes, or bytes.
 struct SizeArg {
-  std::string label;
-  std::optional<double> fraction;
+  std::string label{};
+  std::optional<double> fraction{};
   std::uint64_t bytes = 0;
 };
 
 struct CommonArgs {
-  std::vector<std::string> traces;
-  ReadOptions read;
+  std::vector<std::string> traces{};
+  ReadOptions read{};
   OutputFormat format = OutputFormat::table;
-  std::optional<std::string> plot;
+  std::optional<std::string> plot{};
   unsigned threads = 0;
 };
 
 struct ReplayArgs {
-  CommonArgs common;
-  std::vector<cache::PolicySpec> policies;
-  std::vector<cache::AdmissionSpec> admissions;
-  std::vector<SizeArg> sizes;
+  CommonArgs common{};
+  std::vector<cache::PolicySpec> policies{};
+  std::vector<cache::AdmissionSpec> admissions{};
+  std::vector<SizeArg> sizes{};
   bool by_route = false;
 };
 
 struct MrcArgs {
-  CommonArgs common;
-  MrcOptions mrc;
+  CommonArgs common{};
+  MrcOptions mrc{};
 };
 
 struct SynthArgs {
-  SynthOptions synth;
-  std::string output;
+  SynthOptions synth{};
+  std::string output{};
   bool csv = false;
 };
 

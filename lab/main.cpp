@@ -20,15 +20,10 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// The full-scale unique bytes: a sampled trace holds `sample_rate` of them.
-std::uint64_t full_unique_bytes(const Trace& trace) {
-  return static_cast<std::uint64_t>(static_cast<double>(unique_bytes(trace.requests)) / trace.sample_rate);
-}
-
 int run_replay(const std::vector<std::string>& args) {
   const ReplayArgs a = parse_replay_args(args);
   const Trace trace = read_traces(a.common.traces, a.common.read);
-  const TraceSummary summary{.requests = trace.requests.size(), .unique_bytes = full_unique_bytes(trace),
+  const TraceSummary summary{.requests = trace.requests.size(), .unique_bytes = full_footprint(trace).bytes,
                              .sample_rate = trace.sample_rate, .routes = trace.routes};
   const std::vector<Zone> zones = zones_of(a, summary.unique_bytes);
   const auto start = std::chrono::steady_clock::now();
@@ -82,7 +77,7 @@ int run_synth(const std::vector<std::string>& args) {
   out.close();
   if (!out) throw LabError(a.output + ": write error");
   std::cerr << "gateway-lab: wrote " << synth.trace.requests.size() << " requests to " << a.output << " ("
-            << human_bytes(unique_bytes(synth.trace.requests)) << " unique)\n";
+            << human_bytes(footprint(synth.trace.requests).bytes) << " unique)\n";
   return 0;
 }
 

@@ -119,12 +119,15 @@ std::string format_replay(const TraceSummary& trace, const std::vector<ReplayRes
 std::string format_mrc(const MrcResult& mrc, OutputFormat format) {
   std::string out;
   const double unique = static_cast<double>(mrc.unique_bytes ? mrc.unique_bytes : 1);
-  const std::string method =
-      mrc.sample_rate < 1.0
-          ? printf_string("SHARDS at rate %g over %u hash salts: sampling error (largest distance of a salt's "
-                          "curve from the mean) %.2f points",
-                          mrc.sample_rate, mrc.salts, 100 * mrc.max_spread)
-          : std::string("exact (one simulation per size over the whole trace)");
+  std::string method = "exact (one simulation per size over the whole trace)";
+  if (mrc.sample_rate < 1.0) {
+    method = printf_string("SHARDS at rate %g (more at small sizes) over %u hash salts, adjusted; spread of the "
+                           "salts up to %.2f points",
+                           mrc.sample_rate, mrc.salts, 100 * mrc.max_spread);
+    if (mrc.measured_error >= 0)
+      method += printf_string("; measured error against exact on the first %llu requests: %.2f points",
+                              ull(mrc.validated_requests), 100 * mrc.measured_error);
+  }
   switch (format) {
     case OutputFormat::table:
       out += printf_string("trace: %llu requests, %s unique; %s; %.2f s\n", ull(mrc.requests),
@@ -144,19 +147,21 @@ std::string format_mrc(const MrcResult& mrc, OutputFormat format) {
         for (const MrcPoint& p : curve.points)
           out += printf_string("%s,%llu,%.6f,%.6f,%.6f,%.6f,%g\n", cache::to_string(curve.policy).c_str(),
                                ull(p.size), static_cast<double>(p.size) / unique, p.miss_ratio, p.byte_miss_ratio,
-                               p.spread, mrc.sample_rate);
+                               p.spread, p.rate);
       return out;
     case OutputFormat::json:
       out += printf_string("{\"requests\":%llu,\"unique_bytes\":%llu,\"sample_rate\":%g,\"salts\":%u,"
-                           "\"max_spread\":%.6f,\"method\":",
-                           ull(mrc.requests), ull(mrc.unique_bytes), mrc.sample_rate, mrc.salts, mrc.max_spread);
+                           "\"max_spread\":%.6f,\"measured_error\":%.6f,\"validated_requests\":%llu,\"method\":",
+                           ull(mrc.requests), ull(mrc.unique_bytes), mrc.sample_rate, mrc.salts, mrc.max_spread,
+                           mrc.measured_error, ull(mrc.validated_requests));
       out += json::quote(method) + ",\"curves\":[";
       for (std::size_t c = 0; c < mrc.curves.size(); ++c) {
         out += (c ? ",{\"policy\":" : "{\"policy\":") + json::quote(cache::to_string(mrc.curves[c].policy)) + ",\"points\":[";
         for (std::size_t i = 0; i < mrc.curves[c].points.size(); ++i) {
           const MrcPoint& p = mrc.curves[c].points[i];
-          out += printf_string("%s{\"size_bytes\":%llu,\"miss_ratio\":%.6f,\"byte_miss_ratio\":%.6f,\"spread\":%.6f}",
-                               i ? "," : "", ull(p.size), p.miss_ratio, p.byte_miss_ratio, p.spread);
+          out += printf_string("%s{\"size_bytes\":%llu,\"miss_ratio\":%.6f,\"byte_miss_ratio\":%.6f,\"spread\":%.6f,"
+                               "\"sample_rate\":%g}",
+                               i ? "," : "", ull(p.size), p.miss_ratio, p.byte_miss_ratio, p.spread, p.rate);
         }
         out += "]}";
       }

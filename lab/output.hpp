@@ -20,7 +20,7 @@ struct TraceSummary {
   std::uint64_t requests = 0;
   std::uint64_t unique_bytes = 0;  // full scale
   double sample_rate = 1.0;
-  std::vector<std::string> routes;
+  std::vector<std::string> routes{};
 };
 
 // `wall_seconds`: the whole replay (all threads), for the aggregate rate.

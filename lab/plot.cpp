@@ -24,7 +24,6 @@ try:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 except ImportError:
-    sys.stderr.write("gateway-lab: --plot needs python3-matplotlib (apt-get install python3-matplotlib)\n")
     sys.exit(3)
 data = json.load(open(sys.argv[1]))
 fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
@@ -64,6 +63,20 @@ std::string to_json(const std::string& title, const std::vector<PlotSeries>& ser
   return out + "]}";
 }
 
+// Runs one interpreter on the script; its exit status (127: not found).
+int run_python(const char* python, const std::string& data, const std::string& png) {
+  const pid_t pid = ::fork();
+  if (pid < 0) throw LabError("--plot: fork failed");
+  if (pid == 0) {
+    ::execlp(python, python, "-c", kScript, data.c_str(), png.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 }  // namespace
 
 void plot_curves(const std::string& png, const std::string& title, const std::vector<PlotSeries>& series) {
@@ -74,25 +87,18 @@ void plot_curves(const std::string& png, const std::string& title, const std::ve
     out << to_json(title, series);
     if (!out) throw LabError(data.string() + ": cannot write the plot's data");
   }
-  const pid_t pid = ::fork();
-  if (pid < 0) throw LabError("--plot: fork failed");
-  if (pid == 0) {
-    const std::string data_path = data.string();
-    ::execlp("python3", "python3", "-c", kScript, data_path.c_str(), png.c_str(), static_cast<char*>(nullptr));
-    std::fputs("gateway-lab: --plot needs python3 with python3-matplotlib (apt-get install python3-matplotlib)\n",
-               stderr);
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  // The python3 on PATH first; then Debian's, where python3-matplotlib
+  // installs (a pyenv or venv python3 on PATH does not see it).
+  int status = 127;
+  for (const char* python : {"python3", "/usr/bin/python3"}) {
+    status = run_python(python, data.string(), png);
+    if (status != 3 && status != 127) break;  // 3: no matplotlib there
   }
   std::error_code ignored;
   std::filesystem::remove(data, ignored);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw LabError("--plot: could not render " + png +
-                   (WIFEXITED(status) && (WEXITSTATUS(status) == 3 || WEXITSTATUS(status) == 127)
-                        ? std::string(" (python3-matplotlib missing: apt-get install python3-matplotlib)")
-                        : std::string(" (python3 failed, see above)")));
+  if (status == 3 || status == 127)
+    throw LabError("--plot: needs python3 with matplotlib (Debian: apt-get install python3-matplotlib)");
+  if (status != 0) throw LabError("--plot: python3 could not render " + png + " (see above)");
 }
 
 }  // namespace gateway::lab

@@ -11,10 +11,10 @@
 namespace gateway::lab {
 
 struct PlotSeries {
-  std::string name;
-  std::vector<std::uint64_t> sizes;    // bytes
-  std::vector<double> miss_ratios;     // 0..1
-  std::vector<double> spreads;         // error bars (0: none)
+  std::string name{};
+  std::vector<std::uint64_t> sizes{};    // bytes
+  std::vector<double> miss_ratios{};     // 0..1
+  std::vector<double> spreads{};         // error bars (0: none)
 };
 
 // Writes `png`. Throws LabError with a clear message if python3 or

@@ -28,58 +28,92 @@ std::uint64_t scaled(std::uint64_t bytes, double rate) {
   return rate >= 1.0 ? bytes : static_cast<std::uint64_t>(static_cast<double>(bytes) * rate);
 }
 
+// One simulated zone: its eviction policy and admission rule (cache/'s
+// own), and what it holds. Thresholds are the store's at the zone's full
+// size, scaled to the sample.
+class ZoneModel {
+ public:
+  ZoneModel(const Zone& zone, double sample_rate, std::size_t expected_keys)
+      : zone_(zone),
+        rate_(sample_rate),
+        capacity_(scaled(zone.size, sample_rate)),
+        low_water_(scaled(cache::eviction_low_water(zone.size), sample_rate)),
+        policy_(cache::make_policy(zone.policy, capacity_)),
+        admission_(cache::make_admission(zone.admission, capacity_)) {
+    present_.reserve(expected_keys);
+  }
+
+  // One request: true for a hit (present and fresh). A miss stores the
+  // response if it is storable and admitted, replacing a stale entry.
+  bool request(const Request& r) {
+    admission_->seen(r.key);
+    auto it = present_.find(r.key);
+    if (it != present_.end() && r.time_us < it->second.expires_us) {
+      policy_->touch(r.key);
+      return true;
+    }
+    if (r.storable && admission_->admit(r.key, room())) store(r, it);
+    return false;
+  }
+
+  std::uint64_t evictions() const { return evictions_; }
+
+ private:
+  using Present = std::unordered_map<std::uint64_t, Stored>;
+
+  // What TinyLFU weighs a candidate against (the store asks the same).
+  cache::AdmissionRoom room() const {
+    cache::AdmissionRoom room;
+    if (zone_.admission.kind != cache::AdmissionKind::tinylfu) return room;
+    room.full = policy_->bytes() + kBlock > capacity_;
+    if (room.full) room.victim = policy_->victim_hint();  // policy ids are key hashes here
+    return room;
+  }
+
+  void store(const Request& r, Present::iterator it) {
+    if (it != present_.end()) {  // a stale entry, replaced by a new one (as the store does)
+      policy_->erase(r.key);
+      it->second = Stored{expiry(r), r.size};
+    } else {
+      present_.emplace(r.key, Stored{expiry(r), r.size});
+    }
+    policy_->insert(r.key, r.size);
+    if (policy_->bytes() <= capacity_) return;
+    while (policy_->bytes() > low_water_) {  // past the size: down to the low-water mark
+      auto victim = policy_->evict();
+      if (!victim) break;
+      present_.erase(*victim);
+      ++evictions_;
+    }
+  }
+
+  const Zone& zone_;
+  double rate_;
+  std::uint64_t capacity_;
+  std::uint64_t low_water_;
+  std::unique_ptr<cache::EvictionPolicy> policy_;
+  std::unique_ptr<cache::Admission> admission_;
+  Present present_;
+  std::uint64_t evictions_ = 0;
+};
+
 }  // namespace
 
 ReplayResult replay(const std::vector<Request>& requests, const Zone& zone, double sample_rate, std::size_t routes) {
   const auto start = std::chrono::steady_clock::now();
-  ReplayResult result{.zone = zone, .routes = std::vector<Counters>(routes)};
-  // The store's thresholds at the full size, then scaled to the sample.
-  const std::uint64_t capacity = scaled(zone.size, sample_rate);
-  const std::uint64_t low_water = scaled(cache::eviction_low_water(zone.size), sample_rate);
-  auto policy = cache::make_policy(zone.policy, capacity);
-  auto admission = cache::make_admission(zone.admission, capacity);
-  std::unordered_map<std::uint64_t, Stored> present;
-  present.reserve(requests.size() / 4);
-
+  ReplayResult result{.zone = zone, .total = {}, .routes = std::vector<Counters>(routes)};
+  ZoneModel model(zone, sample_rate, requests.size() / 4);
   for (const Request& r : requests) {
-    admission->seen(r.key);
+    const bool hit = model.request(r);
     Counters* route = r.route < routes ? &result.routes[r.route] : nullptr;
-    const bool hit_ = [&] {
-      auto it = present.find(r.key);
-      if (it != present.end() && r.time_us < it->second.expires_us) {
-        policy->touch(r.key);
-        return true;
-      }
-      if (!r.storable) return false;
-      const bool full = policy->bytes() + r.size > capacity;
-      // Only TinyLFU weighs the victim; the hint walks S3-FIFO's and SIEVE's queues.
-      const bool weighs = full && zone.admission.kind == cache::AdmissionKind::tinylfu;
-      cache::AdmissionRoom room{.full = full, .victim = weighs ? policy->victim_hint() : std::nullopt};
-      if (!admission->admit(r.key, room)) return false;
-      if (it != present.end()) {  // a stale entry, replaced (as the store replaces it: a new entry)
-        policy->erase(r.key);
-        it->second = Stored{expiry(r), r.size};
-      } else {
-        present.emplace(r.key, Stored{expiry(r), r.size});
-      }
-      policy->insert(r.key, r.size);
-      if (policy->bytes() > capacity) {
-        while (policy->bytes() > low_water) {
-          auto victim = policy->evict();
-          if (!victim) break;
-          present.erase(*victim);
-          ++result.evictions;
-        }
-      }
-      return false;
-    }();
     for (Counters* c : {&result.total, route}) {
       if (!c) continue;
       ++c->requests;
       c->bytes += r.body;
-      if (hit_) ++c->hits, c->hit_bytes += r.body;
+      if (hit) ++c->hits, c->hit_bytes += r.body;
     }
   }
+  result.evictions = model.evictions();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

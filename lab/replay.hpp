@@ -20,10 +20,10 @@
 namespace gateway::lab {
 
 struct Zone {
-  cache::PolicySpec policy;
-  cache::AdmissionSpec admission;
+  cache::PolicySpec policy{};
+  cache::AdmissionSpec admission{};
   std::uint64_t size = 0;  // bytes, at the full trace's scale
-  std::string label;       // how the user gave the size ("5%", "1GiB")
+  std::string label{};       // how the user gave the size ("5%", "1GiB")
 };
 
 struct Counters {
@@ -37,8 +37,8 @@ struct Counters {
 
 struct ReplayResult {
   Zone zone;
-  Counters total;
-  std::vector<Counters> routes;  // by Trace::routes index
+  Counters total{};
+  std::vector<Counters> routes{};  // by Trace::routes index
   std::uint64_t evictions = 0;
   double seconds = 0;            // wall time of this simulation
   double rate() const { return seconds > 0 ? static_cast<double>(total.requests) / seconds : 0; }

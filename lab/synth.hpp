@@ -34,7 +34,7 @@ struct SynthOptions {
   double alpha = 0.9;
   std::uint64_t requests = 300000;
   std::uint64_t objects = 128000;
-  SizeSpec sizes;
+  SizeSpec sizes{};
   std::uint64_t seed = 1;
   std::uint32_t ttl = kNoExpiry;   // seconds; kNoExpiry: never stale
   double rate = 1000;              // mean requests per second (the trace's clock)
@@ -44,7 +44,7 @@ struct SynthOptions {
 
 struct SynthTrace {
   Trace trace;
-  std::vector<std::uint64_t> objects;  // the object number of each request
+  std::vector<std::uint64_t> objects{};  // the object number of each request
 };
 
 SynthTrace synthesize(const SynthOptions& options);

@@ -18,6 +18,8 @@ namespace gateway::lab {
 inline constexpr std::uint32_t kNoExpiry = std::numeric_limits<std::uint32_t>::max();
 inline constexpr std::uint16_t kNoRoute = std::numeric_limits<std::uint16_t>::max();
 
+struct Trace;
+
 struct Request {
   std::uint64_t time_us = 0;
   std::uint64_t key = 0;    // 64-bit key hash (base/hash.hpp)
@@ -29,8 +31,8 @@ struct Request {
 };
 
 struct Trace {
-  std::vector<Request> requests;
-  std::vector<std::string> routes;  // names, one table over all files read
+  std::vector<Request> requests{};
+  std::vector<std::string> routes{};  // names, one table over all files read
   // Spatial sampling rate the trace was captured with (header sample / 2^24),
   // 1 for a full trace: the trace behaves as the full one would in a cache
   // `sample_rate` times the size.
@@ -44,8 +46,15 @@ class LabError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Sum of the charged sizes of the distinct keys (each at its last size).
-std::uint64_t unique_bytes(const std::vector<Request>& requests);
+// The distinct keys of some requests and the sum of their charged sizes
+// (each key at its first size).
+struct Footprint {
+  std::uint64_t keys = 0;
+  std::uint64_t bytes = 0;
+};
+Footprint footprint(const std::vector<Request>& requests);
+// The same at the full trace's scale (a sampled trace holds sample_rate of it).
+Footprint full_footprint(const Trace& trace);
 
 // Sizes as a zone charges them: whole 4 KiB blocks.
 inline constexpr std::uint64_t kBlock = 4096;

@@ -2,13 +2,14 @@
 // trace_reader.hpp).
 #include "lab/trace_reader.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <fstream>
 #include <iterator>
 #include <sstream>
-#include <unordered_map>
+#include <unordered_set>
 
 #include "base/hash.hpp"
 #include "cache/trace_format.hpp"
@@ -16,11 +17,22 @@
 namespace gateway::lab {
 namespace {
 
+// The whole file in one read (traces are read once, then replayed from
+// memory); a pipe or special file is read to its end.
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw LabError(path + ": cannot open");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw LabError(path + ": read error");
+  std::string bytes;
+  if (in.seekg(0, std::ios::end)) {
+    const std::streamoff size = in.tellg();
+    in.seekg(0);
+    bytes.resize(static_cast<std::size_t>(std::max<std::streamoff>(size, 0)));
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (in.gcount() != static_cast<std::streamsize>(bytes.size())) throw LabError(path + ": read error");
+  } else {
+    in.clear();
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   return bytes;
 }
 
@@ -42,14 +54,21 @@ std::uint32_t clamp32(std::uint64_t v) {
 
 }  // namespace
 
-std::uint64_t unique_bytes(const std::vector<Request>& requests) {
-  std::unordered_map<std::uint64_t, std::uint32_t> sizes;
-  sizes.reserve(requests.size() / 2);
-  std::uint64_t total = 0;
+Footprint footprint(const std::vector<Request>& requests) {
+  std::unordered_set<std::uint64_t> keys;
+  keys.reserve(requests.size() / 2);
+  Footprint f;
   for (const Request& r : requests) {
-    if (sizes.emplace(r.key, r.size).second) total += r.size;
+    if (keys.insert(r.key).second) f.bytes += r.size;
   }
-  return total;
+  f.keys = keys.size();
+  return f;
+}
+
+Footprint full_footprint(const Trace& trace) {
+  const Footprint f = footprint(trace.requests);
+  return Footprint{.keys = static_cast<std::uint64_t>(static_cast<double>(f.keys) / trace.sample_rate),
+                   .bytes = static_cast<std::uint64_t>(static_cast<double>(f.bytes) / trace.sample_rate)};
 }
 
 std::optional<TraceFormat> parse_trace_format(std::string_view name) {
@@ -82,6 +101,7 @@ void parse_gateway_trace(const std::string& name, std::string_view bytes, Trace&
     fail_at(name, 16, "sampled at " + std::to_string(rate) + ", the files before at " + std::to_string(into.sample_rate));
   // Route indexes restart in each file: map them onto the trace's one table.
   std::vector<std::uint16_t> routes;
+  into.requests.reserve(into.requests.size() + bytes.size() / cache::kTraceRecordSize);
   std::size_t offset = cache::kTraceRecordSize;
   while (offset < bytes.size()) {
     if (bytes.size() - offset < cache::kTraceRecordSize) fail_at(name, offset, "truncated record");

@@ -21,7 +21,7 @@ enum class TraceFormat { gateway, csv, oracle };
 std::optional<TraceFormat> parse_trace_format(std::string_view name);  // "gateway" | "csv" | "oracle"
 
 struct ReadOptions {
-  std::optional<TraceFormat> format;  // nullopt: by magic, then by file name
+  std::optional<TraceFormat> format{};  // nullopt: by magic, then by file name
   // Imported sizes (CSV, oracleGeneral) are rounded up to blocks of this
   // many bytes, as a zone charges its files; 1 keeps them exact.
   std::uint64_t block = kBlock;

@@ -17,7 +17,7 @@ BUILD_DIR="${1:-build-pkg}"
 OUT_DIR="$ROOT/build-pkg"
 
 setup_packages package
-BUILD_TARGETS="gateway gateway_man" build_tree "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEWAY_TESTS=OFF
+BUILD_TARGETS="gateway gateway-lab gateway_man" build_tree "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEWAY_TESTS=OFF
 mkdir -p "$OUT_DIR"
 cpack --config "$ROOT/$BUILD_DIR/CPackConfig.cmake" -B "$OUT_DIR" >&2
 rm -rf "$OUT_DIR/_CPack_Packages"

@@ -15,7 +15,8 @@ FUZZ_PKGS=(clang libclang-rt-14-dev)
 # The .deb (scripts/package.sh, tests/package_test.sh): dpkg-shlibdeps
 # computes Depends, systemd-analyze verifies the unit.
 PACKAGE_PKGS=(dpkg-dev systemd gzip)
-TEST_PKGS=(redis-server chromium python3 nghttp2-client "${FUZZ_PKGS[@]}" "${PACKAGE_PKGS[@]}")
+# python3-matplotlib: gateway-lab's --plot (and its test).
+TEST_PKGS=(redis-server chromium python3 python3-matplotlib nghttp2-client "${FUZZ_PKGS[@]}" "${PACKAGE_PKGS[@]}")
 BENCH_PKGS=(wrk nginx varnish haproxy nghttp2-client openssl)
 
 install_missing() {

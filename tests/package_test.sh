@@ -41,7 +41,7 @@ dpkg-deb --info "$DEB"
 
 step "contents, conffiles and Depends"
 dpkg-deb --contents "$DEB" | awk '{print $NF}' >"$WORK/contents"
-for f in ./usr/sbin/gateway ./lib/systemd/system/gateway.service ./etc/gateway/gateway.yaml \
+for f in ./usr/sbin/gateway ./usr/bin/gateway-lab ./lib/systemd/system/gateway.service ./etc/gateway/gateway.yaml \
          ./etc/logrotate.d/gateway ./usr/share/man/man8/gateway.8.gz ./usr/share/doc/gateway/gateway.yaml.example; do
   grep -qxF "$f" "$WORK/contents" || fail "$f is not in the package"
 done

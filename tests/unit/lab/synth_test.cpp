@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -83,7 +84,10 @@ TEST_CASE("synth: one-hit wonders are never requested again, scans walk the cold
   const SynthTrace w = synthesize(o);
   std::uint64_t once = 0;
   for (const auto& [n, count] : counts(w))
-    if (n > 2 * o.objects) CHECK(count == 1), ++once;
+    if (n > 2 * o.objects) {
+      CHECK(count == 1);
+      ++once;
+    }
   CHECK(static_cast<double>(once) == doctest::Approx(5000).epsilon(0.05));
 
   o.kind = SynthKind::scan;
@@ -107,7 +111,7 @@ TEST_CASE("synth: diurnal load rises and falls over the period, its hot set drif
     if (t < 5000) ++rising, ++early[s.objects[i]];
     else if (t >= 10000 && t < 15000) ++falling, ++late[s.objects[i]];
   }
-  CHECK(rising > 3 * falling);
+  CHECK(rising > 2 * falling);  // mean rates 1.51 and 0.49 of the average
   auto top = [](const std::map<std::uint64_t, std::uint64_t>& m) {
     return std::max_element(m.begin(), m.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
   };

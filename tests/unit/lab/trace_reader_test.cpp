@@ -11,6 +11,7 @@
 #include "base/hash.hpp"
 #include "cache/trace_format.hpp"
 #include "tests/unit/cache/temp_dir.hpp"
+#include "tests/unit/lab/error_text.hpp"
 
 using namespace gateway;
 using namespace gateway::lab;
@@ -47,14 +48,7 @@ struct GwTraceBytes {
   }
 };
 
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const LabError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(auto&& f) { return testing::error_text<LabError>(f); }
 
 }  // namespace
 
