@@ -138,11 +138,9 @@ def lab_predict(lab: Path, trace: Path, cfg: L.Config, max_size: int) -> dict | 
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         return {"error": run.stderr.strip()[:300], "command": " ".join(cmd)}
-    rows = json.loads(run.stdout)
-    rows = rows.get("results", rows) if isinstance(rows, dict) else rows
-    row = rows[0] if isinstance(rows, list) and rows else rows
-    return {"object_hit_ratio": row.get("object_hit_ratio"), "byte_hit_ratio": row.get("byte_hit_ratio"),
-            "command": " ".join(cmd)}
+    row = json.loads(run.stdout)["results"][0]
+    return {"object_hit_ratio": row["hit_ratio"], "byte_hit_ratio": row["byte_hit_ratio"],
+            "requests_per_s": row.get("requests_per_s"), "command": " ".join(cmd)}
 
 
 def check_stored_size(fleet_ports, procs, tmp, bins, args):

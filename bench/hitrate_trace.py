@@ -145,6 +145,8 @@ def write(bound: Bound, path: Path, ttl: int = TTL, step_us: int = 1000, start_u
     """The bound trace in the gateway's trace format: one record per request,
     `step_us` apart, storable with `ttl`, the key hash of its URL."""
     out = bytearray(_HEADER.pack(MAGIC, 1, 32, SAMPLE_ALL, 0, start_us))
+    route = b"/"   # route 0, named before its first use
+    out += _RECORD.pack(start_us, 0, len(route), 0, 0, 0, ROUTE_NAME, 0) + route.ljust((len(route) + 31) // 32 * 32, b"\0")
     for i, obj in enumerate(bound.objects):
         size = bound.charged[obj]
         out += _RECORD.pack(start_us + i * step_us, bound.hashes[obj], size, size - BODY_SLACK, ttl, 0, 0, STORABLE)
