@@ -90,6 +90,9 @@ def parse_args(argv):
     ap.add_argument("--build-dir", default=str(C.ROOT / "build"))
     ap.add_argument("--lab", help="gateway-lab binary (default: BUILD/gateway-lab if present; 'none' to skip)")
     ap.add_argument("--json", type=Path, help="default bench/results/hitrate-<date>.json")
+    ap.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                    help="run nothing: merge earlier results (their runs, in order), add the lab's predictions "
+                         "missing from them (with --trace, the bound trace they replayed), print the table")
     args = ap.parse_args(argv)
     if args.quick:
         args.requests, args.objects = 30_000, 12_800
@@ -212,15 +215,16 @@ def table(result: dict) -> str:
              f"       {result['trace']['requests']:,} requests, {result['trace']['objects']:,} objects, "
              f"{result['trace']['unique_bytes']:,} unique bytes (charged in 4 KiB blocks)",
              "hit ratios in %: live object / byte, the lab's prediction of the object ratio; peak disk: the "
-             "cache directory's files (4 KiB blocks) / max_size",
+             "cache directory's files (4 KiB blocks) / max_size, and past max_size in KiB",
              f"{'size':>5} {'configuration':<20} {'obj':>6} {'byte':>6} {'lab':>6} {'peak disk':>10} "
-             f"{'refused':>8} {'req/s':>7} {'paused s':>8}"]
+             f"{'over KiB':>9} {'refused':>8} {'req/s':>7} {'paused s':>8}"]
     for r in result["runs"]:
         lab = r.get("lab") or {}
         refused = r["refused"] if r["target"] == "gateway" else "-"
         lines.append(f"{r['size_pct']:>4g}% {r['config']:<20} {pct(r['object_hit_ratio']):>6} "
                      f"{pct(r['byte_hit_ratio']):>6} {pct(lab.get('object_hit_ratio')):>6} "
-                     f"{r['disk']['peak_bytes'] / r['max_size']:>9.3f}x {refused!s:>8} "
+                     f"{r['disk']['peak_bytes'] / r['max_size']:>9.3f}x "
+                     f"{max(0, r['disk']['peak_bytes'] - r['max_size']) // 1024:>9,} {refused!s:>8} "
                      f"{r['requests_per_second']:>7.0f} {r['paced_seconds']:>8.1f}")
     lines += verdict(result)
     return "\n".join(lines)
@@ -290,8 +294,29 @@ def run(args, procs, tmp, log) -> dict:
     return result
 
 
+def merge(args) -> dict:
+    results = [json.loads(p.read_text()) for p in args.merge]
+    result = results[0]
+    for other in results[1:]:
+        result["runs"] += other["runs"]
+        result.setdefault("failed", []).extend(other.get("failed", []))
+    lab = lab_binary(args)
+    if lab and args.trace:
+        result["lab"] = str(lab)
+        for row in result["runs"]:
+            if not row.get("lab"):
+                row["lab"] = lab_predict(lab, args.trace, CONFIGS[row["config"]], row["max_size"])
+    return result
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        result = merge(args)
+        print(table(result))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     args.deadline = time.monotonic() + args.max_minutes * 60
     log = C.progress_log()
     C.unwind_on_signals()
