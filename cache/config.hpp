@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/units.hpp"
+#include "cache/admission.hpp"
 #include "cache/eviction.hpp"
 
 namespace gateway::cache {
@@ -47,7 +48,8 @@ struct ZoneConfig {
   std::uint64_t max_size = 1ull << 30;       // bytes on disk
   std::uint64_t memory = 64ull << 20;        // RAM tier for small hot entries
   std::uint64_t memory_entry_max = 64 << 10; // entries up to this size may live in RAM
-  PolicyKind policy = PolicyKind::s3fifo;
+  PolicySpec policy;                         // `policy:`, e.g. "s3fifo:small=5%:promote=2"
+  AdmissionSpec admission;                   // `admission:` none | min_uses:N | tinylfu
   Duration inactive{600'000};                // entries unused this long are removed
   std::string tags_header = "Surrogate-Key"; // response header listing purge tags
   std::optional<RedisConfig> redis;          // the fleet's shared tier

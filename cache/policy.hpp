@@ -513,7 +513,7 @@ struct CacheStatusFacts {
   bool heuristic = false;       // hit: fresh by the zone's heuristic (RFC 9111 4.2.2)
   bool only_if_cached = false;  // miss: the client asked for only-if-cached, nothing could be used (a 504)
   bool accept_ranges = false;   // any: a 200 or 206 this cache can answer ranges of
-  std::string_view not_stored;  // miss, expired: why the response was not stored (can_store's reason,
+  std::string_view not_stored;  // miss, expired: why the response was not stored (can_store's reason, "admission",
                                 // "write-failed" or "disk-backlog"); empty if it was stored
 };
 // The fields a response of a cached route gets on top of its own, each

@@ -41,14 +41,15 @@ std::optional<double> parse_share(std::string_view text) {
   return v;
 }
 
+// The shortest fixed-point text that reads back as `v`.
 std::string shortest(double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  char buf[512];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
   return ec == std::errc{} ? std::string(buf, end) : std::string{};
 }
 
 // The share as a percentage if that reads back as the same double, else as
-// a fraction (to_chars's shortest form always reads back).
+// a fraction.
 std::string share_text(double v) {
   std::string pct = shortest(v * 100) + "%";
   if (parse_share(pct) == v) return pct;

@@ -29,7 +29,30 @@ std::pair<std::string_view, std::string_view> url_parts(std::string_view key) {
 
 Store::Shard& Store::shard_of(std::string_view key) { return shards_[hash64(key) % kShards]; }
 
-std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Request& req, Seconds now) {
+void Store::count_request(std::string_view key) {
+  if (admission_kind_.load(std::memory_order_relaxed) == AdmissionKind::none) return;
+  std::lock_guard lock(admission_mu_);
+  admission_->seen(hash64(key));
+}
+
+bool Store::admit(const EntryMeta& meta) {
+  const AdmissionKind kind = admission_kind_.load(std::memory_order_relaxed);
+  if (kind == AdmissionKind::none) return true;
+  AdmissionRoom room;
+  if (kind == AdmissionKind::tinylfu) {
+    std::lock_guard lock(policy_mu_);
+    room.full = admission_full(stats_.bytes.load(), max_size_.load());
+    if (auto victim = policy_->victim_hint()) {
+      if (auto it = by_id_.find(*victim); it != by_id_.end()) room.victim = hash64(it->second->meta.key);
+    }
+  }
+  std::lock_guard lock(admission_mu_);
+  return admission_->admit(hash64(meta.key), room);
+}
+
+std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Request& req, Seconds now,
+                                           bool for_admission) {
+  if (for_admission) count_request(key);
   std::shared_ptr<const Entry> found;
   {
     auto& sh = shard_of(key);

@@ -6,7 +6,9 @@
 // Threads: lookup/begin/commit/purge are called from any worker. The index
 // is sharded by key hash, each shard under its own mutex; the eviction
 // policy and byte accounting sit under one more mutex, always taken after a
-// shard's (never before), so the two never deadlock. One background thread
+// shard's (never before), so the two never deadlock. The admission rule
+// (cache/admission.hpp) has a mutex of its own, taken alone, and the specs
+// in force another, also alone. One background thread
 // per store does the slow disk work: loading entries at start-up, removing
 // evicted files, persisting refreshed headers, sweeping inactive entries and
 // creating files and directories ahead of the fills. The jobs mutex (its
@@ -47,6 +49,7 @@
 #include <utility>
 #include <vector>
 
+#include "cache/admission.hpp"
 #include "cache/entry.hpp"
 #include "cache/eviction.hpp"
 
@@ -57,7 +60,8 @@ struct StoreOptions {
   std::uint64_t max_size = 1ull << 30;
   std::uint64_t memory = 64ull << 20;
   std::uint64_t memory_entry_max = 64 << 10;
-  PolicyKind policy = PolicyKind::s3fifo;
+  PolicySpec policy;
+  AdmissionSpec admission;
   Seconds inactive = 600;
   std::size_t max_open_files = 4096;  // descriptors kept open for hits
 };
@@ -75,6 +79,7 @@ struct StoreStats {
   std::atomic<std::uint64_t> writing_bytes{0};
   std::atomic<std::uint64_t> backlog_refused{0};  // fills not stored: the backlog held the disk full
   std::atomic<std::uint64_t> inline_unlinks{0};   // backlog files a committing fill deleted itself
+  std::atomic<std::uint64_t> admission_refused{0};  // fills not stored: the admission rule said no
   std::atomic<std::uint64_t> memory_bytes{0};  // bodies held in RAM
   std::atomic<std::uint64_t> stores{0};
   std::atomic<std::uint64_t> evictions{0};
@@ -100,6 +105,12 @@ struct FileRef {
 // whole 4 KiB blocks, none under 256 KiB, at most 64 MiB). gateway-lab
 // evicts the same way.
 std::uint64_t eviction_low_water(std::uint64_t max_size);
+
+// Whether a zone of `max_size` holding `bytes` is full for admission
+// (AdmissionRoom::full): one more 4 KiB block would pass the eviction
+// low-water mark. Once a zone has filled up it stays full, its bytes
+// moving between the low-water mark and max_size.
+bool admission_full(std::uint64_t bytes, std::uint64_t max_size);
 
 // The disk bound's admission rule (see above): a new fill is refused while
 // files wait for deletion and the disk, with the fills in flight, is at
@@ -184,23 +195,32 @@ class Store {
   StoreOptions options() const;
 
   // A reload's new limits for this zone (`max_size`, `memory`,
-  // `memory_entry_max`, `policy`, `inactive`; the path stays), applied at
-  // once: the entries are kept, evicted down to the new size (the low-water
-  // mark) if it shrank, and RAM copies are let go down to the new memory and
-  // memory_entry_max. A policy change rebuilds the eviction order from the
-  // entries' last use (least recent first). Any thread; store_resize.cpp.
+  // `memory_entry_max`, `policy`, `admission`, `inactive`; the path stays),
+  // applied at once: the entries are kept, evicted down to the new size (the
+  // low-water mark) if it shrank, and RAM copies are let go down to the new
+  // memory and memory_entry_max. A policy change (its kind or its
+  // parameters) rebuilds the eviction order from the entries' last use
+  // (least recent first); an admission change starts a fresh rule (counts
+  // and sketch start from zero). Any thread; store_resize.cpp.
   void resize(const StoreOptions& next);
   const StoreStats& stats() const noexcept { return stats_; }
 
   // The variant of `key` whose Vary fields match `req`, or null. Counts as
-  // a use for eviction and `inactive`.
-  std::shared_ptr<const Entry> lookup(std::string_view key, const http::Request& req, Seconds now);
+  // a use for eviction and `inactive`, and (unless `for_admission` is
+  // false) as a request of the key for the admission rule.
+  std::shared_ptr<const Entry> lookup(std::string_view key, const http::Request& req, Seconds now,
+                                      bool for_admission = true);
+  // A request of `key` for the admission rule (after a lookup that did not
+  // count it).
+  void count_request(std::string_view key);
 
   // Why begin() returned null.
-  enum class Refusal { none, write_failed, disk_backlog };
-  // Starts writing a new entry; null if no temporary file can be created or
-  // the disk is full of files waiting for deletion (see the disk bound
-  // above); `why`, if given, says which.
+  enum class Refusal { none, write_failed, disk_backlog, admission };
+  // Starts writing a new entry; null if the admission rule refuses it, no
+  // temporary file can be created or the disk is full of files waiting for
+  // deletion (see the disk bound above); `why`, if given, says which.
+  // Admission weighs hash64(meta.key), with the room as admission_full()
+  // says and the policy's victim_hint() as the victim.
   std::unique_ptr<EntryWriter> begin(EntryMeta meta, Refusal* why = nullptr);
 
   // After a 304: the same body under updated metadata (head, times,
@@ -264,9 +284,13 @@ class Store {
   void evict_down_to(std::uint64_t low_water, std::vector<std::shared_ptr<const Entry>>& victims);
   // resize(): lets go of RAM copies over `memory` or `entry_max`.
   void shrink_memory(std::uint64_t memory, std::uint64_t entry_max);
-  // resize(), under policy_mu_: a new policy of `kind` holding every
+  // resize(), under policy_mu_: a new policy of `spec` holding every
   // indexed entry, least recently used first.
-  void rebuild_policy(PolicyKind kind, std::uint64_t capacity);
+  void rebuild_policy(const PolicySpec& spec, std::uint64_t capacity);
+  // begin() without admission (persist() rewrites an entry already stored).
+  std::unique_ptr<EntryWriter> begin_file(EntryMeta meta, Refusal& refusal);
+  // The admission rule's say on a new fill of `meta` (see begin()).
+  bool admit(const EntryMeta& meta);
 
   std::size_t purge_if(const std::function<bool(const Entry&)>& pred);
   std::string bucket(std::uint64_t id) const;
@@ -296,12 +320,18 @@ class Store {
   std::atomic<std::uint64_t> memory_entry_max_;
   std::atomic<std::uint64_t> headroom_;  // eviction runs down to max_size - headroom
   std::atomic<Seconds> inactive_;
-  std::atomic<PolicyKind> policy_kind_;
+  mutable std::mutex spec_mu_;  // the specs in force, for options()
+  PolicySpec policy_spec_;
+  AdmissionSpec admission_spec_;
   std::array<Shard, kShards> shards_;
 
   std::mutex policy_mu_;
   std::unique_ptr<EvictionPolicy> policy_;
   std::unordered_map<std::uint64_t, std::shared_ptr<const Entry>> by_id_;
+
+  std::atomic<AdmissionKind> admission_kind_;  // of admission_: none skips its mutex
+  std::mutex admission_mu_;
+  std::unique_ptr<Admission> admission_;
 
   std::mutex files_mu_;
   std::unordered_map<std::string, std::shared_ptr<FileRef>> open_files_;  // by path

@@ -185,8 +185,11 @@ Store::Store(StoreOptions options)
       memory_entry_max_(options_.memory_entry_max),
       headroom_(headroom_for(options_.max_size)),
       inactive_(options_.inactive),
-      policy_kind_(options_.policy),
+      policy_spec_(options_.policy),
+      admission_spec_(options_.admission),
       policy_(make_policy(options_.policy, options_.max_size)),
+      admission_kind_(options_.admission.kind),
+      admission_(make_admission(options_.admission, options_.max_size)),
       first_seq_(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count())),
       file_seq_(first_seq_),
       buckets_(buckets_for(options_.max_size)) {
@@ -247,6 +250,10 @@ std::uint64_t Store::buckets_for(std::uint64_t max_size) {
 // 256 KiB, which evict exactly), at most 64 MiB.
 std::uint64_t eviction_low_water(std::uint64_t max_size) {
   return max_size - std::min<std::uint64_t>(max_size / 64 / kBlock * kBlock, 64ull << 20);
+}
+
+bool admission_full(std::uint64_t bytes, std::uint64_t max_size) {
+  return bytes + kBlock > eviction_low_water(max_size);
 }
 
 std::uint64_t Store::headroom_for(std::uint64_t max_size) { return max_size - eviction_low_water(max_size); }
@@ -324,6 +331,15 @@ void Store::refill_spare_files() {
 std::unique_ptr<EntryWriter> Store::begin(EntryMeta meta, Refusal* why) {
   Refusal ignored;
   Refusal& refusal = why ? *why : ignored;
+  if (!admit(meta)) {
+    stats_.admission_refused.fetch_add(1, std::memory_order_relaxed);
+    refusal = Refusal::admission;
+    return nullptr;
+  }
+  return begin_file(std::move(meta), refusal);
+}
+
+std::unique_ptr<EntryWriter> Store::begin_file(EntryMeta meta, Refusal& refusal) {
   refusal = Refusal::none;
   if (refuse_for_backlog(stats_.disk_bytes.load(std::memory_order_relaxed),
                          stats_.writing_bytes.load(std::memory_order_relaxed),
@@ -418,7 +434,8 @@ void Store::keep_within_max_size(std::uint64_t added) {
 void Store::persist(std::shared_ptr<const Entry> e) {
   auto src = open(*e);
   if (!src) return;
-  auto w = begin(e->meta);
+  Refusal refusal;
+  auto w = begin_file(e->meta, refusal);
   if (!w) return;
   std::string buf(256 * 1024, '\0');
   for (std::uint64_t off = 0; off < e->meta.body_size;) {

@@ -3,6 +3,7 @@
 // the locks in store.hpp's order (a shard's mutex, then the policy mutex).
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "cache/store.hpp"
 
@@ -30,7 +31,11 @@ StoreOptions Store::options() const {
   o.max_size = max_size_.load();
   o.memory = memory_.load();
   o.memory_entry_max = memory_entry_max_.load();
-  o.policy = policy_kind_.load();
+  {
+    std::lock_guard lock(spec_mu_);
+    o.policy = policy_spec_;
+    o.admission = admission_spec_;
+  }
   o.inactive = inactive_.load();
   return o;
 }
@@ -43,12 +48,24 @@ void Store::resize(const StoreOptions& next) {
   max_size_ = next.max_size;
   headroom_ = headroom_for(next.max_size);
   shrink_memory(next.memory, next.memory_entry_max);
+  PolicySpec policy_was;
+  AdmissionSpec admission_was;
+  {
+    std::lock_guard lock(spec_mu_);
+    policy_was = std::exchange(policy_spec_, next.policy);
+    admission_was = std::exchange(admission_spec_, next.admission);
+  }
+  if (!(next.admission == admission_was)) {
+    auto fresh = make_admission(next.admission, next.max_size);
+    std::lock_guard lock(admission_mu_);
+    admission_ = std::move(fresh);
+    admission_kind_ = next.admission.kind;
+  }
   std::vector<std::shared_ptr<const Entry>> victims;
   {
     std::lock_guard lock(policy_mu_);
-    if (next.policy != policy_kind_.load()) rebuild_policy(next.policy, next.max_size);
+    if (!(next.policy == policy_was)) rebuild_policy(next.policy, next.max_size);
     else policy_->resize(next.max_size);
-    policy_kind_ = next.policy;
     if (stats_.bytes > next.max_size) evict_down_to(next.max_size - headroom_.load(), victims);
   }
   drop(victims, stats_.evictions, true);
@@ -75,12 +92,12 @@ void Store::shrink_memory(std::uint64_t memory, std::uint64_t entry_max) {
   }
 }
 
-void Store::rebuild_policy(PolicyKind kind, std::uint64_t capacity) {
+void Store::rebuild_policy(const PolicySpec& spec, std::uint64_t capacity) {
   std::vector<std::tuple<Seconds, std::uint64_t, std::uint64_t>> order;  // last use, id, size
   order.reserve(by_id_.size());
   for (const auto& [id, e] : by_id_) order.emplace_back(e->last_used.load(std::memory_order_relaxed), id, e->charged);
   std::sort(order.begin(), order.end());
-  auto policy = make_policy(kind, capacity);
+  auto policy = make_policy(spec, capacity);
   for (const auto& [used, id, size] : order) policy->insert(id, size);
   policy_ = std::move(policy);
 }

@@ -14,6 +14,7 @@ StoreOptions store_options(const ZoneConfig& c) {
   o.memory = c.memory;
   o.memory_entry_max = c.memory_entry_max;
   o.policy = c.policy;
+  o.admission = c.admission;
   o.inactive = std::max<Seconds>(1, std::chrono::duration_cast<std::chrono::seconds>(c.inactive).count());
   return o;
 }
@@ -27,7 +28,7 @@ bool Zone::reconfigure(const ZoneConfig& next) {
   auto now = store.options();
   auto want = store_options(next);
   if (now.max_size == want.max_size && now.memory == want.memory && now.memory_entry_max == want.memory_entry_max &&
-      now.policy == want.policy && now.inactive == want.inactive)
+      now.policy == want.policy && now.admission == want.admission && now.inactive == want.inactive)
     return false;
   store.resize(want);
   return true;
@@ -35,9 +36,13 @@ bool Zone::reconfigure(const ZoneConfig& next) {
 
 std::shared_ptr<const Entry> Zone::fresh_memory_hit(const http::Request& req, const RuleConfig& rule, Seconds now) {
   if (!fast_hit_request(req, rule)) return nullptr;
-  auto e = store.lookup(cache_key(req, rule), req, now);
+  // Counted as a request for admission only when served here: otherwise
+  // the request goes on to the full lookup, which counts it.
+  const std::string key = cache_key(req, rule);
+  auto e = store.lookup(key, req, now, false);
   if (!e || !e->body) return nullptr;
   if (usability(e->meta.freshness, e->meta.age(now), RequestDirectives{}, false) != Usability::fresh) return nullptr;
+  store.count_request(key);
   return e;
 }
 

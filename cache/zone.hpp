@@ -37,7 +37,8 @@ struct Zone {
 
   // The fast path of fresh hits (fast_hit_request): a fresh entry with its
   // body in the RAM tier for `req`, or null. A lookup like any other: it
-  // counts as a use of the entry.
+  // counts as a use of the entry (and as a request for admission when it
+  // returns the entry).
   std::shared_ptr<const Entry> fresh_memory_hit(const http::Request& req, const RuleConfig& rule, Seconds now);
 };
 

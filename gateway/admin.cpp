@@ -103,6 +103,8 @@ std::string Admin::status_json(const Worker& worker) const {
     const auto& zc = rt.config->caches[i];  // the running limits (a reload resizes a kept zone)
     json::append_string(out, zc.name);
     out += ":{\"path\":" + json::quote(zc.path) + ",\"policy\":" + json::quote(cache::to_string(zc.policy)) +
+           ",\"admission\":" + json::quote(cache::to_string(zc.admission)) +
+           ",\"admission_refused\":" + std::to_string(st.admission_refused.load()) +
            ",\"max_size\":" + std::to_string(zc.max_size) + ",\"bytes\":" + std::to_string(st.bytes.load()) +
            ",\"entries\":" + std::to_string(st.entries.load()) +
            ",\"memory_bytes\":" + std::to_string(st.memory_bytes.load()) +

@@ -478,6 +478,7 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   facts.not_stored = writer            ? ""
                      : !decision.store ? decision.reason
                      : refusal == cache::Store::Refusal::disk_backlog ? "disk-backlog"
+                     : refusal == cache::Store::Refusal::admission    ? "admission"
                                                                        : "write-failed";
   facts.accept_ranges = writer && resp.status == 200 && !resp.headers.contains("Accept-Ranges");
   count(status);

@@ -366,6 +366,8 @@ constexpr StoreFamily kStoreCounters[] = {
      &cache::StoreStats::write_errors},
     {"gateway_cache_disk_backlog_refused_total",
      "Fills not stored: files waiting for deletion held the disk at max_size.", &cache::StoreStats::backlog_refused},
+    {"gateway_cache_admission_refused_total", "Fills not stored: the zone's admission rule refused them.",
+     &cache::StoreStats::admission_refused},
     {"gateway_cache_inline_unlinks_total", "Files waiting for deletion that a committing fill deleted itself.",
      &cache::StoreStats::inline_unlinks},
 };

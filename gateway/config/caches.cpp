@@ -1,5 +1,5 @@
 // The `caches:` section: each zone's directory, sizes (disk and the RAM tier),
-// eviction policy and purge-tag header, and its optional shared Redis tier,
+// eviction policy, admission rule and purge-tag header, and its optional shared Redis tier,
 // into cache::ZoneConfig (cache/config.hpp). Each zone is checked against the
 // zones before it: no two share a directory, nor mix their keys on one Redis.
 // Routes name the zones in their cache rule (routes.cpp); those names are
@@ -18,11 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using Zones = std::vector<cache::ZoneConfig>;
-
-constexpr std::pair<std::string_view, cache::PolicyKind> kCachePolicies[] = {
-    {"lru", cache::PolicyKind::lru},
-    {"s3fifo", cache::PolicyKind::s3fifo},
-};
 
 // Redis refuses larger values (its default proto-max-bulk-len).
 constexpr std::uint64_t kMaxRedisValue = 512ull << 20;
@@ -293,16 +288,37 @@ void read_heuristic(Context& ctx, const Field& field, cache::HeuristicConfig& he
   map.read_duration("max", heuristic.max, Duration{1'000});
 }
 
+// `policy:` and `admission:`: the spec texts of cache/eviction.hpp and
+// cache/admission.hpp (gateway-lab's --policy / --admission), an error
+// blamed at the fault's column inside the string (past an opening quote).
+template <class Spec, class Parse>
+void read_spec(Context& ctx, const MapReader& map, std::string_view key, Spec& out, Parse parse) {
+  const Field* field = map.get(key);
+  if (!field) return;
+  auto text = read_string(ctx.diag, *field);
+  if (!text) return;
+  std::string error;
+  std::size_t at = 0;
+  if (auto spec = parse(*text, error, &at)) {
+    out = *spec;
+    return;
+  }
+  YAML::Mark mark = field->mark;
+  if (!mark.is_null()) mark.column += static_cast<int>(at) + (field->node.Tag() == "!" ? 1 : 0);
+  ctx.diag.error(mark, field->path + ": " + error);
+}
+
 void read_cache_zone(Context& ctx, const Field& field, const Zones& earlier,
                      cache::ZoneConfig& zone) {
   MapReader map(ctx.diag, field,
-                {"path", "max_size", "memory", "memory_entry_max", "policy", "inactive",
+                {"path", "max_size", "memory", "memory_entry_max", "policy", "admission", "inactive",
                  "tags_header", "redis", "heuristic"});
   if (!map.valid()) return;
   if (const Field* path = map.require("path")) read_cache_path(ctx, *path, earlier, zone);
   map.read_size("max_size", zone.max_size, 1, kMaxSize);
   read_memory(ctx, map, zone);
-  map.read_choice("policy", zone.policy, Choices<cache::PolicyKind>(kCachePolicies));
+  read_spec(ctx, map, "policy", zone.policy, cache::parse_policy_spec);
+  read_spec(ctx, map, "admission", zone.admission, cache::parse_admission_spec);
   map.read_duration("inactive", zone.inactive, Duration{1});
   if (const Field* tags = map.get("tags_header")) {
     if (auto value = read_string(ctx.diag, *tags)) {

@@ -20,7 +20,7 @@ std::vector<std::uint64_t> drain(EvictionPolicy& policy) {
 }  // namespace
 
 TEST_CASE("eviction resize: entries, bytes and victim order are kept") {
-  for (auto kind : {PolicyKind::lru, PolicyKind::s3fifo}) {
+  for (auto kind : {PolicyKind::lru, PolicyKind::s3fifo, PolicyKind::sieve}) {
     CAPTURE(gateway::cache::to_string(kind));
     auto policy = make_policy(kind, 100);
     for (std::uint64_t id = 1; id <= 5; ++id) policy->insert(id, 10);

@@ -247,7 +247,7 @@ class Harness {
  public:
   explicit Harness(std::function<void(StoreOptions&)> tweak = {}) {
     options_.path = dir_.path();
-    options_.policy = C::policy;
+    options_.policy.kind = C::policy;
     options_.memory = C::memory;
     if (tweak) tweak(options_);
     open(C::started);

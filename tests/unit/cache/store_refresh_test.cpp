@@ -164,7 +164,7 @@ TEST_CASE_TEMPLATE("store: a reader of a replaced entry does not poison the open
   TempDir dir;
   StoreOptions o;
   o.path = dir.path();
-  o.policy = C::policy;
+  o.policy.kind = C::policy;
   o.memory = C::memory;
   Store store(o);
   store.start();

@@ -81,7 +81,7 @@ TEST_CASE_TEMPLATE("store resize: a policy change keeps the entries, least recen
   auto req0 = get("example.com", "/e/0");
   REQUIRE(store.lookup(cache_key(req0, {}), req0, now() + 100));
   auto next = store.options();
-  next.policy = C::policy == PolicyKind::lru ? PolicyKind::s3fifo : PolicyKind::lru;
+  next.policy.kind = C::policy == PolicyKind::lru ? PolicyKind::s3fifo : PolicyKind::lru;
   store.resize(next);
   CHECK(store.options().policy == next.policy);
   CHECK(store.stats().entries == 5);
@@ -136,7 +136,7 @@ TEST_CASE("zone reconfigure: the store's limits apply live, other keys change no
       {"max_size", [](ZoneConfig& c) { c.max_size *= 2; }, true},
       {"memory", [](ZoneConfig& c) { c.memory /= 2; }, true},
       {"memory_entry_max", [](ZoneConfig& c) { c.memory_entry_max += 1; }, true},
-      {"policy", [](ZoneConfig& c) { c.policy = PolicyKind::lru; }, true},
+      {"policy", [](ZoneConfig& c) { c.policy.kind = PolicyKind::lru; }, true},
       {"inactive", [](ZoneConfig& c) { c.inactive = gateway::Duration(1'000); }, true},
       {"tags_header", [](ZoneConfig& c) { c.tags_header = "Cache-Tag"; }, false},
   };

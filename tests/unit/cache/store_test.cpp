@@ -201,7 +201,7 @@ TEST_CASE_TEMPLATE("store: temporary files left by a crash are removed when the 
   std::ofstream(fs::path(dir.path()) / "tmp" / "123.tmp") << "half a fill";
   StoreOptions o;
   o.path = dir.path();
-  o.policy = C::policy;
+  o.policy.kind = C::policy;
   o.memory = C::memory;
   Store store(o);
   CHECK(tmp_files(dir.path()) == 0);

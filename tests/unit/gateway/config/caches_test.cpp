@@ -69,7 +69,7 @@ routes: [{prefix: /, upstream: app}]
     policy: lfu
 upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes: [{prefix: /, upstream: app}]
-)", 4, 13, "caches.main.policy: unknown value \"lfu\" (expected one of: lru, s3fifo)"},
+)", 4, 13, "caches.main.policy: unknown policy \"lfu\" (lru, s3fifo, sieve)"},
 
     {"a tags header that is not a header name", R"(caches:
   main:
@@ -357,7 +357,7 @@ TEST_CASE("config caches: a zone's sizes, policy and purge-tag header") {
   CHECK(main_zone.max_size == 2ull << 30);
   CHECK(main_zone.memory == 32ull << 20);
   CHECK(main_zone.memory_entry_max == 16 << 10);
-  CHECK(main_zone.policy == cache::PolicyKind::lru);
+  CHECK(main_zone.policy.kind == cache::PolicyKind::lru);
   CHECK(main_zone.inactive == Duration{3'600'000});
   CHECK(main_zone.tags_header == "Cache-Tag");
 }
@@ -375,7 +375,7 @@ TEST_CASE("config caches: a zone given only its path gets the defaults") {
   CHECK(small.max_size == 1ull << 30);
   CHECK(small.memory == 64ull << 20);
   CHECK(small.memory_entry_max == 64 << 10);
-  CHECK(small.policy == cache::PolicyKind::s3fifo);
+  CHECK(small.policy.kind == cache::PolicyKind::s3fifo);
   CHECK(small.inactive == Duration{600'000});
   CHECK(small.tags_header == "Surrogate-Key");
 }
