@@ -288,6 +288,7 @@ def run(args, procs, tmp, log) -> dict:
             if lab:
                 row["lab"] = lab_predict(lab, trace_path, cfg, max_size)
             result["runs"].append(row)
+            args.json.write_text(json.dumps(result, indent=2) + "\n")   # so far, in case the run is cut short
             log(f"  object hit ratio {pct(row['object_hit_ratio'])}%, byte {pct(row['byte_hit_ratio'])}%, "
                 f"peak disk {row['disk']['peak_bytes'] / max_size:.3f}x max_size, "
                 f"{row['requests_per_second']:.0f} req/s")
@@ -318,6 +319,8 @@ def main(argv=None) -> int:
             args.json.write_text(json.dumps(result, indent=2) + "\n")
         return 0
     args.deadline = time.monotonic() + args.max_minutes * 60
+    args.json = args.json or C.BENCH / "results" / f"hitrate-{datetime.date.today().isoformat()}.json"
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     log = C.progress_log()
     C.unwind_on_signals()
     procs = C.Procs()
@@ -327,10 +330,8 @@ def main(argv=None) -> int:
     finally:
         C.clean_up(procs, tmp)
     print(table(result))
-    path = args.json or C.BENCH / "results" / f"hitrate-{datetime.date.today().isoformat()}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"JSON: {path}")
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"JSON: {args.json}")
     return 0
 
 
