@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "base/log.hpp"
@@ -203,6 +204,9 @@ void TraceWriter::open_file(bool rotate_existing) {
   if (rotate_existing && ::stat(config_.path.c_str(), &st) == 0 && st.st_size > 0) {
     for (unsigned i = config_.files - 1; i >= 1; --i) ::rename(numbered(config_.path, i - 1).c_str(), numbered(config_.path, i).c_str());
   }
+  // The directory is made as a zone's is: a trace under var/ needs no set-up.
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(config_.path).parent_path(), ignored);
   fd_ = ::open(config_.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     fail("cannot open trace " + config_.path + ": " + std::strerror(errno));

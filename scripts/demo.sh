@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 setup_packages build
-BUILD_TARGETS="gateway sample-service" build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+BUILD_TARGETS="gateway sample-service gateway-lab" build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 BIN="$ROOT/build"
 LOGS="$ROOT/var/demo"
@@ -64,6 +64,9 @@ browser: one page stitched from four fragments of three services. Or try:
   curl -s -XPATCH http://127.0.0.1:8081/upstreams/channels/instances/127.0.0.1:9003 -d '{"drain":true}'
   curl -s http://127.0.0.1:8081/metrics | grep -E 'gateway_(requests_total|cache_hit_ratio)'
   curl -s -X POST 'http://127.0.0.1:8081/purge?prefix=/api/channels/'   # purge
+  curl -s http://127.0.0.1:8081/cache/report        # hit ratio per route, last minute and hour
+  $ROOT/build/gateway-lab replay $LOGS/trace.bin --policy lru,s3fifo,sieve --size 10%,50%
+                                                  # what other sizes and policies would have done
   kill -HUP $GW                                   # reload conf/demo.yaml
 
 Logs: $LOGS (access.log, error.log, one per instance).

@@ -159,6 +159,7 @@ def demo_config(source_dir, ports, cert, key):
     sub(r'^(admin:\s*\n\s+listen:\s*)"[^"]*"', r'\1"127.0.0.1:0"', "admin listen")
     sub(r'^access_log:.*$', "access_log: stdout", "access_log")
     sub(r'^(\s+path:\s*)\S*var/cache\S*', r'\1cache', "cache path")
+    sub(r'^(\s+trace:\s*)\S+', r'\1trace.bin', "trace path")
     for _, port in FLEET:
         sub(r'"127\.0\.0\.1:%d"' % port, '"127.0.0.1:%d"' % ports[port], "instance :%d" % port)
     return text

@@ -202,9 +202,22 @@ TEST_CASE("trace writer: reopen after the file was moved away starts a new file 
   CHECK(now.routes.at(0) == "a");
 }
 
+TEST_CASE("trace writer: a missing directory is made, as a zone's is") {
+  TempDir dir;
+  TraceConfig c = config_in(dir);
+  c.path = dir.path() + "/logs/traces/trace.bin";
+  TraceWriter w(c);
+  w.add(event(1, "r"));
+  w.flush();
+  CHECK(w.stats().records.load() == 1);
+  CHECK(std::filesystem::file_size(c.path) > 0);
+}
+
 TEST_CASE("trace writer: an unwritable path drops and counts, and says why") {
+  TempDir dir;
+  { std::ofstream blocker(dir.path() + "/file"); }  // a file where the trace's directory would be
   TraceConfig c;
-  c.path = "/nonexistent-dir-for-trace-test/trace.bin";
+  c.path = dir.path() + "/file/trace.bin";
   TraceWriter w(c);
   w.add(event(1, "r"));
   w.flush();
