@@ -305,9 +305,14 @@ def zone_dir(tmp: Path, cfg: Config) -> Path:
     return tmp / f"zone-{cfg.target}"
 
 
-def scenario(cfg: Config, max_size: int, tmp: Path) -> C.Scenario:
+def scenario(cfg: Config, max_size: int, tmp: Path, trace: Path | None = None) -> C.Scenario:
+    """The gateway's and nginx's configurations for one run; `trace`: the
+    gateway's zone also writes its request trace (cache/trace_format.hpp)
+    there."""
     zone = zone_dir(tmp, cfg)
     admission = f", admission: \"{cfg.admission}\"" if cfg.admission else ""
+    if trace:
+        admission += f", trace: \"{trace}\""
     return C.Scenario(
         name=f"hitrate-{cfg.name}",
         description=f"trace replay, {cfg.name}, max_size {max_size}",

@@ -21,7 +21,7 @@
 //                24  u32      ttl: freshness lifetime in seconds as stored (0: none)
 //                28  u16      route: index into the file's route names (see below)
 //                30  u8       status: CacheStatus (cache/policy.hpp), 0..6
-//                31  u8       flags: kTraceStorable | ...
+//                31  u8       flags: kTraceStorable | kTraceStored | kTraceRefused
 //
 // A route name is introduced before its first use by a record with status
 // kTraceRouteName: `route` is the index it defines, `size` the name's length
@@ -51,6 +51,11 @@ inline constexpr std::uint8_t kTraceRouteName = 0xFF;  // status of a route-name
 // flags
 inline constexpr std::uint8_t kTraceStorable = 1;  // the response could be stored (can_store said yes)
 inline constexpr std::uint8_t kTraceStored = 2;    // ... and was stored (admission and the disk allowed it)
+// ... but the zone refused the fill because evicted files still waited for
+// deletion (the disk bound, cache/store.hpp): load, not policy. A replay
+// keeps it unstored, as the zone did, so a captured trace replays to the
+// hit ratio the zone had.
+inline constexpr std::uint8_t kTraceRefused = 4;
 
 struct TraceHeader {
   std::uint32_t sample = kTraceSampleAll;

@@ -499,7 +499,8 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
     lead.pass(now_);  // not storable: let the next ones go upstream in parallel
   }
   if (lead && !writer) lead->release();  // followers go upstream at once
-  obs_.flags = (decision.store ? cache::kTraceStorable : 0) | (writer ? cache::kTraceStored : 0);
+  obs_.flags = (decision.store ? cache::kTraceStorable : 0) | (writer ? cache::kTraceStored : 0) |
+               (refusal == cache::Store::Refusal::disk_backlog ? cache::kTraceRefused : 0);
   // Not stored: the file's header, key and head it would have had, about.
   stored_head_ = writer ? writer->body_offset()
                         : cache::FileHeader::kSize + tiers_->key().size() + resp.headers.bytes() + 4 * resp.headers.size();

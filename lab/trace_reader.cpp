@@ -48,6 +48,9 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// Times past this many seconds do not fit the lab's µs (CSV's fractional seconds).
+constexpr double kMaxSeconds = 1.8e13;
+
 std::uint32_t clamp32(std::uint64_t v) {
   return v > 0xffffffffull ? 0xffffffffu : static_cast<std::uint32_t>(v);
 }
@@ -123,7 +126,8 @@ void parse_gateway_trace(const std::string& name, std::string_view bytes, Trace&
       fail_at(name, offset, "route " + std::to_string(r.route) + " used before its name record");
     into.requests.push_back(Request{.time_us = r.time_us, .key = r.key, .size = r.size, .body = r.body,
                                     .ttl = r.ttl, .route = routes[r.route],
-                                    .storable = (r.flags & cache::kTraceStorable) != 0 && r.ttl > 0});
+                                    .storable = (r.flags & cache::kTraceStorable) != 0 &&
+                                                (r.flags & cache::kTraceRefused) == 0 && r.ttl > 0});
     offset += cache::kTraceRecordSize;
   }
 }
@@ -191,14 +195,16 @@ void parse_csv_trace(const std::string& name, std::string_view text, Trace& into
     if (fields.size() != 3 && fields.size() != 4)
       fail("expected time,key,size[,ttl], got " + std::to_string(fields.size()) + " fields");
     double seconds = 0;
-    if (!parse_number(fields[0], seconds) || !std::isfinite(seconds) || seconds < 0) fail("bad time '" + fields[0] + "'");
+    // The lab keeps times in µs in 64 bits: up to ~584,000 years.
+    if (!parse_number(fields[0], seconds) || !std::isfinite(seconds) || seconds < 0 || seconds >= kMaxSeconds)
+      fail("bad time '" + fields[0] + "'");
     std::uint64_t size = 0;
     if (!parse_number(fields[2], size)) fail("bad size '" + fields[2] + "'");
     std::uint32_t ttl = kNoExpiry;
     if (fields.size() == 4 && !parse_number(fields[3], ttl)) fail("bad ttl '" + fields[3] + "'");
     if (fields[1].empty()) fail("empty key");
     into.requests.push_back(Request{.time_us = static_cast<std::uint64_t>(seconds * 1e6), .key = key_id(fields[1]),
-                                    .size = clamp32(round_to_block(size, block)), .body = clamp32(size), .ttl = ttl,
+                                    .size = clamp32(round_to_block(clamp32(size), block)), .body = clamp32(size), .ttl = ttl,
                                     .route = kNoRoute, .storable = ttl > 0});
   }
 }

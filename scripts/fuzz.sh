@@ -15,13 +15,13 @@
 #       any target crashes.
 #   scripts/fuzz.sh --list
 #
-# Targets: request_parser response_parser template config entry json resp
+# Targets: request_parser response_parser template config entry json resp proxy_protocol trace
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 
-TARGETS=(request_parser response_parser template config entry json resp proxy_protocol)
+TARGETS=(request_parser response_parser template config entry json resp proxy_protocol trace)
 TREE=build-fuzz
 OUT="$ROOT/$TREE"
 

@@ -36,9 +36,10 @@ install_missing() {
 # or only the targets listed in $BUILD_TARGETS.
 build_tree() {
   local dir="$1"; shift
-  if [[ ! -f "$ROOT/$dir/CMakeCache.txt" ]]; then
-    cmake -S "$ROOT" -B "$ROOT/$dir" "$@" >/dev/null
-  fi
+  # Configured every time, not only when new: a tree made by an older
+  # checkout does not know targets added since (make: "No rule to make
+  # target"), and a re-configure that changes nothing takes a second.
+  cmake -S "$ROOT" -B "$ROOT/$dir" "$@" >/dev/null
   local targets=()
   for t in ${BUILD_TARGETS:-}; do targets+=(--target "$t"); done
   cmake --build "$ROOT/$dir" -j"$(nproc)" "${targets[@]}"

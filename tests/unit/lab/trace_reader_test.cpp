@@ -71,6 +71,17 @@ TEST_CASE("trace reader: gateway records become requests with their routes, ttl 
   CHECK_FALSE(trace.requests[2].storable);  // flag clear
 }
 
+TEST_CASE("trace reader: a fill the zone refused for its deletion backlog replays as not stored") {
+  GwTraceBytes t;
+  t.route(0, "/").record(1'000'000, 11, 60, 0, cache::kTraceStorable | cache::kTraceRefused)
+      .record(2'000'000, 11, 60, 0, cache::kTraceStorable | cache::kTraceStored);
+  Trace trace;
+  parse_gateway_trace("t.bin", t.bytes, trace, true);
+  REQUIRE(trace.requests.size() == 2);
+  CHECK_FALSE(trace.requests[0].storable);  // as the zone did: load, not policy
+  CHECK(trace.requests[1].storable);
+}
+
 TEST_CASE("trace reader: rotated files read in order share one route table") {
   cache::testing::TempDir dir;
   GwTraceBytes older, newer;
@@ -156,6 +167,17 @@ TEST_CASE("trace reader: bad CSV is named by file and line") {
   CHECK(error_of([&] { parse_csv_trace("t.csv", "\n\n1,a,3,soon\n", trace, kBlock); }) == "t.csv:3: bad ttl 'soon'");
   CHECK(error_of([&] { parse_csv_trace("t.csv", "1,\"a,3\n", trace, kBlock); }) == "t.csv:1: unterminated quote");
   CHECK(error_of([&] { parse_csv_trace("t.csv", "1,,3\n", trace, kBlock); }) == "t.csv:1: empty key");
+  // Found by the trace fuzz target: a time past what µs hold in 64 bits.
+  CHECK(error_of([&] { parse_csv_trace("t.csv", "2222222222222222220,a,10\n", trace, kBlock); }) ==
+        "t.csv:1: bad time '2222222222222222220'");
+}
+
+TEST_CASE("trace reader: a CSV size past 4 GiB is charged as 4 GiB, not wrapped round") {
+  Trace trace;
+  parse_csv_trace("t.csv", "1,a,18446744073709551615\n", trace, kBlock);
+  REQUIRE(trace.requests.size() == 1);
+  CHECK(trace.requests[0].size == 0xffffffffu);
+  CHECK(trace.requests[0].body == 0xffffffffu);
 }
 
 TEST_CASE("trace reader: oracleGeneral records (24 bytes) and a truncated one") {
