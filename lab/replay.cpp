@@ -19,9 +19,12 @@ struct Stored {
   std::uint32_t size;
 };
 
+// When an entry stored by `r` goes stale, on the zone's clock: whole
+// seconds, as RFC 9111 ages are (cache/clock.hpp). An entry stored at
+// 100.9 s with a ttl of 10 is stale from 110.0 s, not 110.9 s.
 std::uint64_t expiry(const Request& r) {
   if (r.ttl == kNoExpiry) return std::numeric_limits<std::uint64_t>::max();
-  return r.time_us + static_cast<std::uint64_t>(r.ttl) * 1000000;
+  return (r.time_us / 1000000 + static_cast<std::uint64_t>(r.ttl)) * 1000000;
 }
 
 std::uint64_t scaled(std::uint64_t bytes, double rate) {

@@ -87,6 +87,15 @@ TEST_CASE("replay: an entry is a hit while time < stored + ttl, then a miss that
   CHECK(replay({r.begin(), r.begin() + 3}, zone("lru", 8)).total.hits == 1);
 }
 
+TEST_CASE("replay: freshness runs on the zone's whole-second clock") {
+  std::vector<Request> r = sequence("aaa", 10);
+  r[0].time_us = 900'000;      // stored at 0.9 s: its age counts from second 0
+  r[1].time_us = 9'999'999;    // fresh
+  r[2].time_us = 10 * kS;      // stale, though only 9.1 s after it was stored
+  CHECK(replay({r.begin(), r.begin() + 2}, zone("lru", 8)).total.hits == 1);
+  CHECK(replay(r, zone("lru", 8)).total.hits == 1);
+}
+
 TEST_CASE("replay: a response that is not storable never hits and never takes room") {
   std::vector<Request> r = sequence("abab");
   r[0].storable = r[2].storable = false;  // a: e.g. ttl 0 or no-store
