@@ -35,11 +35,11 @@ TopKeys::TopKeys(std::size_t capacity, std::size_t max_key) : capacity_(std::max
 void TopKeys::add(std::string_view key, std::uint64_t weight) {
   if (weight == 0) return;
   key = key.substr(0, max_key_);
-  std::string k(key);
-  if (auto it = index_.find(k); it != index_.end()) {
+  if (auto it = index_.find(key); it != index_.end()) {
     items_[it->second].count += weight;
     return;
   }
+  std::string k(key);
   if (items_.size() < capacity_) {
     index_.emplace(k, items_.size());
     items_.push_back(Item{std::move(k), weight, 0});

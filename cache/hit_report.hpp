@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -84,8 +85,13 @@ class TopKeys {
  private:
   std::size_t capacity_;
   std::size_t max_key_;  // longer keys are cut (the report shows them cut)
+  // Looked up by string_view: a key already counted costs no allocation.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+  };
   std::vector<Item> items_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::unordered_map<std::string, std::size_t, KeyHash, std::equal_to<>> index_;
 };
 
 // One request as the report sees it.

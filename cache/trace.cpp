@@ -159,12 +159,7 @@ void TraceWriter::write_batch(std::vector<Pending>& batch, std::size_t names_kno
     if (file_route_[p.record.route] < 0) {
       const auto index = next_file_route_++;
       file_route_[p.record.route] = index;
-      encode(TraceRecord{.time_us = p.record.time_us, .size = static_cast<std::uint32_t>(name.size()), .route = index,
-                         .status = kTraceRouteName},
-             rec.data());
-      out.append(reinterpret_cast<const char*>(rec.data()), rec.size());
-      out += name;
-      out.append(trace_name_padded(name.size()) - name.size(), '\0');
+      append_route_name(out, index, name, p.record.time_us);
     }
     TraceRecord r = p.record;
     r.route = static_cast<std::uint16_t>(file_route_[p.record.route]);

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace gateway::cache {
@@ -147,6 +148,18 @@ inline TraceRecord decode_record(const unsigned char* in) noexcept {
 // Bytes of zero padding after a route-name record's name of `length` bytes.
 constexpr std::size_t trace_name_padded(std::size_t length) noexcept {
   return (length + kTraceRecordSize - 1) / kTraceRecordSize * kTraceRecordSize;
+}
+
+// Appends the route-name record that defines `index` as `name`, the name
+// and its padding: what a writer puts before the route's first use in a file.
+inline void append_route_name(std::string& out, std::uint16_t index, std::string_view name, std::uint64_t time_us) {
+  std::array<unsigned char, kTraceRecordSize> rec{};
+  encode(TraceRecord{.time_us = time_us, .size = static_cast<std::uint32_t>(name.size()), .route = index,
+                     .status = kTraceRouteName},
+         rec.data());
+  out.append(reinterpret_cast<const char*>(rec.data()), rec.size());
+  out.append(name);
+  out.append(trace_name_padded(name.size()) - name.size(), '\0');
 }
 
 }  // namespace gateway::cache

@@ -16,14 +16,9 @@ void write_gateway_trace(std::ostream& out, const Trace& trace) {
                 buf.data());
   out.write(reinterpret_cast<const char*>(buf.data()), buf.size());
   // One route for every record (synth has no routes): "synth".
-  const std::string route = trace.routes.empty() ? std::string("synth") : trace.routes.front();
-  cache::encode(cache::TraceRecord{.size = static_cast<std::uint32_t>(route.size()), .route = 0,
-                                   .status = cache::kTraceRouteName},
-                buf.data());
-  out.write(reinterpret_cast<const char*>(buf.data()), buf.size());
-  std::string padded = route;
-  padded.resize(cache::trace_name_padded(route.size()), '\0');
-  out.write(padded.data(), static_cast<std::streamsize>(padded.size()));
+  std::string route_record;
+  cache::append_route_name(route_record, 0, trace.routes.empty() ? "synth" : trace.routes.front(), 0);
+  out.write(route_record.data(), static_cast<std::streamsize>(route_record.size()));
   for (const Request& r : trace.requests) {
     const bool storable = r.storable && r.ttl > 0;
     cache::encode(cache::TraceRecord{.time_us = r.time_us, .key = r.key, .size = r.size, .body = r.body,
