@@ -439,6 +439,23 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
+def raise_fd_limit(want: int) -> int:
+    """Raises this process's open-file limit (inherited by every process it
+    starts) to `want`: the soft limit up to the hard one, and the hard one
+    too where allowed (root, up to fs.nr_open; what `prlimit` does).
+    Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if want > hard:
+        try:
+            nr_open = int(Path("/proc/sys/fs/nr_open").read_text())
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, nr_open), min(want, nr_open)))
+            return min(want, nr_open)
+        except (OSError, ValueError):
+            pass
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, want)), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -598,7 +615,7 @@ class Gateway(Target):
 class Nginx(Target):
     name = "nginx"
     cache_header = "X-Cache-Status"    # add_header X-Cache-Status $upstream_cache_status
-    worker_connections = 4096      # room for the idle-connection test; see main()
+    worker_connections = 4096      # run_memory raises it for the idle-connection test
 
     def pids(self):
         if not self.proc:
@@ -664,7 +681,7 @@ def _ms(text: str) -> float:
 
 def parse_wrk(out: str) -> dict:
     r = {"rps": None, "p50_ms": None, "p75_ms": None, "p90_ms": None, "p99_ms": None,
-         "max_ms": None, "requests": 0, "non_2xx_3xx": 0,
+         "p999_ms": None, "p9999_ms": None, "max_ms": None, "requests": 0, "non_2xx_3xx": 0,
          "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
     if m := re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M):
         r["rps"] = float(m.group(1))
@@ -674,6 +691,10 @@ def parse_wrk(out: str) -> dict:
     for pct in ("50", "75", "90", "99"):
         if m := re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M):
             r[f"p{pct}_ms"] = _ms(m.group(1))
+    # Printed by conf/p999.lua's done(): "p99.9 latency: 1234 us".
+    for pct, key in (("99.9", "p999_ms"), ("99.99", "p9999_ms")):
+        if m := re.search(rf"^p{re.escape(pct)} latency: (\d+) us$", out, re.M):
+            r[key] = int(m.group(1)) / 1000.0
     if m := re.search(r"^\s+(\d+) requests in", out, re.M):
         r["requests"] = int(m.group(1))
     if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
@@ -692,11 +713,31 @@ def parse_wrk(out: str) -> dict:
     return r
 
 
-def run_wrk(scenario: Scenario, port: int, duration: float, path: str) -> dict:
-    argv = ["wrk", f"-t{scenario.wrk_threads}", f"-c{scenario.wrk_connections}",
-            f"-d{duration:g}s", "--latency", *scenario.wrk_args,
+P999_LUA = CONF / "p999.lua"
+
+
+def wrk_with_p999(wrk_args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """wrk takes one script: conf/p999.lua (prints p99.9 and p99.99), which
+    loads the scenario's own `-s FILE`, if any, from $WRK_INNER_SCRIPT.
+    Returns wrk's arguments and the environment to run it in."""
+    args, inner = [], ""
+    it = iter(wrk_args)
+    for a in it:
+        if a in ("-s", "--script"):
+            inner = next(it)
+        else:
+            args.append(a)
+    return ["-s", str(P999_LUA), *args], {**os.environ, "WRK_INNER_SCRIPT": inner}
+
+
+def run_wrk(scenario: Scenario, port: int, duration: float, path: str,
+            connections: Optional[int] = None, threads: Optional[int] = None) -> dict:
+    wrk_args, env = wrk_with_p999(scenario.wrk_args)
+    argv = ["wrk", f"-t{threads or scenario.wrk_threads}",
+            f"-c{connections or scenario.wrk_connections}",
+            f"-d{duration:g}s", "--latency", *wrk_args,
             f"http://{HOST}:{port}{path}", *scenario.wrk_script_args]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60, env=env)
     r = parse_wrk(out.stdout)
     if out.returncode != 0:
         r["valid"] = False
@@ -741,10 +782,36 @@ def _read_response(sock: socket.socket) -> int:
     return read_response_head(sock)[0]
 
 
+# One client address has ~28k ephemeral ports (net.ipv4.ip_local_port_range):
+# beyond this many connections they come from 127.0.0.1, .2, .3, ...
+PER_SOURCE_IP = 20000
+IP_BIND_ADDRESS_NO_PORT = 24     # linux/in.h: pick the port at connect(), by 4-tuple
+
+
+def client_connection(port: int, i: int, n: int) -> socket.socket:
+    """The i-th of n client connections to HOST:port; over PER_SOURCE_IP of
+    them, spread over source addresses 127.0.0.1..k (loopback answers them
+    all), each bound without a port so that the kernel picks it per 4-tuple."""
+    if n <= PER_SOURCE_IP:
+        return socket.create_connection((HOST, port), timeout=5)
+    s = socket.socket()
+    try:
+        s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        s.bind((f"127.0.0.{1 + i // PER_SOURCE_IP}", 0))
+        s.settimeout(5)
+        s.connect((HOST, port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
 def idle_connection_memory(target: Target, path: str, n: int, settle: float = 1.0,
-                           deadline_s: float = 120.0) -> dict:
+                           deadline_s: Optional[float] = None) -> dict:
     """Open n keep-alive connections, one request on each, leave them idle,
-    and report the RSS growth per connection. Bounded by deadline_s."""
+    and report the RSS growth per connection. Bounded by deadline_s
+    (default: 120 s, or 4 ms per connection if more)."""
+    deadline_s = deadline_s or max(120.0, n * 0.004)
     req = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{target.port}\r\n\r\n".encode()
     # Warm up first (upstream pool, lazily allocated structures), on one connection.
     with socket.create_connection((HOST, target.port), timeout=5) as s:
@@ -759,7 +826,7 @@ def idle_connection_memory(target: Target, path: str, n: int, settle: float = 1.
         for _ in range(n):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{target.name}: idle-connection test over {deadline_s}s")
-            s = socket.create_connection((HOST, target.port), timeout=5)
+            s = client_connection(target.port, len(socks), n)
             socks.append(s)
             s.sendall(req)
             if _read_response(s) != 200:
@@ -872,23 +939,25 @@ def report(result: dict) -> str:
                    f"wrk -t{sc['wrk_threads']} -c{sc['wrk_connections']}{extra})")
         out.append("   rounds, in the order run (fleet: requests that reached the instances and new "
                    "connections to them during the round; CPU: the target's user+system time):")
-        out.append(f"     {'#':>2} {'target':<8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+        out.append(f"     {'#':>2} {'target':<8} {'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} "
+                   f"{'max ms':>7} "
                    f"{'requests':>9} {'fleet req':>9} {'fleet conn':>10} {'CPU s':>6} {'CPU us/req':>10}  "
                    f"status")
         for r in sc["runs"]:
             status = "ok" if r["valid"] else "INVALID: " + "; ".join(r["problems"])
             cpu_req = r.get("cpu_us_per_req")
             out.append(f"     {r['round']:>2} {r['target']:<8} {r['rps'] or 0:>9,.0f} "
-                       f"{r['p50_ms'] or 0:>7.2f} {r['p99_ms'] or 0:>7.2f} {r.get('max_ms') or 0:>7.2f} "
+                       f"{r['p50_ms'] or 0:>7.2f} {r['p99_ms'] or 0:>7.2f} {r.get('p999_ms') or 0:>8.2f} "
+                       f"{r.get('max_ms') or 0:>7.2f} "
                        f"{r['requests']:>9,} {r.get('fleet_requests', 0):>9,} "
                        f"{r.get('fleet_connections', '-'):>10} {r.get('cpu_s', 0):>6.2f} "
                        f"{'-' if cpu_req is None else format(cpu_req, '.2f'):>10}  {status}")
         out.append("   median [min..max] over valid rounds:")
-        out.append(f"     {'target':<8} {'req/s':<28} {'p50 ms':<20} {'p99 ms':<20} "
+        out.append(f"     {'target':<8} {'req/s':<28} {'p50 ms':<20} {'p99 ms':<20} {'p99.9 ms':<20} "
                    f"{'CPU us/req':<20} {'valid':<6} RSS after")
         for t, s in sc["summary"].items():
             out.append(f"     {t:<8} {fmt_stat(s['rps'], ',.0f'):<28} {fmt_stat(s['p50_ms'], '.2f'):<20} "
-                       f"{fmt_stat(s['p99_ms'], '.2f'):<20} "
+                       f"{fmt_stat(s['p99_ms'], '.2f'):<20} {fmt_stat(s.get('p999_ms'), '.2f'):<20} "
                        f"{fmt_stat(s.get('cpu_us_per_req'), '.2f'):<20} {s['valid']}/{s['rounds']:<4} "
                        f"{mib(s['rss_after'])}")
         fleet_line = []
@@ -910,8 +979,9 @@ def report(result: dict) -> str:
         if rt:
             cpu = (f", CPU per request {rt['cpu_us_per_req']:.3f}x" if rt.get("cpu_us_per_req")
                    else "")
+            p999 = f", p99.9 {rt['p999_ms']:.3f}x" if rt.get("p999_ms") else ""
             out.append(f"   gateway/nginx: req/s {rt['rps']:.3f}x (higher is better), "
-                       f"p50 {rt['p50_ms']:.3f}x, p99 {rt['p99_ms']:.3f}x{cpu} (lower is better)")
+                       f"p50 {rt['p50_ms']:.3f}x, p99 {rt['p99_ms']:.3f}x{p999}{cpu} (lower is better)")
             if rt.get("rps_paired"):
                 out.append(f"   per-round pairs: req/s ratio {fmt_stat(rt['rps_paired'], '.3f')}, "
                            f"p99 ratio {fmt_stat(rt['p99_paired'], '.3f')}")
@@ -989,6 +1059,7 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
                 runs.append(r)
                 log(f"[{sc.name}] round {rnd} {t.name}: {r['rps'] or 0:,.0f} req/s, "
                     f"p50 {r['p50_ms'] or 0:.2f} ms, p99 {r['p99_ms'] or 0:.2f} ms, "
+                    f"p99.9 {r['p999_ms'] or 0:.2f} ms, "
                     f"{r['requests']:,} requests, {r['fleet_requests']:,} reached the fleet, "
                     f"{r['fleet_connections']} new fleet conns, CPU {cpu:.2f} s"
                     + ("" if r["valid"] else "  INVALID: " + "; ".join(r["problems"])))
@@ -1001,6 +1072,7 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
                 "rps": summarize([r["rps"] for r in ok]),
                 "p50_ms": summarize([r["p50_ms"] for r in ok]),
                 "p99_ms": summarize([r["p99_ms"] for r in ok]),
+                "p999_ms": summarize([r["p999_ms"] for r in ok if r.get("p999_ms") is not None]),
                 "max_ms": summarize([r["max_ms"] for r in ok if r["max_ms"] is not None]),
                 "fleet_requests": summarize([r["fleet_requests"] for r in ok]),
                 "requests": summarize([r["requests"] for r in ok]),
@@ -1012,6 +1084,8 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
         g, n = summary["gateway"], summary["nginx"]
         if g["rps"] and n["rps"]:
             ratios = {k: g[k]["median"] / n[k]["median"] for k in ("rps", "p50_ms", "p99_ms")}
+            if g["p999_ms"] and n["p999_ms"] and n["p999_ms"]["median"]:
+                ratios["p999_ms"] = g["p999_ms"]["median"] / n["p999_ms"]["median"]
             if g["cpu_us_per_req"] and n["cpu_us_per_req"] and n["cpu_us_per_req"]["median"]:
                 ratios["cpu_us_per_req"] = (g["cpu_us_per_req"]["median"]
                                             / n["cpu_us_per_req"]["median"])
@@ -1036,6 +1110,10 @@ def run_memory(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> 
     fleet = Fleet(procs, bins["sample-service"], tmp, sc)
     targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
                              Nginx(procs, tmp, args.workers, args.keepalive)]
+    # Every idle connection in one worker (SO_REUSEPORT may put them all
+    # there), plus room for upstream ones; nginx's worker_rlimit_nofile is
+    # fixed high in nginx.conf.in.
+    targets[1].worker_connections = max(Nginx.worker_connections, args.idle_connections + 1000)
     try:
         res = {}
         for t in targets:
@@ -1098,13 +1176,10 @@ def main(argv=None) -> int:
             sys.exit(f"compare.py: unknown scenario {name!r}; known: {', '.join(known)}")
         chosen.append(known[name])
 
-    # Idle connections need descriptors, here and in the children (inherited).
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = min(hard, max(soft, args.idle_connections + 4096))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    if args.idle_connections + 1000 > min(want, Nginx.worker_connections):
+    want = raise_fd_limit(args.idle_connections + 4096)
+    if args.idle_connections + 1000 > want:
         sys.exit(f"compare.py: --idle-connections {args.idle_connections} needs more room "
-                 f"(open-file limit {want}, nginx worker_connections {Nginx.worker_connections})")
+                 f"(open-file limit {want}; as root the hard limit is raised up to fs.nr_open)")
 
     unwind_on_signals()
     log = progress_log()
