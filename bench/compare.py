@@ -17,6 +17,7 @@ more Scenario entry. Standard library only. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import dataclasses
 import datetime
@@ -451,7 +452,7 @@ def raise_fd_limit(want: int) -> int:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, nr_open), min(want, nr_open)))
             return min(want, nr_open)
         except (OSError, ValueError):
-            pass
+            pass        # not root, or no CAP_SYS_RESOURCE (a container's bounding set)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, want)), hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
@@ -550,6 +551,7 @@ class Target:
         self.port = 0
         self.admin_port = 0
         self.proc: Optional[subprocess.Popen] = None
+        self.env: Optional[dict] = None         # the process's environment (None: ours)
         self.fleet: Optional[Fleet] = None      # set by run_scenario, for before_round hooks
 
     def pids(self) -> list[int]:
@@ -608,7 +610,7 @@ class Gateway(Target):
                                capture_output=True, text=True, timeout=30)
         if check.returncode != 0:
             raise RuntimeError(f"gateway --check failed:\n{check.stdout}{check.stderr}")
-        self.proc = self.procs.start("gateway", [str(self.binary), "-c", str(path)], log)
+        self.proc = self.procs.start("gateway", [str(self.binary), "-c", str(path)], log, env=self.env)
         self.wait_ready(ready_path, log)
 
 
@@ -654,6 +656,10 @@ class Nginx(Target):
             "NGINX_HTTP": fill(scenario.nginx_http, frag),
             "NGINX_LOCATIONS": fill(scenario.nginx_locations, frag).rstrip("\n"),
         })
+        # nginx.conf.in's worker_rlimit_nofile 16384 is room for the default
+        # worker_connections; a bigger idle-connection test needs more.
+        nofile = max(16384, self.worker_connections + 2048)
+        conf = conf.replace("worker_rlimit_nofile 16384;", f"worker_rlimit_nofile {nofile};")
         path, log = self.tmp / "nginx.conf", self.tmp / "nginx.log"
         path.write_text(conf)
         base = ["nginx", "-p", str(self.tmp), "-e", str(self.tmp / "nginx-error.log"),
@@ -661,7 +667,7 @@ class Nginx(Target):
         check = subprocess.run(base[:-2] + ["-t"], capture_output=True, text=True, timeout=30)
         if check.returncode != 0:
             raise RuntimeError(f"nginx -t failed:\n{check.stdout}{check.stderr}")
-        self.proc = self.procs.start("nginx", base, log)
+        self.proc = self.procs.start("nginx", base, log, env=self.env)
         self.wait_ready(ready_path, log)
         wait_until(lambda: self.workers_running() == self.workers, 10, "nginx workers")
 
@@ -1009,7 +1015,12 @@ def round_path(sc: Scenario, tag: str) -> str:
     return sc.path.replace("@ROUND@", tag)
 
 
-def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
+@contextlib.contextmanager
+def started(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log, env=None):
+    """The scenario's fleet, then the gateway and nginx in front of it,
+    checked by the pre-flight; yields (fleet, targets) and stops them all.
+    `env`: the targets' environment (e.g. LD_PRELOAD; default ours).
+    bench/syscalls.py, scale.py and flame.py use it: the same configs."""
     fleet = Fleet(procs, bins["sample-service"], tmp, sc)
     targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
                              Nginx(procs, tmp, args.workers, args.keepalive)]
@@ -1017,7 +1028,7 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
         for f in sc.files:
             shutil.copyfile(f, tmp / f.name)
         for t in targets:
-            t.fleet = fleet
+            t.fleet, t.env = fleet, env
             t.start(sc, fleet.ports, round_path(sc, f"{t.name}-ready"))
             log(f"[{sc.name}] {t.name} on port {t.port}")
         pre = round_path(sc, "preflight")
@@ -1031,6 +1042,15 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
                 if status != 200 or len(body) != len(direct[1]):
                     raise RuntimeError(f"{t.name}: GET {pre} gave {status}, {len(body)} bytes "
                                        f"(an instance gives {direct[0]}, {len(direct[1])} bytes)")
+        yield fleet, targets
+    finally:
+        for t in targets:
+            t.stop()
+        fleet.stop()
+
+
+def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
+    with started(sc, args, procs, tmp, bins, log) as (fleet, targets):
         for t in targets:
             path = round_path(sc, f"{t.name}-warm")
             if sc.before_round:
@@ -1100,10 +1120,6 @@ def run_scenario(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -
                 "wrk_extra": " ".join(sc.wrk_args + (["URL"] if sc.wrk_script_args else [])
                                       + sc.wrk_script_args),
                 "runs": runs, "summary": summary, "ratios": ratios}
-    finally:
-        for t in targets:
-            t.stop()
-        fleet.stop()
 
 
 def run_memory(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> dict:
@@ -1111,8 +1127,8 @@ def run_memory(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log) -> 
     targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
                              Nginx(procs, tmp, args.workers, args.keepalive)]
     # Every idle connection in one worker (SO_REUSEPORT may put them all
-    # there), plus room for upstream ones; nginx's worker_rlimit_nofile is
-    # fixed high in nginx.conf.in.
+    # there), plus room for upstream ones (Nginx.start raises its
+    # worker_rlimit_nofile to match).
     targets[1].worker_connections = max(Nginx.worker_connections, args.idle_connections + 1000)
     try:
         res = {}
@@ -1179,7 +1195,8 @@ def main(argv=None) -> int:
     want = raise_fd_limit(args.idle_connections + 4096)
     if args.idle_connections + 1000 > want:
         sys.exit(f"compare.py: --idle-connections {args.idle_connections} needs more room "
-                 f"(open-file limit {want}; as root the hard limit is raised up to fs.nr_open)")
+                 f"(open-file limit {want}: the hard limit could not be raised, which needs "
+                 f"CAP_SYS_RESOURCE; the gateway is one process, so it needs them all)")
 
     unwind_on_signals()
     log = progress_log()
