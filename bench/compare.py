@@ -1019,7 +1019,8 @@ def round_path(sc: Scenario, tag: str) -> str:
 def started(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log, env=None):
     """The scenario's fleet, then the gateway and nginx in front of it,
     checked by the pre-flight; yields (fleet, targets) and stops them all.
-    `env`: the targets' environment (e.g. LD_PRELOAD; default ours).
+    `env(target_name)`: that target's environment (e.g. LD_PRELOAD);
+    default ours.
     bench/syscalls.py, scale.py and flame.py use it: the same configs."""
     fleet = Fleet(procs, bins["sample-service"], tmp, sc)
     targets: list[Target] = [Gateway(bins["gateway"], procs, tmp, args.workers, args.keepalive),
@@ -1028,7 +1029,7 @@ def started(sc: Scenario, args, procs: Procs, tmp: Path, bins: dict, log, env=No
         for f in sc.files:
             shutil.copyfile(f, tmp / f.name)
         for t in targets:
-            t.fleet, t.env = fleet, env
+            t.fleet, t.env = fleet, env(t.name) if env else None
             t.start(sc, fleet.ports, round_path(sc, f"{t.name}-ready"))
             log(f"[{sc.name}] {t.name} on port {t.port}")
         pre = round_path(sc, "preflight")
