@@ -618,6 +618,9 @@ class Nginx(Target):
     name = "nginx"
     cache_header = "X-Cache-Status"    # add_header X-Cache-Status $upstream_cache_status
     worker_connections = 4096      # run_memory raises it for the idle-connection test
+    # More `listen` parameters; bench/scale.py sets " backlog=4096" (the
+    # gateway listens with SOMAXCONN; nginx's default is 511).
+    listen_options = ""
 
     def pids(self):
         if not self.proc:
@@ -637,7 +640,7 @@ class Nginx(Target):
 
     def listen(self) -> str:
         """The server's listen lines (bench/edge.py adds a TLS one)."""
-        return f"        listen {HOST}:{self.port} reuseport;"
+        return f"        listen {HOST}:{self.port} reuseport{self.listen_options};"
 
     def start(self, scenario, fleet_ports, ready_path):
         self.port = free_port()
@@ -658,7 +661,9 @@ class Nginx(Target):
         })
         # nginx.conf.in's worker_rlimit_nofile 16384 is room for the default
         # worker_connections; a bigger idle-connection test needs more.
-        nofile = max(16384, self.worker_connections + 2048)
+        # Capped by our hard limit: nginx cannot go above it either.
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        nofile = max(16384, min(self.worker_connections + 2048, hard))
         conf = conf.replace("worker_rlimit_nofile 16384;", f"worker_rlimit_nofile {nofile};")
         path, log = self.tmp / "nginx.conf", self.tmp / "nginx.log"
         path.write_text(conf)
