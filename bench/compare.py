@@ -4,9 +4,10 @@
 Starts a fleet of sample-service instances on free loopback ports, puts the
 gateway and nginx in front of the SAME instances (same worker count, upstream
 keep-alive, access logs off), runs wrk against each in turn (A B A B ...) and
-prints medians and the ratios gateway/nginx, with the requests that reached
-the fleet and each target's CPU time per request. Then measures memory: RSS
-after the load, and bytes per idle keep-alive client connection.
+prints medians (req/s, p50, p99, p99.9) and the ratios gateway/nginx, with
+the requests that reached the fleet and each target's CPU time per request.
+Then measures memory: RSS after the load, and bytes per idle keep-alive
+client connection (`--idle-connections 10000` raises the fd limits).
 
     python3 bench/compare.py [--quick] [--scenario NAME ...] [--json FILE]
 

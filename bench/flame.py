@@ -14,11 +14,13 @@ frame-pointer stacks stop at the first function without one
     python3 bench/flame.py --tag after          # ... -after.svg (the merged code)
     python3 bench/flame.py --nginx              # also flame-{hit,proxy}-nginx-TAG.svg
 
-Also writes the folded stacks next to each SVG (.folded), for diffing.
+Also writes the folded stacks next to each SVG (.folded.gz), for diffing or
+redrawing: `zcat F.folded.gz | python3 bench/flamegraph.py --title T > F.svg`.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import subprocess
 import sys
 import tempfile
@@ -89,8 +91,8 @@ def main(argv=None) -> int:
                     title = (f"{t.name}, {sc.name} ({commit}): wrk -t2 -c64, {r['rps']:,.0f} req/s; "
                              f"perf -F {args.frequency} --call-graph {args.call_graph.split(',')[0]}, "
                              f"{args.seconds:g} s")
-                    (args.out_dir / f"{name}.folded").write_text(
-                        "".join(f"{s} {n}\n" for s, n in sorted(stacks.items())))
+                    with gzip.open(args.out_dir / f"{name}.folded.gz", "wt") as f:
+                        f.writelines(f"{s} {n}\n" for s, n in sorted(stacks.items()))
                     (args.out_dir / f"{name}.svg").write_text(flamegraph.svg(stacks, title))
                     log(f"[{graph}] wrote {args.out_dir / name}.svg ({sum(stacks.values()):,} samples)")
     except KeyboardInterrupt:
