@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchkit import BENCH, CONF, HOST, ROOT  # noqa: F401,E402
 from benchkit.procs import (  # noqa: F401,E402
     Procs, _CLK_TCK, _pdeathsig, children_of, clean_up, cpu_delta, cpu_seconds, cpu_times,
-    free_port, http_get, http_get_full, raise_fd_limit, rss_bytes, unwind_on_signals, wait_until)
+    free_port, http_get, http_get_full, raise_fd_limit, rss_bytes, unwind_on_signals, wait_quiet, wait_until)
 from benchkit.targets import (  # noqa: F401,E402
     Fleet, Gateway, Nginx, Target, fill)
 from benchkit.wrk import (  # noqa: F401,E402

@@ -84,6 +84,7 @@ def main(argv=None) -> int:
                     if sc.before_round:
                         sc.before_round(t, sc, path)
                     C.run_wrk(sc, t.port, 1.0, path)          # warm-up
+                    C.wait_quiet(t.pids())                   # start-up work done
                     log(f"[{graph}] perf record {t.name} {args.seconds:g}s")
                     text, r = profile(t, sc, path, args, tmp)
                     stacks = flamegraph.fold(text.splitlines(True))

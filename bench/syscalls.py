@@ -4,9 +4,10 @@
 For each scenario, both targets run exactly as in bench/compare.py (its
 started(): same fleet, same configs, same pre-flight), each with
 bench/malloc_count.c preloaded (LD_PRELOAD, built here with cc). Per target:
-prime (the scenario's before_round), a warm-up of --warmup requests, then
-exactly --requests requests with `h2load --h1 -c64 -t2 -n N` while
-`perf stat -e 'syscalls:sys_enter_*' -p PIDS` counts every syscall of the
+prime (the scenario's before_round), a warm-up of --warmup requests, a wait
+until the target is idle (under 2% of a core for 0.5 s: start-up work such as
+the zone's bucket directories is not per-request cost), then exactly
+--requests requests with `h2load --h1 -c64 -t2 -n N` while `perf stat -e 'syscalls:sys_enter_*' -p PIDS` counts every syscall of the
 target's processes (all threads; perf's events are enabled by its control
 FIFO just before the load and disabled just after), and the malloc counters
 are read before and after. Prints, per scenario, syscalls by name per request
@@ -127,6 +128,11 @@ def measure(sc: C.Scenario, args, procs: C.Procs, tmp: Path, bins: dict, so: Pat
             if sc.before_round:
                 sc.before_round(t, sc, path)
             run_h2load(t.port, path, args.warmup)
+            # Start-up work (the gateway's zone makes its bucket directories in
+            # the background) is not per-request cost: let it finish first.
+            waited = C.wait_quiet(t.pids())
+            if waited > 1:
+                log(f"[{sc.name}] {t.name}: {waited:.1f} s until it was idle")
             perf = PerfSyscalls(t.pids(), tmp, f"{sc.name}-{t.name}")
             try:
                 before = read_malloc(counter_file[t.name])

@@ -117,6 +117,20 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
+def wait_quiet(pids, busy: float = 0.02, window: float = 0.5, timeout: float = 30.0) -> float:
+    """Waits until the processes use under `busy` of a core over `window`
+    seconds (e.g. a gateway's zone thread making its cache's 4,096 bucket
+    directories after start-up), at most `timeout` seconds. Returns the
+    seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        before = cpu_seconds(pids)
+        time.sleep(window)
+        if cpu_delta(before, cpu_seconds(pids)) < busy * window:
+            break
+    return time.monotonic() - t0
+
+
 def raise_fd_limit(want: int) -> int:
     """Raises this process's open-file limit (inherited by every process it
     starts) to `want`: the soft limit up to the hard one, and the hard one
