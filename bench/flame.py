@@ -23,19 +23,19 @@ import argparse
 import gzip
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare as C  # noqa: E402
 import flamegraph  # noqa: E402
+from benchkit.session import add_target_options, binaries, session  # noqa: E402
 
 # graph name -> compare.py scenario
 GRAPHS = {"hit": "cache-hit-1k", "proxy": "proxy"}
 
 
-def profile(t: C.Target, sc: C.Scenario, path: str, args, tmp: Path) -> str:
-    """perf record during a wrk load; the `perf script` text."""
+def profile(t: C.Target, sc: C.Scenario, path: str, args, tmp: Path) -> tuple[str, dict]:
+    """perf record during a wrk load; the `perf script` text and wrk's result."""
     data = tmp / f"perf-{sc.name}-{t.name}.data"
     perf = subprocess.Popen(["perf", "record", "-F", str(args.frequency), "--call-graph", args.call_graph,
                              "-p", ",".join(map(str, t.pids())), "-o", str(data), "--", "sleep", f"{args.seconds:g}"],
@@ -54,6 +54,25 @@ def profile(t: C.Target, sc: C.Scenario, path: str, args, tmp: Path) -> str:
     return script.stdout, r
 
 
+def draw(t: C.Target, sc: C.Scenario, graph: str, args, tmp: Path, log, commit: str):
+    """Profiles t under the scenario's load; writes NAME.svg and NAME.folded.gz."""
+    path = C.round_path(sc, f"{t.name}-flame")
+    if sc.before_round:
+        sc.before_round(t, sc, path)
+    C.run_wrk(sc, t.port, 1.0, path)          # warm-up
+    C.wait_quiet(t.pids())                   # start-up work done
+    log(f"[{graph}] perf record {t.name} {args.seconds:g}s")
+    text, r = profile(t, sc, path, args, tmp)
+    stacks = flamegraph.fold(text.splitlines(True))
+    name = f"flame-{graph}{'' if t.name == 'gateway' else '-nginx'}-{args.tag}"
+    title = (f"{t.name}, {sc.name} ({commit}): wrk -t2 -c64, {r['rps']:,.0f} req/s; "
+             f"perf -F {args.frequency} --call-graph {args.call_graph.split(',')[0]}, {args.seconds:g} s")
+    with gzip.open(args.out_dir / f"{name}.folded.gz", "wt") as f:
+        f.writelines(f"{s} {n}\n" for s, n in sorted(stacks.items()))
+    (args.out_dir / f"{name}.svg").write_text(flamegraph.svg(stacks, title))
+    log(f"[{graph}] wrote {args.out_dir / name}.svg ({sum(stacks.values()):,} samples)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--graph", action="append", choices=sorted(GRAPHS), help="default: hit and proxy")
@@ -63,43 +82,22 @@ def main(argv=None) -> int:
     ap.add_argument("--frequency", type=int, default=999, help="perf record -F (default 999)")
     ap.add_argument("--call-graph", default="dwarf,16384", help="perf's --call-graph (default dwarf,16384)")
     ap.add_argument("--out-dir", type=Path, default=C.BENCH / "results")
-    ap.add_argument("--workers", type=int, default=1, help="as compare.py (default 1)")
-    ap.add_argument("--keepalive", type=int, default=64, help="as compare.py (default 64)")
-    ap.add_argument("--build-dir", type=Path, default=C.ROOT / "build")
+    add_target_options(ap)
     args = ap.parse_args(argv)
     args.size = None
-    bins = {b: args.build_dir / b for b in ("gateway", "sample-service")}
+    bins = binaries(args.build_dir)
     known = {s.name: s for s in C.scenarios(args)}
-    C.unwind_on_signals()
-    log = C.progress_log()
-    procs, tmp = C.Procs(), Path(tempfile.mkdtemp(prefix="gw-flame-"))
-    commit = C.machine_info(args.build_dir)["gateway_commit"]
     args.out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for graph in args.graph or list(GRAPHS):
-            sc = known[GRAPHS[graph]]
-            with C.started(sc, args, procs, tmp, bins, log) as (_fleet, targets):
-                for t in targets if args.nginx else targets[:1]:
-                    path = C.round_path(sc, f"{t.name}-flame")
-                    if sc.before_round:
-                        sc.before_round(t, sc, path)
-                    C.run_wrk(sc, t.port, 1.0, path)          # warm-up
-                    C.wait_quiet(t.pids())                   # start-up work done
-                    log(f"[{graph}] perf record {t.name} {args.seconds:g}s")
-                    text, r = profile(t, sc, path, args, tmp)
-                    stacks = flamegraph.fold(text.splitlines(True))
-                    name = f"flame-{graph}{'' if t.name == 'gateway' else '-nginx'}-{args.tag}"
-                    title = (f"{t.name}, {sc.name} ({commit}): wrk -t2 -c64, {r['rps']:,.0f} req/s; "
-                             f"perf -F {args.frequency} --call-graph {args.call_graph.split(',')[0]}, "
-                             f"{args.seconds:g} s")
-                    with gzip.open(args.out_dir / f"{name}.folded.gz", "wt") as f:
-                        f.writelines(f"{s} {n}\n" for s, n in sorted(stacks.items()))
-                    (args.out_dir / f"{name}.svg").write_text(flamegraph.svg(stacks, title))
-                    log(f"[{graph}] wrote {args.out_dir / name}.svg ({sum(stacks.values()):,} samples)")
+        with session("flame.py", argv, args.build_dir) as (procs, tmp, log, result):
+            commit = result["machine"]["gateway_commit"]
+            for graph in args.graph or list(GRAPHS):
+                sc = known[GRAPHS[graph]]
+                with C.started(sc, args, procs, tmp, bins, log) as (_fleet, targets):
+                    for t in targets if args.nginx else targets[:1]:
+                        draw(t, sc, graph, args, tmp, log, commit)
     except KeyboardInterrupt:
         return 130
-    finally:
-        C.clean_up(procs, tmp)
     return 0
 
 

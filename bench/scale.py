@@ -25,11 +25,11 @@ import dataclasses
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare as C  # noqa: E402
+from benchkit.session import add_target_options, binaries, session  # noqa: E402
 
 DEFAULT_SCENARIOS = ["proxy", "cache-hit-1k"]
 KEYS = ("rps", "p50_ms", "p99_ms", "p999_ms", "cpu_us_per_req", "errors")
@@ -120,12 +120,11 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="rounds per target per cell (default 2)")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per round (default 5)")
     ap.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per target (default 1)")
-    ap.add_argument("--keepalive", type=int, default=64, help="as compare.py (default 64)")
-    ap.add_argument("--build-dir", type=Path, default=C.ROOT / "build")
+    add_target_options(ap, workers=False)
     ap.add_argument("--json", type=Path, help="also write the results as JSON to FILE")
     args = ap.parse_args(argv)
     args.size = None
-    bins = {b: args.build_dir / b for b in ("gateway", "sample-service")}
+    bins = binaries(args.build_dir)
     known = {s.name: s for s in C.scenarios(args)}
     chosen = [known[name] for name in (args.scenario or DEFAULT_SCENARIOS)]
     biggest = max(args.connections)
@@ -141,20 +140,14 @@ def main(argv=None) -> int:
     print(f"scale.py: {len(chosen)} scenario(s) x workers {args.worker_counts} x connections "
           f"{args.connections} x {args.rounds} rounds x 2 targets x {args.duration:g} s: "
           f"{load_s / 60:.1f} min of load, plus start-up and priming", file=sys.stderr, flush=True)
-    C.unwind_on_signals()
-    log = C.progress_log()
-    procs, tmp = C.Procs(), Path(tempfile.mkdtemp(prefix="gw-scale-"))
-    result = {"machine": C.machine_info(args.build_dir),
-              "command": " ".join(["python3", "bench/scale.py", *(argv if argv is not None else sys.argv[1:])]),
-              "cells": []}
     try:
-        for workers in args.worker_counts:
-            for sc in chosen:
-                result["cells"] += run_cells(sc, workers, args, procs, tmp, bins, log)
+        with session("scale.py", argv, args.build_dir) as (procs, tmp, log, result):
+            result["cells"] = []
+            for workers in args.worker_counts:
+                for sc in chosen:
+                    result["cells"] += run_cells(sc, workers, args, procs, tmp, bins, log)
     except KeyboardInterrupt:
         return 130
-    finally:
-        C.clean_up(procs, tmp)
     m = result["machine"]
     print(f"$ {result['command']}")
     print(f"date: {m['date']}; gateway {m['gateway_build']} at {m['gateway_commit']}; {m['nginx']}; "

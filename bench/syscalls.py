@@ -28,11 +28,11 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare as C  # noqa: E402
+from benchkit.session import add_target_options, binaries, session  # noqa: E402
 
 DEFAULT_SCENARIOS = ["proxy", "cache-hit-1k", "cache-hit-100k", "composed-page"]
 MALLOC_FIELDS = ("magic", "malloc", "calloc", "realloc", "free", "aligned", "bytes")
@@ -191,33 +191,23 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", action="append", help=f"repeatable; default: {', '.join(DEFAULT_SCENARIOS)}")
     ap.add_argument("--requests", type=int, default=10000, help="measured requests per target (default 10000)")
     ap.add_argument("--warmup", type=int, default=2000, help="requests before the measurement (default 2000)")
-    ap.add_argument("--workers", type=int, default=1, help="as compare.py (default 1)")
-    ap.add_argument("--keepalive", type=int, default=64, help="as compare.py (default 64)")
-    ap.add_argument("--build-dir", type=Path, default=C.ROOT / "build")
+    add_target_options(ap)
     ap.add_argument("--json", type=Path, help="also write the results as JSON to FILE")
     args = ap.parse_args(argv)
     args.size = None
     for tool in ("perf", "h2load", "cc", "nginx"):
         if not shutil.which(tool):
             sys.exit(f"syscalls.py: {tool} not found")
-    bins = {b: args.build_dir / b for b in ("gateway", "sample-service")}
+    bins = binaries(args.build_dir)
     known = {s.name: s for s in C.scenarios(args)}
     chosen = [known[name] for name in (args.scenario or DEFAULT_SCENARIOS)]
     C.raise_fd_limit(8192)
-    C.unwind_on_signals()
-    log = C.progress_log()
-    procs, tmp = C.Procs(), Path(tempfile.mkdtemp(prefix="gw-syscalls-"))
-    result = {"machine": C.machine_info(args.build_dir),
-              "command": " ".join(["python3", "bench/syscalls.py", *(argv if argv is not None else sys.argv[1:])]),
-              "scenarios": []}
     try:
-        so = build_malloc_count(tmp)
-        for sc in chosen:
-            result["scenarios"].append(measure(sc, args, procs, tmp, bins, so, log))
+        with session("syscalls.py", argv, args.build_dir) as (procs, tmp, log, result):
+            so = build_malloc_count(tmp)
+            result["scenarios"] = [measure(sc, args, procs, tmp, bins, so, log) for sc in chosen]
     except KeyboardInterrupt:
         return 130
-    finally:
-        C.clean_up(procs, tmp)
     m = result["machine"]
     print(f"$ {result['command']}")
     print(f"date: {m['date']}; gateway {m['gateway_build']} at {m['gateway_commit']}; {m['nginx']}; "
