@@ -17,7 +17,7 @@ FUZZ_PKGS=(clang libclang-rt-14-dev)
 PACKAGE_PKGS=(dpkg-dev systemd gzip)
 # python3-matplotlib: gateway-lab's --plot (and its test).
 TEST_PKGS=(redis-server chromium python3 python3-matplotlib nghttp2-client "${FUZZ_PKGS[@]}" "${PACKAGE_PKGS[@]}")
-BENCH_PKGS=(wrk nginx varnish haproxy nghttp2-client openssl)
+BENCH_PKGS=(wrk nginx varnish haproxy nghttp2-client openssl linux-perf)
 
 install_missing() {
   local missing=()
