@@ -121,6 +121,8 @@ bool only_if_cached(const http::Request& req);
 // admits no control bytes there; any would be percent-encoded).
 inline constexpr char kKeySeparator = '\x1f';
 std::string cache_key(const http::Request& req, const RuleConfig& rule);
+// The same key appended to `out` (the hit path reuses one buffer).
+void append_cache_key(std::string& out, const http::Request& req, const RuleConfig& rule);
 // The part of a GET key that names the URL: "GET|host|/path?query". Every
 // key built for that URL under `rule` equals it or starts with it followed
 // by kKeySeparator, whatever the extra headers and cookies: this is how
@@ -162,6 +164,11 @@ RequestUse request_use(const http::Request& req, const RuleConfig& rule);
 // request directives; fragment requests carry none). Anything else takes
 // the full path.
 bool fast_hit_request(const http::Request& req, const RuleConfig& rule);
+// A client's request that the fast path may answer as the full path would:
+// a fast_hit_request with no directives of its own (Cache-Control, Pragma:
+// usability reads them) and no preconditions (If-*: a 304 or 412 is the
+// full path's).
+bool fast_client_hit_request(const http::Request& req, const RuleConfig& rule);
 
 // --- Storing ---------------------------------------------------------------
 
@@ -536,6 +543,8 @@ struct CacheStatusFacts {
 //   bypass                "gateway; fwd=method", "gateway; fwd=bypass; detail=request-body"
 //                         or "gateway; fwd=bypass"
 std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts);
+// The same fields appended to `out` (the hit path reuses one buffer).
+void append_cache_fields(std::string& f, CacheStatus status, const CacheStatusFacts& facts);
 
 // --- Invalidation ----------------------------------------------------------
 

@@ -230,7 +230,7 @@ std::optional<std::string> same_host_target(std::string_view ref, std::string_vi
     merged += split_query(ref);
     path = remove_dot_segments(merged);
   }
-  if (path.empty()) path = "/";
+  if (path.empty()) path.push_back('/');  // (not = "/": a false -Wrestrict of g++ 12)
   if (has_query) {
     path += '?';
     path += query;
@@ -253,9 +253,14 @@ std::string url_key(std::string_view host, std::string_view target, const RuleCo
 std::string cache_key(const http::Request& req, const RuleConfig& rule) {
   std::string out;
   out.reserve(req.target.size() + 64);
+  append_cache_key(out, req, rule);
+  return out;
+}
+
+void append_cache_key(std::string& out, const http::Request& req, const RuleConfig& rule) {
   // HEAD is answered from GET entries (RFC 9110 9.3.2).
   if (req.method == "HEAD")
-    out = "GET";
+    out += "GET";
   else
     append_url_part(out, req.method);
   out += kKeySeparator;
@@ -278,7 +283,6 @@ std::string cache_key(const http::Request& req, const RuleConfig& rule) {
       append_value_part(out, *value);
     }
   }
-  return out;
 }
 
 bool bypassed(const http::Request& req, const RuleConfig& rule) {
@@ -308,6 +312,14 @@ RequestUse request_use(const http::Request& req, const RuleConfig& rule) {
 bool fast_hit_request(const http::Request& req, const RuleConfig& rule) {
   return req.method == "GET" && request_use(req, rule) == RequestUse::cache &&
          !req.headers.contains("Authorization") && !req.headers.contains("Range");
+}
+
+bool fast_client_hit_request(const http::Request& req, const RuleConfig& rule) {
+  if (!fast_hit_request(req, rule)) return false;
+  for (auto name : {"Cache-Control", "Pragma", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
+                    "If-Range"})
+    if (req.headers.contains(name)) return false;
+  return true;
 }
 
 // --- Vary --------------------------------------------------------------------------------

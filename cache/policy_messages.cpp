@@ -237,6 +237,11 @@ std::optional<std::string> not_modified_head(std::string_view stored_head) {
 std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts) {
   std::string f;
   f.reserve(96);
+  append_cache_fields(f, status, facts);
+  return f;
+}
+
+void append_cache_fields(std::string& f, CacheStatus status, const CacheStatusFacts& facts) {
   if (facts.age) {
     f.append("Age: ");
     append_number(f, *facts.age);
@@ -246,7 +251,7 @@ std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts) {
   f.append("X-Cache: ").append(kCacheStatusNames[static_cast<std::size_t>(status)]).append(http::kCrlf);
   if (facts.only_if_cached) {
     f.append("Cache-Status: gateway; detail=only-if-cached").append(http::kCrlf);
-    return f;
+    return;
   }
   f.append("Cache-Status: gateway; ");
   switch (status) {
@@ -279,7 +284,6 @@ std::string cache_fields(CacheStatus status, const CacheStatusFacts& facts) {
       break;
   }
   f.append(http::kCrlf);
-  return f;
 }
 
 }  // namespace gateway::cache

@@ -68,7 +68,9 @@ std::shared_ptr<const Entry> Zone::fresh_memory_hit(const http::Request& req, co
   if (!fast_hit_request(req, rule)) return nullptr;
   // Counted as a request for admission only when served here: otherwise
   // the request goes on to the full lookup, which counts it.
-  const std::string key = cache_key(req, rule);
+  thread_local std::string key;  // one buffer per worker: no allocation per hit
+  key.clear();
+  append_cache_key(key, req, rule);
   auto e = store.lookup(key, req, now, false);
   if (!e || !e->body) return nullptr;
   if (usability(e->meta.freshness, e->meta.age(now), RequestDirectives{}, false) != Usability::fresh) return nullptr;

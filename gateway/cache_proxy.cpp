@@ -633,22 +633,56 @@ asio::awaitable<void> CachedExchange::stream_fill(cache::FillFollow& fill, cache
 
 }  // namespace
 
-std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, const Router::Match& match,
-                                                     WorkerState& state) {
-  const auto& route = *match.route;
+namespace {
+
+constexpr auto kHit = static_cast<std::size_t>(cache::CacheStatus::hit);
+
+// A fresh RAM-tier hit for `req` on a cached proxy route, observed and
+// counted in its zone; null if there is none.
+std::shared_ptr<const cache::Entry> memory_hit(const http::Request& req, const RouteConfig& route, WorkerState& state,
+                                               Seconds now) {
   if (route.kind != RouteConfig::Kind::proxy || !route.cache) return nullptr;
   const auto& rule = *route.cache;
   auto& zone = *state.runtime->zones[rule.zone_index];
-  auto e = zone.fresh_memory_hit(req, rule, cache::now_seconds());
+  auto e = zone.fresh_memory_hit(req, rule, now);
   if (!e) return nullptr;
   auto obs = entry_observation(*e, cache::CacheStatus::hit, !req.is_head());
   obs.route = route.name;
   obs.key = e->meta.key;
   zone.observe(obs);
-  constexpr auto hit = static_cast<std::size_t>(cache::CacheStatus::hit);
-  state.zone_stats[rule.zone_index]->cache[hit].inc();
+  state.zone_stats[rule.zone_index]->cache[kHit].inc();
+  return e;
+}
+
+}  // namespace
+
+std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Router::Match& match, WorkerState& state) {
+  const auto& req = down.request();
+  if (!match.route->cache || !cache::fast_client_hit_request(req, *match.route->cache)) return nullptr;
+  const Seconds now = cache::now_seconds();
+  auto e = memory_hit(req, *match.route, state, now);
+  if (!e) return nullptr;
+  // serve_entry's head, for a GET without preconditions or Range.
+  const auto& m = e->meta;
+  cache::CacheStatusFacts facts;
+  facts.age = m.age(now);
+  facts.ttl = m.freshness.lifetime - *facts.age;
+  facts.heuristic = m.freshness.heuristic;
+  facts.accept_ranges = m.status == 200;
+  thread_local std::string fields;  // one buffer per worker: no allocation per hit
+  fields.clear();
+  cache::append_cache_fields(fields, cache::CacheStatus::hit, facts);
+  down.info().cache = cache::kCacheStatusNames[kHit];
+  down.write_head_raw(m.status, m.head, fields, m.body_size);
+  return e;
+}
+
+std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, const Router::Match& match,
+                                                     WorkerState& state) {
+  auto e = memory_hit(req, *match.route, state, cache::now_seconds());
+  if (!e) return nullptr;
   auto& stats = *state.route_stats[match.index];
-  stats.cache[hit].inc();
+  stats.cache[kHit].inc();
   if (e->meta.status >= 100 && e->meta.status < 600) stats.by_class[e->meta.status / 100 - 1].inc();
   return e;
 }

@@ -43,5 +43,13 @@ boost::asio::awaitable<void> serve(Downstream& down, const Router::Match& match,
 std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, const Router::Match& match,
                                                      WorkerState& state);
 
+// A client's request answered as serve() would answer it, without its
+// coroutines: a fresh entry of the RAM tier for a plain GET
+// (cache::fast_client_hit_request). Counts the HIT (the route's counters
+// are serve_route's), queues the head on `down` and returns the entry,
+// whose body the caller sends: co_await down.write_body(*e->body, true).
+// Null: no such hit; nothing was done and serve() takes the request.
+std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Router::Match& match, WorkerState& state);
+
 }  // namespace cache_proxy
 }  // namespace gateway

@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -39,6 +40,33 @@ std::string format_peer(const net::Stream& stream) {
   auto ep = s.remote_endpoint(ec);
   if (ec) return "-";
   return ep.address().to_string();
+}
+
+// Sends what the (non-blocking) socket takes now, without waiting; returns
+// the part of `bufs` not sent (empty: all of it), and sets `ec` on an error
+// other than a full socket buffer. `flags`: MSG_MORE when more follows at once.
+std::span<asio::const_buffer> send_now(int fd, std::span<asio::const_buffer> bufs, boost::system::error_code& ec,
+                                       int flags = 0) {
+  std::array<iovec, 4> iov{};
+  const std::size_t count = std::min(bufs.size(), iov.size());
+  for (std::size_t i = 0; i < count; ++i) iov[i] = {const_cast<void*>(bufs[i].data()), bufs[i].size()};
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = count;
+  ssize_t n;
+  do n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) ec = boost::system::error_code(errno, boost::system::system_category());
+    return bufs;
+  }
+  auto sent = static_cast<std::size_t>(n);
+  while (!bufs.empty() && sent >= bufs.front().size()) {
+    sent -= bufs.front().size();
+    bufs = bufs.subspan(1);
+  }
+  if (!bufs.empty()) bufs.front() += sent;
+  return bufs;
 }
 
 // Date header value, formatted once per second per thread.
@@ -563,6 +591,16 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   if (finished_) co_return boost::system::error_code{};
   if (!body_allowed_) len = 0;
   if (stream_.tls()) co_return co_await copy_file(*this, worker_, fd, offset, len, last);
+  if (!head_.empty() && len > 0) {
+    // The head with MSG_MORE: it leaves in the same segments as the
+    // file's first bytes, not as a packet of its own (TCP_NODELAY is on).
+    // What the socket did not take (or an error) goes on as before.
+    asio::const_buffer head = asio::buffer(head_);
+    boost::system::error_code ec;
+    auto rest = send_now(stream_.socket().native_handle(), {&head, 1}, ec, MSG_MORE);
+    head_.erase(0, head_.size() - (rest.empty() ? 0 : rest.front().size()));
+    if (head_.empty()) head_sent_ = true;
+  }
   if (!head_.empty() || len == 0) {
     if (auto ec = co_await write_body({}, last && len == 0)) co_return ec;
   }
@@ -633,9 +671,16 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::spa
   if (!trailer.empty()) bufs[n++] = asio::buffer(trailer);
   if (last) finished_ = true;
   if (n == 0) co_return boost::system::error_code{};
-  worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
-  auto [ec, written] = co_await stream_.write(std::span<const asio::const_buffer>(bufs.data(), n));
-  Deadlines::disarm(write_deadline_);
+  std::span<asio::const_buffer> rest(bufs.data(), n);
+  boost::system::error_code ec;
+  // Plain TCP: one sendmsg(2) at once, which nearly always takes it all;
+  // the reactor (and the deadline) only for what the socket did not take.
+  if (!stream_.tls()) rest = send_now(stream_.socket().native_handle(), rest, ec);
+  if (!ec && !rest.empty()) {
+    worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
+    std::tie(ec, std::ignore) = co_await stream_.write(rest);
+    Deadlines::disarm(write_deadline_);
+  }
   head_.clear();
   head_sent_ = true;
   if (ec) {

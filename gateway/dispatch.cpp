@@ -28,9 +28,11 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
     case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
     case RouteConfig::Kind::proxy:
       // An upgrade is never cached: it goes straight through.
-      if (route.cache && !decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)
-        co_await cache_proxy::serve(down, match, state, worker);
-      else co_await proxy::serve(down, route, state, worker);
+      if (!route.cache || decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)
+        co_await proxy::serve(down, route, state, worker);
+      else if (auto hit = cache_proxy::queue_memory_hit(down, match, state))
+        co_await down.write_body(*hit->body, true);  // the common hit, without the full path's coroutines
+      else co_await cache_proxy::serve(down, match, state, worker);
       break;
   }
   auto& stats = *state.route_stats[match.index];

@@ -378,6 +378,8 @@ asio::awaitable<Outcome> Fetch::Impl::exchange_once(std::size_t i) {
 
 asio::awaitable<Outcome> Fetch::Impl::start() {
   info_.upstream = group_.name();
+  // One allocation: the client's fields plus what is added (Forwarded and Via fields).
+  head_.reserve(req_.target.size() + req_.headers.bytes() + 4 * req_.headers.size() + 256);
   build_upstream_head(req_, route_, peer_, head_, upgrade_fields_);
 
   // Buffer the first kBufferedBody bytes of the body before choosing an
