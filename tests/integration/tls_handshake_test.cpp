@@ -129,7 +129,8 @@ TEST_CASE("tls handshake: a request sent a byte at a time, and a body in full 16
   r = c.read_responses(1);
   REQUIRE(r.size() == 1);
   CHECK(r[0].status == 200);
-  CHECK(r[0].body == body);
+  // The sample service's /echo says how many body bytes it received.
+  CHECK(r[0].body.find("\"body_bytes\":" + std::to_string(body.size())) != std::string::npos);
   // The connection still serves the next request.
   CHECK(c.get("/api/channels/1").status == 200);
 }
