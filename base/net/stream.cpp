@@ -200,6 +200,9 @@ asio::awaitable<boost::system::error_code> Stream::fill() {
     rx.eof = true;  // OpenSSL reads the end and says what it means
     co_return boost::system::error_code{};
   }
+  // Cancelled (a keep-alive connection parked) or failed: an idle
+  // connection keeps no buffer.
+  if (ec) give_back_rx();
   co_return ec;
 }
 
