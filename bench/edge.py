@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -131,12 +132,18 @@ class TlsNginx(C.Nginx):
 
 def negotiated(port: int, alpn: str) -> str:
     """Protocol, cipher and ALPN protocol a fresh `openssl s_client` gets."""
+    # -msg: to count the session tickets sent after the handshake (the
+    # request makes s_client read them before it closes).
     p = subprocess.run(["openssl", "s_client", "-connect", f"{HOST}:{port}", "-servername", "localhost",
-                        "-alpn", alpn], input="", capture_output=True, text=True, errors="replace", timeout=10)
+                        "-alpn", alpn, "-msg", "-ign_eof"],
+                       input=f"GET {PROXY_PATH} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                       capture_output=True, text=True, errors="replace", timeout=10)
     out = p.stdout + p.stderr
     m = re.search(r"^New, (\S+), Cipher is (\S+)", out, re.M)
     got = re.search(r"^ALPN protocol: (\S+)", out, re.M)
-    return (f"{m.group(1)} {m.group(2)}" if m else "no handshake") + f", ALPN {got.group(1) if got else 'none'}"
+    group = re.search(r"^Server Temp Key: ([^,\n]+)", out, re.M)
+    return ((f"{m.group(1)} {m.group(2)}" if m else "no handshake") + f", ALPN {got.group(1) if got else 'none'}"
+            + f", group {group.group(1) if group else '?'}, {out.count(', NewSessionTicket')} session tickets")
 
 
 # --------------------------------------------------------------------------
@@ -255,6 +262,9 @@ def main(argv=None) -> int:
     ap.add_argument("--keepalive", type=int, default=64, help="idle upstream connections per instance per worker")
     ap.add_argument("--build-dir", type=Path, default=C.ROOT / "build")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to FILE")
+    ap.add_argument("--serve", type=float, metavar="SECONDS",
+                    help="start both targets, print their TLS ports and PIDs, keep them up this long and stop "
+                         "(no load: for profiling by hand, e.g. perf record -p PID)")
     args = ap.parse_args(argv)
     for key, full, quick in (("rounds", 3, 2), ("duration", 10.0, 3.0), ("warmup", 3.0, 1.0)):
         if getattr(args, key) is None:
@@ -286,6 +296,15 @@ def main(argv=None) -> int:
             t.start(SCENARIO, fleet.ports, PROXY_PATH)
             for alpn in ("http/1.1", "h2"):
                 result["negotiated"][f"{t.name} {alpn}"] = negotiated(t.tls_port, alpn)
+        if args.serve:
+            for t in targets:
+                print(f"{t.name}: https://{HOST}:{t.tls_port}{PROXY_PATH} pids {' '.join(map(str, t.pids()))}",
+                      flush=True)
+            print(f"cached path: {CACHE_PATH.replace('@ROUND@', 'serve')} (primed)", flush=True)
+            for t in targets:
+                C.prime_cache(t, SCENARIO, CACHE_PATH.replace("@ROUND@", "serve"))
+            time.sleep(args.serve)
+            chosen = []
         for load in chosen:
             log(f"{load.name}: warm-up")
             for t in targets:

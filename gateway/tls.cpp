@@ -31,6 +31,17 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// The cipher tickets are sealed with, fetched once: a fetch by name (what
+// EVP_aes_256_cbc() does inside EVP_EncryptInit_ex on every call in
+// OpenSSL 3) walks the provider store under a lock on every handshake.
+const EVP_CIPHER* ticket_cipher() {
+  static const EVP_CIPHER* cipher = [] {
+    const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+    return c ? c : EVP_aes_256_cbc();
+  }();
+  return cipher;
+}
+
 // The ticket key callback of every listener context: encrypt with the
 // current key, decrypt with the one the ticket names. 2 asks for a new
 // ticket: when the key is the previous one, and always under TLS 1.3,
@@ -45,7 +56,7 @@ int on_ticket_key(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPH
   int result = 1;
   if (encrypt) {
     key = keys.current(now);
-    if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1) return -1;
+    if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(ticket_cipher())) != 1) return -1;
     std::memcpy(key_name, key.name.data(), key.name.size());
   } else {
     auto found = keys.find(key_name, now);
@@ -53,15 +64,15 @@ int on_ticket_key(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPH
     key = found->first;
     result = found->second || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
   }
-  char digest[] = "sha256";
+  char digest[] = "SHA256";
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key.hmac.data(), key.hmac.size()),
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end(),
   };
   if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
-  int ok = encrypt ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv)
-                   : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes.data(), iv);
+  int ok = encrypt ? EVP_EncryptInit_ex(cipher, ticket_cipher(), nullptr, key.aes.data(), iv)
+                   : EVP_DecryptInit_ex(cipher, ticket_cipher(), nullptr, key.aes.data(), iv);
   return ok == 1 ? result : -1;
 }
 
@@ -90,6 +101,7 @@ void configure(SSL_CTX* ctx, const TlsConfig& config, std::span<const unsigned c
   SSL_CTX_set_options(ctx, options);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_id_context(ctx, sid_context.data(), static_cast<unsigned int>(sid_context.size()));
+  if (config.session_tickets) SSL_CTX_set_num_tickets(ctx, static_cast<std::size_t>(config.tickets_per_handshake));
 
   ERR_clear_error();
   if (SSL_CTX_set_cipher_list(ctx, config.ciphers.c_str()) != 1 && problems) {

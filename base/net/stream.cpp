@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace gateway::net {
 
@@ -42,24 +44,88 @@ Step after_failure(SSL* ssl, int ret) noexcept {
   }
 }
 
-tcp::socket::wait_type wait_type(Next next) noexcept {
-  return next == Next::wait_read ? tcp::socket::wait_read : tcp::socket::wait_write;
+// The receive buffer: a record, its header and the most padding and tag
+// TLS 1.3 adds; OpenSSL never asks for more than its own buffer holds.
+constexpr std::size_t kRxSize = 16 * 1024 + 512;
+
+// Free receive buffers of this thread: a connection holds one only while
+// OpenSSL has not taken what was received.
+std::vector<std::unique_ptr<char[]>>& rx_pool() {
+  thread_local std::vector<std::unique_ptr<char[]>> pool;
+  return pool;
 }
 
 }  // namespace
+
+// The BIO OpenSSL reads from: what Stream::fill received, else "retry"
+// (and the size asked for, for the next receive); 0 at the peer's end.
+struct RxBio {
+  using Rx = Stream::Rx;
+  static int read(BIO* bio, char* out, int size) {
+    auto* rx = static_cast<Rx*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    if (size <= 0) return 0;
+    if (rx->held()) {
+      std::size_t n = std::min(rx->end - rx->begin, static_cast<std::size_t>(size));
+      std::memcpy(out, rx->buffer.get() + rx->begin, n);
+      rx->begin += n;
+      return static_cast<int>(n);
+    }
+    if (rx->eof) return 0;
+    rx->want = static_cast<std::size_t>(size);
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  static long ctrl(BIO* bio, int cmd, long, void*) {
+    const auto* rx = static_cast<const Rx*>(BIO_get_data(bio));
+    switch (cmd) {
+      case BIO_CTRL_EOF: return rx->eof && !rx->held() ? 1 : 0;
+      case BIO_CTRL_PENDING: return static_cast<long>(rx->end - rx->begin);
+      case BIO_CTRL_FLUSH: return 1;
+      default: return 0;
+    }
+  }
+  static int create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+  }
+  static const BIO_METHOD* method() {
+    static BIO_METHOD* m = [] {
+      BIO_METHOD* made = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gateway stream rx");
+      if (made) {
+        BIO_meth_set_read(made, &RxBio::read);
+        BIO_meth_set_ctrl(made, &RxBio::ctrl);
+        BIO_meth_set_create(made, &RxBio::create);
+      }
+      return made;
+    }();
+    return m;
+  }
+};
 
 boost::system::error_code Stream::start_tls(SSL_CTX* ctx, Role role) {
   ERR_clear_error();
   SslPtr ssl(SSL_new(ctx));
   if (!ssl) return last_tls_error(asio::error::no_memory);
   boost::system::error_code ec;
-  socket_.native_non_blocking(true, ec);  // OpenSSL reads and writes the descriptor itself
+  // OpenSSL writes the descriptor itself (an ioctl only if not so already).
+  if (!socket_.native_non_blocking()) socket_.native_non_blocking(true, ec);
   if (ec) return ec;
-  if (SSL_set_fd(ssl.get(), socket_.native_handle()) != 1) return last_tls_error(asio::error::no_memory);
+  auto rx = std::make_unique<Rx>();
+  BIO* rbio = RxBio::method() ? BIO_new(RxBio::method()) : nullptr;
+  BIO* wbio = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
+  if (!rbio || !wbio) {
+    BIO_free(rbio);
+    BIO_free(wbio);
+    return last_tls_error(asio::error::no_memory);
+  }
+  BIO_set_data(rbio, rx.get());
+  SSL_set_bio(ssl.get(), rbio, wbio);  // owned by the SSL now
+  rx_ = std::move(rx);
   // Partial writes and a moving buffer: see tls_write. Released buffers:
   // an idle connection keeps no 16 KiB read or write buffer.
   SSL_set_mode(ssl.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-  // Read what the socket holds at once (up to a record buffer), not a
+  // Ask for what the socket holds at once (up to a record buffer), not a
   // record header and then its body in two reads.
   SSL_set_read_ahead(ssl.get(), 1);
   if (role == Role::server) SSL_set_accept_state(ssl.get());
@@ -82,6 +148,7 @@ asio::awaitable<boost::system::error_code> Stream::handshake() {
     ERR_clear_error();
     int r = SSL_do_handshake(ssl_.get());
     if (r == 1) {
+      give_back_rx();
       handshake_done_ = true;
       version_ = SSL_get_version(ssl_.get());
       resumed_ = SSL_session_reused(ssl_.get()) == 1;
@@ -94,9 +161,67 @@ asio::awaitable<boost::system::error_code> Stream::handshake() {
       if (verify != X509_V_OK) co_return boost::system::error_code(static_cast<int>(verify), verify_category());
       co_return step.ec;
     }
-    auto [ec] = co_await socket_.async_wait(wait_type(step.next), kAwaitTuple);
-    if (ec) co_return ec;
+    if (auto ec = co_await wait(step.next == Next::wait_read)) co_return ec;
   }
+}
+
+asio::awaitable<boost::system::error_code> Stream::wait(bool for_read) {
+  if (for_read) co_return co_await fill();
+  auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, kAwaitTuple);
+  co_return ec;
+}
+
+asio::awaitable<boost::system::error_code> Stream::fill() {
+  Rx& rx = *rx_;
+  if (rx.filling) {
+    // A read and a write both wait for bytes (a write needs a read only
+    // around a handshake): the read receives them; this one waits for
+    // the socket, as a read did before.
+    auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, kAwaitTuple);
+    co_return ec;
+  }
+  if (rx.held()) co_return boost::system::error_code{};  // OpenSSL asked for less than it got: more is here
+  rx.begin = rx.end = 0;
+  if (!rx.buffer) {
+    auto& pool = rx_pool();
+    if (pool.empty()) {
+      rx.buffer = std::make_unique<char[]>(kRxSize);
+    } else {
+      rx.buffer = std::move(pool.back());
+      pool.pop_back();
+    }
+  }
+  std::size_t want = rx.want == 0 ? kRxSize : std::min(rx.want, kRxSize);
+  rx.filling = true;
+  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(rx.buffer.get(), want), kAwaitTuple);
+  rx.filling = false;  // (the Stream outlives its operations: see the file comment)
+  rx.end = n;
+  if (ec == asio::error::eof) {
+    rx.eof = true;  // OpenSSL reads the end and says what it means
+    co_return boost::system::error_code{};
+  }
+  // Cancelled (a keep-alive connection parked) or failed: an idle
+  // connection keeps no buffer.
+  if (ec) give_back_rx();
+  co_return ec;
+}
+
+void Stream::give_back_rx() noexcept {
+  if (!rx_ || !rx_->buffer || rx_->held() || rx_->filling) return;
+  constexpr std::size_t kKeep = 64;
+  auto& pool = rx_pool();
+  if (pool.size() < kKeep) {
+    try {
+      pool.push_back(std::move(rx_->buffer));
+    } catch (...) {
+    }
+  }
+  rx_->buffer.reset();
+  rx_->begin = rx_->end = 0;
+}
+
+bool Stream::tls_pending() const noexcept {
+  return ssl_ && (SSL_has_pending(ssl_.get()) == 1 || (rx_ && rx_->held()));
 }
 
 asio::awaitable<IoResult> Stream::tls_read_some(asio::mutable_buffer buffer) {
@@ -107,11 +232,13 @@ asio::awaitable<IoResult> Stream::tls_read_some(asio::mutable_buffer buffer) {
     ERR_clear_error();
     std::size_t n = 0;
     int r = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
-    if (r == 1) co_return IoResult{boost::system::error_code{}, n};
+    if (r == 1) {
+      give_back_rx();
+      co_return IoResult{boost::system::error_code{}, n};
+    }
     auto step = after_failure(ssl_.get(), r);
     if (step.next == Next::fail) co_return IoResult{step.ec, 0};
-    auto [ec] = co_await socket_.async_wait(wait_type(step.next), kAwaitTuple);
-    if (ec) co_return IoResult{ec, 0};
+    if (auto ec = co_await wait(step.next == Next::wait_read)) co_return IoResult{ec, 0};
   }
 }
 
@@ -165,8 +292,7 @@ asio::awaitable<IoResult> Stream::tls_write(std::span<const asio::const_buffer> 
         held.assign(p, n);
         p = held.data();
       }
-      auto [ec] = co_await socket_.async_wait(wait_type(step.next), kAwaitTuple);
-      if (ec) co_return IoResult{ec, total + done};
+      if (auto ec = co_await wait(step.next == Next::wait_read)) co_return IoResult{ec, total + done};
     }
     total += n;
   }
@@ -217,6 +343,10 @@ void Stream::release_ssl() noexcept {
   // connection as shut down, whatever was sent.
   SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   ssl_.reset();
+  if (rx_ && !rx_->filling) {
+    rx_->begin = rx_->end = 0;
+    give_back_rx();
+  }
 }
 
 }  // namespace gateway::net

@@ -17,6 +17,16 @@
 // that came while nobody waited would be lost. A parked connection waits
 // with wait_readable(), a 1-byte MSG_PEEK receive that checks first.)
 //
+// Reads are the exception: OpenSSL reads through a BIO of ours (Rx) that
+// hands it what the socket's own async_read_some received, not recv(2) on
+// the descriptor. Asio's async_wait costs an epoll_ctl(MOD) every time (a
+// wait is never speculative), once per request on a keep-alive connection
+// and twice per handshake; a read is tried at once and, if the socket has
+// nothing, waits on the registration it has, as nginx's reads do. The
+// bytes go through a buffer taken from a per-thread pool while OpenSSL has
+// not taken them all (one copy of the ciphertext; it asks for at most a
+// record's worth, which is what is read).
+//
 // A file body over TLS cannot use sendfile(2) (no kTLS here): the caller
 // reads it into a buffer and writes that.
 //
@@ -27,8 +37,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <tuple>
@@ -41,6 +53,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using IoResult = std::tuple<boost::system::error_code, std::size_t>;
 inline constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
+
+struct RxBio;
 
 class Stream {
  public:
@@ -95,8 +109,16 @@ class Stream {
   // so it may follow any read (see the file comment).
   template <class Handler>
   void wait_readable(Handler&& handler) {
+    if (rx_ && rx_->held()) {
+      return asio::post(socket_.get_executor(), [h = std::forward<Handler>(handler)]() mutable {
+        h(boost::system::error_code{}, std::size_t{1});
+      });
+    }
     socket_.async_receive(asio::buffer(&peek_, 1), tcp::socket::message_peek, std::forward<Handler>(handler));
   }
+  // TLS bytes received and not yet returned by read_some: decrypted or not,
+  // in OpenSSL's buffers or ours. (A wait for the socket would not see them.)
+  bool tls_pending() const noexcept;
 
   // Ends our sending half: a TLS close_notify first (if the handshake
   // completed; best effort, never waits), then a TCP shutdown(SHUT_WR).
@@ -112,6 +134,7 @@ class Stream {
   void close() noexcept;
 
  private:
+  friend struct RxBio;
   // Frees the SSL, its session left resumable (see stream.cpp).
   void release_ssl() noexcept;
   asio::awaitable<IoResult> tls_read_some(asio::mutable_buffer buffer);
@@ -119,7 +142,25 @@ class Stream {
   // The buffer kept in the coroutine's frame: coroutines start when awaited.
   asio::awaitable<IoResult> tls_write_one(asio::const_buffer buffer);
 
+  // What OpenSSL reads from (see the file comment): the bytes received and
+  // not yet taken, and what OpenSSL asked for last. On the heap: the BIO
+  // points at it, and a Stream moves.
+  struct Rx {
+    std::unique_ptr<char[]> buffer;  // from the thread's pool while it holds bytes
+    std::size_t begin = 0, end = 0;
+    std::size_t want = 0;  // the size OpenSSL's last read asked for
+    bool eof = false;      // the peer closed: OpenSSL reads 0 from here on
+    bool filling = false;  // a receive into `buffer` is under way
+    bool held() const noexcept { return begin < end; }
+  };
+  // Receives for OpenSSL's next read (`Next::wait_read`), or waits until
+  // the socket can be written to: an error if the socket failed.
+  asio::awaitable<boost::system::error_code> wait(bool for_read);
+  asio::awaitable<boost::system::error_code> fill();
+  void give_back_rx() noexcept;  // the buffer to the pool, if it holds nothing
+
   tcp::socket socket_;
+  std::unique_ptr<Rx> rx_;
   SslPtr ssl_;
   std::string_view version_;
   bool resumed_ = false;

@@ -118,7 +118,8 @@ void read_client_cert(Context& ctx, const Field& field, upstreams::TlsClientConf
 
 void read_server_tls(Context& ctx, const Field& field, std::string_view listener, TlsConfig& tls) {
   const auto errors_before = ctx.diag.count();
-  MapReader map(ctx.diag, field, {"certificates", "protocols", "ciphers", "ciphersuites", "session_tickets"});
+  MapReader map(ctx.diag, field, {"certificates", "protocols", "ciphers", "ciphersuites", "session_tickets",
+                                 "tickets_per_handshake"});
   if (!map.valid()) return;
   std::vector<CertificateFields> certs;
   if (const Field* f = map.require("certificates")) read_certificates(ctx, *f, tls, certs);
@@ -126,6 +127,7 @@ void read_server_tls(Context& ctx, const Field& field, std::string_view listener
   map.read_string("ciphers", tls.ciphers);
   map.read_string("ciphersuites", tls.ciphersuites);
   map.read_bool("session_tickets", tls.session_tickets);
+  map.read_int("tickets_per_handshake", tls.tickets_per_handshake, 1, 8);
   if (ctx.diag.count() != errors_before || tls.certificates.empty()) return;
 
   std::vector<tls::Problem> problems;

@@ -220,7 +220,7 @@ asio::awaitable<void> Session::read_loop(std::span<const char> pending) {
 // may hold bytes it read already, decrypted or not (SSL_pending counts only
 // the decrypted ones of the record at hand; SSL_has_pending also the
 // records read ahead).
-bool Session::bytes_waiting() const noexcept { return stream_.tls() && SSL_has_pending(stream_.ssl()) == 1; }
+bool Session::bytes_waiting() const noexcept { return stream_.tls() && stream_.tls_pending(); }
 
 void Session::feed(const char* data, std::size_t n) {
   auto rv = nghttp2_session_mem_recv(ng_, reinterpret_cast<const std::uint8_t*>(data), n);
