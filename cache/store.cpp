@@ -265,8 +265,9 @@ std::size_t Store::purge_if(const std::function<bool(const Entry&)>& pred) {
       for (const auto& e : variants)
         if (pred(*e)) hits.push_back(e);
   }
+  const std::size_t n = hits.size();
   drop(std::move(hits), stats_.purged);
-  return hits.size();
+  return n;
 }
 
 std::size_t Store::purge_url(std::string_view url_key) {

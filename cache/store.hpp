@@ -10,7 +10,7 @@
 // (cache/admission.hpp) has a mutex of its own, taken alone, and the specs
 // in force another, also alone. One background thread
 // per store does the slow disk work: loading entries at start-up, removing
-// evicted files, persisting refreshed headers, sweeping inactive entries and
+// (or recycling: see below) evicted files, persisting refreshed headers, sweeping inactive entries and
 // creating files and directories ahead of the fills. The jobs mutex (its
 // queue and the deletion backlog) is taken alone, never with another.
 //
