@@ -177,7 +177,8 @@ def run_target(target: C.Target, sc: C.Scenario, fleet: C.Fleet, cache_dir: Path
         sampler.stop()
         cpu = C.cpu_delta(cpu_before, C.cpu_seconds(target.pids()))
         # The sampler's last second may fall after wrk stopped.
-        out = {"rps": [(t, r) for t, r in sampler.rps if t <= args.duration + 0.5], "disk": sampler.disk, "wrk": C.parse_wrk(wrk.stdout),
+        out = {"rps": [(t, r) for t, r in sampler.rps if t <= args.duration],
+               "disk": sampler.disk, "wrk": C.parse_wrk(wrk.stdout),
                "cpu_seconds": round(cpu, 1)}
         if wrk.returncode != 0:
             out["wrk_error"] = wrk.stderr[-2000:]
