@@ -31,7 +31,6 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::size_t kLingerBytes = 1024 * 1024;
-constexpr std::chrono::milliseconds kParkAfter{50};
 
 std::string format_peer(const net::Stream& stream) {
   const auto& s = stream.socket();
@@ -90,7 +89,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
 ClientConnection::~ClientConnection() {
   h2_.reset();
   return_large_buffer();
-  worker_.detach(*this);
+  if (is_linked()) worker_.detach(*this);  // (not when parked)
 }
 
 void ClientConnection::borrow_large_buffer() {
@@ -169,46 +168,6 @@ void ClientConnection::start(std::unique_ptr<ClientConnection> c) {
         if (c->parked_) park(std::move(c));
       },
       log::on_exception("connection"));
-}
-
-// An idle keep-alive connection without a coroutine: just the connection
-// object and one pending read into its small buffer. The next request
-// starts a new coroutine. (nginx frees an idle connection's buffers the
-// same way; the coroutine frames were most of an idle connection's memory.)
-void ClientConnection::park(std::unique_ptr<ClientConnection> c) {
-  auto* raw = c.get();
-  raw->parked_ = false;
-  raw->release_idle_memory();
-  if (raw->stream_.tls()) {
-    // OpenSSL reads the socket itself: wait until it can, and let the new
-    // coroutine's read decrypt.
-    raw->stream_.wait_readable([c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
-      if (ec || n == 0) return;
-      start(std::move(c));
-    });
-    return;
-  }
-  raw->stream_.socket().async_read_some(asio::buffer(raw->small_in_, kSmallInput),
-                               [c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
-                                 // Closed, timed out or drained: `c` goes, and the socket with it.
-                                 if (ec || n == 0) return;
-                                 c->in_begin_ = 0;
-                                 c->in_end_ = n;
-                                 start(std::move(c));
-                               });
-}
-
-void ClientConnection::release_idle_memory() {
-  req_ = http::Request{};
-  std::string().swap(head_);
-  info_ = RequestInfo{};
-  in_begin_ = in_end_ = 0;
-}
-
-void ClientConnection::on_park_deadline(void* self) {
-  auto* c = static_cast<ClientConnection*>(self);
-  c->parked_ = true;
-  c->stream_.cancel();
 }
 
 asio::awaitable<void> ClientConnection::run() {
@@ -305,7 +264,7 @@ asio::awaitable<void> ClientConnection::serve() {
     parser_.start(req_);
     req_.tls = stream_.tls();
     return_large_buffer();
-    if (in_begin_ == in_end_ && requests_ > 0) arm(t.keepalive);
+    if (in_begin_ == in_end_ && requests_ > 0 && !resumed_) arm(t.keepalive);
 
     // Read the head. The buffer may already hold it (pipelining).
     bool head_done = false;
@@ -313,13 +272,13 @@ asio::awaitable<void> ClientConnection::serve() {
       if (in_begin_ == in_end_) {
         // Draining: an idle keep-alive connection ends; a new one (accepted
         // as the drain began) is owed its first answer.
-        if (worker_.draining() && phase_ == Phase::idle && requests_ > 0) co_return;
-        // Idle between requests for a moment (up to a tick): park, see
-        // park(). Not at once: a busy connection's next request is usually
-        // a few microseconds away, and a new coroutine per request costs.
-        if (phase_ == Phase::idle && requests_ > 0) worker_.deadlines().arm(park_deadline_, kParkAfter);
+        // (Back from the lot: bytes are there, read them first.)
+        if (worker_.draining() && phase_ == Phase::idle && requests_ > 0 && !resumed_) co_return;
+        // Idle between requests for a moment: park (gateway/parked.hpp).
+        if (phase_ == Phase::idle && requests_ > 0) arm_park();
         bool got = co_await read_more();
         Deadlines::disarm(park_deadline_);
+        resumed_ = false;
         if (parked_ && !got) co_return;
         parked_ = false;
         if (!got) {
