@@ -1,10 +1,13 @@
 #include "gateway/parked.hpp"
 
+#include <malloc.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <new>
 #include <system_error>
 
 #include "gateway/connection.hpp"
@@ -18,6 +21,7 @@ namespace {
 // not at once, as a busy connection's next request is usually a few
 // microseconds away, and building the connection again costs.
 constexpr std::chrono::milliseconds kParkAfter{50};
+constexpr std::size_t kTrimAfter = 256;
 
 int make_epoll() {
   int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -76,6 +80,32 @@ void ClientConnection::resume(Worker& worker, std::unique_ptr<ParkedConnection> 
   start(std::make_unique<ClientConnection>(worker, std::move(*parked)));
 }
 
+namespace {
+constexpr std::size_t kSlabBlock = 64 * 1024;
+thread_local void* slab_free = nullptr;  // free records, each holding the next
+}  // namespace
+
+void* ParkedConnection::operator new(std::size_t size) {
+  if (slab_free == nullptr) {
+    void* block = ::mmap(nullptr, kSlabBlock, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED) throw std::bad_alloc();
+    auto* bytes = static_cast<char*>(block);
+    for (std::size_t i = kSlabBlock / size; i-- > 0;) {
+      void* slot = bytes + i * size;
+      *static_cast<void**>(slot) = slab_free;
+      slab_free = slot;
+    }
+  }
+  void* p = slab_free;
+  slab_free = *static_cast<void**>(p);
+  return p;
+}
+
+void ParkedConnection::operator delete(void* p) noexcept {
+  *static_cast<void**>(p) = slab_free;
+  slab_free = p;
+}
+
 void ParkedConnection::on_keepalive(void* self) {
   auto* c = static_cast<ParkedConnection*>(self);
   c->lot->close(*c);
@@ -106,6 +136,7 @@ void ParkingLot::park(std::unique_ptr<ParkedConnection> c, Clock::time_point kee
   worker_.deadlines().arm(c->keepalive, Clock::duration::zero(), keepalive_until);
   list_.push_back(*c.release());
   ++size_;
+  ++parked_since_trim_;
   worker_.metrics().connections_parked.inc();
   if (!waiting_) wait();
 }
@@ -148,6 +179,14 @@ std::unique_ptr<ParkedConnection> ParkingLot::take(ParkedConnection& c) {
 void ParkingLot::close(ParkedConnection& c) {
   take(c).reset();  // the descriptor closes with it
   worker_.parked_closed();
+}
+
+void ParkingLot::trim() {
+  // The connections that parked were freed (objects, frames, buffers): a
+  // burst of them leaves free heap pages behind, resident until reused.
+  if (parked_since_trim_ < kTrimAfter) return;
+  parked_since_trim_ = 0;
+  ::malloc_trim(0);
 }
 
 void ParkingLot::close_all() {

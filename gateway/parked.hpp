@@ -31,10 +31,15 @@ class ServerContext;
 class ParkingLot;
 class Worker;
 
-struct ParkedConnection {
+struct ParkedConnection final {
   ParkedConnection(ParkingLot& lot, net::Stream::Parked stream)
       : keepalive(&ParkedConnection::on_keepalive, this), lot(&lot), stream(std::move(stream)) {}
   static void on_keepalive(void* self);
+  // From a per-thread slab (blocks of a few hundred records, mapped
+  // apart from the heap): no allocator header, and a parked record never
+  // pins a heap page the connections that came and went freed.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p) noexcept;
 
   boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> hook;
   Deadline keepalive;
@@ -57,6 +62,9 @@ class ParkingLot {
   // Parks `c` until bytes arrive (then ClientConnection::resume) or
   // `keepalive_until` passes (then it is closed).
   void park(std::unique_ptr<ParkedConnection> c, Clock::time_point keepalive_until);
+  // From the worker's tick: after many connections parked, gives the
+  // heap pages they freed back to the system (malloc_trim).
+  void trim();
   // Draining: closes every parked connection.
   void close_all();
   // The worker's loop may end: stop watching.
@@ -81,6 +89,7 @@ class ParkingLot {
   boost::asio::posix::stream_descriptor epoll_;
   List list_;
   std::size_t size_ = 0;
+  std::size_t parked_since_trim_ = 0;
   bool waiting_ = false;
 };
 

@@ -165,6 +165,7 @@ void Worker::schedule_tick() {
     if (ec) return;
     deadlines_.expire(Clock::now());
     access_log_.flush();
+    parking_->trim();
     if (draining_.load() && connections_.empty() && parking_->size() == 0) return;
     schedule_tick();
   });
