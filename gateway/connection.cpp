@@ -29,10 +29,8 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
-constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::size_t kLingerBytes = 1024 * 1024;
-constexpr std::chrono::milliseconds kParkAfter{50};
 
 std::string format_peer(const net::Stream& stream) {
   const auto& s = stream.socket();
@@ -118,7 +116,7 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket,
 ClientConnection::~ClientConnection() {
   h2_.reset();
   return_large_buffer();
-  worker_.detach(*this);
+  if (is_linked()) worker_.detach(*this);  // (not when parked)
 }
 
 void ClientConnection::borrow_large_buffer() {
@@ -197,46 +195,6 @@ void ClientConnection::start(std::unique_ptr<ClientConnection> c) {
         if (c->parked_) park(std::move(c));
       },
       log::on_exception("connection"));
-}
-
-// An idle keep-alive connection without a coroutine: just the connection
-// object and one pending read into its small buffer. The next request
-// starts a new coroutine. (nginx frees an idle connection's buffers the
-// same way; the coroutine frames were most of an idle connection's memory.)
-void ClientConnection::park(std::unique_ptr<ClientConnection> c) {
-  auto* raw = c.get();
-  raw->parked_ = false;
-  raw->release_idle_memory();
-  if (raw->stream_.tls()) {
-    // OpenSSL reads the socket itself: wait until it can, and let the new
-    // coroutine's read decrypt.
-    raw->stream_.wait_readable([c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
-      if (ec || n == 0) return;
-      start(std::move(c));
-    });
-    return;
-  }
-  raw->stream_.socket().async_read_some(asio::buffer(raw->small_in_, kSmallInput),
-                               [c = std::move(c)](boost::system::error_code ec, std::size_t n) mutable {
-                                 // Closed, timed out or drained: `c` goes, and the socket with it.
-                                 if (ec || n == 0) return;
-                                 c->in_begin_ = 0;
-                                 c->in_end_ = n;
-                                 start(std::move(c));
-                               });
-}
-
-void ClientConnection::release_idle_memory() {
-  req_ = http::Request{};
-  std::string().swap(head_);
-  info_ = RequestInfo{};
-  in_begin_ = in_end_ = 0;
-}
-
-void ClientConnection::on_park_deadline(void* self) {
-  auto* c = static_cast<ClientConnection*>(self);
-  c->parked_ = true;
-  c->stream_.cancel();
 }
 
 asio::awaitable<void> ClientConnection::run() {
@@ -333,7 +291,7 @@ asio::awaitable<void> ClientConnection::serve() {
     parser_.start(req_);
     req_.tls = stream_.tls();
     return_large_buffer();
-    if (in_begin_ == in_end_ && requests_ > 0) arm(t.keepalive);
+    if (in_begin_ == in_end_ && requests_ > 0 && !resumed_) arm(t.keepalive);
 
     // Read the head. The buffer may already hold it (pipelining).
     bool head_done = false;
@@ -341,13 +299,13 @@ asio::awaitable<void> ClientConnection::serve() {
       if (in_begin_ == in_end_) {
         // Draining: an idle keep-alive connection ends; a new one (accepted
         // as the drain began) is owed its first answer.
-        if (worker_.draining() && phase_ == Phase::idle && requests_ > 0) co_return;
-        // Idle between requests for a moment (up to a tick): park, see
-        // park(). Not at once: a busy connection's next request is usually
-        // a few microseconds away, and a new coroutine per request costs.
-        if (phase_ == Phase::idle && requests_ > 0) worker_.deadlines().arm(park_deadline_, kParkAfter);
+        // (Back from the lot: bytes are there, read them first.)
+        if (worker_.draining() && phase_ == Phase::idle && requests_ > 0 && !resumed_) co_return;
+        // Idle between requests for a moment: park (gateway/parked.hpp).
+        if (phase_ == Phase::idle && requests_ > 0) arm_park();
         bool got = co_await read_more();
         Deadlines::disarm(park_deadline_);
+        resumed_ = false;
         if (parked_ && !got) co_return;
         parked_ = false;
         if (!got) {
@@ -444,53 +402,6 @@ void ClientConnection::log_exchange() {
   constexpr int kClientClosedRequest = 499;  // nginx's: the client left before any response
   int status = status_ == 0 && aborted_ ? kClientClosedRequest : status_;
   worker_.access_log().record(peer_, req_, status, body_bytes_out_, info_, elapsed);
-}
-
-asio::awaitable<boost::system::error_code> ClientConnection::read_body(std::span<const char>& piece, bool& done) {
-  piece = {};
-  done = body_done_;
-  if (done) co_return boost::system::error_code{};
-  const auto& t = state_->runtime->config->timeouts;
-  borrow_large_buffer();  // bodies are read in large pieces
-  if (req_.expect_continue && !continue_sent_ && in_begin_ == in_end_) {
-    // The client waits for our go-ahead before sending the body (RFC 9110 10.1.1).
-    continue_sent_ = true;
-    worker_.deadlines().arm(write_deadline_, t.client_send);
-    auto [ec, n] = co_await stream_.write(asio::buffer(kContinue));
-    Deadlines::disarm(write_deadline_);
-    if (ec) co_return ec;
-  }
-  for (;;) {
-    if (in_begin_ < in_end_) {
-      auto r = parser_.feed(in_ + in_begin_, in_end_ - in_begin_);
-      in_begin_ += r.consumed;
-      if (r.event == http::Event::error) {
-        keep_alive_ = false;
-        body_error_ = parser_.error_status();
-        co_return boost::system::error_code(asio::error::invalid_argument);
-      }
-      piece = r.body;
-      if (r.event == http::Event::message_done) {
-        done = body_done_ = true;
-        co_return boost::system::error_code{};
-      }
-      if (!piece.empty()) co_return boost::system::error_code{};
-    }
-    arm(t.client_body);
-    bool got = co_await read_more();
-    Deadlines::disarm(deadline_);
-    if (!got) {
-      keep_alive_ = false;
-      if (deadline_.expired()) {
-        body_error_ = 408;
-        co_return boost::system::error_code(asio::error::timed_out);
-      }
-      // The client left mid-body: nobody is there to answer. Logged as
-      // nginx's 499, not as a handler that produced no response.
-      aborted_ = true;
-      co_return boost::system::error_code(asio::error::eof);
-    }
-  }
 }
 
 // The 101 head, then the tunnel; bytes the client sent after its request

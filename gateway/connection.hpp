@@ -22,6 +22,7 @@
 #include "base/deadline.hpp"
 #include "base/http/parser.hpp"
 #include "base/net/stream.hpp"
+#include "gateway/parked.hpp"
 #include "gateway/tunnel.hpp"
 #include "gateway/worker.hpp"
 
@@ -43,10 +44,15 @@ boost::asio::awaitable<boost::system::error_code> copy_file(Downstream& down, Wo
 class ClientConnection final : public Downstream, public Attached {
  public:
   ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, const Listener& listener);
+  // A parked connection back (gateway/parked.hpp), its keep-alive deadline
+  // still running.
+  ClientConnection(Worker& worker, ParkedConnection&& parked);
   ~ClientConnection() override;
 
   // Serves the connection until it closes, parking it while idle.
   static void start(std::unique_ptr<ClientConnection> c);
+  // A parked connection's bytes (or end) arrived: serves it again.
+  static void resume(Worker& worker, std::unique_ptr<ParkedConnection> parked);
   // Draining: closes the connection if it waits for a next request.
   void close_if_idle() override;
 
@@ -77,8 +83,9 @@ class ClientConnection final : public Downstream, public Attached {
 
   static void on_deadline(void* self);
   static void on_park_deadline(void* self);
+  void arm_park();
+  // Into the worker's parking lot: this object goes, see parked.hpp.
   static void park(std::unique_ptr<ClientConnection> c);
-  void release_idle_memory();
   boost::asio::awaitable<void> run();
   // The TLS handshake, counted in the listener's metrics; false: close.
   boost::asio::awaitable<bool> handshake();
@@ -149,6 +156,7 @@ class ClientConnection final : public Downstream, public Attached {
   Deadline write_deadline_;  // writes, which may overlap a body read
   Deadline park_deadline_;   // idle long enough to park
   bool parked_ = false;
+  bool resumed_ = false;  // back from the lot, before its first read
   Phase phase_ = Phase::idle;
   Tunnel* tunnel_ = nullptr;  // while phase_ is tunnel: drained by close_if_idle
 };

@@ -101,6 +101,7 @@ class WorkerMetrics {
   TlsStats& tls(const std::string& listener);
 
   Counter connections_active;  // gauge
+  Counter connections_parked;  // gauge: idle keep-alive ones, parked (gateway/parked.hpp)
   Counter connections_total;
   Counter requests_total;
   Counter bad_requests;        // refused before routing (4xx from the parser)

@@ -76,6 +76,9 @@ void write_connections(Text& text, const std::vector<const WorkerMetrics*>& work
   text.family("gateway_connections_active", "Client connections open now.", "gauge");
   text.sample("gateway_connections_active", "",
               sum(workers, [](const WorkerMetrics& w) { return w.connections_active.get(); }));
+  text.family("gateway_connections_parked", "Idle keep-alive client connections parked (no buffer, no coroutine).", "gauge");
+  text.sample("gateway_connections_parked", "",
+              sum(workers, [](const WorkerMetrics& w) { return w.connections_parked.get(); }));
   text.family("gateway_connections_total", "Client connections accepted.", "counter");
   text.sample("gateway_connections_total", "",
               sum(workers, [](const WorkerMetrics& w) { return w.connections_total.get(); }));

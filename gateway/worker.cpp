@@ -17,6 +17,7 @@ constexpr std::chrono::milliseconds kTick{100};
 Worker::Worker(int id, Admin& admin)
     : id_(id), admin_(admin), io_(std::make_unique<asio::io_context>(1)) {
   tick_.emplace(*io_);
+  parking_.emplace(*this);
 }
 
 Worker::~Worker() {
@@ -24,6 +25,7 @@ Worker::~Worker() {
   release_redis();
   listeners_.clear();
   tick_.reset();
+  parking_.reset();
   state_.reset();
   io_.reset();
 }
@@ -140,16 +142,19 @@ void Worker::begin_drain(bool close_idle) {
   // may be sending (it would get nothing). A stop must be quick and takes
   // that risk; a retiring worker need not: each connection ends after its
   // next answer (Connection: close) or at its keep-alive timeout.
-  if (close_idle)
+  if (close_idle) {
     for (auto& c : connections_) c.close_if_idle();
+    parking_->close_all();
+  }
   release_redis();  // its sockets would keep the loop running
   maybe_finish_drain();
 }
 
 void Worker::maybe_finish_drain() {
-  if (draining_.load() && connections_.empty()) {
+  if (draining_.load() && connections_.empty() && parking_->size() == 0) {
     // Nothing left: let io_context::run() return.
     tick_->cancel();
+    parking_->stop();
     access_log_.flush();
   }
 }
@@ -160,7 +165,8 @@ void Worker::schedule_tick() {
     if (ec) return;
     deadlines_.expire(Clock::now());
     access_log_.flush();
-    if (draining_.load() && connections_.empty()) return;
+    parking_->trim();
+    if (draining_.load() && connections_.empty() && parking_->size() == 0) return;
     schedule_tick();
   });
 }
@@ -186,6 +192,11 @@ void Worker::attach(Attached& c) {
 
 void Worker::detach(Attached& c) {
   c.unlink();
+  metrics_.connections_active.dec();
+  maybe_finish_drain();
+}
+
+void Worker::parked_closed() {
   metrics_.connections_active.dec();
   maybe_finish_drain();
 }

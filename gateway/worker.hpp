@@ -18,6 +18,7 @@
 #include "gateway/access_log.hpp"
 #include "base/deadline.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/parked.hpp"
 #include "gateway/runtime.hpp"
 
 namespace gateway {
@@ -109,6 +110,12 @@ class Worker {
   // Connection registry, for draining and the active gauge.
   void attach(Attached& c);
   void detach(Attached& c);
+  // Parking (gateway/parked.hpp): a connection leaves the registry for the
+  // lot without closing (unlink itself), comes back with reattach(), and
+  // the lot tells parked_closed() when it closes one.
+  ParkingLot& parking() noexcept { return *parking_; }
+  void reattach(Attached& c) { connections_.push_back(c); }
+  void parked_closed();
 
  private:
   void apply(std::shared_ptr<const Runtime> rt);
@@ -126,6 +133,7 @@ class Worker {
   std::optional<asio::steady_timer> tick_;
   Deadlines deadlines_;
   WorkerMetrics metrics_;
+  std::optional<ParkingLot> parking_;  // reset before io_
   AccessLog access_log_;
   std::shared_ptr<WorkerState> state_;
   std::vector<std::unique_ptr<Listener>> listeners_;

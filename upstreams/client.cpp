@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
+#include <vector>
 
 #include "upstreams/tls.hpp"
 
@@ -13,6 +14,22 @@ namespace gateway::upstreams {
 namespace {
 constexpr std::size_t kBufferSize = 16 * 1024;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+// Read buffers, recycled on this thread: an idle pooled connection holds
+// none (release_buffer), the next response borrows one.
+thread_local std::vector<std::unique_ptr<char[]>> free_buffers;
+
+std::unique_ptr<char[]> take_buffer() {
+  if (free_buffers.empty()) return std::unique_ptr<char[]>(new char[kBufferSize]);
+  auto b = std::move(free_buffers.back());
+  free_buffers.pop_back();
+  return b;
+}
+
+void give_buffer(std::unique_ptr<char[]> b) {
+  constexpr std::size_t kKeep = 64;
+  if (free_buffers.size() < kKeep) free_buffers.push_back(std::move(b));
+}
 }  // namespace
 
 const char* to_string(Outcome o) noexcept {
@@ -41,10 +58,17 @@ Connection::Connection(const asio::any_io_executor& ex, Deadlines& deadlines, st
       deadline_(&Connection::on_deadline, this),
       send_deadline_(&Connection::on_deadline, this),
       instance_(instance),
-      parser_(http::Parser::Kind::response, limits),
-      buf_(new char[kBufferSize]) {}
+      parser_(http::Parser::Kind::response, limits) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (buf_) give_buffer(std::move(buf_));
+}
+
+void Connection::release_buffer() noexcept {
+  if (!buf_ || begin_ != end_) return;
+  give_buffer(std::move(buf_));
+  begin_ = end_ = 0;
+}
 
 void Connection::on_deadline(void* self) {
   // Closing makes the pending operation complete with operation_aborted;
@@ -92,6 +116,7 @@ asio::awaitable<Outcome> Connection::send(std::span<const asio::const_buffer> bu
 }
 
 asio::awaitable<bool> Connection::fill() {
+  if (!buf_) buf_ = take_buffer();
   if (begin_ == end_) begin_ = end_ = 0;
   if (end_ == kBufferSize) {
     // Unparsed bytes at the end of a full buffer: move them to the front.

@@ -239,6 +239,7 @@ void Pool::give_back(std::unique_ptr<Connection> c, Clock::time_point now) {
   // Full: drop the oldest, keep the one just used (it is warm).
   if (stack.size() >= cap) stack.erase(stack.begin());
   c->set_idle_since(now);
+  c->release_buffer();
   stack.push_back(std::move(c));
 }
 

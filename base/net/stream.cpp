@@ -7,7 +7,10 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 namespace gateway::net {
 
@@ -102,6 +105,59 @@ struct RxBio {
     return m;
   }
 };
+
+Stream::Parked::Parked(Parked&& o) noexcept
+    : rx_(std::move(o.rx_)),
+      ssl_(std::move(o.ssl_)),
+      version_(o.version_),
+      fd_(std::exchange(o.fd_, -1)),
+      v6_(o.v6_),
+      resumed_(o.resumed_),
+      handshake_done_(o.handshake_done_) {}
+
+Stream::Parked::~Parked() {
+  if (fd_ < 0) return;
+  if (ssl_ && handshake_done_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_.get());  // close_notify if the socket takes it now, as close_notify()
+    ERR_clear_error();
+  }
+  if (ssl_) SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);  // see release_ssl
+  ssl_.reset();
+  ::close(fd_);
+}
+
+Stream::Parked Stream::park() noexcept {
+  Parked p;
+  boost::system::error_code ec;
+  p.v6_ = socket_.local_endpoint(ec).protocol() == tcp::v6();
+  p.fd_ = socket_.release(ec);
+  if (ec) {
+    p.fd_ = -1;
+    close();
+    return p;
+  }
+  // OpenSSL's read BIO points at rx_ (on the heap): it goes along. A
+  // parked connection's holds no buffer (a cancelled receive gave it back).
+  give_back_rx();
+  p.rx_ = std::move(rx_);
+  p.ssl_ = std::move(ssl_);
+  p.version_ = version_;
+  p.resumed_ = resumed_;
+  p.handshake_done_ = handshake_done_;
+  return p;
+}
+
+Stream::Stream(const asio::any_io_executor& ex, Parked&& parked) noexcept
+    : socket_(ex), version_(parked.version_), resumed_(parked.resumed_), handshake_done_(parked.handshake_done_) {
+  boost::system::error_code ec;
+  socket_.assign(parked.v6_ ? tcp::v6() : tcp::v4(), parked.fd_, ec);
+  if (ec) return;  // parked's destructor closes the descriptor
+  parked.fd_ = -1;
+  rx_ = std::move(parked.rx_);
+  ssl_ = std::move(parked.ssl_);
+  socket_.native_non_blocking(true, ec);  // as start_tls and the connection set it
+}
 
 boost::system::error_code Stream::start_tls(SSL_CTX* ctx, Role role) {
   ERR_clear_error();

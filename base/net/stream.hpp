@@ -57,11 +57,40 @@ inline constexpr auto kAwaitTuple = asio::as_tuple(asio::use_awaitable);
 struct RxBio;
 
 class Stream {
+  struct Rx;  // what OpenSSL reads from (below)
+
  public:
   enum class Role { client, server };
 
   explicit Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
   explicit Stream(const asio::any_io_executor& ex) : socket_(ex) {}
+  // An idle connection out of Asio: the descriptor, its SSL and what the
+  // handshake said, nothing else (no per-descriptor reactor state, no
+  // pending operation). Closes the connection if destroyed (a TLS
+  // close_notify first, best effort).
+  class Parked {
+   public:
+    Parked() = default;
+    Parked(Parked&& o) noexcept;
+    Parked& operator=(Parked&&) = delete;
+    ~Parked();
+    int fd() const noexcept { return fd_; }
+
+   private:
+    friend class Stream;
+    std::unique_ptr<Rx> rx_;  // a TLS connection's (its SSL's read BIO points at it)
+    SslPtr ssl_;
+    std::string_view version_;
+    int fd_ = -1;
+    bool v6_ = false;
+    bool resumed_ = false;
+    bool handshake_done_ = false;
+  };
+  // The connection back in Asio, on `ex`; closed if that fails.
+  Stream(const asio::any_io_executor& ex, Parked&& parked) noexcept;
+  // Takes the connection out of Asio (no operation may be pending): this
+  // Stream is closed afterwards.
+  Parked park() noexcept;
   Stream(Stream&&) noexcept = default;
   Stream& operator=(Stream&&) noexcept = default;
   ~Stream() { release_ssl(); }
