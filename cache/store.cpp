@@ -54,24 +54,25 @@ bool Store::admit(const EntryMeta& meta) {
 std::shared_ptr<const Entry> Store::lookup(std::string_view key, const http::Request& req, Seconds now,
                                            bool for_admission) {
   if (for_admission) count_request(key);
-  std::shared_ptr<const Entry> found;
-  {
-    auto& sh = shard_of(key);
-    std::lock_guard lock(sh.mu);
-    auto it = sh.by_key.find(key);
-    if (it == sh.by_key.end()) return nullptr;
-    for (const auto& e : it->second) {
-      if (vary_matches(e->vary, e->meta.vary_key, req)) {
-        found = e;
-        break;
-      }
-    }
-  }
-  if (!found) return nullptr;
-  found->last_used.store(now, std::memory_order_relaxed);
-  std::lock_guard lock(policy_mu_);
-  policy_->touch(found->id);
+  auto found = find(key, req);
+  if (found) use(*found, now);
   return found;
+}
+
+std::shared_ptr<const Entry> Store::find(std::string_view key, const http::Request& req) {
+  auto& sh = shard_of(key);
+  std::lock_guard lock(sh.mu);
+  auto it = sh.by_key.find(key);
+  if (it == sh.by_key.end()) return nullptr;
+  for (const auto& e : it->second)
+    if (vary_matches(e->vary, e->meta.vary_key, req)) return e;
+  return nullptr;
+}
+
+void Store::use(const Entry& e, Seconds now) {
+  e.last_used.store(now, std::memory_order_relaxed);
+  std::lock_guard lock(policy_mu_);
+  policy_->touch(e.id);
 }
 
 std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::shared_ptr<const Entry>& refreshing) {

@@ -229,6 +229,13 @@ class Store {
   // false) as a request of the key for the admission rule.
   std::shared_ptr<const Entry> lookup(std::string_view key, const http::Request& req, Seconds now,
                                       bool for_admission = true);
+  // The same variant, with no use recorded: for a caller that may decline
+  // it (the RAM tier's fast path) and then calls use() if it serves it. A
+  // lookup that declines must not count: the request goes on to the full
+  // lookup, and two uses per request would rank the entry above what the
+  // policy (and gateway-lab's replay of it) says.
+  std::shared_ptr<const Entry> find(std::string_view key, const http::Request& req);
+  void use(const Entry& e, Seconds now);
   // A request of `key` for the admission rule (after a lookup that did not
   // count it).
   void count_request(std::string_view key);

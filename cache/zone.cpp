@@ -66,14 +66,16 @@ bool Zone::reconfigure(const ZoneConfig& next) {
 
 std::shared_ptr<const Entry> Zone::fresh_memory_hit(const http::Request& req, const RuleConfig& rule, Seconds now) {
   if (!fast_hit_request(req, rule)) return nullptr;
-  // Counted as a request for admission only when served here: otherwise
-  // the request goes on to the full lookup, which counts it.
+  // Counted as a use and as a request for admission only when served
+  // here: otherwise the request goes on to the full lookup, which counts
+  // it (see Store::find).
   thread_local std::string key;  // one buffer per worker: no allocation per hit
   key.clear();
   append_cache_key(key, req, rule);
-  auto e = store.lookup(key, req, now, false);
+  auto e = store.find(key, req);
   if (!e || !e->body) return nullptr;
   if (usability(e->meta.freshness, e->meta.age(now), RequestDirectives{}, false) != Usability::fresh) return nullptr;
+  store.use(*e, now);
   store.count_request(key);
   return e;
 }
