@@ -409,13 +409,12 @@ std::uint64_t Store::unlink_backlog(std::size_t files) {
       if (backlog_.empty()) break;
       r = backlog_.front();
     }
-    const bool recycled = delete_or_recycle(r);
+    delete_or_recycle(r);
     {
       std::lock_guard lock(jobs_mu_);
       if (backlog_.empty() || backlog_.front().path != r.path) continue;  // another thread took it
       backlog_.pop_front();
     }
-    if (recycled) stats_.recycled_files.fetch_add(1, std::memory_order_relaxed);
     stats_.disk_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
     stats_.backlog_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
     stats_.backlog_files.fetch_sub(1, std::memory_order_relaxed);
@@ -460,6 +459,10 @@ bool Store::delete_or_recycle(const Retired& r) {
     return false;
   }
   spare_files_.emplace_back(fd, std::move(tmp));
+  // Counted here, not by whoever takes the file out of the backlog: two
+  // threads may both work on the same oldest file, and the one that finds
+  // it gone (its rename done by the other) may be the one that pops it.
+  stats_.recycled_files.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
