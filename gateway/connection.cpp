@@ -42,9 +42,8 @@ std::string format_peer(const net::Stream& stream) {
 
 // Sends what the (non-blocking) socket takes now, without waiting; returns
 // the part of `bufs` not sent (empty: all of it), and sets `ec` on an error
-// other than a full socket buffer. `flags`: MSG_MORE when more follows at once.
-std::span<asio::const_buffer> send_now(int fd, std::span<asio::const_buffer> bufs, boost::system::error_code& ec,
-                                       int flags = 0) {
+// other than a full socket buffer.
+std::span<asio::const_buffer> send_now(int fd, std::span<asio::const_buffer> bufs, boost::system::error_code& ec) {
   std::array<iovec, 4> iov{};
   const std::size_t count = std::min(bufs.size(), iov.size());
   for (std::size_t i = 0; i < count; ++i) iov[i] = {const_cast<void*>(bufs[i].data()), bufs[i].size()};
@@ -52,7 +51,7 @@ std::span<asio::const_buffer> send_now(int fd, std::span<asio::const_buffer> buf
   msg.msg_iov = iov.data();
   msg.msg_iovlen = count;
   ssize_t n;
-  do n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+  do n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) ec = boost::system::error_code(errno, boost::system::system_category());
@@ -502,16 +501,6 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   if (finished_) co_return boost::system::error_code{};
   if (!body_allowed_) len = 0;
   if (stream_.tls()) co_return co_await copy_file(*this, worker_, fd, offset, len, last);
-  if (!head_.empty() && len > 0) {
-    // The head with MSG_MORE: it leaves in the same segments as the
-    // file's first bytes, not as a packet of its own (TCP_NODELAY is on).
-    // What the socket did not take (or an error) goes on as before.
-    asio::const_buffer head = asio::buffer(head_);
-    boost::system::error_code ec;
-    auto rest = send_now(stream_.socket().native_handle(), {&head, 1}, ec, MSG_MORE);
-    head_.erase(0, head_.size() - (rest.empty() ? 0 : rest.front().size()));
-    if (head_.empty()) head_sent_ = true;
-  }
   if (!head_.empty() || len == 0) {
     if (auto ec = co_await write_body({}, last && len == 0)) co_return ec;
   }
