@@ -106,11 +106,17 @@ TEST_CASE("idle connections: 2000 idle keep-alive connections cost under 1000 by
   // system within a tick or two (ParkingLot::trim).
   double per_connection = 0;
   // Before parking moved connections out of Asio: ~2,700 bytes (bench/idle.py);
-  // now ~350 there.
+  // now ~350 there. Under AddressSanitizer (the test command's second tree)
+  // freed objects wait in its quarantine and every block has redzones, so
+  // RSS says nothing about the gateway's own cost there: not checked.
+#ifndef __SANITIZE_ADDRESS__
   CHECK(eventually([&] {
     per_connection = (gw.rss_kib() - before) * 1024.0 / n;
     return per_connection < 1000;
   }, 5s));
+#else
+  per_connection = (gw.rss_kib() - before) * 1024.0 / n;
+#endif
   MESSAGE("RSS growth per idle connection: " << per_connection << " bytes");
 
   // Every one wakes up and answers, and parks again.
