@@ -39,6 +39,16 @@ using upstreams::Outcome;
 
 namespace {
 
+// What an entry's Cache-Status and Age say about it at `now`; serve_entry
+// and the RAM-tier fast path add what is theirs.
+cache::CacheStatusFacts entry_facts(const cache::EntryMeta& m, Seconds now) {
+  cache::CacheStatusFacts facts;
+  facts.age = m.age(now);
+  facts.ttl = m.freshness.lifetime - *facts.age;
+  facts.heuristic = m.freshness.heuristic;
+  return facts;
+}
+
 constexpr std::size_t kFollowChunk = 64 * 1024;
 
 // A Downstream with nobody behind it: a background refresh fills the cache
@@ -262,11 +272,8 @@ asio::awaitable<void> CachedExchange::not_cached() {
 
 asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::Entry> e, cache::CacheStatus status) {
   const auto& m = e->meta;
-  cache::CacheStatusFacts facts;
-  facts.age = m.age(now_);
-  facts.ttl = m.freshness.lifetime - *facts.age;
+  auto facts = entry_facts(m, now_);
   facts.shared_tier = shared_hit_;
-  facts.heuristic = m.freshness.heuristic;
 
   if (cache::answers_not_modified(req_, m.status, m.validators)) {
     // The client's copy is current: a 304 of our own.
@@ -664,10 +671,7 @@ std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Rou
   if (!e) return nullptr;
   // serve_entry's head, for a GET without preconditions or Range.
   const auto& m = e->meta;
-  cache::CacheStatusFacts facts;
-  facts.age = m.age(now);
-  facts.ttl = m.freshness.lifetime - *facts.age;
-  facts.heuristic = m.freshness.heuristic;
+  auto facts = entry_facts(m, now);
   facts.accept_ranges = m.status == 200;
   thread_local std::string fields;  // one buffer per worker: no allocation per hit
   fields.clear();
