@@ -484,10 +484,11 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
     // connection closes) and the client's request goes as it is. For a
     // while the key's requests go upstream in parallel, Ranges as they are.
     co_await fetch.finish();
-    if (lead) {
-      lead.pass(now_);
-      lead->release();
-    }
+    // The lead ends now, not when this exchange does: the client may have
+    // its answer and ask again before this coroutine is destroyed, and must
+    // then find the key passed, not a released fill to follow.
+    lead.pass(now_);
+    lead.finish();
     co_await pass_range();
     co_return;
   }
@@ -505,7 +506,7 @@ asio::awaitable<void> CachedExchange::store_and_relay(proxy::Fetch& fetch, const
   } else if (lead) {
     lead.pass(now_);  // not storable: let the next ones go upstream in parallel
   }
-  if (lead && !writer) lead->release();  // followers go upstream at once
+  if (!writer) lead.finish();  // followers go upstream at once, the key is passed (or free) from now
   obs_.flags = (decision.store ? cache::kTraceStorable : 0) | (writer ? cache::kTraceStored : 0) |
                (refusal == cache::Store::Refusal::disk_backlog ? cache::kTraceRefused : 0);
   // Not stored: the file's header, key and head it would have had, about.

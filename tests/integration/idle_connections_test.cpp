@@ -142,7 +142,7 @@ TEST_CASE("idle connections: parked TLS connections answer again and close at ke
   EdgeGateway gw(dir,
                  "listen:\n  - address: \"127.0.0.1:0\"\n    tls:\n      certificates:\n        - {cert: \"" + cert.cert +
                      "\", key: \"" + cert.key + "\"}\n",
-                 "workers: 1\naccess_log: off\ntimeouts: {keepalive: 5s}\nupstreams:\n" + upstream_yaml("app", {&svc}) +
+                 "workers: 1\naccess_log: off\ntimeouts: {keepalive: 30s}\nupstreams:\n" + upstream_yaml("app", {&svc}) +
                      "routes:\n  - {prefix: /, upstream: app}\n");
   std::vector<std::unique_ptr<TlsClient>> conns;
   for (int i = 0; i < n; ++i) {
@@ -155,7 +155,7 @@ TEST_CASE("idle connections: parked TLS connections answer again and close at ke
   for (auto& c : conns) ok += c->get("/api/channels/2").status == 200;
   CHECK(ok == n);
   REQUIRE(eventually([&] { return gauge(gw.metrics(), "gateway_connections_parked") == n; }));
-  CHECK(eventually([&] { return open_connections(gw) == 0; }, 15s));
+  CHECK(eventually([&] { return open_connections(gw) == 0; }, 45s));
   // Closed with a close_notify: the client reads the end, no response.
   for (auto& c : conns) CHECK(c->read_responses(1, 2s).empty());
 }
