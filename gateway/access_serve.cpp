@@ -53,9 +53,12 @@ boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& 
   co_return false;
 }
 
-Rewritten::Rewritten(Downstream& inner, std::span<const rewrite::Rule> rules) : inner_(inner) { rewrite(rules); }
+Rewritten::Rewritten(Downstream& inner, std::span<const rewrite::Rule> rules) : ForwardingDownstream(inner) {
+  rewrite(rules);
+}
 
-Rewritten::Rewritten(Downstream& inner, const RouteConfig& route, const Config& config) : inner_(inner) {
+Rewritten::Rewritten(Downstream& inner, const RouteConfig& route, const Config& config)
+    : ForwardingDownstream(inner) {
   rewrite(route.rewrite);
   const auto* auth = effective_auth(route.access, config.access);
   if (!auth || auth->forward || !request().headers.contains("Authorization")) return;

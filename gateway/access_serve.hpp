@@ -19,6 +19,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/exchange.hpp"
+#include "gateway/forwarding_downstream.hpp"
 
 namespace gateway {
 
@@ -38,7 +39,7 @@ boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& 
 // Authorization dropped): handlers, the cache and the instance see that
 // one; the access log keeps the client's own. When nothing changes, it
 // forwards the client's request as is (no copy).
-class Rewritten final : public Downstream {
+class Rewritten final : public ForwardingDownstream {
  public:
   // The top-level rules, before routing.
   Rewritten(Downstream& inner, std::span<const rewrite::Rule> rules);
@@ -50,42 +51,10 @@ class Rewritten final : public Downstream {
   boost::asio::awaitable<bool> answered();
 
   const http::Request& request() const override { return request_ ? *request_ : inner_.request(); }
-  std::string_view peer() const override { return inner_.peer(); }
-  RequestInfo& info() override { return inner_.info(); }
-  boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override {
-    return inner_.read_body(piece, done);
-  }
-  bool body_complete() const override { return inner_.body_complete(); }
-  int body_error_status() const override { return inner_.body_error_status(); }
-  boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) override {
-    return inner_.write_interim(interim);
-  }
-  void write_head(http::Response& resp) override { inner_.write_head(resp); }
-  void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
-                      std::uint64_t content_length) override {
-    inner_.write_head_raw(status, head, extra_fields, content_length);
-  }
-  boost::asio::awaitable<boost::system::error_code> write_file(int fd, std::uint64_t offset, std::uint64_t len,
-                                                               bool last) override {
-    return inner_.write_file(fd, offset, len, last);
-  }
-  boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override {
-    return inner_.write_body(data, last);
-  }
-  bool head_written() const override { return inner_.head_written(); }
-  int status() const override { return inner_.status(); }
-  void set_trailer(std::string_view fields) override { inner_.set_trailer(fields); }
-  bool can_tunnel() const override { return inner_.can_tunnel(); }
-  boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
-                                      std::span<const char> from_upstream) override {
-    return inner_.tunnel(resp, upstream, from_upstream);
-  }
-  void abort() override { inner_.abort(); }
 
  private:
   void rewrite(std::span<const rewrite::Rule> rules);
 
-  Downstream& inner_;
   std::optional<http::Request> request_;  // the edited request, if anything changed
   std::string location_;                  // a redirect rule's target
   int redirect_ = 0;
