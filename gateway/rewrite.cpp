@@ -46,6 +46,9 @@ Compiled compile(std::string_view regex, std::string_view to, int redirect) {
     return {std::nullopt, "$" + std::to_string(named) + " names a group the regex does not have (it has " +
                               std::to_string(groups) + ")"};
   }
+  for (char c : to)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '#')
+      return {std::nullopt, "`to` holds a space, a control character or '#' (percent-encode it)"};
   if (to.empty() || (to.front() != '/' && to.front() != '$'))
     return {std::nullopt, "`to` must start with '/' (or a group that holds one)"};
   return {Rule{std::move(re), std::string(to), redirect}, {}};

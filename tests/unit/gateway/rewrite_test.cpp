@@ -86,6 +86,8 @@ TEST_CASE("rewrite: rules refused at compile") {
       {"(?<=a)b", "/x", "invalid regex"},  // RE2 has no lookbehind
       {"^/a$", "b", "must start with '/'"},
       {"^/a$", "", "must start with '/'"},
+      {"^/a$", "/b c", "a space, a control character or '#'"},  // would break the request line
+      {"^/a$", "/b#top", "a space, a control character or '#'"},
   };
   for (const auto& r : rows) {
     CAPTURE(r.regex);
