@@ -2,6 +2,7 @@
 
 #include "cache/policy.hpp"
 #include "cache/shared_tier.hpp"
+#include "gateway/access_serve.hpp"
 #include "gateway/runtime.hpp"
 
 #include <boost/asio/this_coro.hpp>
@@ -301,6 +302,7 @@ boost::asio::awaitable<void> Admin::serve(Downstream& down, Worker& worker) {
   const auto& req = down.request();
   auto path = req.path();
   down.info().route = "admin";
+  if (!co_await access::admit_admin(down, worker.state()->runtime->config->admin)) co_return;
   if (path == "/purge") {
     if (req.method != "POST") {
       co_await respond(down, 405, "405 Method Not Allowed: POST /purge?url=|prefix=|tag=\n");

@@ -80,6 +80,9 @@ constexpr Section kSections[] = {
     {"trusted_proxies", false,
      [](Load& l, const Field& f) { config::read_trusted_proxies(l.ctx, f, l.config.trusted_proxies); }},
     {"resolver", false, [](Load& l, const Field& f) { config::read_resolver(l.ctx, f, l.config.resolver); }},
+    {"access", false, [](Load& l, const Field& f) { config::read_access_rules(l.ctx, f, l.config.access.rules); }},
+    {"auth", false, [](Load& l, const Field& f) { config::read_auth(l.ctx, f, l.config.access.auth); }},
+    {"rewrite", false, [](Load& l, const Field& f) { config::read_rewrites(l.ctx, f, l.config.rewrite); }},
 };
 
 void resolve_upstreams(Load& load) {

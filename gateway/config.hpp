@@ -23,7 +23,9 @@
 #include "base/net/tls_version.hpp"
 #include "base/units.hpp"
 #include "cache/config.hpp"
+#include "gateway/access.hpp"
 #include "gateway/edge_rules.hpp"
+#include "gateway/rewrite.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -130,11 +132,14 @@ struct RouteConfig {
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   std::optional<edge::RedirectConfig> redirect;  // kind redirect
   edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
+  access::AccessConfig access;     // `access:`, `auth:` (gateway/access.hpp); unset: the top level's
+  std::vector<rewrite::Rule> rewrite;  // `rewrite:` of the path sent upstream (gateway/rewrite.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
 struct AdminConfig {
   std::optional<Endpoint> listen;
+  std::optional<access::AuthConfig> auth;  // `auth:` (gateway/access.hpp)
 };
 
 namespace tls {
@@ -231,6 +236,8 @@ struct Config {
   // H2: the DNS servers `resolve:` asks (nginx's resolver); empty: the
   // system's (/etc/resolv.conf, /etc/hosts).
   std::vector<Endpoint> resolver;
+  access::AccessConfig access;         // top-level `access:`, `auth:`: every route's default (gateway/access.hpp)
+  std::vector<rewrite::Rule> rewrite;  // top-level `rewrite:`, before routing (gateway/rewrite.hpp)
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "gateway/access_serve.hpp"
 #include "gateway/admin.hpp"
 #include "gateway/dispatch.hpp"
 #include "gateway/h2/limits.hpp"
@@ -369,9 +370,11 @@ void ClientConnection::reset_exchange() {
   info_.tls = stream_.version();
 }
 
-asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& state, Worker& worker) {
+asio::awaitable<void> serve_request(Downstream& client, bool admin, WorkerState& state, Worker& worker) {
   worker.metrics().requests_total.inc();
-  if (admin) co_return co_await worker.admin().serve(down, worker);
+  if (admin) co_return co_await worker.admin().serve(client, worker);
+  access::Rewritten down(client, state.runtime->config->rewrite);  // top-level `rewrite:` (gateway/access_serve.hpp)
+  if (co_await down.answered()) co_return;
   Router::Match match;
   if (!state.runtime->router.match(down.request(), match)) {
     co_await respond(down, 404, "404 Not Found: no route for this path\n");

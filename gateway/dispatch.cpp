@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "gateway/access_serve.hpp"
 #include "gateway/cache_proxy.hpp"
 #include "gateway/compose/composer.hpp"
 #include "gateway/edge.hpp"
@@ -19,10 +20,17 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   // (a fragment's request has no X-Forwarded-For of its own), and the
   // route's header rules around whatever answers.
   if (!chain) edge::resolve_client(client, *state.runtime->config);
+  // Access control (not for a page's fragments, as nginx's subrequests),
+  // then the route's rewrite (gateway/access_serve.hpp).
+  auto& stats = *state.route_stats[match.index];
+  bool go = true;
+  if (!chain) go = co_await access::admit(client, route, *state.runtime->config, stats);
+  access::Rewritten edited(client, route, *state.runtime->config);
   std::optional<edge::RuleDownstream> ruled;
-  if (!route.headers.empty()) ruled.emplace(client, route.headers);
-  Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : client;
-  switch (route.kind) {
+  if (!route.headers.empty()) ruled.emplace(edited, route.headers);
+  Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : edited;
+  if (go) go = !co_await edited.answered();
+  if (go) switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
     case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
@@ -35,7 +43,6 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
       else co_await cache_proxy::serve(down, match, state, worker);
       break;
   }
-  auto& stats = *state.route_stats[match.index];
   int status = down.status();
   if (status >= 100 && status < 600) stats.by_class[status / 100 - 1].inc();
   for (std::size_t i = 0; i < kCacheStatuses; ++i)

@@ -55,6 +55,7 @@ struct RouteStats {
   Counter fragment_timeouts;
   Counter fragment_errors;
   Counter fragment_fallbacks;  // replaced by a fallback (or left out)
+  std::array<Counter, 2> access_denied;  // refused by access control: address, auth (gateway/access.hpp)
 };
 
 struct ZoneStats {

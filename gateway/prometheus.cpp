@@ -137,6 +137,7 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
   struct Route {
     std::array<std::uint64_t, 5> by_class{};
     std::array<std::uint64_t, 5> fragments{};  // kOutcomes
+    std::array<std::uint64_t, 2> denied{};     // access::kRefusalNames
   };
   static constexpr const char* kOutcomes[] = {"hit", "miss", "timeout", "error", "fallback"};
   std::map<std::string, Route> routes;
@@ -149,6 +150,7 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
       r.fragments[2] += s.fragment_timeouts.get();
       r.fragments[3] += s.fragment_errors.get();
       r.fragments[4] += s.fragment_fallbacks.get();
+      for (std::size_t i = 0; i < 2; ++i) r.denied[i] += s.access_denied[i].get();
     });
 
   text.family("gateway_requests_total", "Requests answered, by route and status class.", "counter");
@@ -169,6 +171,13 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
       text.sample("gateway_page_fragments_total", label("route", name) + "," + label("outcome", kOutcomes[i]),
                   r.fragments[i]);
   }
+
+  text.family("gateway_access_denied_total", "Requests refused by access control (403 address, 401 auth).", "counter");
+  for (const auto& [name, r] : routes)
+    for (std::size_t i = 0; i < 2; ++i)
+      if (r.denied[0] + r.denied[1] > 0)
+        text.sample("gateway_access_denied_total",
+                    label("route", name) + "," + label("reason", access::kRefusalNames[i]), r.denied[i]);
 }
 
 // Per upstream group, summed over workers.

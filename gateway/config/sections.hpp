@@ -118,6 +118,19 @@ void read_server_tls(Context& ctx, const Field& field, std::string_view listener
 // An upstream group's `tls:`.
 void read_upstream_tls(Context& ctx, const Field& field, upstreams::TlsClientConfig& tls);
 
+// --- gateway/config/access.cpp ---
+// `access: [{allow: CIDR|all}, {deny: ...}]` and `auth: {realm, htpasswd, forward} | off` (its file read here).
+void read_access_rules(Context& ctx, const Field& field, std::optional<std::vector<access::AddressRule>>& rules);
+void read_auth(Context& ctx, const Field& field, std::optional<access::AuthConfig>& auth);
+// A route's `access:`, `auth:` and `rewrite:`; `not_proxy` names the route's kind if it has no upstream
+// (a rewrite of the path sent upstream would go nowhere), else is empty.
+void read_route_access(Context& ctx, const MapReader& map, const Field& field, std::string_view not_proxy,
+                       RouteConfig& route);
+
+// --- gateway/config/rewrite.cpp ---
+// `rewrite: [{match: REGEX, to: PATH, redirect: 301|302}]`, compiled with RE2.
+void read_rewrites(Context& ctx, const Field& field, std::vector<rewrite::Rule>& rules);
+
 // --- what more than one section uses ---
 
 // The largest size a key may take where it has no bound of its own.

@@ -130,7 +130,8 @@ void read_workers(Context& ctx, const Field& field, int& workers) {
 }
 
 void read_admin(Context& ctx, const Field& field, AdminConfig& admin) {
-  MapReader map(ctx.diag, field, {"listen"});
+  MapReader map(ctx.diag, field, {"listen", "auth"});
+  if (const Field* auth = map.get("auth")) read_auth(ctx, *auth, admin.auth);
   if (const Field* listen = map.require("listen")) {
     admin.listen = read_endpoint(ctx.diag, *listen, true);
     if (admin.listen) warn_if_host_name(ctx, *listen, *admin.listen);

@@ -1,0 +1,97 @@
+#include "gateway/access_serve.hpp"
+
+#include "gateway/metrics.hpp"
+
+namespace gateway::access {
+
+namespace {
+
+// The client's address: the one behind trusted proxies, else the peer.
+std::optional<boost::asio::ip::address> client_address(Downstream& client) {
+  const std::string& resolved = client.info().client;
+  return net::parse_address(resolved.empty() ? client.peer() : std::string_view(resolved));
+}
+
+// 403 or 401 for `refusal`.
+boost::asio::awaitable<void> refuse(Downstream& client, Refusal refusal, const AuthConfig* auth) {
+  if (refusal == Refusal::address) {
+    co_await respond(client, 403, "403 Forbidden: access denied for this address\n");
+    co_return;
+  }
+  http::Response resp;
+  resp.status = 401;
+  resp.reason = std::string(http::reason_phrase(401));
+  resp.headers.add("Server", "gateway");
+  resp.headers.add("WWW-Authenticate", challenge(auth->realm));
+  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
+  constexpr std::string_view kBody = "401 Unauthorized: valid credentials required\n";
+  resp.content_length = kBody.size();
+  client.write_head(resp);
+  co_await client.write_body(kBody, true);
+}
+
+}  // namespace
+
+boost::asio::awaitable<bool> admit(Downstream& client, const RouteConfig& route, const Config& config,
+                                   RouteStats& stats) {
+  const auto* rules = effective_rules(route.access, config.access);
+  const auto* auth = effective_auth(route.access, config.access);
+  if (!rules && !auth) co_return true;
+  auto refusal = decide(rules, auth, client_address(client), client.request().headers.get("Authorization"));
+  if (refusal == Refusal::none) co_return true;
+  stats.access_denied[static_cast<std::size_t>(refusal) - 1].inc();
+  co_await refuse(client, refusal, auth);
+  co_return false;
+}
+
+boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& admin) {
+  const AuthConfig* auth = admin.auth && !admin.auth->off && admin.auth->users ? &*admin.auth : nullptr;
+  if (!auth) co_return true;
+  auto refusal = decide(nullptr, auth, std::nullopt, client.request().headers.get("Authorization"));
+  if (refusal == Refusal::none) co_return true;
+  co_await refuse(client, refusal, auth);
+  co_return false;
+}
+
+Rewritten::Rewritten(Downstream& inner, std::span<const rewrite::Rule> rules) : ForwardingDownstream(inner) {
+  rewrite(rules);
+}
+
+Rewritten::Rewritten(Downstream& inner, const RouteConfig& route, const Config& config)
+    : ForwardingDownstream(inner) {
+  rewrite(route.rewrite);
+  const auto* auth = effective_auth(route.access, config.access);
+  if (!auth || auth->forward || !request().headers.contains("Authorization")) return;
+  if (!request_) request_ = inner_.request();
+  request_->headers.remove("Authorization");
+}
+
+void Rewritten::rewrite(std::span<const rewrite::Rule> rules) {
+  if (rules.empty()) return;
+  auto result = rewrite::apply(rules, inner_.request().target);
+  if (!result) return;
+  if (result->redirect) {
+    redirect_ = result->redirect;
+    location_ = std::move(result->target);
+    return;
+  }
+  request_ = inner_.request();
+  request_->target = std::move(result->target);
+}
+
+boost::asio::awaitable<bool> Rewritten::answered() {
+  if (!redirect_) co_return false;
+  http::Response resp;
+  resp.status = redirect_;
+  resp.reason = std::string(http::reason_phrase(redirect_));
+  resp.headers.add("Server", "gateway");
+  resp.headers.add("Location", location_);
+  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
+  std::string body = std::to_string(redirect_) + " " + resp.reason + ": " + location_ + "\n";
+  resp.content_length = body.size();
+  inner_.write_head(resp);
+  co_await inner_.write_body(body, true);
+  co_return true;
+}
+
+}  // namespace gateway::access
