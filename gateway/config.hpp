@@ -24,6 +24,8 @@
 #include "base/units.hpp"
 #include "cache/config.hpp"
 #include "gateway/edge_rules.hpp"
+#include "gateway/error_pages.hpp"
+#include "gateway/static_files.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -105,7 +107,7 @@ inline constexpr std::array<std::string_view, 3> kStrippedRequestHeaders = {"X-O
                                                                             "Forwarded"};
 
 struct RouteConfig {
-  enum class Kind { proxy, page, aggregate, redirect };
+  enum class Kind { proxy, page, aggregate, redirect, static_files };
   Kind kind = Kind::proxy;
   // `scheme: http|https`: the route is for requests over plain TCP or TLS
   // only, and the router tries such routes first (gateway/router.hpp).
@@ -129,6 +131,8 @@ struct RouteConfig {
   std::optional<PageConfig> page;            // kind page
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   std::optional<edge::RedirectConfig> redirect;  // kind redirect
+  std::optional<StaticConfig> static_files;      // kind static_files (`static:`, gateway/static_files.hpp)
+  std::optional<ErrorPages> error_pages;         // `error_pages:` (gateway/error_pages.hpp); none: Config's
   edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
   int line = 0;                    // where it was defined, for messages
 };
@@ -231,6 +235,8 @@ struct Config {
   // H2: the DNS servers `resolve:` asks (nginx's resolver); empty: the
   // system's (/etc/resolv.conf, /etc/hosts).
   std::vector<Endpoint> resolver;
+  // `error_pages:`, the default of every route without its own (gateway/error_pages.hpp).
+  ErrorPages error_pages;
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

@@ -374,6 +374,7 @@ asio::awaitable<void> serve_request(Downstream& down, bool admin, WorkerState& s
   if (admin) co_return co_await worker.admin().serve(down, worker);
   Router::Match match;
   if (!state.runtime->router.match(down.request(), match)) {
+    down.info().error_pages = &state.runtime->config->error_pages;  // the top-level default
     co_await respond(down, 404, "404 Not Found: no route for this path\n");
   } else {
     co_await serve_route(down, match, state, worker);

@@ -5,7 +5,9 @@
 #include "gateway/cache_proxy.hpp"
 #include "gateway/compose/composer.hpp"
 #include "gateway/edge.hpp"
+#include "gateway/error_pages.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/static_files.hpp"
 #include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
 
@@ -21,11 +23,20 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   if (!chain) edge::resolve_client(client, *state.runtime->config);
   std::optional<edge::RuleDownstream> ruled;
   if (!route.headers.empty()) ruled.emplace(client, route.headers);
-  Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : client;
+  // The route's error pages (gateway/error_pages.hpp): for the gateway's
+  // own errors (a fragment's belong to its page), and with `intercept` for
+  // the instances' too.
+  const auto& pages = error_pages::for_route(route, *state.runtime->config);
+  if (!chain) client.info().error_pages = &pages;
+  std::optional<error_pages::InterceptDownstream> intercepted;
+  if (route.error_pages && route.error_pages->intercept)
+    intercepted.emplace(ruled ? static_cast<Downstream&>(*ruled) : client, pages);
+  Downstream& down = intercepted ? *intercepted : ruled ? static_cast<Downstream&>(*ruled) : client;
   switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
     case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
+    case RouteConfig::Kind::static_files: co_await static_files::serve(down, *route.static_files); break;
     case RouteConfig::Kind::proxy:
       // An upgrade is never cached: it goes straight through.
       if (!route.cache || decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)

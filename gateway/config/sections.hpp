@@ -18,6 +18,8 @@
 //                                 parsed at load) or aggregate (its parts)
 //   gateway/config/edge.cpp       the edge rules: a route's `headers:` and
 //                                 `redirect:`, `trusted_proxies`
+//   gateway/config/static.cpp    a route's `static:` (its root opened at load)
+//   gateway/config/error_pages.cpp `error_pages:`, top level and a route's
 //   gateway/config/tls.cpp        the `tls:` blocks of listeners and upstream
 //                                 groups (certificates read and OpenSSL
 //                                 contexts built at load)
@@ -117,6 +119,16 @@ void read_trusted_proxies(Context& ctx, const Field& field, std::vector<net::Cid
 void read_server_tls(Context& ctx, const Field& field, std::string_view listener, TlsConfig& tls);
 // An upstream group's `tls:`.
 void read_upstream_tls(Context& ctx, const Field& field, upstreams::TlsClientConfig& tls);
+
+// --- gateway/config/static.cpp ---
+// A route's `static: {root, index, try_files, fallback, precompressed}`
+// (the root is opened at load).
+void read_static(Context& ctx, const Field& field, StaticConfig& config);
+
+// --- gateway/config/error_pages.cpp ---
+// `error_pages: {404: FILE, 5xx: FILE}`, top level or a route's (`route`:
+// `intercept` allowed); the files are read at load.
+void read_error_pages(Context& ctx, const Field& field, bool route, ErrorPages& pages);
 
 // --- what more than one section uses ---
 
