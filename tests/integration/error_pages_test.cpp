@@ -32,8 +32,8 @@ std::string config(const TempDir& dir, const SampleService& svc, std::uint16_t d
          "routes:\n"
          "  - prefix: /dead/\n    upstream: dead\n"
          "  - prefix: /own/\n    upstream: dead\n    error_pages: {5xx: \"" + dir.file("pages/route.html") + "\"}\n"
-         "  - prefix: /intercepted/\n    upstream: svc\n    error_pages: {intercept: true}\n"
-         "  - prefix: /relayed/\n    upstream: svc\n"
+         "  - prefix: /intercepted/\n    upstream: svc\n    strip_prefix: true\n    error_pages: {intercept: true}\n"
+         "  - prefix: /relayed/\n    upstream: svc\n    strip_prefix: true\n"
          "  - prefix: /www/\n    static: {root: \"" + dir.file("www") + "\"}\n";
 }
 
@@ -71,18 +71,18 @@ TEST_CASE("error pages: intercept replaces an instance's 500 and drops its body,
   Gateway gw(dir, config(dir, svc, free_port()));
 
   Client c;  // one connection: the dropped body must not be left on it
-  auto intercepted = c.send({.url = url(gw.port(), "/intercepted/x?status=500&size=5000")});
+  auto intercepted = c.get(url(gw.port(), "/intercepted/api/channels/1?status=500&size=5000"));
   CHECK(intercepted.status == 500);
   CHECK(intercepted.body == "<h1>oops</h1>\n");
   CHECK(intercepted.header("Content-Type") == "text/html; charset=utf-8");
-  auto ok = c.send({.url = url(gw.port(), "/intercepted/y?size=10")});
+  auto ok = c.get(url(gw.port(), "/intercepted/api/channels/1?size=10"));
   CHECK(ok.status == 200);
   CHECK(ok.body.size() == 10);
-  auto not_listed = c.send({.url = url(gw.port(), "/intercepted/z?status=403&size=7")});  // no 403 page
+  auto not_listed = c.get(url(gw.port(), "/intercepted/api/channels/1?status=403&size=7"));  // no 403 page
   CHECK(not_listed.status == 403);
   CHECK(not_listed.body.size() == 7);
 
-  auto relayed = c.send({.url = url(gw.port(), "/relayed/x?status=500&size=20")});
+  auto relayed = c.get(url(gw.port(), "/relayed/api/channels/1?status=500&size=20"));
   CHECK(relayed.status == 500);
   CHECK(relayed.body.size() == 20);
   CHECK(relayed.body.find("oops") == std::string::npos);

@@ -17,13 +17,13 @@ using namespace gateway;
 
 namespace {
 
-std::shared_ptr<const std::string> page(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+std::shared_ptr<const std::string> text_page(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
 
 ErrorPages sample_pages() {
   ErrorPages p;
-  p.exact[502] = page("bad gateway page");
-  p.exact[404] = page("not found page");
-  p.by_class[5] = page("oops page");
+  p.exact[502] = text_page("bad gateway page");
+  p.exact[404] = text_page("not found page");
+  p.by_class[5] = text_page("oops page");
   return p;
 }
 
@@ -117,7 +117,7 @@ TEST_CASE("error pages: page_for picks the exact status over its class, and noth
     }
   }
   ErrorPages classes;
-  classes.by_class[4] = page("client error page");
+  classes.by_class[4] = text_page("client error page");
   CHECK(*error_pages::page_for(classes, 429) == "client error page");
   CHECK(error_pages::page_for(classes, 502) == nullptr);
   CHECK(error_pages::page_for(ErrorPages{}, 404) == nullptr);
@@ -125,11 +125,11 @@ TEST_CASE("error pages: page_for picks the exact status over its class, and noth
 
 TEST_CASE("error pages: a route uses its own pages if it lists any, else the top level's") {
   Config config;
-  config.error_pages.exact[404] = page("top");
+  config.error_pages.exact[404] = text_page("top");
   RouteConfig plain;
   CHECK(&error_pages::for_route(plain, config) == &config.error_pages);
   RouteConfig own;
-  own.error_pages.emplace().by_class[5] = page("route");
+  own.error_pages.emplace().by_class[5] = text_page("route");
   CHECK(&error_pages::for_route(own, config) == &*own.error_pages);
   RouteConfig intercept_only;
   intercept_only.error_pages.emplace().intercept = true;
