@@ -17,17 +17,18 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
                                          Worker& worker, ChainPtr chain) {
   const auto& route = *match.route;
   client.info().route = route.name;
+  // The route's error pages (gateway/error_pages.hpp), first: every answer
+  // of the gateway's own on this route gets them (a fragment's errors
+  // belong to its page).
+  const auto& pages = error_pages::for_route(route, *state.runtime->config);
+  if (!chain) client.info().error_pages = &pages;
   // The edge rules (gateway/edge.hpp): the client behind trusted proxies
   // (a fragment's request has no X-Forwarded-For of its own), and the
   // route's header rules around whatever answers.
   if (!chain) edge::resolve_client(client, *state.runtime->config);
   std::optional<edge::RuleDownstream> ruled;
   if (!route.headers.empty()) ruled.emplace(client, route.headers);
-  // The route's error pages (gateway/error_pages.hpp): for the gateway's
-  // own errors (a fragment's belong to its page), and with `intercept` for
-  // the instances' too.
-  const auto& pages = error_pages::for_route(route, *state.runtime->config);
-  if (!chain) client.info().error_pages = &pages;
+  // With `intercept`, the instances' errors get the route's pages too.
   std::optional<error_pages::InterceptDownstream> intercepted;
   if (route.error_pages && route.error_pages->intercept)
     intercepted.emplace(ruled ? static_cast<Downstream&>(*ruled) : client, pages);
