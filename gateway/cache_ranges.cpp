@@ -72,29 +72,33 @@ std::optional<StoredRange> stored_range(const http::Request& req, const cache::E
   return r;
 }
 
-asio::awaitable<void> write_stored_range(Downstream& down, const cache::Entry& e, const cache::FileRef* file,
-                                         StoredRange range, std::string_view fields) {
-  const auto length = e.meta.body_size;
-  const auto& ranges = range.plan.ranges;
-  if (!range.needs_body()) {
+asio::awaitable<void> write_range_plan(Downstream& down, http::Response resp, const cache::RangePlan& plan,
+                                      std::uint64_t length, std::string_view fields, const PartWriter& write_part) {
+  const auto& ranges = plan.ranges;
+  if (plan.kind != cache::RangePlan::Kind::partial) {
     co_await write_unsatisfiable(down, length, fields);
     co_return;
   }
-  auto& resp = range.head;
   proxy::add_fields(resp.headers, fields);
   if (ranges.size() == 1) {
     cache::make_partial(resp, ranges[0], length);
     down.write_head(resp);
-    co_await write_stored(down, e, file, ranges[0], true);
+    co_await write_part(ranges[0], true);
     co_return;
   }
   const auto parts = cache::make_multipart(resp, ranges, length, multipart_boundary());
   down.write_head(resp);
   for (std::size_t i = 0; i < ranges.size(); ++i) {
     if (co_await down.write_body(parts.part_heads[i], false)) co_return;
-    if (co_await write_stored(down, e, file, ranges[i], false)) co_return;
+    if (co_await write_part(ranges[i], false)) co_return;
   }
   co_await down.write_body(parts.end, true);
+}
+
+asio::awaitable<void> write_stored_range(Downstream& down, const cache::Entry& e, const cache::FileRef* file,
+                                         StoredRange range, std::string_view fields) {
+  co_await write_range_plan(down, std::move(range.head), range.plan, e.meta.body_size, fields,
+                            [&](cache::ByteRange r, bool last) { return write_stored(down, e, file, r, last); });
 }
 
 }  // namespace gateway::cache_proxy

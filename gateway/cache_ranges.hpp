@@ -10,6 +10,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <span>
@@ -62,6 +63,18 @@ struct StoredRange {
   bool needs_body() const { return plan.kind == cache::RangePlan::Kind::partial; }
 };
 std::optional<StoredRange> stored_range(const http::Request& req, const cache::EntryMeta& m);
+
+// Sends the bytes `range` of a body; `last` ends the response. True if the
+// client failed.
+using PartWriter = std::function<boost::asio::awaitable<bool>(cache::ByteRange range, bool last)>;
+// Writes a range plan that is not `full` for a body of `length` bytes whose
+// full response head is `resp`, with `fields` added: a 206 of one range, a
+// multipart/byteranges 206 of several (their bytes from `write_part`), or
+// a 416. Stored entries and static files (gateway/static_files.hpp) both
+// answer ranges with it.
+boost::asio::awaitable<void> write_range_plan(Downstream& down, http::Response resp, const cache::RangePlan& plan,
+                                              std::uint64_t length, std::string_view fields,
+                                              const PartWriter& write_part);
 
 // Writes `range` of entry `e` with `fields` added: a 206 of one range or a
 // multipart/byteranges 206 of several, read from e.body or from `file` (null

@@ -83,6 +83,7 @@ constexpr Section kSections[] = {
     {"access", false, [](Load& l, const Field& f) { config::read_access_rules(l.ctx, f, l.config.access.rules); }},
     {"auth", false, [](Load& l, const Field& f) { config::read_auth(l.ctx, f, l.config.access.auth); }},
     {"rewrite", false, [](Load& l, const Field& f) { config::read_rewrites(l.ctx, f, l.config.rewrite); }},
+    {"error_pages", false, [](Load& l, const Field& f) { config::read_error_pages(l.ctx, f, false, l.config.error_pages); }},
 };
 
 void resolve_upstreams(Load& load) {

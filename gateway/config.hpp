@@ -26,6 +26,8 @@
 #include "gateway/access.hpp"
 #include "gateway/edge_rules.hpp"
 #include "gateway/rewrite.hpp"
+#include "gateway/error_pages.hpp"
+#include "gateway/static_files.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -107,7 +109,7 @@ inline constexpr std::array<std::string_view, 3> kStrippedRequestHeaders = {"X-O
                                                                             "Forwarded"};
 
 struct RouteConfig {
-  enum class Kind { proxy, page, aggregate, redirect };
+  enum class Kind { proxy, page, aggregate, redirect, static_files };
   Kind kind = Kind::proxy;
   // `scheme: http|https`: the route is for requests over plain TCP or TLS
   // only, and the router tries such routes first (gateway/router.hpp).
@@ -131,6 +133,8 @@ struct RouteConfig {
   std::optional<PageConfig> page;            // kind page
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   std::optional<edge::RedirectConfig> redirect;  // kind redirect
+  std::optional<StaticConfig> static_files;      // kind static_files (`static:`, gateway/static_files.hpp)
+  std::optional<ErrorPages> error_pages;         // `error_pages:` (gateway/error_pages.hpp); none: Config's
   edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
   access::AccessConfig access;     // `access:`, `auth:` (gateway/access.hpp); unset: the top level's
   std::vector<rewrite::Rule> rewrite;  // `rewrite:` of the path sent upstream (gateway/rewrite.hpp)
@@ -238,6 +242,8 @@ struct Config {
   std::vector<Endpoint> resolver;
   access::AccessConfig access;         // top-level `access:`, `auth:`: every route's default (gateway/access.hpp)
   std::vector<rewrite::Rule> rewrite;  // top-level `rewrite:`, before routing (gateway/rewrite.hpp)
+  // `error_pages:`, the default of every route without its own (gateway/error_pages.hpp).
+  ErrorPages error_pages;
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

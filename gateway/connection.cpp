@@ -377,6 +377,7 @@ asio::awaitable<void> serve_request(Downstream& client, bool admin, WorkerState&
   if (co_await down.answered()) co_return;
   Router::Match match;
   if (!state.runtime->router.match(down.request(), match)) {
+    down.info().error_pages = &state.runtime->config->error_pages;  // the top-level default
     co_await respond(down, 404, "404 Not Found: no route for this path\n");
   } else {
     co_await serve_route(down, match, state, worker);

@@ -6,7 +6,9 @@
 #include "gateway/cache_proxy.hpp"
 #include "gateway/compose/composer.hpp"
 #include "gateway/edge.hpp"
+#include "gateway/error_pages.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/static_files.hpp"
 #include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
 
@@ -16,6 +18,11 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
                                          Worker& worker, ChainPtr chain) {
   const auto& route = *match.route;
   client.info().route = route.name;
+  // The route's error pages (gateway/error_pages.hpp), first: every answer
+  // of the gateway's own on this route gets them (a fragment's errors
+  // belong to its page).
+  const auto& pages = error_pages::for_route(route, *state.runtime->config);
+  if (!chain) client.info().error_pages = &pages;
   // The edge rules (gateway/edge.hpp): the client behind trusted proxies
   // (a fragment's request has no X-Forwarded-For of its own), and the
   // route's header rules around whatever answers.
@@ -28,12 +35,17 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   access::Rewritten edited(client, route, *state.runtime->config);
   std::optional<edge::RuleDownstream> ruled;
   if (!route.headers.empty()) ruled.emplace(edited, route.headers);
-  Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : edited;
+  // With `intercept`, the instances' errors get the route's pages too.
+  std::optional<error_pages::InterceptDownstream> intercepted;
+  if (route.error_pages && route.error_pages->intercept)
+    intercepted.emplace(ruled ? static_cast<Downstream&>(*ruled) : edited, pages);
+  Downstream& down = intercepted ? *intercepted : ruled ? static_cast<Downstream&>(*ruled) : edited;
   if (go) go = !co_await edited.answered();
   if (go) switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
     case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
+    case RouteConfig::Kind::static_files: co_await static_files::serve(down, *route.static_files); break;
     case RouteConfig::Kind::proxy:
       // An upgrade is never cached: it goes straight through.
       if (!route.cache || decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)

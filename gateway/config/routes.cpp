@@ -310,31 +310,34 @@ std::vector<std::string> read_upgrade(Context& ctx, const Field& field) {
 // A route
 // ---------------------------------------------------------------------------
 
-// What the route does: the keys among upstream, page, aggregate and
-// redirect it gives.
+// What the route does: the keys among upstream, page, aggregate, redirect
+// and static it gives.
 struct KindKeys {
   const Field* upstream;
   const Field* page;
   const Field* aggregate;
   const Field* redirect;
+  const Field* static_files;
 
   bool one() const {
-    return (upstream != nullptr) + (page != nullptr) + (aggregate != nullptr) + (redirect != nullptr) == 1;
+    return (upstream != nullptr) + (page != nullptr) + (aggregate != nullptr) + (redirect != nullptr) +
+               (static_files != nullptr) ==
+           1;
   }
   bool proxies() const { return one() && upstream != nullptr; }
   // For messages about options only a proxy route takes; one() and not proxies().
   std::string not_proxy() const {
-    return page ? "a page route" : aggregate ? "an aggregate route" : "a redirect route";
+    return page ? "a page route" : aggregate ? "an aggregate route" : redirect ? "a redirect route" : "a static route";
   }
   // ... and where the option goes instead: " (the routes its fragments go
   // through <what>)", nothing for a redirect.
   std::string instead(std::string_view what) const {
-    if (redirect) return "";
+    if (redirect || static_files) return "";
     return std::string(" (the routes its ") + (page ? "fragments" : "parts") + " go through " + std::string(what) + ")";
   }
 };
 
-// Exactly one of upstream, page, aggregate and redirect. The upstream's
+// Exactly one of upstream, page, aggregate, redirect and static. The upstream's
 // name is noted in refs.upstreams, to be checked once the upstreams are
 // all read.
 void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::size_t index,
@@ -343,13 +346,15 @@ void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::siz
   for (auto [key, present] : {std::pair{"upstream", kinds.upstream != nullptr},
                               std::pair{"page", kinds.page != nullptr},
                               std::pair{"aggregate", kinds.aggregate != nullptr},
-                              std::pair{"redirect", kinds.redirect != nullptr}}) {
+                              std::pair{"redirect", kinds.redirect != nullptr},
+                              std::pair{"static", kinds.static_files != nullptr}}) {
     if (present) given += std::string(given.empty() ? "" : " and ") + key;
   }
   if (given.empty()) {
-    ctx.diag.error(field, "missing required key \"upstream\", \"page\", \"aggregate\" or \"redirect\"");
+    // (" (or static)" after the older list, which messages and tests know.)
+    ctx.diag.error(field, "missing required key \"upstream\", \"page\", \"aggregate\" or \"redirect\" (or \"static\")");
   } else if (!kinds.one()) {
-    ctx.diag.error(field, "give one of upstream, page, aggregate or redirect, not " + given);
+    ctx.diag.error(field, "give one of upstream, page, aggregate or redirect, not " + given + " (or static)");
   } else if (kinds.upstream) {
     route.kind = RouteConfig::Kind::proxy;
     if (auto name = read_string(ctx.diag, *kinds.upstream)) {
@@ -362,9 +367,12 @@ void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::siz
   } else if (kinds.aggregate) {
     route.kind = RouteConfig::Kind::aggregate;
     read_aggregate(ctx, *kinds.aggregate, route, route.aggregate.emplace());
-  } else {
+  } else if (kinds.redirect) {
     route.kind = RouteConfig::Kind::redirect;
     read_redirect(ctx, *kinds.redirect, route.redirect.emplace());
+  } else {
+    route.kind = RouteConfig::Kind::static_files;
+    read_static(ctx, *kinds.static_files, route.static_files.emplace());
   }
 }
 
@@ -418,8 +426,8 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
                 RouteRefs& refs) {
   MapReader map(ctx.diag, field,
                 {"prefix", "path", "host", "scheme", "upstream", "page", "aggregate", "redirect",
-                 "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade", "access", "auth",
-                 "rewrite"});
+                 "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade", "static",
+                 "error_pages", "access", "auth", "rewrite"});
   if (!map.valid()) return;
   const std::size_t index = routes.size();
   RouteConfig route;
@@ -427,12 +435,14 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
   read_match(ctx, map, field, route);
   if (const Field* hosts = map.get("host")) route.hosts = read_hosts(ctx, *hosts);
   map.read_choice("scheme", route.scheme, Choices<RouteConfig::Scheme>(kSchemes));
-  const KindKeys kinds{map.get("upstream"), map.get("page"), map.get("aggregate"), map.get("redirect")};
+  const KindKeys kinds{map.get("upstream"), map.get("page"), map.get("aggregate"), map.get("redirect"),
+                       map.get("static")};
   read_kind(ctx, field, kinds, index, refs, route);
   read_options(ctx, map, field, kinds, index, refs, route);
   if (const Field* headers = map.get("headers"))
     read_header_rules(ctx, *headers, kinds.one() && !kinds.proxies() ? kinds.not_proxy() : "", route.headers);
   read_route_access(ctx, map, field, kinds.one() && !kinds.proxies() ? kinds.not_proxy() : "", route);
+  if (const Field* pages = map.get("error_pages")) read_error_pages(ctx, *pages, true, route.error_pages.emplace());
   routes.push_back(std::move(route));
   refs.route_fields.push_back(field);
 }

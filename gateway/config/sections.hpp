@@ -18,6 +18,8 @@
 //                                 parsed at load) or aggregate (its parts)
 //   gateway/config/edge.cpp       the edge rules: a route's `headers:` and
 //                                 `redirect:`, `trusted_proxies`
+//   gateway/config/static.cpp    a route's `static:` (its root opened at load)
+//   gateway/config/error_pages.cpp `error_pages:`, top level and a route's
 //   gateway/config/tls.cpp        the `tls:` blocks of listeners and upstream
 //                                 groups (certificates read and OpenSSL
 //                                 contexts built at load)
@@ -130,6 +132,16 @@ void read_route_access(Context& ctx, const MapReader& map, const Field& field, s
 // --- gateway/config/rewrite.cpp ---
 // `rewrite: [{match: REGEX, to: PATH, redirect: 301|302}]`, compiled with RE2.
 void read_rewrites(Context& ctx, const Field& field, std::vector<rewrite::Rule>& rules);
+
+// --- gateway/config/static.cpp ---
+// A route's `static: {root, index, try_files, fallback, precompressed}`
+// (the root is opened at load).
+void read_static(Context& ctx, const Field& field, StaticConfig& config);
+
+// --- gateway/config/error_pages.cpp ---
+// `error_pages: {404: FILE, 5xx: FILE}`, top level or a route's (`route`:
+// `intercept` allowed); the files are read at load.
+void read_error_pages(Context& ctx, const Field& field, bool route, ErrorPages& pages);
 
 // --- what more than one section uses ---
 

@@ -1,0 +1,69 @@
+// A `static:` route: files under a root directory, as nginx's `root`,
+// `index` and `try_files` serve them. GET and HEAD; the body goes out with
+// sendfile (Downstream::write_file); ETag and Last-Modified as nginx makes
+// them, 304 for a matching If-None-Match / If-Modified-Since, Range and
+// If-Range by the cache's own decisions (cache/policy.hpp), and a `.br` or
+// `.gz` sibling for a client that accepts it (`precompressed: true`).
+//
+// Nothing outside the root is ever opened: the request path is cleaned
+// first (gateway/static_paths.hpp: no "..", no encoded '/', no NUL), and
+// every file is opened relative to the root's descriptor with openat2(2)
+// and RESOLVE_BENEATH, so a symlink leading out of the root fails (403).
+// Kernels without openat2 (before 5.6) fall back to realpath(3) and a
+// prefix check.
+//
+// Files are opened per request (no open-file cache). Runs on the worker
+// that owns the exchange; the open and fstat calls block it briefly, as
+// nginx's do.
+#pragma once
+
+#include <unistd.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gateway {
+
+class Downstream;
+
+namespace static_files {
+
+// The root directory, opened at load (O_PATH); closed with the last
+// configuration that names it.
+class RootDir {
+ public:
+  RootDir(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~RootDir() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RootDir(const RootDir&) = delete;
+  RootDir& operator=(const RootDir&) = delete;
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }  // resolved, no symlinks
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+}  // namespace static_files
+
+// A route's `static:` block.
+struct StaticConfig {
+  std::string root;  // absolute
+  std::shared_ptr<const static_files::RootDir> dir;
+  std::vector<std::string> index = {"index.html"};          // names tried in a directory
+  std::vector<std::string> try_files = {"$uri", "$uri/"};  // nginx's try_files, without the last =code
+  int fallback = 404;                                       // ... which is this
+  bool precompressed = false;  // nginx's gzip_static + brotli_static
+};
+
+namespace static_files {
+
+boost::asio::awaitable<void> serve(Downstream& down, const StaticConfig& config);
+
+}  // namespace static_files
+}  // namespace gateway
