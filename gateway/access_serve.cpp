@@ -36,12 +36,16 @@ boost::asio::awaitable<bool> admit(Downstream& client, const RouteConfig& route,
                                    RouteStats& stats) {
   const auto* rules = effective_rules(route.access, config.access);
   const auto* auth = effective_auth(route.access, config.access);
-  if (!rules && !auth) co_return true;
+  if (!rules && !auth) co_return true;  // restricted() says so without a coroutine
   auto refusal = decide(rules, auth, client_address(client), client.request().headers.get("Authorization"));
   if (refusal == Refusal::none) co_return true;
   stats.access_denied[static_cast<std::size_t>(refusal) - 1].inc();
   co_await refuse(client, refusal, auth);
   co_return false;
+}
+
+bool restricted(const RouteConfig& route, const Config& config) {
+  return effective_rules(route.access, config.access) || effective_auth(route.access, config.access);
 }
 
 boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& admin) {
@@ -55,6 +59,11 @@ boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& 
 
 Rewritten::Rewritten(Downstream& inner, std::span<const rewrite::Rule> rules) : ForwardingDownstream(inner) {
   rewrite(rules);
+}
+
+bool Rewritten::needed(const RouteConfig& route, const Config& config) {
+  const auto* auth = effective_auth(route.access, config.access);
+  return !route.rewrite.empty() || (auth && !auth->forward);
 }
 
 Rewritten::Rewritten(Downstream& inner, const RouteConfig& route, const Config& config)
@@ -79,8 +88,7 @@ void Rewritten::rewrite(std::span<const rewrite::Rule> rules) {
   request_->target = std::move(result->target);
 }
 
-boost::asio::awaitable<bool> Rewritten::answered() {
-  if (!redirect_) co_return false;
+boost::asio::awaitable<void> Rewritten::answer() {
   http::Response resp;
   resp.status = redirect_;
   resp.reason = std::string(http::reason_phrase(redirect_));
@@ -91,7 +99,6 @@ boost::asio::awaitable<bool> Rewritten::answered() {
   resp.content_length = body.size();
   inner_.write_head(resp);
   co_await inner_.write_body(body, true);
-  co_return true;
 }
 
 }  // namespace gateway::access

@@ -32,6 +32,9 @@ namespace access {
 // WWW-Authenticate (credentials), counts it in `stats`, and returns false.
 boost::asio::awaitable<bool> admit(Downstream& client, const RouteConfig& route, const Config& config,
                                    RouteStats& stats);
+// Whether the route has an `access:` or `auth:` of its own or by default:
+// if not, admit() would let everyone in (and need not be asked).
+bool restricted(const RouteConfig& route, const Config& config);
 // The admin listener's `auth:`.
 boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& admin);
 
@@ -46,9 +49,13 @@ class Rewritten final : public ForwardingDownstream {
   // A route's rules, and its authentication's Authorization field.
   Rewritten(Downstream& inner, const RouteConfig& route, const Config& config);
 
-  // A redirect rule matched: answers it (its status and Location) and
-  // returns true.
-  boost::asio::awaitable<bool> answered();
+  // Whether the route's exchange needs one: it has a `rewrite:`, or it
+  // authenticates and does not forward Authorization.
+  static bool needed(const RouteConfig& route, const Config& config);
+
+  // A redirect rule matched: answer() sends it (its status and Location).
+  bool redirects() const noexcept { return redirect_ != 0; }
+  boost::asio::awaitable<void> answer();
 
   const http::Request& request() const override { return request_ ? *request_ : inner_.request(); }
 

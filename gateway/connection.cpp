@@ -373,8 +373,14 @@ void ClientConnection::reset_exchange() {
 asio::awaitable<void> serve_request(Downstream& client, bool admin, WorkerState& state, Worker& worker) {
   worker.metrics().requests_total.inc();
   if (admin) co_return co_await worker.admin().serve(client, worker);
-  access::Rewritten down(client, state.runtime->config->rewrite);  // top-level `rewrite:` (gateway/access_serve.hpp)
-  if (co_await down.answered()) co_return;
+  // The top-level `rewrite:` (gateway/access_serve.hpp), if there is one.
+  std::optional<access::Rewritten> rewritten;
+  if (!state.runtime->config->rewrite.empty()) rewritten.emplace(client, state.runtime->config->rewrite);
+  Downstream& down = rewritten ? static_cast<Downstream&>(*rewritten) : client;
+  if (rewritten && rewritten->redirects()) {
+    co_await rewritten->answer();
+    co_return;
+  }
   Router::Match match;
   if (!state.runtime->router.match(down.request(), match)) {
     down.info().error_pages = &state.runtime->config->error_pages;  // the top-level default

@@ -30,17 +30,25 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   // Access control (not for a page's fragments, as nginx's subrequests),
   // then the route's rewrite (gateway/access_serve.hpp).
   auto& stats = *state.route_stats[match.index];
+  const Config& config = *state.runtime->config;
   bool go = true;
-  if (!chain) go = co_await access::admit(client, route, *state.runtime->config, stats);
-  access::Rewritten edited(client, route, *state.runtime->config);
+  if (!chain && access::restricted(route, config)) go = co_await access::admit(client, route, config, stats);
+  // Each wrapper only where the route asks for it: the common exchange
+  // goes straight to the client.
+  std::optional<access::Rewritten> edited;
+  if (access::Rewritten::needed(route, config)) edited.emplace(client, route, config);
+  Downstream& rewritten = edited ? static_cast<Downstream&>(*edited) : client;
   std::optional<edge::RuleDownstream> ruled;
-  if (!route.headers.empty()) ruled.emplace(edited, route.headers);
+  if (!route.headers.empty()) ruled.emplace(rewritten, route.headers);
   // With `intercept`, the instances' errors get the route's pages too.
   std::optional<error_pages::InterceptDownstream> intercepted;
   if (route.error_pages && route.error_pages->intercept)
-    intercepted.emplace(ruled ? static_cast<Downstream&>(*ruled) : edited, pages);
-  Downstream& down = intercepted ? *intercepted : ruled ? static_cast<Downstream&>(*ruled) : edited;
-  if (go) go = !co_await edited.answered();
+    intercepted.emplace(ruled ? static_cast<Downstream&>(*ruled) : rewritten, pages);
+  Downstream& down = intercepted ? *intercepted : ruled ? static_cast<Downstream&>(*ruled) : rewritten;
+  if (go && edited && edited->redirects()) {
+    co_await edited->answer();
+    go = false;
+  }
   if (go) switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
