@@ -80,6 +80,9 @@ constexpr Section kSections[] = {
     {"trusted_proxies", false,
      [](Load& l, const Field& f) { config::read_trusted_proxies(l.ctx, f, l.config.trusted_proxies); }},
     {"resolver", false, [](Load& l, const Field& f) { config::read_resolver(l.ctx, f, l.config.resolver); }},
+    {"limit", false, [](Load& l, const Field& f) { config::read_rate_limit(l.ctx, f, l.config.limit); }},
+    {"max_conns_per_client", false,
+     [](Load& l, const Field& f) { config::read_max_conns_per_client(l.ctx, f, l.config.max_conns_per_client); }},
 };
 
 void resolve_upstreams(Load& load) {

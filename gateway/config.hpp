@@ -24,6 +24,7 @@
 #include "base/units.hpp"
 #include "cache/config.hpp"
 #include "gateway/edge_rules.hpp"
+#include "gateway/rate_limit.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -130,6 +131,7 @@ struct RouteConfig {
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   std::optional<edge::RedirectConfig> redirect;  // kind redirect
   edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
+  std::optional<limit::RateLimitConfig> limit;  // `limit:`, else Config::limit (gateway/rate_limit.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -231,6 +233,8 @@ struct Config {
   // H2: the DNS servers `resolve:` asks (nginx's resolver); empty: the
   // system's (/etc/resolv.conf, /etc/hosts).
   std::vector<Endpoint> resolver;
+  std::optional<limit::RateLimitConfig> limit;  // top-level `limit:`: routes without their own
+  std::size_t max_conns_per_client = 0;  // open connections per peer address; 0: no limit (rate_limit.hpp)
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

@@ -6,6 +6,7 @@
 #include "gateway/compose/composer.hpp"
 #include "gateway/edge.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/rate_limit.hpp"
 #include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
 
@@ -22,6 +23,11 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   std::optional<edge::RuleDownstream> ruled;
   if (!route.headers.empty()) ruled.emplace(client, route.headers);
   Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : client;
+  // `limit:` (gateway/rate_limit.hpp) on clients' requests, not on a page's
+  // fragments (nginx's limit_req skips subrequests); a refusal is counted there.
+  const auto& limiter = state.runtime->limiters[match.index];
+  if (!chain && limiter)
+    if (!co_await limit::admit(down, *limiter, *state.route_stats[match.index])) co_return;
   switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;

@@ -55,6 +55,7 @@ struct RouteStats {
   Counter fragment_timeouts;
   Counter fragment_errors;
   Counter fragment_fallbacks;  // replaced by a fallback (or left out)
+  std::array<Counter, 3> limit;  // `limit:` (gateway/rate_limit.hpp): passed, delayed, rejected
 };
 
 struct ZoneStats {
@@ -107,6 +108,7 @@ class WorkerMetrics {
   Counter bad_requests;        // refused before routing (4xx from the parser)
   Http2Stats http2;
   Counter proxy_protocol_rejected;  // connections closed for a missing or bad PROXY header
+  Counter connections_refused_per_client;  // over max_conns_per_client (gateway/rate_limit.hpp)
   // Upgraded connections (WebSocket): gateway/tunnel.hpp.
   Counter tunnels_active;  // gauge
   Counter tunnels_total;
