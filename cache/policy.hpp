@@ -129,6 +129,10 @@ void append_cache_key(std::string& out, const http::Request& req, const RuleConf
 // purge by URL and invalidation find all the entries of a URL.
 std::string url_key(std::string_view host, std::string_view target, const RuleConfig& rule);
 
+// The value of cookie `name` in the request's Cookie fields ("a=1; b=2",
+// RFC 6265 5.4), the first one; names are case-sensitive.
+std::optional<std::string_view> find_cookie(const http::HeaderMap& headers, std::string_view name);
+
 // The request was asked to skip the cache by the route's bypass conditions:
 // a listed header or cookie present with a value neither empty nor "0"
 // (nginx's proxy_cache_bypass rule).

@@ -121,6 +121,8 @@ void append_url(std::string& out, std::string_view host, std::string_view target
   }
 }
 
+}  // namespace
+
 // The value of cookie `name` in the request's Cookie fields ("a=1; b=2",
 // RFC 6265 5.4); the first one wins. Cookie names are case-sensitive.
 std::optional<std::string_view> find_cookie(const HeaderMap& headers, std::string_view name) {
@@ -139,6 +141,8 @@ std::optional<std::string_view> find_cookie(const HeaderMap& headers, std::strin
   });
   return found;
 }
+
+namespace {
 
 // nginx's proxy_cache_bypass rule: a value that is neither empty nor "0".
 bool triggers_bypass(std::string_view value) {

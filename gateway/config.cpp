@@ -84,6 +84,9 @@ constexpr Section kSections[] = {
     {"auth", false, [](Load& l, const Field& f) { config::read_auth(l.ctx, f, l.config.access.auth); }},
     {"rewrite", false, [](Load& l, const Field& f) { config::read_rewrites(l.ctx, f, l.config.rewrite); }},
     {"error_pages", false, [](Load& l, const Field& f) { config::read_error_pages(l.ctx, f, false, l.config.error_pages); }},
+    {"limit", false, [](Load& l, const Field& f) { config::read_rate_limit(l.ctx, f, l.config.limit); }},
+    {"max_conns_per_client", false,
+     [](Load& l, const Field& f) { config::read_max_conns_per_client(l.ctx, f, l.config.max_conns_per_client); }},
 };
 
 void resolve_upstreams(Load& load) {

@@ -28,6 +28,7 @@
 #include "gateway/rewrite.hpp"
 #include "gateway/error_pages.hpp"
 #include "gateway/static_files.hpp"
+#include "gateway/rate_limit.hpp"
 #include "upstreams/config.hpp"
 
 namespace gateway {
@@ -138,6 +139,7 @@ struct RouteConfig {
   edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
   access::AccessConfig access;     // `access:`, `auth:` (gateway/access.hpp); unset: the top level's
   std::vector<rewrite::Rule> rewrite;  // `rewrite:` of the path sent upstream (gateway/rewrite.hpp)
+  std::optional<limit::RateLimitConfig> limit;  // `limit:`, else Config::limit (gateway/rate_limit.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -244,6 +246,8 @@ struct Config {
   std::vector<rewrite::Rule> rewrite;  // top-level `rewrite:`, before routing (gateway/rewrite.hpp)
   // `error_pages:`, the default of every route without its own (gateway/error_pages.hpp).
   ErrorPages error_pages;
+  std::optional<limit::RateLimitConfig> limit;  // top-level `limit:`: routes without their own
+  std::size_t max_conns_per_client = 0;  // open connections per peer address; 0: no limit (rate_limit.hpp)
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

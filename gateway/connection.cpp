@@ -80,11 +80,13 @@ const std::string& current_http_date() {
 }
 }  // namespace
 
-ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, const Listener& listener)
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket, const Listener& listener,
+                                   limit::ClientConnections::Slot slot)
     : worker_(worker),
       stream_(std::move(socket)),
       admin_(listener.admin),
       peer_(format_peer(stream_)),
+      client_slot_(std::move(slot)),
       state_(worker.state()),
       parser_(http::Parser::Kind::request, state_->runtime->request_limits),
       deadline_(&ClientConnection::on_deadline, this),

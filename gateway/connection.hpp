@@ -43,7 +43,9 @@ boost::asio::awaitable<boost::system::error_code> copy_file(Downstream& down, Wo
 
 class ClientConnection final : public Downstream, public Attached {
  public:
-  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, const Listener& listener);
+  // `slot`: its place among its client's connections (max_conns_per_client).
+  ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket, const Listener& listener,
+                   limit::ClientConnections::Slot slot = {});
   // A parked connection back (gateway/parked.hpp), its keep-alive deadline
   // still running.
   ClientConnection(Worker& worker, ParkedConnection&& parked);
@@ -118,6 +120,7 @@ class ClientConnection final : public Downstream, public Attached {
   std::unique_ptr<h2::Session> h2_;  // while the connection speaks HTTP/2
   bool proxy_header_ = false;  // a PROXY protocol header still to read
   std::string peer_;
+  limit::ClientConnections::Slot client_slot_;  // held until the connection closes, parked or not
   std::shared_ptr<WorkerState> state_;  // configuration of the current request
   http::Parser parser_;
   http::Request req_;

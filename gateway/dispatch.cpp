@@ -8,6 +8,7 @@
 #include "gateway/edge.hpp"
 #include "gateway/error_pages.hpp"
 #include "gateway/proxy.hpp"
+#include "gateway/rate_limit.hpp"
 #include "gateway/static_files.hpp"
 #include "gateway/upgrade.hpp"
 #include "gateway/worker.hpp"
@@ -27,12 +28,16 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   // (a fragment's request has no X-Forwarded-For of its own), and the
   // route's header rules around whatever answers.
   if (!chain) edge::resolve_client(client, *state.runtime->config);
-  // Access control (not for a page's fragments, as nginx's subrequests),
-  // then the route's rewrite (gateway/access_serve.hpp).
+  // Who may come in, then the route's rewrite (gateway/access_serve.hpp).
   auto& stats = *state.route_stats[match.index];
   const Config& config = *state.runtime->config;
   bool go = true;
-  if (!chain && access::restricted(route, config)) go = co_await access::admit(client, route, config, stats);
+  // On clients' requests, not on a page's fragments (nginx's limit_req and
+  // access modules skip subrequests), in nginx's order: the rate limit
+  // (gateway/rate_limit.hpp), then the address and the credentials.
+  if (const auto& limiter = state.runtime->limiters[match.index]; !chain && limiter)
+    go = co_await limit::admit(client, *limiter, stats);
+  if (go && !chain && access::restricted(route, config)) go = co_await access::admit(client, route, config, stats);
   // Each wrapper only where the route asks for it: the common exchange
   // goes straight to the client.
   std::optional<access::Rewritten> edited;

@@ -56,6 +56,7 @@ struct RouteStats {
   Counter fragment_errors;
   Counter fragment_fallbacks;  // replaced by a fallback (or left out)
   std::array<Counter, 2> access_denied;  // refused by access control: address, auth (gateway/access.hpp)
+  std::array<Counter, 3> limit;  // `limit:` (gateway/rate_limit.hpp): passed, delayed, rejected
 };
 
 struct ZoneStats {
@@ -108,6 +109,7 @@ class WorkerMetrics {
   Counter bad_requests;        // refused before routing (4xx from the parser)
   Http2Stats http2;
   Counter proxy_protocol_rejected;  // connections closed for a missing or bad PROXY header
+  Counter connections_refused_per_client;  // over max_conns_per_client (gateway/rate_limit.hpp)
   // Upgraded connections (WebSocket): gateway/tunnel.hpp.
   Counter tunnels_active;  // gauge
   Counter tunnels_total;

@@ -53,6 +53,7 @@ void ClientConnection::park(std::unique_ptr<ClientConnection> c) {
   p->peer = std::move(c->peer_);
   p->requests = c->requests_;
   p->admin = c->admin_;
+  p->client_slot = std::move(c->client_slot_);
   c->unlink();  // out of the registry, still counted as open
   c.reset();
   worker.parking().park(std::move(p), until);
@@ -65,6 +66,7 @@ ClientConnection::ClientConnection(Worker& worker, ParkedConnection&& parked)
       admin_(parked.admin),
       handshake_done_(true),
       peer_(std::move(parked.peer)),
+      client_slot_(std::move(parked.client_slot)),
       state_(worker.state()),
       parser_(http::Parser::Kind::request, state_->runtime->request_limits),
       requests_(parked.requests),

@@ -22,6 +22,7 @@
 
 #include "base/deadline.hpp"
 #include "base/net/stream.hpp"
+#include "gateway/rate_limit.hpp"
 
 namespace gateway {
 
@@ -50,6 +51,7 @@ struct ParkedConnection final {
   std::string peer;
   std::uint64_t requests = 0;
   bool admin = false;
+  limit::ClientConnections::Slot client_slot;  // max_conns_per_client
 };
 
 class ParkingLot {

@@ -89,6 +89,9 @@ void write_connections(Text& text, const std::vector<const WorkerMetrics*>& work
               "Connections closed for a missing, malformed or late PROXY protocol header.", "counter");
   text.sample("gateway_proxy_protocol_rejected_total", "",
               sum(workers, [](const WorkerMetrics& w) { return w.proxy_protocol_rejected.get(); }));
+  text.family("gateway_connections_refused_total", "Client connections closed at accept, by reason.", "counter");
+  text.sample("gateway_connections_refused_total", label("reason", "per_client"),
+              sum(workers, [](const WorkerMetrics& w) { return w.connections_refused_per_client.get(); }));
 }
 
 // Upgraded connections (WebSocket tunnels, gateway/tunnel.hpp).
@@ -138,7 +141,9 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
     std::array<std::uint64_t, 5> by_class{};
     std::array<std::uint64_t, 5> fragments{};  // kOutcomes
     std::array<std::uint64_t, 2> denied{};     // access::kRefusalNames
+    std::array<std::uint64_t, 3> limit{};      // kLimitResults
   };
+  static constexpr const char* kLimitResults[] = {"passed", "delayed", "rejected"};
   static constexpr const char* kOutcomes[] = {"hit", "miss", "timeout", "error", "fallback"};
   std::map<std::string, Route> routes;
   for (const auto* w : workers)
@@ -151,6 +156,7 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
       r.fragments[3] += s.fragment_errors.get();
       r.fragments[4] += s.fragment_fallbacks.get();
       for (std::size_t i = 0; i < 2; ++i) r.denied[i] += s.access_denied[i].get();
+      for (std::size_t i = 0; i < 3; ++i) r.limit[i] += s.limit[i].get();
     });
 
   text.family("gateway_requests_total", "Requests answered, by route and status class.", "counter");
@@ -178,6 +184,14 @@ void write_routes(Text& text, const std::vector<const WorkerMetrics*>& workers) 
       if (r.denied[0] + r.denied[1] > 0)
         text.sample("gateway_access_denied_total",
                     label("route", name) + "," + label("reason", access::kRefusalNames[i]), r.denied[i]);
+
+  text.family("gateway_limit_requests_total", "Requests of rate-limited routes (limit:), by result.", "counter");
+  for (const auto& [name, r] : routes) {
+    if (r.limit[0] + r.limit[1] + r.limit[2] == 0) continue;
+    for (std::size_t i = 0; i < 3; ++i)
+      text.sample("gateway_limit_requests_total", label("route", name) + "," + label("result", kLimitResults[i]),
+                  r.limit[i]);
+  }
 }
 
 // Per upstream group, summed over workers.

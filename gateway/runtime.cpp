@@ -8,7 +8,7 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> conf
                                               std::string& error) {
   auto sink = AccessLogSink::open(config->access_log, config->access_log_format, error);
   if (!sink) return nullptr;
-  auto rt = std::make_shared<Runtime>(Runtime{config, Router(*config), {}, {}, {}, {}, std::move(sink)});
+  auto rt = std::make_shared<Runtime>(Runtime{config, Router(*config), {}, {}, {}, {}, std::move(sink), {}});
   for (const auto& uc : config->upstreams) {
     const upstreams::Group* old = nullptr;
     if (previous)
@@ -30,6 +30,7 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const Config> conf
     if (!zone) zone = std::make_shared<cache::Zone>(zc);
     rt->zones.push_back(std::move(zone));
   }
+  rt->limiters = limit::build_limiters(*config, previous);
   const auto& l = config->limits;
   rt->request_limits = http::ParserLimits{l.uri_bytes, l.header_bytes, l.headers, l.body_bytes};
   // Upstream responses: the same head limits, no body limit (bodies stream).

@@ -16,6 +16,7 @@
 #include "gateway/config.hpp"
 #include "base/http/parser.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/rate_limit.hpp"
 #include "gateway/router.hpp"
 #include "upstreams/group.hpp"
 
@@ -29,6 +30,7 @@ struct Runtime {
   http::ParserLimits request_limits;
   http::ParserLimits response_limits;
   std::shared_ptr<AccessLogSink> access_log;
+  std::vector<std::shared_ptr<limit::RateLimiter>> limiters;  // by route index; null: no `limit` (rate_limit.hpp)
 
   // Null with `error` set if something outside the file's syntax fails
   // (an access log that cannot be opened).

@@ -201,6 +201,26 @@ void Worker::parked_closed() {
   maybe_finish_drain();
 }
 
+std::optional<limit::ClientConnections::Slot> Worker::client_slot(const Listener& listener, const tcp::socket& s) {
+  // max_conns_per_client counts by the peer's address, the only one known
+  // at accept: not on the admin listener, nor behind a PROXY protocol
+  // sender (every connection's peer is the balancer).
+  const std::size_t max = state_->runtime->config->max_conns_per_client;
+  if (max == 0 || listener.admin || listener.config.proxy_protocol) return limit::ClientConnections::Slot{};
+  boost::system::error_code ec;
+  auto address = s.remote_endpoint(ec).address();
+  if (ec) return limit::ClientConnections::Slot{};
+  std::string bytes;
+  if (address.is_v4()) {
+    auto b = address.to_v4().to_bytes();
+    bytes.assign(b.begin(), b.end());
+  } else {
+    auto b = address.to_v6().to_bytes();
+    bytes.assign(b.begin(), b.end());
+  }
+  return limit::ClientConnections::process().acquire(bytes, max);
+}
+
 asio::awaitable<void> Worker::accept_loop(const Listener& listener) {
   auto& acceptor = *listener.acceptor;
   for (;;) {
@@ -214,9 +234,14 @@ asio::awaitable<void> Worker::accept_loop(const Listener& listener) {
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    auto slot = client_slot(listener, socket);
+    if (!slot) {
+      metrics_.connections_refused_per_client.inc();
+      continue;  // closed at once: the socket goes
+    }
     // Accepted as the drain began: served all the same (its client sent a
     // request already, perhaps), with Connection: close.
-    ClientConnection::start(std::make_unique<ClientConnection>(*this, std::move(socket), listener));
+    ClientConnection::start(std::make_unique<ClientConnection>(*this, std::move(socket), listener, std::move(*slot)));
     if (draining_.load()) co_return;
   }
 }

@@ -19,6 +19,7 @@
 #include "base/deadline.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/parked.hpp"
+#include "gateway/rate_limit.hpp"
 #include "gateway/runtime.hpp"
 
 namespace gateway {
@@ -124,6 +125,9 @@ class Worker {
   void maybe_finish_drain();
   void begin_drain(bool close_idle);
   asio::awaitable<void> accept_loop(const Listener& listener);
+  // A place for a connection just accepted (max_conns_per_client: an empty
+  // Slot if not counted), or nullopt if its client has too many open.
+  std::optional<limit::ClientConnections::Slot> client_slot(const Listener& listener, const tcp::socket& s);
 
   int id_;
   Admin& admin_;

@@ -114,6 +114,13 @@ void read_redirect(Context& ctx, const Field& field, edge::RedirectConfig& redir
 // `trusted_proxies: [CIDR, ...]`.
 void read_trusted_proxies(Context& ctx, const Field& field, std::vector<net::Cidr>& ranges);
 
+// --- gateway/config/rate_limit.cpp ---
+// `limit: {rate, burst, nodelay, key, status, max_keys}` or `limit: off`,
+// a route's or the top-level default (gateway/rate_limit.hpp).
+void read_rate_limit(Context& ctx, const Field& field, std::optional<limit::RateLimitConfig>& limit);
+// `max_conns_per_client: N` (0: none).
+void read_max_conns_per_client(Context& ctx, const Field& field, std::size_t& max);
+
 // --- gateway/config/tls.cpp ---
 // A listener's `tls:`; `listener` (its address) keeps its sessions apart.
 void read_server_tls(Context& ctx, const Field& field, std::string_view listener, TlsConfig& tls);
