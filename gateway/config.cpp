@@ -80,6 +80,7 @@ constexpr Section kSections[] = {
     {"trusted_proxies", false,
      [](Load& l, const Field& f) { config::read_trusted_proxies(l.ctx, f, l.config.trusted_proxies); }},
     {"resolver", false, [](Load& l, const Field& f) { config::read_resolver(l.ctx, f, l.config.resolver); }},
+    {"compress", false, [](Load& l, const Field& f) { config::read_compress(l.ctx, f, l.config.compress); }},
 };
 
 void resolve_upstreams(Load& load) {

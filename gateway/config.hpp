@@ -23,6 +23,7 @@
 #include "base/net/tls_version.hpp"
 #include "base/units.hpp"
 #include "cache/config.hpp"
+#include "gateway/compress_rules.hpp"
 #include "gateway/edge_rules.hpp"
 #include "upstreams/config.hpp"
 
@@ -130,6 +131,7 @@ struct RouteConfig {
   std::optional<AggregateConfig> aggregate;  // kind aggregate
   std::optional<edge::RedirectConfig> redirect;  // kind redirect
   edge::HeaderRules headers;       // `headers:` (gateway/edge_rules.hpp)
+  std::optional<compress::CompressConfig> compress;  // `compress:`; none: the top-level one (compress_rules.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -231,6 +233,7 @@ struct Config {
   // H2: the DNS servers `resolve:` asks (nginx's resolver); empty: the
   // system's (/etc/resolv.conf, /etc/hosts).
   std::vector<Endpoint> resolver;
+  compress::CompressConfig compress;  // top-level `compress:`, for routes without their own
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

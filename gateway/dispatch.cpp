@@ -4,6 +4,7 @@
 
 #include "gateway/cache_proxy.hpp"
 #include "gateway/compose/composer.hpp"
+#include "gateway/compress.hpp"
 #include "gateway/edge.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/upgrade.hpp"
@@ -21,7 +22,16 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   if (!chain) edge::resolve_client(client, *state.runtime->config);
   std::optional<edge::RuleDownstream> ruled;
   if (!route.headers.empty()) ruled.emplace(client, route.headers);
-  Downstream& down = ruled ? static_cast<Downstream&>(*ruled) : client;
+  Downstream& edited = ruled ? static_cast<Downstream&>(*ruled) : client;
+  // Compression (gateway/compress.hpp) outside the header rules: what it
+  // writes is edited by them as any response is. Never for a page's
+  // fragment (`chain`): the page is compressed as a whole.
+  std::optional<compress::CompressDownstream> compressing;
+  if (const auto* c = chain ? nullptr : compress::config_for(route, *state.runtime->config);
+      c && route.kind != RouteConfig::Kind::redirect)
+    compressing.emplace(edited, *c);
+  Downstream& down = compressing ? static_cast<Downstream&>(*compressing) : edited;
+  auto* coder = compressing ? &*compressing : nullptr;
   switch (route.kind) {
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
@@ -30,9 +40,9 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
       // An upgrade is never cached: it goes straight through.
       if (!route.cache || decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)
         co_await proxy::serve(down, route, state, worker);
-      else if (auto hit = cache_proxy::queue_memory_hit(down, match, state))
+      else if (auto hit = cache_proxy::queue_memory_hit(down, match, state, coder))
         co_await down.write_body(*hit->body, true);  // the common hit, without the full path's coroutines
-      else co_await cache_proxy::serve(down, match, state, worker);
+      else co_await cache_proxy::serve(down, match, state, worker, coder);
       break;
   }
   auto& stats = *state.route_stats[match.index];

@@ -418,7 +418,7 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
                 RouteRefs& refs) {
   MapReader map(ctx.diag, field,
                 {"prefix", "path", "host", "scheme", "upstream", "page", "aggregate", "redirect",
-                 "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade"});
+                 "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade", "compress"});
   if (!map.valid()) return;
   const std::size_t index = routes.size();
   RouteConfig route;
@@ -431,6 +431,7 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
   read_options(ctx, map, field, kinds, index, refs, route);
   if (const Field* headers = map.get("headers"))
     read_header_rules(ctx, *headers, kinds.one() && !kinds.proxies() ? kinds.not_proxy() : "", route.headers);
+  if (const Field* compress = map.get("compress")) read_compress(ctx, *compress, route.compress.emplace());
   routes.push_back(std::move(route));
   refs.route_fields.push_back(field);
 }

@@ -112,6 +112,10 @@ void read_redirect(Context& ctx, const Field& field, edge::RedirectConfig& redir
 // `trusted_proxies: [CIDR, ...]`.
 void read_trusted_proxies(Context& ctx, const Field& field, std::vector<net::Cidr>& ranges);
 
+// --- gateway/config/compress.cpp ---
+// `compress: on|off` or `{types, min_bytes, gzip_level, brotli_quality}` (a route's or the top level's).
+void read_compress(Context& ctx, const Field& field, compress::CompressConfig& out);
+
 // --- gateway/config/tls.cpp ---
 // A listener's `tls:`; `listener` (its address) keeps its sessions apart.
 void read_server_tls(Context& ctx, const Field& field, std::string_view listener, TlsConfig& tls);
