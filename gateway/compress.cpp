@@ -28,10 +28,11 @@ CompressCounters compressed_counts() { return {g_streamed_gzip.load(), g_streame
 // --- The Downstream ----------------------------------------------------------------
 
 CompressDownstream::CompressDownstream(Downstream& inner, const CompressConfig& config)
-    : inner_(inner), config_(config), accepted_(negotiate(inner.request().headers.get("Accept-Encoding"))) {
+    : ForwardingDownstream(inner), config_(config) {
   // Several Accept-Encoding fields are one list (RFC 9110 5.3).
-  if (inner.request().headers.count("Accept-Encoding") > 1)
-    accepted_ = negotiate(inner.request().headers.get_all("Accept-Encoding"));
+  const auto& h = inner.request().headers;
+  accepted_ = h.count("Accept-Encoding") > 1 ? negotiate(h.get_all("Accept-Encoding"))
+                                              : negotiate(h.get("Accept-Encoding"));
 }
 
 CompressDownstream::~CompressDownstream() = default;

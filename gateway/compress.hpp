@@ -20,7 +20,7 @@
 #include <string>
 
 #include "gateway/compress_rules.hpp"
-#include "gateway/exchange.hpp"
+#include "gateway/forwarding_downstream.hpp"
 
 namespace gateway {
 
@@ -41,37 +41,23 @@ struct CompressCounters {
 
 // A Downstream that compresses what is written through it, when the
 // request accepts a coding and the response qualifies (see the top).
-class CompressDownstream final : public Downstream {
+class CompressDownstream final : public ForwardingDownstream {
  public:
   CompressDownstream(Downstream& inner, const CompressConfig& config);
   ~CompressDownstream() override;
 
-  const http::Request& request() const override { return inner_.request(); }
-  std::string_view peer() const override { return inner_.peer(); }
-  RequestInfo& info() override { return inner_.info(); }
-  boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override {
-    return inner_.read_body(piece, done);
-  }
-  bool body_complete() const override { return inner_.body_complete(); }
-  int body_error_status() const override { return inner_.body_error_status(); }
-  boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) override {
-    return inner_.write_interim(interim);
-  }
   void write_head(http::Response& resp) override;
   void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
                       std::uint64_t content_length) override;
   boost::asio::awaitable<boost::system::error_code> write_file(int fd, std::uint64_t offset, std::uint64_t len,
                                                                bool last) override;
   boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override;
-  bool head_written() const override { return inner_.head_written(); }
-  int status() const override { return inner_.status(); }
-  void set_trailer(std::string_view fields) override { inner_.set_trailer(fields); }
+  // A 101 is never compressed: the tunnel is the inner Downstream's.
   bool can_tunnel() const override { return inner_.can_tunnel(); }
   boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
                                       std::span<const char> from_upstream) override {
     return inner_.tunnel(resp, upstream, from_upstream);
   }
-  void abort() override { inner_.abort(); }
 
   // The coding the client accepts (negotiate), for the cache's variants.
   Coding accepted() const { return accepted_; }
@@ -81,9 +67,8 @@ class CompressDownstream final : public Downstream {
   Downstream& inner() { return inner_; }
 
  private:
-  Downstream& inner_;
   const CompressConfig& config_;
-  Coding accepted_;
+  Coding accepted_ = Coding::identity;
   std::unique_ptr<Encoder> encoder_;  // set while compressing the response
   std::string out_;                   // encoded bytes of one write
   std::string extra_;                 // extra fields of a raw head, with Vary

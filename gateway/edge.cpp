@@ -14,7 +14,8 @@ void resolve_client(Downstream& down, const Config& config) {
   if (client != down.peer()) down.info().client = std::move(client);
 }
 
-RuleDownstream::RuleDownstream(Downstream& inner, const HeaderRules& rules) : inner_(inner), rules_(rules) {
+RuleDownstream::RuleDownstream(Downstream& inner, const HeaderRules& rules)
+    : ForwardingDownstream(inner), rules_(rules) {
   if (rules.request.empty()) return;
   auto vars = variables(inner);
   http::Request edited = inner.request();

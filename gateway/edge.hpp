@@ -16,6 +16,7 @@
 
 #include "gateway/config.hpp"
 #include "gateway/exchange.hpp"
+#include "gateway/forwarding_downstream.hpp"
 
 namespace gateway::edge {
 
@@ -32,38 +33,16 @@ void resolve_client(Downstream& down, const Config& config);
 // what the cache keys and varies on, is the same), and every response head
 // written through it gets the response edits. Everything else goes to the
 // inner Downstream. Lives as long as the exchange's handler.
-class RuleDownstream final : public Downstream {
+class RuleDownstream final : public ForwardingDownstream {
  public:
   RuleDownstream(Downstream& inner, const HeaderRules& rules);
 
   const http::Request& request() const override { return request_ ? *request_ : inner_.request(); }
-  std::string_view peer() const override { return inner_.peer(); }
-  RequestInfo& info() override { return inner_.info(); }
-  boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override {
-    return inner_.read_body(piece, done);
-  }
-  bool body_complete() const override { return inner_.body_complete(); }
-  int body_error_status() const override { return inner_.body_error_status(); }
-  boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) override {
-    return inner_.write_interim(interim);
-  }
   void write_head(http::Response& resp) override;
   void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
                       std::uint64_t content_length) override;
-  boost::asio::awaitable<boost::system::error_code> write_file(int fd, std::uint64_t offset, std::uint64_t len,
-                                                               bool last) override {
-    return inner_.write_file(fd, offset, len, last);
-  }
-  boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override {
-    return inner_.write_body(data, last);
-  }
-  bool head_written() const override { return inner_.head_written(); }
-  int status() const override { return inner_.status(); }
-  void set_trailer(std::string_view fields) override { inner_.set_trailer(fields); }
-  void abort() override { inner_.abort(); }
 
  private:
-  Downstream& inner_;
   const HeaderRules& rules_;
   std::optional<http::Request> request_;  // with the request edits, if any
   std::string head_;                      // a stored head, edited

@@ -110,13 +110,22 @@ TEST_CASE("compress cache: a purge of the URL removes the entry and every varian
 TEST_CASE("compress cache: a variant goes when its entry is replaced by a new fill") {
   TempDir dir;
   SampleService svc(dir);
-  Gateway gw(dir, config(dir, svc, compressed_setup()));
-  const auto u = url(gw.port(), kPath);
+  Setup s;
+  s.routes = "  - {prefix: /, upstream: app, cache: {zone: main, ttl: 60s, honor_client_no_cache: true},\n"
+             "     compress: on}\n";
+  Gateway gw(dir, config(dir, svc, s));
+  // No validators: a forced refresh fetches a new 200 that replaces the entry.
+  const auto u = url(gw.port(), "/api/channels/5?size=20000&cache_control=max-age%3D300");
   fill(gw, u);
   auto gz = http_get(u, {"Accept-Encoding: gzip"});
+  CHECK(x_cache(gz) == "HIT");
   REQUIRE(gauge(gw, "gateway_cache_entries") == 2);
-  // no-cache makes the client's request a new fill that replaces the entry.
   auto refill = fill(gw, u, {"Cache-Control: no-cache"});
   CHECK(x_cache(refill) != "HIT");
+  CHECK(svc.stat("requests") == 2);
   CHECK(eventually([&] { return gauge(gw, "gateway_cache_entries") == 1; }));
+  // The next gzip hit makes a new variant from the new body.
+  const double before = made(gw);
+  CHECK(x_cache(http_get(u, {"Accept-Encoding: gzip"})) == "HIT");
+  CHECK(made(gw) == before + 1);
 }

@@ -18,7 +18,7 @@ routes:
   - prefix: /
     upstream: app
     compress: {gzip_level: 12}
-)", 5, 27, "12 is out of range (1..9)"},
+)", 5, 28, "12 is out of range (1..9)"},
 
     {"gzip_level 0", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
