@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "base/hash.hpp"
+#include "cache/coded.hpp"
 
 namespace gateway::cache {
 
@@ -146,6 +147,7 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
   if (replaced && replaced->path != e->path) {
     forget_file(*replaced);
     if (replaced_unindexed) retire(replaced->path, replaced->charged);
+    drop_coded(*replaced, stats_.evictions);  // made from the body just replaced
   }
   return e;
 }
@@ -168,13 +170,16 @@ void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::
                  bool unindexed) {
   for (const auto& v : entries) {
     bool mine = unindexed;
+    bool found = unindexed;  // a variant dropped with its entry may come again: counted once
     {
       auto& sh = shard_of(v->meta.key);
       std::lock_guard shard_lock(sh.mu);
       auto it = sh.by_key.find(v->meta.key);
       if (it != sh.by_key.end()) {
         auto& vs = it->second;
+        const auto before = vs.size();
         vs.erase(std::remove(vs.begin(), vs.end(), v), vs.end());
+        found = found || vs.size() != before;
         if (vs.empty()) sh.by_key.erase(it);
       }
       std::lock_guard policy_lock(policy_mu_);
@@ -187,10 +192,25 @@ void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::
         mine = true;
       }
     }
-    counter.fetch_add(1, std::memory_order_relaxed);
+    if (found || mine) counter.fetch_add(1, std::memory_order_relaxed);
     forget_file(*v);
     if (mine) retire(v->path, v->charged);
+    drop_coded(*v, counter);
   }
+}
+
+void Store::drop_coded(const Entry& base, std::atomic<std::uint64_t>& counter) {
+  if (is_coded_key(base.meta.key)) return;
+  std::vector<std::shared_ptr<const Entry>> coded;
+  for (auto coding : kCodings) {
+    const auto key = coded_key(base.meta.key, coding);
+    auto& sh = shard_of(key);
+    std::lock_guard shard_lock(sh.mu);
+    if (auto it = sh.by_key.find(key); it != sh.by_key.end())
+      for (const auto& v : it->second)
+        if (v->meta.vary_key == base.meta.vary_key) coded.push_back(v);
+  }
+  if (!coded.empty()) drop(coded, counter);
 }
 
 void Store::remove(const std::shared_ptr<const Entry>& e) {

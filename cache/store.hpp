@@ -277,6 +277,8 @@ class Store {
   // out of by_id_ retires its file, so that a file is retired once.
   void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter,
             bool unindexed = false);
+  // Drops the coded variants made from `base` (cache/coded.hpp), if any.
+  void drop_coded(const Entry& base, std::atomic<std::uint64_t>& counter);
   // The deletion backlog (see the disk bound above).
   void retire(std::string path, std::uint64_t charged);
   // Deletes up to `files` backlog files, oldest first; returns the bytes

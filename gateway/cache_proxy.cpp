@@ -28,6 +28,8 @@
 #include "cache/tiered_lookup.hpp"
 #include "cache/trace.hpp"
 #include "gateway/cache_ranges.hpp"
+#include "gateway/compress.hpp"
+#include "gateway/compress_variant.hpp"
 #include "gateway/proxy.hpp"
 #include "gateway/worker.hpp"
 
@@ -50,6 +52,17 @@ cache::CacheStatusFacts entry_facts(const cache::EntryMeta& m, Seconds now) {
 }
 
 constexpr std::size_t kFollowChunk = 64 * 1024;
+
+// The compressed variant of `e` to serve instead of it to a client that
+// accepts a coding (compressing: the exchange's compressing Downstream, or
+// null); null: serve `e` (compressed as it streams, if it qualifies).
+std::shared_ptr<const cache::Entry> coded_for(compress::CompressDownstream* compressing, cache::Store& store,
+                                              const std::shared_ptr<const cache::Entry>& e,
+                                              const http::Request& req, Seconds now) {
+  if (!compressing || compressing->accepted() == compress::Coding::identity || req.is_head()) return nullptr;
+  if (!compress::entry_compressible(compressing->config(), *e)) return nullptr;
+  return compress::coded_variant(store, e, req, compressing->accepted(), compressing->config(), now);
+}
 
 // A Downstream with nobody behind it: a background refresh fills the cache
 // through the normal path and its "response" goes nowhere.
@@ -115,6 +128,7 @@ class CachedExchange {
         worker_(worker) {}
 
   asio::awaitable<void> run();
+  void compress_with(compress::CompressDownstream* compressing) { compressing_ = compressing; }
   // At the end of a client exchange: tells the zone what it did (report, trace).
   void observe();
   static asio::awaitable<void> run_refresh(std::shared_ptr<NullDownstream> down, std::shared_ptr<WorkerState> state,
@@ -177,6 +191,7 @@ class CachedExchange {
   bool only_if_cached_ = false;  // the client's only-if-cached: never the upstream
   cache::Observation obs_;       // what observe() reports, filled in on the way
   std::uint64_t stored_head_ = 0;  // a relayed response's file bytes before its body (stored or estimated)
+  compress::CompressDownstream* compressing_ = nullptr;  // down_, when it compresses
 };
 
 // A stored entry served with `status`, for the zone's report and trace.
@@ -287,15 +302,21 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
   }
   facts.accept_ranges = m.status == 200;
   const auto fields = cache::cache_fields(status, facts);
-  // A Range: a 206 or a 416 from the entry instead of the whole of it.
+  // A Range: a 206 or a 416 from the entry instead of the whole of it
+  // (never from a compressed variant, as nginx never compresses a range).
   auto range = stored_range(req_, m);
+  // Or the whole of its compressed variant, as it is (not through the
+  // compressing Downstream, which would look at it again).
+  auto coded = range ? nullptr : coded_for(compressing_, zone_.store, e, req_, now_);
+  const cache::Entry& sent = coded ? *coded : *e;
+  Downstream& out = coded ? compressing_->inner() : down_;
 
   std::shared_ptr<cache::FileRef> file;
-  if (!e->body && m.body_size > 0 && !req_.is_head() && (!range || range->needs_body())) {
-    file = zone_.store.open(*e);
+  if (!sent.body && sent.meta.body_size > 0 && !req_.is_head() && (!range || range->needs_body())) {
+    file = zone_.store.open(sent);
     if (!file) {
       // The file went away (purged or evicted a moment ago): not served.
-      zone_.store.remove(e);
+      zone_.store.remove(coded ? coded : e);
       co_return false;
     }
   }
@@ -305,10 +326,10 @@ asio::awaitable<bool> CachedExchange::serve_entry(std::shared_ptr<const cache::E
     co_await write_stored_range(down_, *e, file.get(), std::move(*range), fields);
     co_return true;
   }
-  down_.write_head_raw(m.status, m.head, fields, m.body_size);
-  if (e->body) co_await down_.write_body(*e->body, true);
-  else if (file) co_await down_.write_file(file->fd, e->body_offset, m.body_size, true);
-  else co_await down_.finish();
+  out.write_head_raw(m.status, sent.meta.head, fields, sent.meta.body_size);
+  if (sent.body) co_await out.write_body(*sent.body, true);
+  else if (file) co_await out.write_file(file->fd, sent.body_offset, sent.meta.body_size, true);
+  else co_await out.finish();
   co_return true;
 }
 
@@ -664,12 +685,18 @@ std::shared_ptr<const cache::Entry> memory_hit(const http::Request& req, const R
 
 }  // namespace
 
-std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Router::Match& match, WorkerState& state) {
+std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Router::Match& match, WorkerState& state,
+                                                     compress::CompressDownstream* compressing) {
   const auto& req = down.request();
   if (!match.route->cache || !cache::fast_client_hit_request(req, *match.route->cache)) return nullptr;
   const Seconds now = cache::now_seconds();
   auto e = memory_hit(req, *match.route, state, now);
   if (!e) return nullptr;
+  auto& store = state.runtime->zones[match.route->cache->zone_index]->store;
+  // Its compressed variant, when the client accepts one and it is in RAM
+  // too (else the entry, compressed as it streams).
+  auto coded = coded_for(compressing, store, e, req, now);
+  Downstream& out = coded && coded->body ? compressing->inner() : down;
   // serve_entry's head, for a GET without preconditions or Range.
   const auto& m = e->meta;
   auto facts = entry_facts(m, now);
@@ -678,6 +705,10 @@ std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Rou
   fields.clear();
   cache::append_cache_fields(fields, cache::CacheStatus::hit, facts);
   down.info().cache = cache::kCacheStatusNames[kHit];
+  if (&out != &down) {
+    out.write_head_raw(m.status, coded->meta.head, fields, coded->meta.body_size);
+    return coded;
+  }
   down.write_head_raw(m.status, m.head, fields, m.body_size);
   return e;
 }
@@ -692,8 +723,10 @@ std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, c
   return e;
 }
 
-asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker) {
+asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker,
+                            compress::CompressDownstream* compressing) {
   CachedExchange ex(down, *match.route, state.shared_from_this(), worker);
+  ex.compress_with(compressing);
   co_await ex.run();
   ex.observe();
 }

@@ -30,12 +30,19 @@
 
 namespace gateway {
 
+namespace compress {
+class CompressDownstream;
+}
 class Worker;
 struct WorkerState;
 
 namespace cache_proxy {
 
-boost::asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker);
+// `compressing`: `down` itself when it compresses (gateway/compress.hpp);
+// then a hit is served from the entry's compressed variant
+// (gateway/compress_variant.hpp) rather than compressed as it streams.
+boost::asio::awaitable<void> serve(Downstream& down, const Router::Match& match, WorkerState& state, Worker& worker,
+                                   compress::CompressDownstream* compressing = nullptr);
 
 // A fresh entry with its body in the RAM tier for a plain GET on a cached
 // route, found without a coroutine (and counted as a HIT); null otherwise.
@@ -49,7 +56,10 @@ std::shared_ptr<const cache::Entry> fresh_memory_hit(const http::Request& req, c
 // are serve_route's), queues the head on `down` and returns the entry,
 // whose body the caller sends: co_await down.write_body(*e->body, true).
 // Null: no such hit; nothing was done and serve() takes the request.
-std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Router::Match& match, WorkerState& state);
+// With `compressing` (as serve()'s), the entry may be the compressed
+// variant of the one hit.
+std::shared_ptr<const cache::Entry> queue_memory_hit(Downstream& down, const Router::Match& match, WorkerState& state,
+                                                     compress::CompressDownstream* compressing = nullptr);
 
 }  // namespace cache_proxy
 }  // namespace gateway

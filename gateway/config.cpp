@@ -87,6 +87,7 @@ constexpr Section kSections[] = {
     {"limit", false, [](Load& l, const Field& f) { config::read_rate_limit(l.ctx, f, l.config.limit); }},
     {"max_conns_per_client", false,
      [](Load& l, const Field& f) { config::read_max_conns_per_client(l.ctx, f, l.config.max_conns_per_client); }},
+    {"compress", false, [](Load& l, const Field& f) { config::read_compress(l.ctx, f, l.config.compress); }},
 };
 
 void resolve_upstreams(Load& load) {

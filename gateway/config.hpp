@@ -24,6 +24,7 @@
 #include "base/units.hpp"
 #include "cache/config.hpp"
 #include "gateway/access.hpp"
+#include "gateway/compress_rules.hpp"
 #include "gateway/edge_rules.hpp"
 #include "gateway/rewrite.hpp"
 #include "gateway/error_pages.hpp"
@@ -140,6 +141,7 @@ struct RouteConfig {
   access::AccessConfig access;     // `access:`, `auth:` (gateway/access.hpp); unset: the top level's
   std::vector<rewrite::Rule> rewrite;  // `rewrite:` of the path sent upstream (gateway/rewrite.hpp)
   std::optional<limit::RateLimitConfig> limit;  // `limit:`, else Config::limit (gateway/rate_limit.hpp)
+  std::optional<compress::CompressConfig> compress;  // `compress:`; none: the top-level one (compress_rules.hpp)
   int line = 0;                    // where it was defined, for messages
 };
 
@@ -248,6 +250,7 @@ struct Config {
   ErrorPages error_pages;
   std::optional<limit::RateLimitConfig> limit;  // top-level `limit:`: routes without their own
   std::size_t max_conns_per_client = 0;  // open connections per peer address; 0: no limit (rate_limit.hpp)
+  compress::CompressConfig compress;  // top-level `compress:`, for routes without their own
 
   // The listen entry with this address text, or null.
   const ListenConfig* find_listen(std::string_view address) const noexcept {

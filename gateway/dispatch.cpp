@@ -5,6 +5,7 @@
 #include "gateway/access_serve.hpp"
 #include "gateway/cache_proxy.hpp"
 #include "gateway/compose/composer.hpp"
+#include "gateway/compress.hpp"
 #include "gateway/edge.hpp"
 #include "gateway/error_pages.hpp"
 #include "gateway/proxy.hpp"
@@ -45,11 +46,21 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
   Downstream& rewritten = edited ? static_cast<Downstream&>(*edited) : client;
   std::optional<edge::RuleDownstream> ruled;
   if (!route.headers.empty()) ruled.emplace(rewritten, route.headers);
-  // With `intercept`, the instances' errors get the route's pages too.
+  Downstream& edited_out = ruled ? static_cast<Downstream&>(*ruled) : rewritten;
+  // Compression (gateway/compress.hpp) outside the header rules: what it
+  // writes is edited by them as any response is. Never for a page's
+  // fragment (`chain`): the page is compressed as a whole.
+  std::optional<compress::CompressDownstream> compressing;
+  if (const auto* c = chain ? nullptr : compress::config_for(route, config);
+      c && route.kind != RouteConfig::Kind::redirect)
+    compressing.emplace(edited_out, *c);
+  Downstream& encoded = compressing ? static_cast<Downstream&>(*compressing) : edited_out;
+  auto* coder = compressing ? &*compressing : nullptr;
+  // With `intercept`, the instances' errors get the route's pages too
+  // (then compressed as any response).
   std::optional<error_pages::InterceptDownstream> intercepted;
-  if (route.error_pages && route.error_pages->intercept)
-    intercepted.emplace(ruled ? static_cast<Downstream&>(*ruled) : rewritten, pages);
-  Downstream& down = intercepted ? *intercepted : ruled ? static_cast<Downstream&>(*ruled) : rewritten;
+  if (route.error_pages && route.error_pages->intercept) intercepted.emplace(encoded, pages);
+  Downstream& down = intercepted ? static_cast<Downstream&>(*intercepted) : encoded;
   if (go && edited && edited->redirects()) {
     co_await edited->answer();
     go = false;
@@ -63,9 +74,9 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
       // An upgrade is never cached: it goes straight through.
       if (!route.cache || decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)
         co_await proxy::serve(down, route, state, worker);
-      else if (auto hit = cache_proxy::queue_memory_hit(down, match, state))
+      else if (auto hit = cache_proxy::queue_memory_hit(down, match, state, coder))
         co_await down.write_body(*hit->body, true);  // the common hit, without the full path's coroutines
-      else co_await cache_proxy::serve(down, match, state, worker);
+      else co_await cache_proxy::serve(down, match, state, worker, coder);
       break;
   }
   int status = down.status();

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "gateway/exchange.hpp"
+#include "gateway/forwarding_downstream.hpp"
 
 namespace gateway {
 
@@ -62,38 +63,19 @@ inline const std::string* chosen(const RequestInfo& info, int status) {
 // A Downstream whose error responses with a page (an instance's, a stored
 // one) become that page: the head is replaced, the page goes out with the
 // first body write, and the rest of the original body is dropped.
-class InterceptDownstream final : public Downstream {
+class InterceptDownstream final : public ForwardingDownstream {
  public:
-  InterceptDownstream(Downstream& inner, const ErrorPages& pages) : inner_(inner), pages_(pages) {}
+  InterceptDownstream(Downstream& inner, const ErrorPages& pages) : ForwardingDownstream(inner), pages_(pages) {}
 
-  const http::Request& request() const override { return inner_.request(); }
-  std::string_view peer() const override { return inner_.peer(); }
-  RequestInfo& info() override { return inner_.info(); }
-  boost::asio::awaitable<boost::system::error_code> read_body(std::span<const char>& piece, bool& done) override {
-    return inner_.read_body(piece, done);
-  }
-  bool body_complete() const override { return inner_.body_complete(); }
-  int body_error_status() const override { return inner_.body_error_status(); }
-  boost::asio::awaitable<boost::system::error_code> write_interim(const http::Response& interim) override {
-    return inner_.write_interim(interim);
-  }
   void write_head(http::Response& resp) override;
   void write_head_raw(int status, std::string_view head, std::string_view extra_fields,
                       std::uint64_t content_length) override;
   boost::asio::awaitable<boost::system::error_code> write_file(int fd, std::uint64_t offset, std::uint64_t len,
                                                                bool last) override;
   boost::asio::awaitable<boost::system::error_code> write_body(std::span<const char> data, bool last) override;
-  bool head_written() const override { return inner_.head_written(); }
-  int status() const override { return inner_.status(); }
   void set_trailer(std::string_view fields) override {
     if (!page_) inner_.set_trailer(fields);
   }
-  bool can_tunnel() const override { return inner_.can_tunnel(); }
-  boost::asio::awaitable<void> tunnel(http::Response& resp, net::Stream& upstream,
-                                      std::span<const char> from_upstream) override {
-    return inner_.tunnel(resp, upstream, from_upstream);
-  }
-  void abort() override { inner_.abort(); }
 
  private:
   // Writes the page's head if `status` has one; whether it did.
@@ -101,7 +83,6 @@ class InterceptDownstream final : public Downstream {
   // The original body: the page goes with its first piece, the rest is dropped.
   boost::asio::awaitable<boost::system::error_code> send_page();
 
-  Downstream& inner_;
   const ErrorPages& pages_;
   const std::string* page_ = nullptr;  // the page replacing this response's body
   bool page_sent_ = false;

@@ -1,8 +1,10 @@
 // A Downstream that hands everything to another one: the base of the
 // wrappers that change one thing of an exchange on its way (the route's
 // header rules, gateway/edge.hpp; a rewritten request,
-// gateway/access_serve.hpp), which override only that. Lives as long as the
-// exchange's handler, on the worker that owns it.
+// gateway/access_serve.hpp; compression, gateway/compress.hpp), which
+// override only that. A tunnel passes through unless a wrapper says no (the
+// header rules do). Lives as long as the exchange's handler, on the worker
+// that owns it.
 #pragma once
 
 #include "gateway/exchange.hpp"

@@ -8,6 +8,8 @@
 #include <map>
 #include <span>
 
+#include "gateway/compress.hpp"
+#include "gateway/compress_variant.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/runtime.hpp"
 #include "gateway/tunnel.hpp"
@@ -496,6 +498,21 @@ std::string escape_label_value(std::string_view value) {
   return out;
 }
 
+// Response compression (gateway/compress.hpp, compress_variant.hpp).
+void write_compression(Text& text) {
+  const auto streamed = compress::compressed_counts();
+  text.family("gateway_compressed_responses_total", "Responses compressed as they streamed, by coding.", "counter");
+  text.sample("gateway_compressed_responses_total", label("coding", "gzip"), streamed.gzip);
+  text.sample("gateway_compressed_responses_total", label("coding", "br"), streamed.br);
+  const auto variants = compress::variant_counts();
+  text.family("gateway_compress_variants_made_total", "Compressed variants of cached entries made and stored.",
+              "counter");
+  text.sample("gateway_compress_variants_made_total", "", variants.made);
+  text.family("gateway_compress_variant_hits_total", "Cache hits served from a stored compressed variant.",
+              "counter");
+  text.sample("gateway_compress_variant_hits_total", "", variants.hits);
+}
+
 void append_worker_families(std::string& out, const std::vector<const WorkerMetrics*>& workers) {
   Text text(out);
   write_connections(text, workers);
@@ -521,6 +538,7 @@ std::string render(const std::vector<const WorkerMetrics*>& workers, const Runti
   append_worker_families(out, workers);
   Text text(out);
   write_upstream_groups(text, rt);
+  write_compression(text);
   append_cache_families(out, workers, rt);
   return out;
 }

@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_PKGS=(cmake make g++ pkg-config libboost1.81-dev node-llhttp libcurl4-openssl-dev
             libhiredis-dev libyaml-cpp-dev doctest-dev zlib1g-dev curl libssl-dev openssl libnghttp2-dev
             libc-ares-dev libsystemd-dev
-            libre2-dev libcrypt-dev)  # h15-access: rewrites (RE2), htpasswd hashes (crypt_rn)
+            libre2-dev libcrypt-dev libbrotli-dev)  # rewrites (RE2), htpasswd hashes (crypt_rn), br
 # clang and its runtime (libFuzzer) build the fuzz tree (scripts/fuzz.sh).
 FUZZ_PKGS=(clang libclang-rt-14-dev)
 # The .deb (scripts/package.sh, tests/package_test.sh): dpkg-shlibdeps

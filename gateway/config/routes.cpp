@@ -427,7 +427,7 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
   MapReader map(ctx.diag, field,
                 {"prefix", "path", "host", "scheme", "upstream", "page", "aggregate", "redirect",
                  "strip_prefix", "name", "strip_request_headers", "cache", "headers", "upgrade", "static",
-                 "error_pages", "access", "auth", "rewrite", "limit"});
+                 "error_pages", "access", "auth", "rewrite", "limit", "compress"});
   if (!map.valid()) return;
   const std::size_t index = routes.size();
   RouteConfig route;
@@ -444,6 +444,7 @@ void read_route(Context& ctx, const Field& field, std::vector<RouteConfig>& rout
   read_route_access(ctx, map, field, kinds.one() && !kinds.proxies() ? kinds.not_proxy() : "", route);
   if (const Field* pages = map.get("error_pages")) read_error_pages(ctx, *pages, true, route.error_pages.emplace());
   if (const Field* limit = map.get("limit")) read_rate_limit(ctx, *limit, route.limit);
+  if (const Field* compress = map.get("compress")) read_compress(ctx, *compress, route.compress.emplace());
   routes.push_back(std::move(route));
   refs.route_fields.push_back(field);
 }

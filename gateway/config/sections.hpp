@@ -121,6 +121,10 @@ void read_rate_limit(Context& ctx, const Field& field, std::optional<limit::Rate
 // `max_conns_per_client: N` (0: none).
 void read_max_conns_per_client(Context& ctx, const Field& field, std::size_t& max);
 
+// --- gateway/config/compress.cpp ---
+// `compress: on|off` or `{types, min_bytes, gzip_level, brotli_quality}` (a route's or the top level's).
+void read_compress(Context& ctx, const Field& field, compress::CompressConfig& out);
+
 // --- gateway/config/tls.cpp ---
 // A listener's `tls:`; `listener` (its address) keeps its sessions apart.
 void read_server_tls(Context& ctx, const Field& field, std::string_view listener, TlsConfig& tls);
