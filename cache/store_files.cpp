@@ -82,7 +82,8 @@ EntryWriter::EntryWriter(Store& store, EntryMeta meta, std::string tmp_path, int
       meta_(std::move(meta)),
       tmp_path_(std::move(tmp_path)),
       fd_(fd),
-      reader_(std::make_shared<FileRef>(::dup(fd))),
+      users_(std::make_shared<char>()),
+      reader_(std::make_shared<FileRef>(::dup(fd), users_)),
       meta_bytes_(std::move(meta_bytes)),
       body_offset_(FileHeader::kSize + meta_bytes_.size()),
       keep_memory_(store.memory_.load(std::memory_order_relaxed) > 0),
@@ -157,6 +158,7 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
   e->body_offset = body_offset_;
   e->charged = charge_for(h.file_size());
   e->last_used.store(now_seconds());
+  e->users = users_;
   if (keep_memory_) e->body = std::make_shared<const std::string>(std::move(memory_));
   // Only a complete file gets its final name: a crash before this line
   // leaves a temporary file, which the next start-up deletes.
@@ -287,12 +289,18 @@ void Store::make_buckets(std::uint64_t first, std::uint64_t count) {
   for (std::uint64_t i = first; i < first + count && i < buckets_; ++i) fs::create_directories(bucket(i), ec);
 }
 
-int Store::new_temp_file(std::string& path) {
+std::string Store::temp_file_name() {
   char name[64];
   std::snprintf(name, sizeof name, "tmp/%ld-%llx.tmp", static_cast<long>(::getpid()),
                 static_cast<unsigned long long>(file_seq_.fetch_add(1)));
-  path = (fs::path(options_.path) / name).string();
-  return ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  return (fs::path(options_.path) / name).string();
+}
+
+int Store::new_temp_file(std::string& path) {
+  path = temp_file_name();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) stats_.files_created.fetch_add(1, std::memory_order_relaxed);
+  return fd;
 }
 
 int Store::take_temp_file(std::string& path) {
@@ -370,50 +378,94 @@ std::unique_ptr<EntryWriter> Store::begin_file(EntryMeta meta, Refusal& refusal)
 
 // ---------------------------------------------------------------- disk bound
 
-void Store::retire(std::string path, std::uint64_t charged) {
+void Store::retire(Retired r) {
   if (!started_.load(std::memory_order_acquire)) {
-    ::unlink(path.c_str());  // not started (a tool or a test): at once
-    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
+    ::unlink(r.path.c_str());  // not started (a tool or a test): at once
+    stats_.disk_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
     return;
   }
-  stats_.backlog_bytes.fetch_add(charged, std::memory_order_relaxed);
+  stats_.backlog_bytes.fetch_add(r.charged, std::memory_order_relaxed);
   stats_.backlog_files.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(jobs_mu_);
-    backlog_.emplace_back(std::move(path), charged);
+    backlog_.push_back(std::move(r));
   }
   jobs_cv_.notify_one();
 }
 
-// The oldest file is deleted before it leaves the backlog, never after:
-// a file out of the backlog is gone from the disk, so what disk_bytes says
-// is never less than what is there. Several threads may delete the same
-// file (one of them finds it gone); the one that takes it out of the
-// backlog uncounts it. So a thread that stalls midway (a busy machine)
-// holds up nobody: the others delete the same oldest file themselves.
+// The oldest file is deleted (or truncated) before it leaves the backlog,
+// never after: a file out of the backlog is gone from the disk or empty, so
+// what disk_bytes says is never less than what is there. Several threads
+// may delete the same file (one of them finds it gone); the one that takes
+// it out of the backlog uncounts it. So a thread that stalls midway (a busy
+// machine) holds up nobody: the others delete the same oldest file
+// themselves.
 std::uint64_t Store::unlink_backlog(std::size_t files) {
   std::uint64_t freed = 0;
   for (std::size_t i = 0; i < files; ++i) {
-    std::string path;
+    Retired r;
     {
       std::lock_guard lock(jobs_mu_);
       if (backlog_.empty()) break;
-      path = backlog_.front().first;
+      r = backlog_.front();
     }
-    ::unlink(path.c_str());
-    std::uint64_t charged = 0;
+    delete_or_recycle(r);
     {
       std::lock_guard lock(jobs_mu_);
-      if (backlog_.empty() || backlog_.front().first != path) continue;  // another thread took it
-      charged = backlog_.front().second;
+      if (backlog_.empty() || backlog_.front().path != r.path) continue;  // another thread took it
       backlog_.pop_front();
     }
-    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
-    stats_.backlog_bytes.fetch_sub(charged, std::memory_order_relaxed);
+    stats_.disk_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
+    stats_.backlog_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
     stats_.backlog_files.fetch_sub(1, std::memory_order_relaxed);
-    freed += charged;
+    freed += r.charged;
   }
   return freed;
+}
+
+// Expired users cannot come back (nothing holds them to copy from), so a
+// file found unheld here stays unheld: nobody reads it while it is
+// truncated and rewritten. It is emptied before it moves, so that whoever
+// else deletes it meanwhile (the rename then fails) leaves nothing behind
+// either way. The descriptor that empties it is closed at once: ext4
+// (auto_da_alloc) flushes a file truncated to nothing when a descriptor
+// of it closes, which would otherwise be the next fill's, its new bytes
+// written to the disk at each commit; closed empty, there is nothing to
+// flush.
+bool Store::delete_or_recycle(const Retired& r) {
+  std::size_t spares = 0;
+  {
+    std::lock_guard lock(spare_mu_);
+    spares = spare_files_.size();
+  }
+  const bool held = !r.tracked || !r.users.expired();
+  if (retired_file_fate(held, spares, kMaxSpareFiles) == RetiredFate::unlink) {
+    ::unlink(r.path.c_str());
+    return false;
+  }
+  int fd = ::open(r.path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;  // gone (another thread deleted it)
+  if (recycle_hook_) recycle_hook_(r.path);
+  (void)::ftruncate(fd, 0);
+  ::close(fd);
+  std::string tmp = temp_file_name();
+  if (::rename(r.path.c_str(), tmp.c_str()) != 0) {
+    if (errno != ENOENT) ::unlink(r.path.c_str());
+    return false;
+  }
+  fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC);
+  std::lock_guard lock(spare_mu_);
+  if (fd < 0 || spare_files_.size() >= kMaxSpareFiles) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  spare_files_.emplace_back(fd, std::move(tmp));
+  // Counted here, not by whoever takes the file out of the backlog: two
+  // threads may both work on the same oldest file, and the one that finds
+  // it gone (its rename done by the other) may be the one that pops it.
+  stats_.recycled_files.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 // Past max_size, the backlog is not empty (the index itself is within
@@ -600,6 +652,7 @@ bool Store::load_file(const std::string& path) {
   e->body_offset = h->body_offset();
   e->charged = charge_for(h->file_size());
   e->last_used.store(now_seconds());
+  e->users = std::make_shared<char>();
   if (small) e->body = std::make_shared<const std::string>(std::move(body));
   {
     // A fill since start-up is newer than the file: keep it.
