@@ -393,15 +393,16 @@ void Store::retire(Retired r) {
   jobs_cv_.notify_one();
 }
 
-// The oldest file is deleted (or emptied) before it leaves the backlog,
-// never after: a file out of the backlog is gone from its name, so what
-// disk_bytes says is not less than what is there (but for a recycled file
-// that its claimer, stalled, has not emptied yet). Several threads may work
-// on the same file: each deletes or claims it by its name (see
-// delete_or_recycle), at most one of them succeeds, and the one that takes
-// it out of the backlog uncounts it. So a thread that stalls midway (a busy
-// machine) holds up nobody: the others deal with the same oldest file
-// themselves.
+// Each backlog file has one owner: the thread that takes it out of the
+// backlog (the oldest, under jobs_mu_) deletes or recycles it, and no other
+// thread touches it. Recycling needs this: when two threads worked on the
+// same file by its name, one could empty it (its open(O_TRUNC) had found
+// the name just before) after the other had renamed it into a spare that
+// the next fill wrote, published and indexed: a live entry truncated, the
+// bug behind the revert of 21ee9e9 (store_recycle_race_test). The counts
+// drop only once the file is gone or empty, so what disk_bytes says is
+// never less than what is there; a thread that stalls midway (a busy
+// machine) holds up nobody but its own file: the others take the next ones.
 std::uint64_t Store::unlink_backlog(std::size_t files) {
   std::uint64_t freed = 0;
   for (std::size_t i = 0; i < files; ++i) {
@@ -409,14 +410,10 @@ std::uint64_t Store::unlink_backlog(std::size_t files) {
     {
       std::lock_guard lock(jobs_mu_);
       if (backlog_.empty()) break;
-      r = backlog_.front();
-    }
-    delete_or_recycle(r);
-    {
-      std::lock_guard lock(jobs_mu_);
-      if (backlog_.empty() || backlog_.front().path != r.path) continue;  // another thread took it
+      r = std::move(backlog_.front());
       backlog_.pop_front();
     }
+    delete_or_recycle(r);
     stats_.disk_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
     stats_.backlog_bytes.fetch_sub(r.charged, std::memory_order_relaxed);
     stats_.backlog_files.fetch_sub(1, std::memory_order_relaxed);
@@ -427,16 +424,9 @@ std::uint64_t Store::unlink_backlog(std::size_t files) {
 
 // Expired users cannot come back (nothing holds them to copy from), so a
 // file found unheld here stays unheld: nobody reads it while it is
-// truncated and rewritten. The file is claimed before it is touched: renamed
-// into tmp/ under a name of this thread's own; of the threads that work on
-// the same file, one renames it, the others find its name gone (ENOENT:
-// rename and unlink are atomic on the name, and an entry's name is never
-// used again). Only the claimer empties it, by the new name. Emptying it
-// by its old name first (open with O_TRUNC, then rename) was the bug
-// behind the revert of 21ee9e9: a thread whose open had found the name
-// could truncate the file after another thread had renamed it into a
-// spare that the next fill wrote, published and indexed, emptying a live
-// entry (store_recycle_race_test). The descriptor that empties it is
+// truncated and rewritten, and no other thread deletes it (see
+// unlink_backlog). It is emptied before it moves, so that tmp/ holds only
+// fills in flight and empty spares. The descriptor that empties it is
 // closed at once: ext4 (auto_da_alloc) flushes a file truncated to nothing
 // when a descriptor of it closes, which would otherwise be the next
 // fill's, its new bytes written to the disk at each commit; closed empty,
@@ -452,16 +442,16 @@ bool Store::delete_or_recycle(const Retired& r) {
     ::unlink(r.path.c_str());
     return false;
   }
-  std::string tmp = temp_file_name();
-  if (::rename(r.path.c_str(), tmp.c_str()) != 0) {
-    if (errno != ENOENT) ::unlink(r.path.c_str());  // ENOENT: another thread has it, or deleted it
-    return false;
-  }
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
+  int fd = ::open(r.path.c_str(), O_WRONLY | O_CLOEXEC);
   if (recycle_hook_) recycle_hook_(r.path);
   const bool emptied = fd >= 0 && ::ftruncate(fd, 0) == 0;
   if (fd >= 0) ::close(fd);
-  fd = emptied ? ::open(tmp.c_str(), O_RDWR | O_CLOEXEC) : -1;
+  std::string tmp = temp_file_name();
+  if (!emptied || ::rename(r.path.c_str(), tmp.c_str()) != 0) {
+    ::unlink(r.path.c_str());
+    return false;
+  }
+  fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC);
   std::lock_guard lock(spare_mu_);
   if (fd < 0 || spare_files_.size() >= kMaxSpareFiles) {
     if (fd >= 0) ::close(fd);
@@ -469,21 +459,21 @@ bool Store::delete_or_recycle(const Retired& r) {
     return false;
   }
   spare_files_.emplace_back(fd, std::move(tmp));
-  // Counted here, not by whoever takes the file out of the backlog: two
-  // threads may both work on the same oldest file, and the one that finds
-  // it gone (renamed by the other) may be the one that pops it.
   stats_.recycled_files.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 // Past max_size, the backlog is not empty (the index itself is within
-// max_size after insert()), so there is always a file to delete.
+// max_size after insert()): there is a file to delete, or one that another
+// thread is deleting.
 void Store::keep_within_max_size(std::uint64_t added) {
   std::uint64_t paid = 0;
   while (stats_.disk_bytes.load(std::memory_order_relaxed) > max_size_.load() && paid < added) {
-    auto freed = unlink_backlog(1);  // 0: another thread deleted it first
-    if (freed == 0 && stats_.backlog_files.load(std::memory_order_relaxed) == 0) return;
-    if (freed) stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
+    // 0: none left to take (those left are another thread's, being
+    // deleted); waiting for them would only hold this fill's worker.
+    auto freed = unlink_backlog(1);
+    if (freed == 0) return;
+    stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
     paid += freed;
   }
 }
