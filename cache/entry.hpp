@@ -99,6 +99,11 @@ struct Entry {
   // A descriptor held for the entry's life: set on a refreshed entry, whose
   // file the background rewrite replaces (and deletes) under it.
   std::shared_ptr<FileRef> file;
+  // Shared by every Entry object of this file and every FileRef opened on
+  // it (Store::open, the fill's reader): the store recycles a retired file
+  // (truncates it and writes another entry into it) only once nobody holds
+  // this; until then it is unlinked instead. Null: never recycled.
+  std::shared_ptr<const void> users;
   // Last use, for `inactive` (seconds since the epoch).
   mutable std::atomic<Seconds> last_used{0};
 };

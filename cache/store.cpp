@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "base/hash.hpp"
 #include "cache/coded.hpp"
@@ -142,13 +143,17 @@ std::shared_ptr<const Entry> Store::insert(std::shared_ptr<Entry> e, const std::
     if (bytes > max_size) evict_down_to(max_size - headroom_.load(), victims);
   }
   // Victims are out of the policy and by_id_ already; drop() takes them out
-  // of their shards and retires their files.
-  drop(victims, stats_.evictions, true);
+  // of their shards and retires their files. The store lets go of them
+  // before their files are retired: a file nobody holds can be recycled.
+  std::optional<Retired> replaced_file;
   if (replaced && replaced->path != e->path) {
     forget_file(*replaced);
-    if (replaced_unindexed) retire(replaced->path, replaced->charged);
+    if (replaced_unindexed) replaced_file = retired_of(*replaced);
     drop_coded(*replaced, stats_.evictions);  // made from the body just replaced
   }
+  replaced.reset();
+  drop(std::move(victims), stats_.evictions, true);
+  if (replaced_file) retire(std::move(*replaced_file));
   return e;
 }
 
@@ -166,8 +171,9 @@ void Store::evict_down_to(std::uint64_t low_water, std::vector<std::shared_ptr<c
   }
 }
 
-void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter,
+void Store::drop(std::vector<std::shared_ptr<const Entry>> entries, std::atomic<std::uint64_t>& counter,
                  bool unindexed) {
+  std::vector<Retired> files;
   for (const auto& v : entries) {
     bool mine = unindexed;
     bool found = unindexed;  // a variant dropped with its entry may come again: counted once
@@ -194,9 +200,11 @@ void Store::drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::
     }
     if (found || mine) counter.fetch_add(1, std::memory_order_relaxed);
     forget_file(*v);
-    if (mine) retire(v->path, v->charged);
+    if (mine) files.push_back(retired_of(*v));
     drop_coded(*v, counter);
   }
+  entries.clear();  // the store's own holds on them go first (see recycling in store.hpp)
+  for (auto& f : files) retire(std::move(f));
 }
 
 void Store::drop_coded(const Entry& base, std::atomic<std::uint64_t>& counter) {
@@ -210,7 +218,7 @@ void Store::drop_coded(const Entry& base, std::atomic<std::uint64_t>& counter) {
       for (const auto& v : it->second)
         if (v->meta.vary_key == base.meta.vary_key) coded.push_back(v);
   }
-  if (!coded.empty()) drop(coded, counter);
+  if (!coded.empty()) drop(std::move(coded), counter);
 }
 
 void Store::remove(const std::shared_ptr<const Entry>& e) {
@@ -228,6 +236,7 @@ std::shared_ptr<const Entry> Store::refresh(const std::shared_ptr<const Entry>& 
   e->body_offset = old->body_offset;
   e->charged = old->charged;
   e->body = old->body;
+  e->users = old->users;
   e->last_used.store(old->last_used.load());
   // Keep the file open: the rewrite below replaces it, maybe before the
   // caller reads the body.
@@ -246,7 +255,7 @@ std::shared_ptr<FileRef> Store::open(const Entry& e) {
   }
   int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
-  auto ref = std::make_shared<FileRef>(fd);
+  auto ref = std::make_shared<FileRef>(fd, e.users);
   {
     // Cache only the descriptors of indexed entries: one kept for an entry
     // already removed would hold its disk space.
@@ -277,8 +286,9 @@ std::size_t Store::purge_if(const std::function<bool(const Entry&)>& pred) {
       for (const auto& e : variants)
         if (pred(*e)) hits.push_back(e);
   }
-  drop(hits, stats_.purged);
-  return hits.size();
+  const std::size_t n = hits.size();
+  drop(std::move(hits), stats_.purged);
+  return n;
 }
 
 std::size_t Store::purge_url(std::string_view url_key) {
@@ -312,7 +322,7 @@ void Store::sweep_inactive(Seconds now) {
     for (const auto& [id, e] : by_id_)
       if (now - e->last_used.load(std::memory_order_relaxed) >= inactive_.load()) idle.push_back(e);
   }
-  if (!idle.empty()) drop(idle, stats_.inactive_removed);
+  if (!idle.empty()) drop(std::move(idle), stats_.inactive_removed);
 }
 
 }  // namespace gateway::cache

@@ -10,7 +10,7 @@
 // (cache/admission.hpp) has a mutex of its own, taken alone, and the specs
 // in force another, also alone. One background thread
 // per store does the slow disk work: loading entries at start-up, removing
-// evicted files, persisting refreshed headers, sweeping inactive entries and
+// (or recycling: see below) evicted files, persisting refreshed headers, sweeping inactive entries and
 // creating files and directories ahead of the fills. The jobs mutex (its
 // queue and the deletion backlog) is taken alone, never with another.
 //
@@ -79,6 +79,8 @@ struct StoreStats {
   std::atomic<std::uint64_t> writing_bytes{0};
   std::atomic<std::uint64_t> backlog_refused{0};  // fills not stored: the backlog held the disk full
   std::atomic<std::uint64_t> inline_unlinks{0};   // backlog files a committing fill deleted itself
+  std::atomic<std::uint64_t> recycled_files{0};   // backlog files truncated into spares instead of deleted
+  std::atomic<std::uint64_t> files_created{0};    // new temporary files (spare or not)
   std::atomic<std::uint64_t> admission_refused{0};  // fills not stored: the admission rule said no
   std::atomic<std::uint64_t> memory_bytes{0};  // bodies held in RAM
   std::atomic<std::uint64_t> stores{0};
@@ -91,10 +93,12 @@ struct StoreStats {
   std::atomic<bool> loading{false};
 };
 
-// An open descriptor, closed when the last user lets go.
+// An open descriptor, closed when the last user lets go. `users` is the
+// file's Entry::users: while a FileRef lives, its file is not recycled.
 struct FileRef {
   int fd = -1;
-  explicit FileRef(int f) : fd(f) {}
+  std::shared_ptr<const void> users;
+  explicit FileRef(int f, std::shared_ptr<const void> u = nullptr) : fd(f), users(std::move(u)) {}
   ~FileRef();
   FileRef(const FileRef&) = delete;
   FileRef& operator=(const FileRef&) = delete;
@@ -118,6 +122,20 @@ bool admission_full(std::uint64_t bytes, std::uint64_t max_size);
 constexpr bool refuse_for_backlog(std::uint64_t disk_bytes, std::uint64_t writing_bytes, std::uint64_t backlog_files,
                                   std::uint64_t max_size) {
   return backlog_files > 0 && disk_bytes + writing_bytes >= max_size;
+}
+
+// Recycling: a file leaving the deletion backlog is, if nobody holds it
+// (no Entry object of it, no FileRef on it: Entry::users has expired) and
+// the spare pool has room, truncated to nothing and renamed into tmp/ as a
+// spare for the next fill, instead of being unlinked while the next fill
+// creates a new file. Under churn (every fill evicting) creating a file for
+// each fill cost more than the fill itself: ext4's inode allocator slows
+// down as deleted inodes pile up. A file somebody holds (a hit still
+// sending it, a reader following a fill) is unlinked as before: its bytes
+// stay as they are until its last descriptor closes.
+enum class RetiredFate { recycle, unlink };
+constexpr RetiredFate retired_file_fate(bool held, std::size_t spares, std::size_t max_spares) {
+  return !held && spares < max_spares ? RetiredFate::recycle : RetiredFate::unlink;
 }
 
 // Temporary files are named "tmp/<pid>-<seq>.tmp": the pid of the process
@@ -166,6 +184,7 @@ class EntryWriter {
   EntryMeta meta_;
   std::string tmp_path_;
   int fd_;
+  std::shared_ptr<const void> users_;  // the new entry's Entry::users
   std::shared_ptr<FileRef> reader_;
   std::string meta_bytes_;
   std::uint64_t body_offset_;
@@ -204,6 +223,10 @@ class Store {
   // and sketch start from zero). Any thread; store_resize.cpp.
   void resize(const StoreOptions& next);
   const StoreStats& stats() const noexcept { return stats_; }
+  // Test seam (tests only, set before start()): called with the path of a
+  // retired file that a thread is about to empty for recycling, between
+  // opening it and truncating it, so that a test can run other work there.
+  void set_recycle_hook(std::function<void(const std::string&)> hook) { recycle_hook_ = std::move(hook); }
 
   // The variant of `key` whose Vary fields match `req`, or null. Counts as
   // a use for eviction and `inactive`, and (unless `for_admission` is
@@ -275,15 +298,27 @@ class Store {
   // their files for deletion. `unindexed`: insert() took them out of the
   // policy and by_id_ already (eviction victims). Whoever takes an entry
   // out of by_id_ retires its file, so that a file is retired once.
-  void drop(const std::vector<std::shared_ptr<const Entry>>& entries, std::atomic<std::uint64_t>& counter,
+  void drop(std::vector<std::shared_ptr<const Entry>> entries, std::atomic<std::uint64_t>& counter,
             bool unindexed = false);
   // Drops the coded variants made from `base` (cache/coded.hpp), if any.
   void drop_coded(const Entry& base, std::atomic<std::uint64_t>& counter);
+  // A file waiting in the deletion backlog, with what it is charged and,
+  // if `tracked`, its Entry::users (see recycling above).
+  struct Retired {
+    std::string path;
+    std::uint64_t charged = 0;
+    std::weak_ptr<const void> users;
+    bool tracked = false;
+  };
+  static Retired retired_of(const Entry& e) { return Retired{e.path, e.charged, e.users, e.users != nullptr}; }
   // The deletion backlog (see the disk bound above).
-  void retire(std::string path, std::uint64_t charged);
-  // Deletes up to `files` backlog files, oldest first; returns the bytes
-  // this call took out of the backlog.
+  void retire(Retired r);
+  // Deletes (or recycles) up to `files` backlog files, oldest first;
+  // returns the bytes this call took out of the backlog.
   std::uint64_t unlink_backlog(std::size_t files);
+  // Deletes the backlog file `r` or recycles it into a spare (see
+  // recycling above); true if recycled.
+  bool delete_or_recycle(const Retired& r);
   // After a commit that added `added` bytes: deletes backlog files itself
   // while disk_bytes is past max_size (at most `added` bytes' worth).
   void keep_within_max_size(std::uint64_t added);
@@ -308,6 +343,7 @@ class Store {
   std::string entry_path(std::uint64_t id);
   bool publish_file(const std::string& tmp, const std::string& path);
   void make_buckets(std::uint64_t first, std::uint64_t count);
+  std::string temp_file_name();
   int new_temp_file(std::string& path);
   int take_temp_file(std::string& path);
   void refill_spare_files();
@@ -357,6 +393,10 @@ class Store {
   const std::uint64_t buckets_;
   // Empty temporary files, open, ready for fills (see take_temp_file).
   static constexpr std::size_t kSpareFiles = 16;
+  // At most this many spares, recycled ones included (each an open
+  // descriptor on an empty file).
+  static constexpr std::size_t kMaxSpareFiles = 256;
+  std::function<void(const std::string&)> recycle_hook_;  // see set_recycle_hook
   std::mutex spare_mu_;
   std::vector<std::pair<int, std::string>> spare_files_;
   bool spare_refill_posted_ = false;
@@ -364,7 +404,7 @@ class Store {
   std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;
   std::deque<std::function<void()>> jobs_;
-  std::deque<std::pair<std::string, std::uint64_t>> backlog_;  // files to delete, oldest first, with their charge
+  std::deque<Retired> backlog_;  // files to delete, oldest first
   bool stop_ = false;
   bool loaded_ = false;
   std::atomic<bool> started_{false};

@@ -3,7 +3,8 @@
 // directories, the spare temporary files, rewriting a refreshed entry, and
 // the background thread with its jobs and the start-up loader.
 // EntryWriter runs on the worker of its fill; the background thread does
-// the slow disk work. The index itself is store.cpp's.
+// the slow disk work. The index itself is store.cpp's; the deletion
+// backlog and the recycling of evicted files store_backlog.cpp's.
 #include "cache/store.hpp"
 
 #include <fcntl.h>
@@ -82,7 +83,8 @@ EntryWriter::EntryWriter(Store& store, EntryMeta meta, std::string tmp_path, int
       meta_(std::move(meta)),
       tmp_path_(std::move(tmp_path)),
       fd_(fd),
-      reader_(std::make_shared<FileRef>(::dup(fd))),
+      users_(std::make_shared<char>()),
+      reader_(std::make_shared<FileRef>(::dup(fd), users_)),
       meta_bytes_(std::move(meta_bytes)),
       body_offset_(FileHeader::kSize + meta_bytes_.size()),
       keep_memory_(store.memory_.load(std::memory_order_relaxed) > 0),
@@ -157,6 +159,7 @@ std::shared_ptr<const Entry> EntryWriter::commit(std::optional<std::uint64_t> ex
   e->body_offset = body_offset_;
   e->charged = charge_for(h.file_size());
   e->last_used.store(now_seconds());
+  e->users = users_;
   if (keep_memory_) e->body = std::make_shared<const std::string>(std::move(memory_));
   // Only a complete file gets its final name: a crash before this line
   // leaves a temporary file, which the next start-up deletes.
@@ -287,12 +290,18 @@ void Store::make_buckets(std::uint64_t first, std::uint64_t count) {
   for (std::uint64_t i = first; i < first + count && i < buckets_; ++i) fs::create_directories(bucket(i), ec);
 }
 
-int Store::new_temp_file(std::string& path) {
+std::string Store::temp_file_name() {
   char name[64];
   std::snprintf(name, sizeof name, "tmp/%ld-%llx.tmp", static_cast<long>(::getpid()),
                 static_cast<unsigned long long>(file_seq_.fetch_add(1)));
-  path = (fs::path(options_.path) / name).string();
-  return ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  return (fs::path(options_.path) / name).string();
+}
+
+int Store::new_temp_file(std::string& path) {
+  path = temp_file_name();
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) stats_.files_created.fetch_add(1, std::memory_order_relaxed);
+  return fd;
 }
 
 int Store::take_temp_file(std::string& path) {
@@ -366,66 +375,6 @@ std::unique_ptr<EntryWriter> Store::begin_file(EntryMeta meta, Refusal& refusal)
   }
   refusal = Refusal::none;
   return std::unique_ptr<EntryWriter>(new EntryWriter(*this, std::move(meta), std::move(tmp), fd, std::move(meta_bytes)));
-}
-
-// ---------------------------------------------------------------- disk bound
-
-void Store::retire(std::string path, std::uint64_t charged) {
-  if (!started_.load(std::memory_order_acquire)) {
-    ::unlink(path.c_str());  // not started (a tool or a test): at once
-    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
-    return;
-  }
-  stats_.backlog_bytes.fetch_add(charged, std::memory_order_relaxed);
-  stats_.backlog_files.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(jobs_mu_);
-    backlog_.emplace_back(std::move(path), charged);
-  }
-  jobs_cv_.notify_one();
-}
-
-// The oldest file is deleted before it leaves the backlog, never after:
-// a file out of the backlog is gone from the disk, so what disk_bytes says
-// is never less than what is there. Several threads may delete the same
-// file (one of them finds it gone); the one that takes it out of the
-// backlog uncounts it. So a thread that stalls midway (a busy machine)
-// holds up nobody: the others delete the same oldest file themselves.
-std::uint64_t Store::unlink_backlog(std::size_t files) {
-  std::uint64_t freed = 0;
-  for (std::size_t i = 0; i < files; ++i) {
-    std::string path;
-    {
-      std::lock_guard lock(jobs_mu_);
-      if (backlog_.empty()) break;
-      path = backlog_.front().first;
-    }
-    ::unlink(path.c_str());
-    std::uint64_t charged = 0;
-    {
-      std::lock_guard lock(jobs_mu_);
-      if (backlog_.empty() || backlog_.front().first != path) continue;  // another thread took it
-      charged = backlog_.front().second;
-      backlog_.pop_front();
-    }
-    stats_.disk_bytes.fetch_sub(charged, std::memory_order_relaxed);
-    stats_.backlog_bytes.fetch_sub(charged, std::memory_order_relaxed);
-    stats_.backlog_files.fetch_sub(1, std::memory_order_relaxed);
-    freed += charged;
-  }
-  return freed;
-}
-
-// Past max_size, the backlog is not empty (the index itself is within
-// max_size after insert()), so there is always a file to delete.
-void Store::keep_within_max_size(std::uint64_t added) {
-  std::uint64_t paid = 0;
-  while (stats_.disk_bytes.load(std::memory_order_relaxed) > max_size_.load() && paid < added) {
-    auto freed = unlink_backlog(1);  // 0: another thread deleted it first
-    if (freed == 0 && stats_.backlog_files.load(std::memory_order_relaxed) == 0) return;
-    if (freed) stats_.inline_unlinks.fetch_add(1, std::memory_order_relaxed);
-    paid += freed;
-  }
 }
 
 // Rewrites a refreshed entry's file (new metadata, same body) and swaps it
@@ -600,6 +549,7 @@ bool Store::load_file(const std::string& path) {
   e->body_offset = h->body_offset();
   e->charged = charge_for(h->file_size());
   e->last_used.store(now_seconds());
+  e->users = std::make_shared<char>();
   if (small) e->body = std::make_shared<const std::string>(std::move(body));
   {
     // A fill since start-up is newer than the file: keep it.

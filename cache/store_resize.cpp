@@ -21,6 +21,7 @@ std::shared_ptr<Entry> without_body(const Entry& e) {
   c->body_offset = e.body_offset;
   c->charged = e.charged;
   c->file = e.file;
+  c->users = e.users;
   c->last_used.store(e.last_used.load(std::memory_order_relaxed), std::memory_order_relaxed);
   return c;
 }
@@ -68,7 +69,7 @@ void Store::resize(const StoreOptions& next) {
     else policy_->resize(next.max_size);
     if (stats_.bytes > next.max_size) evict_down_to(next.max_size - headroom_.load(), victims);
   }
-  drop(victims, stats_.evictions, true);
+  drop(std::move(victims), stats_.evictions, true);
 }
 
 // Which RAM copies go is not the policy's order: a shrink is rare, and the

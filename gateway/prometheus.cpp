@@ -398,6 +398,9 @@ constexpr StoreFamily kStoreCounters[] = {
      &cache::StoreStats::admission_refused},
     {"gateway_cache_inline_unlinks_total", "Files waiting for deletion that a committing fill deleted itself.",
      &cache::StoreStats::inline_unlinks},
+    {"gateway_cache_recycled_files_total", "Evicted files emptied and reused for new fills instead of deleted.",
+     &cache::StoreStats::recycled_files},
+    {"gateway_cache_files_created_total", "New files created for fills.", &cache::StoreStats::files_created},
 };
 
 constexpr StoreFamily kStoreGauges[] = {
