@@ -65,8 +65,9 @@ std::string_view coding_name(Coding c) {
   return "identity";
 }
 
-Coding negotiate(std::optional<std::string_view> accept) {
-  if (!accept) return Coding::identity;
+std::array<Coding, 2> preference(std::optional<std::string_view> accept) {
+  std::array<Coding, 2> out{Coding::identity, Coding::identity};
+  if (!accept) return out;
   int gzip = -1, br = -1, star = -1;  // -1: not listed
   http::for_each_token(*accept, [&](std::string_view item) {
     auto element = parse_element(item);
@@ -78,10 +79,14 @@ Coding negotiate(std::optional<std::string_view> accept) {
   });
   if (gzip < 0) gzip = std::max(star, 0);
   if (br < 0) br = std::max(star, 0);
-  if (br > 0 && br >= gzip) return Coding::br;
-  if (gzip > 0) return Coding::gzip;
-  return Coding::identity;
+  std::size_t n = 0;
+  if (br > 0 && br >= gzip) out[n++] = Coding::br;
+  if (gzip > 0) out[n++] = Coding::gzip;
+  if (br > 0 && br < gzip) out[n++] = Coding::br;
+  return out;
 }
+
+Coding negotiate(std::optional<std::string_view> accept) { return preference(accept)[0]; }
 
 ResponseFacts facts_of(const http::HeaderMap& headers, int status, std::optional<std::uint64_t> length) {
   ResponseFacts f;

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,10 @@ std::string_view coding_name(Coding c);
 // client may refuse with identity;q=0, but a 406 helps nobody: nginx and
 // every browser-facing server answer identity then).
 Coding negotiate(std::optional<std::string_view> accept);
+// The same choice with the runner-up: the codings of negotiate() accepted
+// (q > 0), most preferred first, identity filling the rest. For a choice
+// among what exists (a static file's .br and .gz siblings).
+std::array<Coding, 2> preference(std::optional<std::string_view> accept);
 
 // What the compression decision looks at in a response.
 struct ResponseFacts {

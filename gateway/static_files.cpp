@@ -16,6 +16,7 @@
 #include "base/http/serializer.hpp"
 #include "cache/policy.hpp"
 #include "gateway/cache_ranges.hpp"
+#include "gateway/compress_rules.hpp"
 #include "gateway/error_pages.hpp"
 #include "gateway/exchange.hpp"
 #include "gateway/static_paths.hpp"
@@ -149,14 +150,14 @@ Found lookup(const StaticConfig& config, const std::string& uri) {
 std::string_view use_precompressed(const StaticConfig& config, const http::Request& req, Found& found) {
   auto accept = req.headers.get("Accept-Encoding");
   if (!config.precompressed || !accept) return {};
-  static constexpr std::pair<std::string_view, std::string_view> kSiblings[] = {{"br", ".br"}, {"gzip", ".gz"}};
-  for (auto [coding, suffix] : kSiblings) {
-    if (!accepts_encoding(*accept, coding)) continue;
+  for (auto coding : compress::preference(accept)) {
+    if (coding == compress::Coding::identity) break;
+    const std::string_view suffix = coding == compress::Coding::br ? ".br" : ".gz";
     Found sibling;
     if (open_file(*config.dir, found.name + std::string(suffix), sibling) != 0) continue;
     found.fd = std::move(sibling.fd);
     found.st = sibling.st;
-    return coding;
+    return compress::coding_name(coding);
   }
   return {};
 }

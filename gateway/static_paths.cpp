@@ -149,38 +149,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// The q of "coding;q=0.5" parameters: 1 without one; 0 for "q=0", "q=0.0"...
-bool positive_q(std::string_view params) {
-  while (!params.empty()) {
-    auto semi = params.find(';');
-    auto param = trim(params.substr(0, semi));
-    if (param.size() >= 2 && (param[0] == 'q' || param[0] == 'Q') && param[1] == '=') {
-      auto value = trim(param.substr(2));
-      return std::any_of(value.begin(), value.end(), [](char c) { return c >= '1' && c <= '9'; });
-    }
-    if (semi == std::string_view::npos) break;
-    params.remove_prefix(semi + 1);
-  }
-  return true;
-}
-
 }  // namespace
 
-bool accepts_encoding(std::string_view accept_encoding, std::string_view coding) {
-  std::optional<bool> named, star;
-  while (!accept_encoding.empty()) {
-    auto comma = accept_encoding.find(',');
-    auto item = accept_encoding.substr(0, comma);
-    auto semi = item.find(';');
-    auto name = trim(item.substr(0, semi));
-    bool q = semi == std::string_view::npos || positive_q(item.substr(semi + 1));
-    if (http::iequals(name, coding)) named = q;
-    else if (name == "*") star = q;
-    if (comma == std::string_view::npos) break;
-    accept_encoding.remove_prefix(comma + 1);
-  }
-  if (named) return *named;
-  return star.value_or(false);
-}
 
 }  // namespace gateway::static_files

@@ -34,10 +34,4 @@ std::string_view content_type_for(std::string_view name);
 // nginx's ETag: "<mtime hex>-<size hex>", quoted, strong.
 std::string file_etag(std::time_t mtime, std::uint64_t size);
 
-// Does an Accept-Encoding value accept `coding` ("br", "gzip")? Listed by
-// name or by "*" with a q above 0 (RFC 9110 12.5.3); a name listed with
-// q=0 refuses it even when "*" is there. A minimal check: the compression
-// helper of issue 15 may bring a fuller one to share.
-bool accepts_encoding(std::string_view accept_encoding, std::string_view coding);
-
 }  // namespace gateway::static_files

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <zlib.h>
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -117,6 +118,30 @@ TEST_CASE("compress: negotiate, table") {
   for (const auto& c : kNegotiate) {
     INFO(c.name);
     CHECK(negotiate(c.accept) == c.expected);
+  }
+}
+
+// What a static route's .br/.gz siblings are chosen by: the runner-up too.
+TEST_CASE("compress: preference, the accepted codings best first, table") {
+  using P = std::array<Coding, 2>;
+  constexpr auto id = Coding::identity, gz = Coding::gzip, br = Coding::br;
+  const std::pair<std::optional<std::string_view>, P> rows[] = {
+      {std::nullopt, P{id, id}},
+      {"gzip, deflate, br", P{br, gz}},
+      {"gzip", P{gz, id}},
+      {"GZIP", P{gz, id}},
+      {"br;q=0.5, gzip", P{gz, br}},
+      {"br;q=0", P{id, id}},
+      {"*", P{br, gz}},
+      {"*, br;q=0", P{gz, id}},  // a named coding beats the star
+      {"*;q=0", P{id, id}},
+      {"identity", P{id, id}},
+      {" gzip ; q=1 , br;q=0.001", P{gz, br}},
+  };
+  for (const auto& [accept, expected] : rows) {
+    INFO(std::string(accept.value_or("(none)")));
+    CHECK(preference(accept) == expected);
+    CHECK(negotiate(accept) == expected[0]);
   }
 }
 
