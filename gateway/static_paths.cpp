@@ -141,15 +141,4 @@ std::string file_etag(std::time_t mtime, std::uint64_t size) {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
-
-
 }  // namespace gateway::static_files
