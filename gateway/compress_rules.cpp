@@ -7,15 +7,13 @@
 
 #include <algorithm>
 
+#include "cache/policy_text.hpp"
+
 namespace gateway::compress {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using cache::policy_text::trim;  // optional whitespace around a list element
 
 // RFC 9110 12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ),
 // in thousandths; nullopt if it is not one.
