@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,23 +92,68 @@ std::string read_file(const std::string& path) {
 
 // ---------------------------------------------------------------- Process
 
+pid_t spawn(const std::vector<std::string>& argv, const std::string& in, const std::string& out,
+            const std::string& err) {
+  posix_spawn_file_actions_t files;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&files);
+  posix_spawnattr_init(&attr);
+  if (!in.empty()) posix_spawn_file_actions_addopen(&files, 0, in.c_str(), O_RDONLY, 0);
+  if (!out.empty()) posix_spawn_file_actions_addopen(&files, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (!err.empty() && err == out)
+    posix_spawn_file_actions_adddup2(&files, 1, 2);
+  else if (!err.empty())
+    posix_spawn_file_actions_addopen(&files, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // Own process group: a test's Ctrl-C handling stays with the test.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, args[0], &files, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+std::string describe_stuck_process(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::string cmdline = read_file(proc + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  std::string text = "pid " + std::to_string(pid) + ": " + cmdline + "\n";
+  std::istringstream status(read_file(proc + "/status"));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("State:", 0) == 0 || line.rfind("Threads:", 0) == 0) text += "  " + line + "\n";
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator(proc + "/task", ec))
+    text += "  thread " + task.path().filename().string() + " " + read_file(task.path() / "comm").substr(0, 15) +
+            " wchan " + read_file(task.path() / "wchan") + "\n";
+  // gdb's stacks, bounded: it may be missing or not allowed to attach.
+  TempDir dir;
+  try {
+    pid_t gdb = spawn({"timeout", "20", "gdb", "-p", std::to_string(pid), "-batch", "-nx", "-ex",
+                       "thread apply all bt 25"},
+                      "/dev/null", dir.file("gdb.txt"), dir.file("gdb.txt"));
+    int st = 0;
+    waitpid(gdb, &st, 0);
+    text += read_file(dir.file("gdb.txt"));
+  } catch (const std::exception& e) {
+    text += std::string("  (no stacks: ") + e.what() + ")\n";
+  }
+  return text;
+}
+
 Process::Process(std::vector<std::string> argv, std::string stdout_path, std::string stderr_path)
     : stdout_path_(std::move(stdout_path)), stderr_path_(std::move(stderr_path)) {
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    int out = ::open(stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out, 1);
-    dup2(err, 2);
-    // Own process group: a test's Ctrl-C handling stays with the test.
-    setpgid(0, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  pid_ = spawn(argv, "", stdout_path_, stderr_path_);
+}
+
+std::string Process::not_ready_report() {
+  std::string text = err();
+  if (running()) text += "\nstill running after " + std::to_string(kStartTimeout.count()) + " ms:\n" + describe_stuck_process(pid_);
+  return text;
 }
 
 Process::Process(Process&& o) noexcept
@@ -221,9 +267,10 @@ Gateway::Gateway(const TempDir& dir, const std::string& yaml, std::vector<std::s
         admin_port_ = port_from_line(err, "admin listening on ");
         return (port_ != 0 && admin_port_ != 0) || !proc_.running();
       },
-      15s);
+      kStartTimeout);
   if (!ok || port_ == 0 || admin_port_ == 0)
-    throw std::runtime_error("gateway did not start:\n" + proc_.err() + "\nconfig:\n" + read_file(config_path_));
+    throw std::runtime_error("gateway did not start:\n" + proc_.not_ready_report() + "\nconfig:\n" +
+                             read_file(config_path_));
 }
 
 // Declared in harness_h2.hpp too.

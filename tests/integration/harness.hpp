@@ -43,6 +43,25 @@ class TempDir {
 
 std::string read_file(const std::string& path);
 
+// Starts argv (argv[0] looked up on PATH when it has no '/') in its own
+// process group, stdin read from `in`, stdout and stderr written to `out` and
+// `err` ("" keeps the test's own; err == out sends both to one file).
+// posix_spawn, not fork + exec: a test has threads (capture servers, client
+// pools), and a forked child that allocates before exec can wait forever on
+// a lock another thread held at the fork (ASan's allocator has no fork
+// handler in gcc 12). Throws if the program cannot be started.
+pid_t spawn(const std::vector<std::string>& argv, const std::string& in, const std::string& out,
+            const std::string& err);
+
+// What a process that should have answered by now is doing: its command
+// line (a child still in the test binary never reached exec), state, and
+// each thread's kernel wait channel and stack (gdb, when it can attach).
+std::string describe_stuck_process(pid_t pid);
+
+// How long a gateway may take to print that it listens. Generous: the
+// ASan tree on a loaded 2-core machine; it only bounds a failure.
+inline constexpr Ms kStartTimeout = 30s;
+
 // A child process with stdout and stderr redirected to log files.
 class Process {
  public:
@@ -65,6 +84,9 @@ class Process {
   std::string err() const { return read_file(stderr_path_); }
   // Waits until `needle` appears in stderr (or stdout); false on timeout or exit.
   bool wait_for_output(std::string_view needle, Ms timeout = 10s);
+  // For a process that did not get ready in time: its stderr and, when it
+  // still runs, what it is doing (describe_stuck_process).
+  std::string not_ready_report();
 
  private:
   pid_t pid_ = -1;

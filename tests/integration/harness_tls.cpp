@@ -52,20 +52,7 @@ CommandResult run_command(const TempDir& dir, const std::vector<std::string>& ar
   int n = command_counter.fetch_add(1);
   std::string in_path = dir.write("cmd-" + std::to_string(n) + ".in", input);
   std::string out_path = dir.file("cmd-" + std::to_string(n) + ".out");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int in = ::open(in_path.c_str(), O_RDONLY);
-    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
+  pid_t pid = spawn(argv, in_path, out_path, out_path);
   int status = 0;
   bool exited = eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
   CommandResult r;
@@ -184,9 +171,10 @@ EdgeGateway::EdgeGateway(const TempDir& dir, std::string listen_yaml, const std:
         ports_ = ports_after(err, "] listening on ");
         return admin_port_ != 0 || !proc_.running();
       },
-      15s);
+      kStartTimeout);
   if (!ok || admin_port_ == 0 || ports_.empty())
-    throw std::runtime_error("gateway did not start:\n" + proc_.err() + "\nconfig:\n" + read_file(config_path_));
+    throw std::runtime_error("gateway did not start:\n" + proc_.not_ready_report() + "\nconfig:\n" +
+                             read_file(config_path_));
 }
 
 EdgeGateway::~EdgeGateway() {

@@ -48,8 +48,8 @@ class UpgradeGateway {
           admin_port_ = upgrade_port_after(err, "admin listening on ");
           return (port_ && admin_port_) || !proc_.running();
         },
-        15s);
-    if (!ok || !port_ || !admin_port_) throw std::runtime_error("gateway did not start:\n" + proc_.err());
+        kStartTimeout);
+    if (!ok || !port_ || !admin_port_) throw std::runtime_error("gateway did not start:\n" + proc_.not_ready_report());
   }
   ~UpgradeGateway() {
     proc_.stop(10s);
