@@ -18,16 +18,9 @@ boost::asio::awaitable<void> refuse(Downstream& client, Refusal refusal, const A
     co_await respond(client, 403, "403 Forbidden: access denied for this address\n");
     co_return;
   }
-  http::Response resp;
-  resp.status = 401;
-  resp.reason = std::string(http::reason_phrase(401));
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("WWW-Authenticate", challenge(auth->realm));
-  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
-  constexpr std::string_view kBody = "401 Unauthorized: valid credentials required\n";
-  resp.content_length = kBody.size();
-  client.write_head(resp);
-  co_await client.write_body(kBody, true);
+  http::HeaderMap fields;
+  fields.add("WWW-Authenticate", challenge(auth->realm));
+  co_await respond(client, 401, "401 Unauthorized: valid credentials required\n", std::move(fields));
 }
 
 }  // namespace
@@ -88,17 +81,6 @@ void Rewritten::rewrite(std::span<const rewrite::Rule> rules) {
   request_->target = std::move(result->target);
 }
 
-boost::asio::awaitable<void> Rewritten::answer() {
-  http::Response resp;
-  resp.status = redirect_;
-  resp.reason = std::string(http::reason_phrase(redirect_));
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("Location", location_);
-  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
-  std::string body = std::to_string(redirect_) + " " + resp.reason + ": " + location_ + "\n";
-  resp.content_length = body.size();
-  inner_.write_head(resp);
-  co_await inner_.write_body(body, true);
-}
+boost::asio::awaitable<void> Rewritten::answer() { co_await redirect(inner_, redirect_, location_); }
 
 }  // namespace gateway::access

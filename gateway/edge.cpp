@@ -47,16 +47,7 @@ boost::asio::awaitable<void> serve_redirect(Downstream& down, const RouteConfig&
     co_await respond(down, 400, "400 Bad Request: no valid Host to redirect to\n");
     co_return;
   }
-  http::Response resp;
-  resp.status = redirect.status;
-  resp.reason = std::string(http::reason_phrase(redirect.status));
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("Location", *location);
-  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
-  std::string body = std::to_string(redirect.status) + " " + resp.reason + ": " + *location + "\n";
-  resp.content_length = body.size();
-  down.write_head(resp);
-  co_await down.write_body(body, true);
+  co_await gateway::redirect(down, redirect.status, *location);
 }
 
 }  // namespace gateway::edge

@@ -133,5 +133,14 @@ namespace gateway {
 // or the exchange's error page for `status` if it has one (text/html).
 boost::asio::awaitable<boost::system::error_code> respond(Downstream& down, int status, std::string_view body,
                                                           std::string_view content_type = "text/plain; charset=utf-8");
+// The same with fields of the status's own: WWW-Authenticate on a 401, Allow
+// on a 405, Retry-After on a 429 or 503. An error page replaces the body only.
+boost::asio::awaitable<boost::system::error_code> respond(Downstream& down, int status, std::string_view body,
+                                                          http::HeaderMap fields);
+
+// A redirect the gateway answers itself: `status` (301, 302, 303, 307, 308)
+// to `location`, with a one-line text body naming it. Cacheable as the
+// status is (no Cache-Control), as nginx's `return 301` is.
+boost::asio::awaitable<void> redirect(Downstream& down, int status, std::string_view location);
 
 }  // namespace gateway

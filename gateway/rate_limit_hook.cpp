@@ -48,18 +48,12 @@ boost::asio::awaitable<bool> admit(Downstream& down, RateLimiter& limiter, Route
     co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     co_return true;
   }
-  http::Response resp;
-  resp.status = rule.status;
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
-  resp.headers.add("Cache-Control", "no-store");
-  resp.headers.add("Retry-After", std::to_string(decision.retry_after));
+  http::HeaderMap fields;
+  fields.add("Retry-After", std::to_string(decision.retry_after));
   std::string body = std::to_string(rule.status) + " " + std::string(http::reason_phrase(rule.status)) +
                      ": request rate over the limit of this route, retry after " +
                      std::to_string(decision.retry_after) + " s\n";
-  resp.content_length = body.size();
-  down.write_head(resp);
-  co_await down.write_body(body, true);
+  co_await respond(down, rule.status, body, std::move(fields));
   co_return false;
 }
 

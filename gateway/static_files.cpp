@@ -17,7 +17,6 @@
 #include "cache/policy.hpp"
 #include "gateway/cache_ranges.hpp"
 #include "gateway/compress_rules.hpp"
-#include "gateway/error_pages.hpp"
 #include "gateway/exchange.hpp"
 #include "gateway/static_paths.hpp"
 
@@ -206,19 +205,10 @@ std::string status_text(int status) {
   return std::to_string(status) + " " + std::string(http::reason_phrase(status)) + "\n";
 }
 
-// 405 with Allow (respond() has no fields of its own to add).
 asio::awaitable<void> refuse_method(Downstream& down) {
-  const std::string text = status_text(405);
-  const std::string* page = error_pages::chosen(down.info(), 405);
-  std::string_view body = page ? std::string_view(*page) : std::string_view(text);
-  http::Response resp;
-  resp.status = 405;
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("Allow", "GET, HEAD");
-  resp.headers.add("Content-Type", page ? error_pages::kContentType : "text/plain; charset=utf-8");
-  resp.content_length = body.size();
-  down.write_head(resp);
-  co_await down.write_body(body, true);
+  http::HeaderMap fields;
+  fields.add("Allow", "GET, HEAD");
+  co_await respond(down, 405, status_text(405), std::move(fields));
 }
 
 // 301 to the directory's URL with its '/' (and the query kept).
@@ -226,15 +216,7 @@ asio::awaitable<void> redirect_to_directory(Downstream& down) {
   const auto& req = down.request();
   std::string location = std::string(req.path()) + "/";
   if (!req.query().empty()) location.append("?").append(req.query());
-  const std::string text = status_text(301);
-  http::Response resp;
-  resp.status = 301;
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("Location", location);
-  resp.headers.add("Content-Type", "text/plain; charset=utf-8");
-  resp.content_length = text.size();
-  down.write_head(resp);
-  co_await down.write_body(text, true);
+  co_await redirect(down, 301, location);
 }
 
 }  // namespace

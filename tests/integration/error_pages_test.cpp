@@ -3,7 +3,8 @@
 // 502, no route's 404, a static route's 404), a route's own pages replace
 // the top level's, `intercept: true` replaces an instance's 500 and drops
 // its body while a route without it relays the instance's body, and
-// `--check` names a missing page at file:line:column.
+// `--check` names a missing page at file:line:column. The gateway's refusals
+// with fields of their own (401, 405, 429) get pages too, and keep the field.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -62,6 +63,41 @@ TEST_CASE("error pages: the gateway's own errors get the page with their status,
   auto own = http_get(url(gw.port(), "/own/x"));  // the route's 5xx replaces the top level's
   CHECK(own.status == 502);
   CHECK(own.body == "<h1>route's own</h1>\n");
+}
+
+TEST_CASE("error pages: a 401, 405 and 429 get their page and keep WWW-Authenticate, Allow and Retry-After") {
+  TempDir dir;
+  write_pages(dir);
+  dir.write("pages/4xx.html", "<h1>not for you</h1>\n");
+  // ann:s3cret (openssl passwd -6 -salt pagesalt s3cret)
+  dir.write("users", "ann:$6$pagesalt$MqSzBwKFDwteVqL5LQ6unK.Xn9UrYYBzvACDSZOqlt6Oo4WTD3KQXSLPWkBIi/"
+                     "zMVQE0XQupD.HPrDRyCRADq.\n");
+  SampleService svc(dir);
+  Gateway gw(dir, "workers: 1\naccess_log: off\n"
+                  "error_pages: {4xx: \"" + dir.file("pages/4xx.html") + "\"}\n"
+                  "upstreams:\n  svc: {instances: [\"" + svc.address() + "\"]}\n"
+                  "routes:\n"
+                  "  - {prefix: /private/, upstream: svc, auth: {htpasswd: \"" + dir.file("users") + "\"}}\n"
+                  "  - {prefix: /api/, upstream: svc, limit: {rate: 1r/m, burst: 0, nodelay: true}}\n"
+                  "  - prefix: /www/\n    static: {root: \"" + dir.file("www") + "\"}\n");
+  auto page_with = [](const Response& r, int status, std::string_view field) {
+    CHECK(r.status == status);
+    CHECK(r.body == "<h1>not for you</h1>\n");
+    CHECK(r.header("Content-Type") == "text/html; charset=utf-8");
+    CHECK(r.header(field));
+  };
+  page_with(http_get(url(gw.port(), "/private/a")), 401, "WWW-Authenticate");
+
+  Client client;
+  Request post;
+  post.method = "POST";
+  post.url = url(gw.port(), "/www/index.html");
+  auto refused = client.send(post);
+  page_with(refused, 405, "Allow");
+  CHECK(refused.header("Allow") == "GET, HEAD");
+
+  CHECK(http_get(url(gw.port(), "/api/channels/1")).status == 200);
+  page_with(http_get(url(gw.port(), "/api/channels/1")), 429, "Retry-After");
 }
 
 TEST_CASE("error pages: intercept replaces an instance's 500 and drops its body, without it the body is relayed") {
