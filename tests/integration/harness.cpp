@@ -127,9 +127,12 @@ std::string describe_stuck_process(pid_t pid) {
   for (std::string line; std::getline(status, line);)
     if (line.rfind("State:", 0) == 0 || line.rfind("Threads:", 0) == 0) text += "  " + line + "\n";
   std::error_code ec;
-  for (const auto& task : fs::directory_iterator(proc + "/task", ec))
-    text += "  thread " + task.path().filename().string() + " " + read_file(task.path() / "comm").substr(0, 15) +
-            " wchan " + read_file(task.path() / "wchan") + "\n";
+  for (const auto& task : fs::directory_iterator(proc + "/task", ec)) {
+    std::string comm = read_file(task.path() / "comm");
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    text += "  thread " + task.path().filename().string() + " " + comm + " wchan " + read_file(task.path() / "wchan") +
+            "\n";
+  }
   // gdb's stacks, bounded: it may be missing or not allowed to attach.
   TempDir dir;
   try {

@@ -26,7 +26,10 @@ TEST_CASE("harness: a spawned process writes to its files, and one that never an
   busy.join();
 
   Process sleeper({"sleep", "60"}, dir.file("o"), dir.file("e"));
+  // Asleep, past exec's last steps (its command line is set by then).
+  REQUIRE(eventually([&] { return read_file("/proc/" + std::to_string(sleeper.pid()) + "/cmdline").size() > 0; }, 10s));
   std::string report = sleeper.not_ready_report();
+  CAPTURE(report);
   CHECK(report.find("sleep 60") != std::string::npos);
   CHECK(report.find("State:") != std::string::npos);
   CHECK(report.find("wchan") != std::string::npos);
