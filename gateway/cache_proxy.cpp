@@ -55,11 +55,12 @@ constexpr std::size_t kFollowChunk = 64 * 1024;
 
 // The compressed variant of `e` to serve instead of it to a client that
 // accepts a coding (compressing: the exchange's compressing Downstream, or
-// null); null: serve `e` (compressed as it streams, if it qualifies).
+// null); null: serve `e` (compressed as it streams, if it qualifies). A
+// HEAD gets the variant's head when there is one, as a GET would.
 std::shared_ptr<const cache::Entry> coded_for(compress::CompressDownstream* compressing, cache::Store& store,
                                               const std::shared_ptr<const cache::Entry>& e,
                                               const http::Request& req, Seconds now) {
-  if (!compressing || compressing->accepted() == compress::Coding::identity || req.is_head()) return nullptr;
+  if (!compressing || compressing->accepted() == compress::Coding::identity) return nullptr;
   if (!compress::entry_compressible(compressing->config(), *e)) return nullptr;
   return compress::coded_variant(store, e, req, compressing->accepted(), compressing->config(), now);
 }

@@ -67,7 +67,8 @@ std::shared_ptr<const cache::Entry> coded_variant(cache::Store& store, const std
     g_hits.fetch_add(1, std::memory_order_relaxed);
     return v;
   }
-  if (base->meta.body_size > kVariantMaxBody) return nullptr;
+  // A HEAD uses a variant, never makes one: it has no body to save work on.
+  if (req.is_head() || base->meta.body_size > kVariantMaxBody) return nullptr;
   auto body = stored_body(store, *base);
   auto head = coded_head(base->meta.head, coding);
   if (!body || !head) return nullptr;

@@ -31,9 +31,9 @@ bool entry_compressible(const CompressConfig& config, const cache::Entry& e);
 
 // The variant of `base` in `coding` for `req`: the stored one if it was made
 // from `base`'s response (a use of it at `now`), else made now from `base`'s
-// body and stored. Null
-// if it cannot be had (body too large, unreadable, encoder failure, or the
-// store refused it): `base` is then served compressed as it streams.
+// body and stored (not for a HEAD). Null if it cannot be had (body too
+// large, unreadable, encoder failure, the store refused it, a HEAD before
+// any GET made it): `base` is then served compressed as it streams.
 std::shared_ptr<const cache::Entry> coded_variant(cache::Store& store, const std::shared_ptr<const cache::Entry>& base,
                                                   const http::Request& req, Coding coding,
                                                   const CompressConfig& config, cache::Seconds now);

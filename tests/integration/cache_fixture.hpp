@@ -68,11 +68,12 @@ inline Response post(const std::string& u, std::vector<std::string> headers = {}
   return c.send(r);
 }
 
-inline Response head(const std::string& u) {
+inline Response head(const std::string& u, std::vector<std::string> headers = {}) {
   Client c;
   Request r;
   r.method = "HEAD";
   r.url = u;
+  r.headers = std::move(headers);
   return c.send(r);
 }
 

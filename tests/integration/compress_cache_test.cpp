@@ -69,6 +69,13 @@ TEST_CASE("compress cache: gzip and br variants are made once per entry, stored,
     }
     CHECK(a.body == b.body);
     CHECK(made(gw) == made_before + 1);
+    // A HEAD gets the head that GET got: the variant's length, not chunked.
+    auto h = head(u, {"Accept-Encoding: " + coding});
+    CHECK(h.status == 200);
+    CHECK(h.header("Content-Encoding") == coding);
+    CHECK(h.header("Content-Length") == std::to_string(b.body.size()));
+    CHECK_FALSE(h.header("Transfer-Encoding"));
+    CHECK(made(gw) == made_before + 1);
   }
   CHECK(variant_hits(gw) >= 2);
   CHECK(svc.stat("requests") == 1);  // one fill, whatever the codings asked
