@@ -108,17 +108,22 @@ bool Htpasswd::verify(std::string_view user, std::string_view password) const {
     return false;
   }
   const std::string& hash = found->second;
+  if (remembered(user, password)) return true;
   auto digest = credentials_digest(user, password, hash);
-  {
-    std::lock_guard lock(mu_);
-    if (verified_.count(digest)) return true;
-  }
   auto computed = crypt_hash(password, hash);
   if (!computed || !same_in_constant_time(*computed, hash)) return false;
   std::lock_guard lock(mu_);
   if (verified_.size() >= kCacheEntries) verified_.clear();
   verified_.insert(digest);
   return true;
+}
+
+bool Htpasswd::remembered(std::string_view user, std::string_view password) const {
+  auto found = users_.find(user);
+  if (found == users_.end()) return false;
+  auto digest = credentials_digest(user, password, found->second);
+  std::lock_guard lock(mu_);
+  return verified_.count(digest) > 0;
 }
 
 std::size_t Htpasswd::cached() const {

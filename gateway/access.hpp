@@ -71,6 +71,10 @@ class Htpasswd {
   // unknown user is checked against a fixed hash all the same, so the time
   // taken does not tell which users exist. Thread-safe.
   bool verify(std::string_view user, std::string_view password) const;
+  // Whether verify() would answer true from what it remembers, without
+  // crypt_rn: a quick look the worker makes itself (the check runs on
+  // another thread; gateway/access_serve.cpp).
+  bool remembered(std::string_view user, std::string_view password) const;
 
   std::size_t size() const { return users_.size(); }
   // Successful checks remembered; at most kCacheEntries.

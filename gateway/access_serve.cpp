@@ -1,10 +1,51 @@
 #include "gateway/access_serve.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <thread>
+
 #include "gateway/metrics.hpp"
 
 namespace gateway::access {
 
 namespace {
+
+// bcrypt at a usual cost takes tens to hundreds of milliseconds of CPU. A
+// check that is not remembered runs on these threads, so wrong passwords
+// (a guesser's, say) do not stall every other connection of the worker, as
+// nginx's auth_basic does. Half the cores: the workers keep the rest.
+boost::asio::thread_pool& crypt_threads() {
+  static boost::asio::thread_pool pool(std::max(1u, std::thread::hardware_concurrency() / 2));
+  return pool;
+}
+
+// decide(), with a credentials check that crypt_rn must make done on
+// crypt_threads(); the caller resumes on its own executor.
+boost::asio::awaitable<Refusal> decide_off_worker(const std::vector<AddressRule>* rules, const AuthConfig* auth,
+                                                  std::optional<boost::asio::ip::address> client,
+                                                  std::optional<std::string_view> authorization) {
+  auto credentials = auth && authorization ? parse_basic(*authorization) : std::nullopt;
+  if (!credentials || auth->users->remembered(credentials->user, credentials->password))
+    co_return decide(rules, auth, client, authorization);
+  // The thread reads its own copy of the header, none of the connection's
+  // buffers; the rules and users are the configuration's (immutable, held
+  // by the exchange's WorkerState while it waits here).
+  std::string header(*authorization);
+  // Plain handlers, not a coroutine on the pool: gcc 12 destroyed a
+  // co_spawn'd lambda's captures twice.
+  co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(Refusal)>(
+      [rules, auth, client](auto handler, std::string header) {
+        boost::asio::post(crypt_threads(), [rules, auth, client, header = std::move(header),
+                                            handler = std::move(handler)]() mutable {
+          const Refusal refusal = decide(rules, auth, client, header);
+          auto ex = boost::asio::get_associated_executor(handler);
+          boost::asio::post(ex, [handler = std::move(handler), refusal]() mutable { std::move(handler)(refusal); });
+        });
+      },
+      boost::asio::use_awaitable, std::move(header));
+}
 
 // The client's address: the one behind trusted proxies, else the peer.
 std::optional<boost::asio::ip::address> client_address(Downstream& client) {
@@ -30,7 +71,8 @@ boost::asio::awaitable<bool> admit(Downstream& client, const RouteConfig& route,
   const auto* rules = effective_rules(route.access, config.access);
   const auto* auth = effective_auth(route.access, config.access);
   if (!rules && !auth) co_return true;  // restricted() says so without a coroutine
-  auto refusal = decide(rules, auth, client_address(client), client.request().headers.get("Authorization"));
+  auto refusal = co_await decide_off_worker(rules, auth, client_address(client),
+                                           client.request().headers.get("Authorization"));
   if (refusal == Refusal::none) co_return true;
   stats.access_denied[static_cast<std::size_t>(refusal) - 1].inc();
   co_await refuse(client, refusal, auth);
@@ -44,7 +86,7 @@ bool restricted(const RouteConfig& route, const Config& config) {
 boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& admin) {
   const AuthConfig* auth = admin.auth && !admin.auth->off && admin.auth->users ? &*admin.auth : nullptr;
   if (!auth) co_return true;
-  auto refusal = decide(nullptr, auth, std::nullopt, client.request().headers.get("Authorization"));
+  auto refusal = co_await decide_off_worker(nullptr, auth, std::nullopt, client.request().headers.get("Authorization"));
   if (refusal == Refusal::none) co_return true;
   co_await refuse(client, refusal, auth);
   co_return false;

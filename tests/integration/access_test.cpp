@@ -3,13 +3,17 @@
 // IPv6, IPv4-mapped), Basic authentication against an htpasswd file made
 // at test time (SHA-512 by `openssl passwd -6`, bcrypt by python3's crypt
 // where it has it), re-read at a reload, the Authorization field not
-// forwarded unless asked, the admin listener behind auth, and rewrites
+// forwarded unless asked, wrong passwords checked off the worker (its
+// other requests not held up), the admin listener behind auth, and rewrites
 // before routing (the instance sees the new path), redirects, and a route's
 // rewrite of the path sent upstream; `--check` naming file:line:column.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -138,6 +142,41 @@ TEST_CASE("access: basic auth against an htpasswd file made now, re-read at a re
   REQUIRE(reload(gw.process()));
   CHECK(http_get(url(gw.port(), "/private/a"), {basic("ann:n3w")}).status == 200);
   CHECK(http_get(url(gw.port(), "/private/a"), {basic("ann:s3cret")}).status == 401);
+}
+
+TEST_CASE("access: wrong passwords against a costly bcrypt do not hold up the worker's other requests") {
+  TempDir dir;
+  SampleService svc(dir);
+  // ann:right at bcrypt cost 13: about half a second of CPU per check.
+  dir.write("users", "ann:$2b$13$EMVrmOFHKoD7zeyb/FlUmu4.xxPVP0qceElYQ2bpCc3/aqHgZmXDK\n");
+  Gateway gw(dir, "workers: 1\naccess_log: off\nupstreams:\n" + upstream_yaml("app", {&svc}) +
+                      "routes:\n"
+                      "  - {prefix: /private/, upstream: app, strip_prefix: true, auth: {htpasswd: users}}\n"
+                      "  - {prefix: /, upstream: app}\n");
+  // Two guessers keep a check running for about three seconds.
+  std::atomic<int> refused{0};
+  std::vector<std::thread> guessers;
+  for (int g = 0; g < 2; ++g)
+    guessers.emplace_back([&] {
+      for (int i = 0; i < 3; ++i)
+        if (http_get(url(gw.port(), "/private/api/channels/1"), {basic("ann:wrong")}).status == 401) ++refused;
+    });
+  std::this_thread::sleep_for(200ms);
+  // The same worker's other requests: on the worker, each would wait for
+  // the check in progress (half a second); off it, they do not.
+  Ms waited{0};
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(http_get(url(gw.port(), "/api/channels/1")).status == 200);
+    waited += std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - start);
+  }
+  for (auto& t : guessers) t.join();
+  CHECK(refused == 6);
+  CAPTURE(waited.count());
+  CHECK(waited < 1000ms);
+  auto right = http_get(url(gw.port(), "/private/api/channels/1"), {basic("ann:right")});
+  CAPTURE(right.body);
+  CHECK(right.status == 200);
 }
 
 TEST_CASE("access: the admin listener behind basic auth") {

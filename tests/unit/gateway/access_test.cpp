@@ -116,7 +116,9 @@ TEST_CASE("access: passwords checked with crypt_rn, successes remembered") {
   for (const auto& r : rows) {
     CAPTURE(r.user);
     CAPTURE(r.password);
+    CHECK_FALSE(file->remembered(r.user, r.password));
     CHECK(file->verify(r.user, r.password) == r.ok);
+    CHECK(file->remembered(r.user, r.password) == r.ok);  // successes only
   }
   CHECK(file->cached() == 3);  // one per success, none for a failure
   CHECK(file->verify("ann", "secret"));
