@@ -155,7 +155,8 @@ Process::Process(std::vector<std::string> argv, std::string stdout_path, std::st
 
 std::string Process::not_ready_report() {
   std::string text = err();
-  if (running()) text += "\nstill running after " + std::to_string(kStartTimeout.count()) + " ms:\n" + describe_stuck_process(pid_);
+  if (running())
+    text += "\nstill running after " + std::to_string(kStartTimeout.count()) + " ms:\n" + describe_stuck_process(pid_);
   return text;
 }
 
