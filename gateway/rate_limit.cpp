@@ -23,7 +23,7 @@ std::optional<std::int64_t> parse_rate(std::string_view text) {
   return std::nullopt;
 }
 
-Decision decide(Bucket& bucket, std::int64_t now_ms, std::int64_t rate, std::int64_t burst, bool nodelay) {
+Decision decide(Bucket& bucket, std::int64_t now_ms, std::int64_t rate, std::int64_t burst, std::int64_t delay) {
   if (!bucket.used) {
     bucket = {true, 0, now_ms};
     return {};
@@ -44,8 +44,8 @@ Decision decide(Bucket& bucket, std::int64_t now_ms, std::int64_t rate, std::int
   }
   bucket.excess = excess;
   if (ms != 0) bucket.last_ms = now_ms;
-  if (nodelay || excess == 0) return {};
-  return {Decision::Verdict::delay, std::chrono::milliseconds(excess * 1000 / rate), 0};
+  if (excess <= delay * kOne) return {};
+  return {Decision::Verdict::delay, std::chrono::milliseconds((excess - delay * kOne) * 1000 / rate), 0};
 }
 
 std::optional<std::string_view> request_key(const RateLimitConfig& rule, std::string_view client,
@@ -85,7 +85,7 @@ Decision RateLimiter::take(std::string_view key, std::int64_t now_ms) {
     shard.lru.push_front(Node{std::string(key), {}});
     found = shard.index.emplace(shard.lru.front().key, shard.lru.begin()).first;
   }
-  return decide(found->second->bucket, now_ms, rule_.rate, rule_.burst, rule_.nodelay);
+  return decide(found->second->bucket, now_ms, rule_.rate, rule_.burst, rule_.nodelay ? rule_.burst : rule_.delay);
 }
 
 std::size_t RateLimiter::keys() const {

@@ -3,9 +3,10 @@
 // A route's `limit:` (or the top-level default) keeps a leaky bucket per
 // key (the client's address behind trusted proxies, a request header or a
 // cookie) draining at `rate`; a request adds one. Up to `burst` requests in
-// excess are allowed: without `nodelay` they wait until the bucket has
-// drained to them (paced at the rate, on a timer: a worker never blocks),
-// with `nodelay` they pass at once. Beyond the burst a request is refused
+// excess are allowed: the first `delay` of them pass at once, the rest wait
+// until the bucket has drained to `delay` (paced at the rate, on a timer: a
+// worker never blocks); `nodelay` is a delay of the whole burst. Beyond the
+// burst a request is refused
 // (429 with Retry-After). A request without the key (no such header or
 // cookie) is not limited, as nginx skips empty keys.
 //
@@ -56,6 +57,7 @@ struct RateLimitConfig {
   std::int64_t rate = 0;   // thousandths of a request per second (parse_rate)
   std::int64_t burst = 0;  // requests in excess allowed
   bool nodelay = false;    // the burst passes at once instead of paced
+  std::int64_t delay = 0;  // requests in excess passed at once before pacing starts (nginx's delay=N)
   KeyKind key = KeyKind::client_ip;
   std::string key_name;    // the header or cookie
   int status = 429;        // nginx's limit_req_status (its default is 503)
@@ -82,10 +84,11 @@ struct Decision {
 // A request for the bucket at `now_ms`: the bucket drains rate*elapsed
 // and takes one request (1000). Over `burst` requests of excess: refused,
 // the bucket unchanged. Else accounted, and delayed by the time the excess
-// takes to drain unless `nodelay`. A key's first request passes with no
+// over `delay` requests takes to drain (none for an excess up to `delay`;
+// nodelay is delay = burst). A key's first request passes with no
 // excess. A clock seen going back counts as no time elapsed (more than a
 // minute back: as 1 ms, as nginx).
-Decision decide(Bucket& bucket, std::int64_t now_ms, std::int64_t rate, std::int64_t burst, bool nodelay);
+Decision decide(Bucket& bucket, std::int64_t now_ms, std::int64_t rate, std::int64_t burst, std::int64_t delay);
 
 // What the request is limited by: the client address, or the header's or
 // cookie's value; nullopt if it has none (an empty value counts as none).

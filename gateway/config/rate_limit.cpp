@@ -43,11 +43,11 @@ void read_rate_limit(Context& ctx, const Field& field, std::optional<limit::Rate
     return;
   }
   if (field.node.IsScalar()) {
-    ctx.diag.error(field, "expected a map {rate, burst, nodelay, key, status, max_keys} or off, got " +
+    ctx.diag.error(field, "expected a map {rate, burst, nodelay, delay, key, status, max_keys} or off, got " +
                               describe(field.node));
     return;
   }
-  MapReader map(ctx.diag, field, {"rate", "burst", "nodelay", "key", "status", "max_keys"});
+  MapReader map(ctx.diag, field, {"rate", "burst", "nodelay", "delay", "key", "status", "max_keys"});
   if (!map.valid()) return;
   limit::RateLimitConfig rule;
   const std::size_t errors = ctx.diag.count();
@@ -61,6 +61,13 @@ void read_rate_limit(Context& ctx, const Field& field, std::optional<limit::Rate
   }
   map.read_int("burst", rule.burst, 0, kMaxBurst);
   map.read_bool("nodelay", rule.nodelay);
+  if (const Field* delay = map.get("delay")) {
+    if (auto n = read_integer(ctx.diag, *delay, 0, kMaxBurst)) rule.delay = *n;
+    if (rule.nodelay) ctx.diag.error(*delay, "delay and nodelay exclude each other (nodelay is a delay of the whole burst)");
+    else if (rule.delay > rule.burst)
+      ctx.diag.error(*delay, "delay " + std::to_string(rule.delay) + " is over burst " + std::to_string(rule.burst) +
+                                 " (the requests passed at once are part of the burst)");
+  }
   if (const Field* key = map.get("key")) read_key(ctx, *key, rule);
   map.read_int("status", rule.status, 400, 599);
   map.read_int("max_keys", rule.max_keys, 1, kMaxKeys);

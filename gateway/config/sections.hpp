@@ -115,7 +115,7 @@ void read_redirect(Context& ctx, const Field& field, edge::RedirectConfig& redir
 void read_trusted_proxies(Context& ctx, const Field& field, std::vector<net::Cidr>& ranges);
 
 // --- gateway/config/rate_limit.cpp ---
-// `limit: {rate, burst, nodelay, key, status, max_keys}` or `limit: off`,
+// `limit: {rate, burst, nodelay, delay, key, status, max_keys}` or `limit: off`,
 // a route's or the top-level default (gateway/rate_limit.hpp).
 void read_rate_limit(Context& ctx, const Field& field, std::optional<limit::RateLimitConfig>& limit);
 // `max_conns_per_client: N` (0: none).

@@ -1,7 +1,8 @@
 // Rate and connection limits with real processes (gateway/rate_limit.hpp):
 // a burst over a route's `limit` gets 429 with Retry-After and the instance
 // sees only the allowed share, keys by header keep clients apart, the
-// delayed mode paces the excess instead of refusing it, and
+// delayed mode paces the excess instead of refusing it (all of it, or what
+// is over `delay: N`), and
 // max_conns_per_client closes the connection over the limit at accept.
 // Other routes are never affected. `--check` names a bad rate's place.
 #include <doctest/doctest.h>
@@ -112,6 +113,25 @@ TEST_CASE("limit: without nodelay the excess within the burst is delayed and pac
   CHECK(limit_count(gw, "/api/channels", "delayed") + limit_count(gw, "/api/channels", "passed") == kRequests);
   CHECK(limit_count(gw, "/api/channels", "delayed") >= 3);
   CHECK(limit_count(gw, "/api/channels", "rejected") == 0);
+}
+
+TEST_CASE("limit: delay: N passes the first N of the burst at once and paces the rest") {
+  TempDir dir;
+  SampleService svc(dir, "a");
+  Gateway gw(dir, limited_config(svc, "{rate: 1r/s, burst: 5, delay: 3}"));
+  // One after another: the key's first request and an excess of 1, 2, 3
+  // pass at once; an excess of 4 waits for one request to drain (~1 s).
+  std::vector<Ms> took;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = Clock::now();
+    CHECK(http_get(url(gw.port(), "/api/channels/" + std::to_string(i))).status == 200);
+    took.push_back(std::chrono::duration_cast<Ms>(Clock::now() - start));
+  }
+  CAPTURE(took[3].count());
+  CAPTURE(took[4].count());
+  CHECK(limit_count(gw, "/api/channels", "passed") == 4);
+  CHECK(limit_count(gw, "/api/channels", "delayed") == 1);
+  CHECK(took[4] >= 500ms);
 }
 
 TEST_CASE("max_conns_per_client: the connection over the limit is closed at accept, the others are served") {

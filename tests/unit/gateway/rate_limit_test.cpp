@@ -57,7 +57,7 @@ TEST_CASE("limit: the decision, step by step, as nginx's limit_req") {
   Bucket bucket;
   for (const auto& s : steps) {
     CAPTURE(std::string(s.name));
-    CHECK(limit::decide(bucket, s.now_ms, 2000, 1, s.nodelay) == s.want);
+    CHECK(limit::decide(bucket, s.now_ms, 2000, 1, s.nodelay ? 1 : 0) == s.want);
     CHECK(bucket.excess == s.excess_after);
   }
 }
@@ -84,7 +84,31 @@ TEST_CASE("limit: burst 0 and slow rates, Retry-After in whole seconds, at least
   for (const auto& c : cases) {
     CAPTURE(std::string(c.name));
     Bucket b = c.bucket;
-    CHECK(limit::decide(b, c.now_ms, c.rate, c.burst, c.nodelay) == c.want);
+    CHECK(limit::decide(b, c.now_ms, c.rate, c.burst, c.nodelay ? c.burst : 0) == c.want);
+  }
+}
+
+TEST_CASE("limit: delay=N passes the first N of the burst at once and paces the rest (nginx's two-stage limiting)") {
+  // 10r/s (10'000), burst 5, delay 2, all at t=0 after the key's first request.
+  struct Step {
+    const char* name;
+    Decision want;
+    std::int64_t excess_after;
+  };
+  const Step steps[] = {
+      {"the key's first request", {}, 0},
+      {"excess 1: within delay, at once", {}, 1000},
+      {"excess 2: within delay, at once", {}, 2000},
+      {"excess 3: 1 over delay, 100 ms", {V::delay, std::chrono::milliseconds(100), 0}, 3000},
+      {"excess 4: 200 ms", {V::delay, std::chrono::milliseconds(200), 0}, 4000},
+      {"excess 5: the burst's last, 300 ms", {V::delay, std::chrono::milliseconds(300), 0}, 5000},
+      {"excess 6: over the burst, refused", {V::reject, {}, 1}, 5000},
+  };
+  Bucket b;
+  for (const auto& s : steps) {
+    CAPTURE(std::string(s.name));
+    CHECK(limit::decide(b, 0, 10'000, 5, 2) == s.want);
+    CHECK(b.excess == s.excess_after);
   }
 }
 
@@ -105,7 +129,7 @@ TEST_CASE("limit: the clock going back counts as no time, more than a minute bac
   for (const auto& c : cases) {
     CAPTURE(std::string(c.name));
     Bucket b{true, 3000, 100'000};
-    auto d = limit::decide(b, c.now_ms, 1000, 10, true);
+    auto d = limit::decide(b, c.now_ms, 1000, 10, 10);
     CHECK(d.verdict == V::pass);
     CHECK(b.excess == c.excess_after);
     CHECK(b.last_ms == c.last_after);
@@ -114,7 +138,7 @@ TEST_CASE("limit: the clock going back counts as no time, more than a minute bac
 
 TEST_CASE("limit: a refused request leaves the bucket as it was") {
   Bucket b{true, 2000, 0};
-  CHECK(limit::decide(b, 0, 1000, 1, true).verdict == V::reject);
+  CHECK(limit::decide(b, 0, 1000, 1, 1).verdict == V::reject);
   CHECK(b.excess == 2000);
   CHECK(b.last_ms == 0);
 }

@@ -57,6 +57,20 @@ routes:
     limit: {rate: 1r/s, nodelay: yes please}
 )", 5, 34, "expected true or false"},
 
+    {"delay with nodelay", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    limit: {rate: 1r/s, burst: 8, nodelay: true, delay: 4}
+)", 5, 57, "delay and nodelay exclude each other"},
+
+    {"delay over burst", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
+routes:
+  - prefix: /
+    upstream: app
+    limit: {rate: 1r/s, burst: 8, delay: 9}
+)", 5, 42, "delay 9 is over burst 8"},
+
     {"an unknown key kind", R"(upstreams: {app: {instances: ["127.0.0.1:9001"]}}
 routes:
   - prefix: /
@@ -128,7 +142,7 @@ routes:
     limit: {rate: 100r/s, burst: 50, nodelay: true, key: "header:X-Api-Key", status: 503, max_keys: 1000}
   - prefix: /b
     upstream: app
-    limit: {rate: 2r/s, key: "cookie:session"}
+    limit: {rate: 2r/s, burst: 12, delay: 8, key: "cookie:session"}
   - prefix: /c
     upstream: app
     limit: off
@@ -147,7 +161,8 @@ routes:
   CHECK(a.status == 503);
   CHECK(a.max_keys == 1000);
   const auto& b = *config->routes[1].limit;
-  CHECK(b.burst == 0);
+  CHECK(b.burst == 12);
+  CHECK(b.delay == 8);
   CHECK_FALSE(b.nodelay);
   CHECK(b.key == limit::KeyKind::cookie);
   CHECK(b.status == 429);
