@@ -108,8 +108,8 @@ bool Htpasswd::verify(std::string_view user, std::string_view password) const {
     return false;
   }
   const std::string& hash = found->second;
-  if (remembered(user, password)) return true;
   auto digest = credentials_digest(user, password, hash);
+  if (known(digest)) return true;
   auto computed = crypt_hash(password, hash);
   if (!computed || !same_in_constant_time(*computed, hash)) return false;
   std::lock_guard lock(mu_);
@@ -120,8 +120,10 @@ bool Htpasswd::verify(std::string_view user, std::string_view password) const {
 
 bool Htpasswd::remembered(std::string_view user, std::string_view password) const {
   auto found = users_.find(user);
-  if (found == users_.end()) return false;
-  auto digest = credentials_digest(user, password, found->second);
+  return found != users_.end() && known(credentials_digest(user, password, found->second));
+}
+
+bool Htpasswd::known(const Digest& digest) const {
   std::lock_guard lock(mu_);
   return verified_.count(digest) > 0;
 }

@@ -82,9 +82,12 @@ class Htpasswd {
   static constexpr std::size_t kCacheEntries = 4096;
 
  private:
+  using Digest = std::array<unsigned char, 32>;  // SHA-256 of user, password and hash
+  bool known(const Digest& digest) const;         // a success remembered
+
   std::map<std::string, std::string, std::less<>> users_;  // user -> hash
   mutable std::mutex mu_;
-  mutable std::set<std::array<unsigned char, 32>> verified_;
+  mutable std::set<Digest> verified_;
 };
 
 // Whether `hash` is a format crypt_rn checks and we accept; if not, why.

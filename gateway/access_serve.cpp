@@ -27,8 +27,10 @@ boost::asio::awaitable<Refusal> decide_off_worker(const std::vector<AddressRule>
                                                   std::optional<boost::asio::ip::address> client,
                                                   std::optional<std::string_view> authorization) {
   auto credentials = auth && authorization ? parse_basic(*authorization) : std::nullopt;
-  if (!credentials || auth->users->remembered(credentials->user, credentials->password))
-    co_return decide(rules, auth, client, authorization);
+  if (!credentials) co_return decide(rules, auth, client, authorization);  // no crypt_rn to make
+  // Credentials known good: only the address is left to decide.
+  if (auth->users->remembered(credentials->user, credentials->password))
+    co_return decide(rules, nullptr, client, std::nullopt);
   // The thread reads its own copy of the header, none of the connection's
   // buffers; the rules and users are the configuration's (immutable, held
   // by the exchange's WorkerState while it waits here).

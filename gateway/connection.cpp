@@ -459,11 +459,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_interim(const
   worker_.deadlines().arm(write_deadline_, state_->runtime->config->timeouts.client_send);
   auto [ec, n] = co_await stream_.write(asio::buffer(head));
   Deadlines::disarm(write_deadline_);
-  if (ec) {
-    keep_alive_ = false;
-    aborted_ = true;
-  }
-  co_return ec;
+  co_return ec ? write_failed(ec) : ec;
 }
 
 void ClientConnection::write_head(http::Response& resp) {
@@ -520,17 +516,13 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
   if (!head_.empty() && len > 0 && len <= kCorkedFileMax) {
     // A small file's head with MSG_MORE, as under TCP_CORK: it leaves with
     // the file in one segment, not in a small one of its own (a 4 KiB file
-    // is one packet to the client, not two). Not for larger files: measured
-    // (bench/static.py, compare.py cache-hit-100k), corking a 100 KiB
-    // sendfile cost 1.6x the CPU per request.
+    // is one packet to the client, not two). Not for larger files: corked,
+    // a 100 KiB cache hit's sendfile cost 1.6-1.8x nginx's CPU per request
+    // instead of 1.0x (compare.py cache-hit-100k; bench/README.md, static).
     boost::system::error_code ec;
     std::array<asio::const_buffer, 1> head{asio::buffer(head_)};
     auto rest = send_now(stream_.socket().native_handle(), head, ec, MSG_MORE);
-    if (ec) {
-      keep_alive_ = false;
-      aborted_ = true;
-      co_return ec;
-    }
+    if (ec) co_return write_failed(ec);
     head_.erase(0, head_.size() - (rest.empty() ? 0 : rest.front().size()));
     if (head_.empty()) head_sent_ = true;
   }
@@ -553,11 +545,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_file(int fd, 
     }
   }
   Deadlines::disarm(write_deadline_);
-  if (ec) {
-    keep_alive_ = false;
-    aborted_ = true;
-    co_return ec;
-  }
+  if (ec) co_return write_failed(ec);
   if (last) finished_ = true;
   co_return boost::system::error_code{};
 }
@@ -616,11 +604,7 @@ asio::awaitable<boost::system::error_code> ClientConnection::write_body(std::spa
   }
   head_.clear();
   head_sent_ = true;
-  if (ec) {
-    keep_alive_ = false;
-    aborted_ = true;
-    co_return ec;
-  }
+  if (ec) co_return write_failed(ec);
   body_bytes_out_ += data.size();
   co_return boost::system::error_code{};
 }

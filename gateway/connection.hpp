@@ -145,6 +145,13 @@ class ClientConnection final : public Downstream, public Attached {
   bool keep_alive_ = true;
   bool finished_ = false;
   bool aborted_ = false;
+  // A write to the client failed: the response is cut short and the
+  // connection goes. Returns `ec`.
+  boost::system::error_code write_failed(boost::system::error_code ec) {
+    keep_alive_ = false;
+    aborted_ = true;
+    return ec;
+  }
   std::uint64_t body_bytes_out_ = 0;
   std::string trailer_;  // trailer fields of a chunked response
 
