@@ -12,6 +12,7 @@
 #include "gateway/compress_variant.hpp"
 #include "gateway/metrics.hpp"
 #include "gateway/runtime.hpp"
+#include "gateway/static_memory.hpp"
 #include "gateway/tunnel.hpp"
 
 namespace gateway::prometheus {
@@ -466,6 +467,30 @@ void write_traces(Text& text, const Runtime& rt) {
   }
 }
 
+// What the `static:` routes keep in memory (gateway/static_memory.hpp).
+void write_static_memory(Text& text, const Runtime& rt) {
+  struct Family {
+    const char* name;
+    const char* help;
+    std::uint64_t (*value)(const static_files::Memory&);
+  };
+  static constexpr Family kGauges[] = {
+      {"gateway_static_memory_bytes", "Bytes of small files a static route keeps in memory (memory:).",
+       [](const static_files::Memory& m) -> std::uint64_t { return m.bytes(); }},
+      {"gateway_static_memory_files", "Files a static route keeps in memory.",
+       [](const static_files::Memory& m) -> std::uint64_t { return m.files(); }},
+  };
+  for (const auto& f : kGauges) {
+    bool any = false;
+    for (const auto& route : rt.config->routes) {
+      if (!route.static_files || !route.static_files->kept) continue;
+      if (!any) text.family(f.name, f.help, "gauge");
+      any = true;
+      text.sample(f.name, label("route", route.name), f.value(*route.static_files->kept));
+    }
+  }
+}
+
 // What the cache did per route, for the routes it did anything for.
 void write_route_cache(Text& text, const std::vector<const WorkerMetrics*>& workers) {
   std::map<std::string, std::array<std::uint64_t, kCacheStatuses>> routes;
@@ -542,6 +567,7 @@ std::string render(const std::vector<const WorkerMetrics*>& workers, const Runti
   Text text(out);
   write_upstream_groups(text, rt);
   write_compression(text);
+  write_static_memory(text, rt);
   append_cache_families(out, workers, rt);
   return out;
 }

@@ -12,12 +12,14 @@
 #include <climits>
 #include <cstdlib>
 #include <ctime>
+#include <span>
 
 #include "base/http/serializer.hpp"
 #include "cache/policy.hpp"
 #include "gateway/cache_ranges.hpp"
 #include "gateway/compress_rules.hpp"
 #include "gateway/exchange.hpp"
+#include "gateway/static_memory.hpp"
 #include "gateway/static_paths.hpp"
 
 namespace gateway::static_files {
@@ -74,22 +76,72 @@ int open_beneath(const RootDir& root, const std::string& rel) {
   return open_checked(root, rel);
 }
 
-// What a request path led to.
+// What a request path led to. A file is either kept in memory or open.
 struct Found {
   enum class Kind { none, file, redirect, forbidden } kind = Kind::none;
+  std::shared_ptr<const KeptFile> kept;
   Fd fd;
   struct stat st {};
   std::string name;  // the file, relative to the root: its type, its siblings
 };
 
+std::int64_t wall_clock_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// The open file `fd` read whole into a copy to keep, if it is keepable and
+// reads as long as fstat said; else null (the file changes: serve it open).
+std::shared_ptr<const KeptFile> read_to_keep(const Memory& memory, int fd, const struct stat& st) {
+  const FileVersion version = version_of(st);
+  if (!keepable(version, memory.budget(), wall_clock_ns())) return nullptr;
+  auto file = std::make_shared<KeptFile>();
+  file->version = version;
+  file->bytes.resize(version.size);
+  std::size_t got = 0;
+  while (got < version.size) {
+    ssize_t n = ::pread(fd, file->bytes.data() + got, version.size - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return nullptr;
+    got += static_cast<std::size_t>(n);
+  }
+  file->etag = file_etag(st.st_mtim.tv_sec, version.size);
+  file->last_modified = http::format_http_date(st.st_mtim.tv_sec);
+  return file;
+}
+
+// Whether the file at `rel` is still the version kept (one statx; it
+// follows symlinks, but a version is one inode, which open_beneath found
+// beneath the root when it was kept).
+bool current(const RootDir& root, const std::string& rel, const KeptFile& kept) {
+  struct statx stx {};
+  return ::statx(root.fd(), rel.c_str(), AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, &stx) == 0 &&
+         S_ISREG(stx.stx_mode) && version_of(stx) == kept.version;
+}
+
 // 0 and the file in `out` if `rel` is a regular file; else -errno (-EISDIR
-// for anything but a regular file).
-int open_file(const RootDir& root, const std::string& rel, Found& out) {
+// for anything but a regular file). A copy in memory of the file's current
+// version costs one statx; otherwise (or on an error: the open decides what
+// it means) the file is opened, and a copy kept when it may be.
+int open_file(const StaticConfig& config, const std::string& rel, Found& out) {
+  const RootDir& root = *config.dir;
+  auto kept = config.kept && !rel.empty() ? config.kept->find(rel) : nullptr;
+  if (kept && current(root, rel, *kept)) {
+    out.kept = std::move(kept);
+    out.fd = Fd();
+    out.name = rel;
+    out.kind = Found::Kind::file;
+    return 0;
+  }
+  if (kept) config.kept->forget(rel);
   Fd fd(open_beneath(root, rel));
   if (fd.get() < 0) return fd.get();
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return -errno;
   if (!S_ISREG(st.st_mode)) return -EISDIR;
+  out.kept = config.kept ? read_to_keep(*config.kept, fd.get(), st) : nullptr;
+  if (out.kept) config.kept->keep(rel, out.kept);
   out.fd = std::move(fd);
   out.st = st;
   out.name = rel;
@@ -118,7 +170,7 @@ bool try_directory(const StaticConfig& config, const std::string& rel, std::stri
     return true;
   }
   for (const auto& index : config.index)
-    if (open_file(root, rel.empty() ? index : rel + "/" + index, out) == 0) return true;
+    if (open_file(config, rel.empty() ? index : rel + "/" + index, out) == 0) return true;
   out.kind = Found::Kind::forbidden;
   return true;
 }
@@ -135,7 +187,7 @@ Found lookup(const StaticConfig& config, const std::string& uri) {
       if (try_directory(config, rel, uri, out)) return out;
       continue;
     }
-    const int error = open_file(*config.dir, rel, out);
+    const int error = open_file(config, rel, out);
     if (error == 0) return out;
     if (forbidden(error)) {
       out.kind = Found::Kind::forbidden;
@@ -153,7 +205,8 @@ std::string_view use_precompressed(const StaticConfig& config, const http::Reque
     if (coding == compress::Coding::identity) break;
     const std::string_view suffix = coding == compress::Coding::br ? ".br" : ".gz";
     Found sibling;
-    if (open_file(*config.dir, found.name + std::string(suffix), sibling) != 0) continue;
+    if (open_file(config, found.name + std::string(suffix), sibling) != 0) continue;
+    found.kept = std::move(sibling.kept);
     found.fd = std::move(sibling.fd);
     found.st = sibling.st;
     return compress::coding_name(coding);
@@ -161,17 +214,25 @@ std::string_view use_precompressed(const StaticConfig& config, const http::Reque
   return {};
 }
 
+// Bytes [offset, offset + n) of the file, from memory or with sendfile.
+asio::awaitable<boost::system::error_code> write_part(Downstream& down, const Found& found, std::uint64_t offset,
+                                                      std::uint64_t n, bool last) {
+  if (found.kept) co_return co_await down.write_body(std::span(found.kept->bytes).subspan(offset, n), last);
+  co_return co_await down.write_file(found.fd.get(), offset, n, last);
+}
+
 asio::awaitable<void> send_file(Downstream& down, const StaticConfig& config, Found found) {
   const auto& req = down.request();
   const auto type = content_type_for(found.name);
   const auto coding = use_precompressed(config, req, found);
-  const auto size = static_cast<std::uint64_t>(found.st.st_size);
-  const std::time_t mtime = found.st.st_mtim.tv_sec;
+  const KeptFile* kept = found.kept.get();
+  const auto size = kept ? kept->version.size : static_cast<std::uint64_t>(found.st.st_size);
+  const std::time_t mtime = kept ? kept->version.mtime_ns / 1'000'000'000 : found.st.st_mtim.tv_sec;
   http::Response resp;
   resp.headers.add("Server", "gateway");
   resp.headers.add("Content-Type", type);
-  resp.headers.add("Last-Modified", http::format_http_date(mtime));
-  const std::string etag = file_etag(mtime, size);
+  resp.headers.add("Last-Modified", kept ? kept->last_modified : http::format_http_date(mtime));
+  const std::string etag = kept ? kept->etag : file_etag(mtime, size);
   resp.headers.add("ETag", etag);
   resp.headers.add("Accept-Ranges", "bytes");
   if (config.precompressed) resp.headers.add("Vary", "Accept-Encoding");
@@ -188,17 +249,16 @@ asio::awaitable<void> send_file(Downstream& down, const StaticConfig& config, Fo
     fields.add("Date", http::format_http_date(std::time(nullptr)));
     const auto plan = cache::range_plan(req, 200, fields, size);
     if (plan.kind != cache::RangePlan::Kind::full) {
-      const int fd = found.fd.get();
       co_await cache_proxy::write_range_plan(
           down, std::move(resp), plan, size, {}, [&](cache::ByteRange r, bool last) -> asio::awaitable<bool> {
-            co_return static_cast<bool>(co_await down.write_file(fd, r.first, r.size(), last));
+            co_return static_cast<bool>(co_await write_part(down, found, r.first, r.size(), last));
           });
       co_return;
     }
   }
   resp.content_length = size;
   down.write_head(resp);
-  co_await down.write_file(found.fd.get(), 0, size, true);
+  co_await write_part(down, found, 0, size, true);
 }
 
 std::string status_text(int status) {

@@ -12,14 +12,16 @@
 // Kernels without openat2 (before 5.6) fall back to realpath(3) and a
 // prefix check.
 //
-// Files are opened per request (no open-file cache). Runs on the worker
-// that owns the exchange; the open and fstat calls block it briefly, as
-// nginx's do.
+// Files up to 64 KiB are kept in memory (`memory:`, gateway/static_memory.hpp)
+// and checked against the file with one statx(2) per request; the others
+// are opened per request. Runs on the worker that owns the exchange; the
+// statx, open and fstat calls block it briefly, as nginx's do.
 #pragma once
 
 #include <unistd.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +32,8 @@ namespace gateway {
 class Downstream;
 
 namespace static_files {
+
+class Memory;
 
 // The root directory, opened at load (O_PATH); closed with the last
 // configuration that names it.
@@ -59,6 +63,8 @@ struct StaticConfig {
   std::vector<std::string> try_files = {"$uri", "$uri/"};  // nginx's try_files, without the last =code
   int fallback = 404;                                       // ... which is this
   bool precompressed = false;  // nginx's gzip_static + brotli_static
+  std::uint64_t memory = 4 << 20;  // bytes of small files kept in memory; 0: none
+  std::shared_ptr<static_files::Memory> kept;  // null when memory is 0
 };
 
 namespace static_files {

@@ -1,6 +1,6 @@
 // A route's `static:` block (gateway/static_files.hpp): its root, opened
 // here so that a missing or unreadable root is a configuration error, its
-// index names, try_files and fallback status.
+// index names, try_files, fallback status and memory.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "gateway/config/sections.hpp"
+#include "gateway/static_memory.hpp"
 
 namespace gateway::config {
 
@@ -69,13 +70,15 @@ void read_try_files(Context& ctx, const Field& field, StaticConfig& config) {
 }  // namespace
 
 void read_static(Context& ctx, const Field& field, StaticConfig& config) {
-  MapReader map(ctx.diag, field, {"root", "index", "try_files", "fallback", "precompressed"});
+  MapReader map(ctx.diag, field, {"root", "index", "try_files", "fallback", "precompressed", "memory"});
   if (!map.valid()) return;
   if (const Field* root = map.require("root")) read_root(ctx, *root, config);
   if (const Field* index = map.get("index")) read_index(ctx, *index, config);
   if (const Field* try_files = map.get("try_files")) read_try_files(ctx, *try_files, config);
   map.read_int("fallback", config.fallback, 400, 599);
   map.read_bool("precompressed", config.precompressed);
+  map.read_size("memory", config.memory, 0, std::uint64_t{1} << 30);
+  if (config.memory > 0) config.kept = std::make_shared<static_files::Memory>(config.memory);
 }
 
 }  // namespace gateway::config

@@ -6,9 +6,12 @@
 // "..", "%2e%2e", an encoded '/', NUL, and symlinks leading out.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -224,4 +227,68 @@ TEST_CASE("static: no way out of the root: dot-dot, encoded dots and slashes, NU
   Client c;
   auto escaped = c.get(url(gw.port(), "/%2e%2e/secret.txt"));
   CHECK(escaped.status == 400);
+}
+
+// Small files are kept in memory (gateway/static_memory.hpp) and checked
+// against their file on every request: each change below must be seen by
+// the very next request, including a rewrite of the same size with the old
+// mtime put back (only ctime tells), and a symlink out swapped in for a
+// kept file.
+TEST_CASE("static: kept small files follow their file: rewritten, mtime put back, renamed over, removed, symlinked out") {
+  TempDir dir;
+  write_site(dir);
+  dir.write("www/big.bin", std::string(100 * 1024, 'b'));  // over 64 KiB: never kept
+  std::this_thread::sleep_for(1100ms);  // a file changed within the last second is not kept
+  Gateway gw(dir, config(dir));
+  const std::string files = "gateway_static_memory_files{route=\"/\"}";
+  const std::string hello = url(gw.port(), "/hello.txt");
+
+  auto first = http_get(hello);
+  CHECK(first.body == "hello, world\n");
+  CHECK(http_get(url(gw.port(), "/big.bin")).body.size() == 100 * 1024);
+  CHECK(metric(gw.metrics(), files) == 1);
+  CHECK(metric(gw.metrics(), "gateway_static_memory_bytes{route=\"/\"}") == 13);
+
+  // From memory: the same answers as from the file, HEAD and Range too,
+  // on one keep-alive connection.
+  Client c;
+  auto kept = c.get(hello);
+  CHECK(kept.body == "hello, world\n");
+  CHECK(kept.header("ETag") == first.header("ETag"));
+  CHECK(kept.header("Last-Modified") == first.header("Last-Modified"));
+  auto head = c.send(request("HEAD", hello));
+  CHECK(head.header("Content-Length") == "13");
+  CHECK(head.body.empty());
+  CHECK(c.get(hello, {"Range: bytes=7-11"}).body == "world");
+  CHECK(c.get(hello, {"If-None-Match: " + *first.header("ETag")}).status == 304);
+
+  // The same size, rewritten in place, its mtime put back: the ETag stays
+  // (nginx's: mtime and size), the bytes are the new ones.
+  struct stat before {};
+  REQUIRE(::stat(dir.file("www/hello.txt").c_str(), &before) == 0);
+  dir.write("www/hello.txt", "HELLO, WORLD\n");
+  const timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, dir.file("www/hello.txt").c_str(), times, 0) == 0);
+  auto rewritten = c.get(hello);
+  CHECK(rewritten.body == "HELLO, WORLD\n");
+  CHECK(rewritten.header("ETag") == first.header("ETag"));
+  CHECK(metric(gw.metrics(), files) == 0);  // changed just now: served, not kept
+
+  std::this_thread::sleep_for(1100ms);
+  CHECK(c.get(hello).body == "HELLO, WORLD\n");
+  CHECK(metric(gw.metrics(), files) == 1);
+  dir.write("www/next.txt", "the next one\n");
+  REQUIRE(::rename(dir.file("www/next.txt").c_str(), dir.file("www/hello.txt").c_str()) == 0);
+  CHECK(c.get(hello).body == "the next one\n");
+
+  std::this_thread::sleep_for(1100ms);
+  CHECK(c.get(hello).body == "the next one\n");
+  CHECK(metric(gw.metrics(), files) == 1);
+  REQUIRE(::unlink(dir.file("www/hello.txt").c_str()) == 0);
+  REQUIRE(::symlink("../secret.txt", dir.file("www/hello.txt").c_str()) == 0);
+  auto out = c.get(hello);
+  CHECK(out.status == 403);
+  CHECK(out.body.find("top secret") == std::string::npos);
+  REQUIRE(::unlink(dir.file("www/hello.txt").c_str()) == 0);
+  CHECK(c.get(hello).status == 404);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config_check.hpp"
+#include "gateway/static_memory.hpp"
 
 using namespace gateway;
 using namespace gateway::config::testing;
@@ -69,6 +70,16 @@ constexpr FileErrorCase kStaticErrors[] = {
   - prefix: /
     static: {root: www, fallback: 200}
 )", "gw.yaml", 3, 35, "fallback"},
+
+    {"memory not a size", R"(routes:
+  - prefix: /
+    static: {root: www, memory: lots}
+)", "gw.yaml", 3, 33, "size"},
+
+    {"memory over 1 GiB", R"(routes:
+  - prefix: /
+    static: {root: www, memory: 2GiB}
+)", "gw.yaml", 3, 33, "memory"},
 
     {"unknown key", R"(routes:
   - prefix: /
@@ -169,7 +180,7 @@ routes:
     error_pages: {intercept: true}
   - prefix: /
     static: {root: www, index: [index.htm, index.html], try_files: [$uri, $uri/, /index.html], fallback: 410,
-             precompressed: true}
+             precompressed: true, memory: 1MiB}
 )");
   auto config = loaded_ok(load_config(file.string()));
   REQUIRE(config->routes.size() == 3);
@@ -191,5 +202,26 @@ routes:
   CHECK(s.try_files == std::vector<std::string>{"$uri", "$uri/", "/index.html"});
   CHECK(s.fallback == 410);
   CHECK(s.precompressed);
+  CHECK(s.memory == 1 << 20);
+  REQUIRE(s.kept);
+  CHECK(s.kept->budget() == 1 << 20);
   CHECK_FALSE(www.error_pages);
+}
+
+TEST_CASE("config static: small files are kept in 4 MiB by default; memory: 0 keeps none") {
+  TempDir dir;
+  write_files(dir);
+  auto file = dir.write("gw.yaml", R"(routes:
+  - prefix: /none/
+    static: {root: www, memory: 0}
+  - prefix: /
+    static: {root: www}
+)");
+  auto config = loaded_ok(load_config(file.string()));
+  REQUIRE(config->routes.size() == 2);
+  CHECK(config->routes[0].static_files->memory == 0);
+  CHECK_FALSE(config->routes[0].static_files->kept);
+  CHECK(config->routes[1].static_files->memory == 4 << 20);
+  REQUIRE(config->routes[1].static_files->kept);
+  CHECK(config->routes[1].static_files->kept->budget() == 4 << 20);
 }
