@@ -7,7 +7,7 @@ file per scenario, keep-alive, A B A B rounds alternating in one run
 (compare.py's run_scenario), and the report gives medians of req/s and p99,
 the ratios gateway/nginx and CPU per request.
 
-    python3 bench/static.py [--quick] [--workers N] [--json FILE]
+    python3 bench/static.py [--quick] [--workers N] [--open-file-cache] [--json FILE]
 
 Standard library only, plus compare.py's processes, fleet and targets (the
 fleet is started because the shared configurations name it; no request
@@ -28,7 +28,12 @@ from benchkit.session import session  # noqa: E402
 SIZES = {"static-4k": ("4k.bin", 4096), "static-1m": ("1m.bin", 1 << 20)}
 
 
-def scenario(name: str, file: str) -> C.Scenario:
+# nginx's open_file_cache as a tuned site sets it: descriptors and sizes
+# kept, checked every 60 s (the gateway checks every request: see README).
+OPEN_FILE_CACHE = "    open_file_cache max=1000 inactive=20s;\n    open_file_cache_valid 60s;\n"
+
+
+def scenario(name: str, file: str, open_file_cache: bool) -> C.Scenario:
     def preflight(targets, fleet, path):
         want = (targets[0].tmp / "www" / file).stat().st_size
         for t in targets:
@@ -42,7 +47,7 @@ def scenario(name: str, file: str) -> C.Scenario:
         path=f"/{file}",
         instances=1,
         gateway_routes="  - prefix: /\n    static: {root: \"@TMP@/www\"}\n",
-        nginx_http="    sendfile on;\n",
+        nginx_http="    sendfile on;\n" + (OPEN_FILE_CACHE if open_file_cache else ""),
         nginx_locations="        location / {\n            root @TMP@/www;\n        }\n",
         preflight=preflight,
     )
@@ -56,6 +61,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, help="warm-up seconds per target (default 2; --quick 1)")
     ap.add_argument("--workers", type=int, default=1, help="gateway workers = nginx worker_processes (default 1)")
     ap.add_argument("--keepalive", type=int, default=64, help="as compare.py (unused: nothing is proxied)")
+    ap.add_argument("--open-file-cache", action="store_true",
+                    help="nginx with open_file_cache (max=1000, valid 60s); default: nginx's default, off")
     ap.add_argument("--build-dir", type=Path, default=C.ROOT / "build")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to FILE")
     args = ap.parse_args(argv)
@@ -79,8 +86,9 @@ def main(argv=None) -> int:
         for p in [tmp, www, *www.iterdir()]:
             p.chmod(0o755 if p.is_dir() else 0o644)
         result["config"] = {"workers": args.workers, "keepalive": args.keepalive, "rounds": args.rounds,
-                            "duration": args.duration, "warmup": args.warmup, "size": None}
-        result["scenarios"] = [C.run_scenario(scenario(name, file), args, procs, tmp, bins, log)
+                            "duration": args.duration, "warmup": args.warmup, "size": None,
+                            "nginx_open_file_cache": args.open_file_cache}
+        result["scenarios"] = [C.run_scenario(scenario(name, file, args.open_file_cache), args, procs, tmp, bins, log)
                                for name, (file, _) in SIZES.items()]
         print(C.report(result))
         if args.json:
