@@ -4,6 +4,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "gateway/metrics.hpp"
@@ -16,9 +18,15 @@ namespace {
 // check that is not remembered runs on these threads, so wrong passwords
 // (a guesser's, say) do not stall every other connection of the worker, as
 // nginx's auth_basic does. Half the cores: the workers keep the rest.
+// Made on first use; end_crypt_threads() ends it.
+std::mutex crypt_mutex;
+std::unique_ptr<boost::asio::thread_pool> crypt_pool;
+
 boost::asio::thread_pool& crypt_threads() {
-  static boost::asio::thread_pool pool(std::max(1u, std::thread::hardware_concurrency() / 2));
-  return pool;
+  std::lock_guard lock(crypt_mutex);
+  if (!crypt_pool)
+    crypt_pool = std::make_unique<boost::asio::thread_pool>(std::max(1u, std::thread::hardware_concurrency() / 2));
+  return *crypt_pool;
 }
 
 // decide(), with a credentials check that crypt_rn must make done on
@@ -48,6 +56,24 @@ boost::asio::awaitable<Refusal> decide_off_worker(const std::vector<AddressRule>
       },
       boost::asio::use_awaitable, std::move(header));
 }
+
+}  // namespace
+
+void end_crypt_threads() {
+  std::unique_ptr<boost::asio::thread_pool> pool;
+  {
+    std::lock_guard lock(crypt_mutex);
+    pool = std::move(crypt_pool);
+  }
+  if (!pool) return;
+  // A check under way finishes and posts its answer to its worker's stopped
+  // loop; the checks still queued are destroyed with the pool, and with them
+  // the requests that wait for them, here, while their workers exist.
+  pool->stop();
+  pool.reset();
+}
+
+namespace {
 
 // The client's address: the one behind trusted proxies, else the peer.
 std::optional<boost::asio::ip::address> client_address(Downstream& client) {

@@ -37,6 +37,9 @@ boost::asio::awaitable<bool> admit(Downstream& client, const RouteConfig& route,
 bool restricted(const RouteConfig& route, const Config& config);
 // The admin listener's `auth:`.
 boost::asio::awaitable<bool> admit_admin(Downstream& client, const AdminConfig& admin);
+// Ends the threads that check credentials: after the workers' loops have
+// stopped, before the workers go (a check holds a request of theirs).
+void end_crypt_threads();
 
 // A Downstream whose request is the client's with its target rewritten (or
 // Authorization dropped): handlers, the cache and the instance see that

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.hpp"
+#include "gateway/access_serve.hpp"
 #include "gateway/fleet.hpp"
 #include "gateway/binary_upgrade.hpp"
 #include "gateway/systemd.hpp"
@@ -74,6 +75,7 @@ Server::~Server() {
       w->stop();
       w->join();
     }
+  access::end_crypt_threads();
 }
 
 bool Server::start(std::string& error) {
@@ -271,6 +273,7 @@ int Server::wait() {
   health_.stop();
   for (auto* list : {&workers_, &retired_})
     for (auto& w : *list) w->join();
+  access::end_crypt_threads();
   log::info("stopped");
   return 0;
 }

@@ -179,6 +179,27 @@ TEST_CASE("access: wrong passwords against a costly bcrypt do not hold up the wo
   CHECK(right.status == 200);
 }
 
+// A stop that ends the drain while credentials checks run on the crypt
+// threads and more wait for them: the checks must not outlive the workers
+// whose requests they answer (the pool is ended first).
+TEST_CASE("access: stopped while bcrypt checks run and wait, the gateway exits cleanly") {
+  TempDir dir;
+  SampleService svc(dir);
+  dir.write("users", "ann:$2b$13$EMVrmOFHKoD7zeyb/FlUmu4.xxPVP0qceElYQ2bpCc3/aqHgZmXDK\n");  // ~0.5 s a check
+  Gateway gw(dir, "workers: 1\naccess_log: off\ntimeouts: {shutdown: 100ms}\nupstreams:\n" +
+                      upstream_yaml("app", {&svc}) +
+                      "routes:\n"
+                      "  - {prefix: /private/, upstream: app, strip_prefix: true, auth: {htpasswd: users}}\n");
+  std::vector<std::thread> guessers;
+  for (int g = 0; g < 4; ++g)
+    guessers.emplace_back([&] { (void)http_get(url(gw.port(), "/private/api/channels/1"), {basic("ann:wrong")}); });
+  std::this_thread::sleep_for(300ms);  // one check runs on each crypt thread, the others wait
+  const int status = gw.process().stop(20s);
+  for (auto& t : guessers) t.join();
+  CHECK(status == 0);
+  // ~Gateway fails the test on a sanitizer report in the error log.
+}
+
 TEST_CASE("access: the admin listener behind basic auth") {
   TempDir dir;
   dir.write("users", "ops:" + sha512_hash("adm1n") + "\n");
