@@ -69,7 +69,10 @@ boost::asio::awaitable<void> serve_route(Downstream& client, const Router::Match
     case RouteConfig::Kind::page: co_await compose::serve_page(down, match, state, worker, chain); break;
     case RouteConfig::Kind::aggregate: co_await compose::serve_aggregate(down, match, state, worker, chain); break;
     case RouteConfig::Kind::redirect: co_await edge::serve_redirect(down, route); break;
-    case RouteConfig::Kind::static_files: co_await static_files::serve(down, *route.static_files); break;
+    case RouteConfig::Kind::static_files:
+      co_await static_files::serve(down, *route.static_files,
+                                   route.strip_prefix ? std::string_view(route.prefix) : std::string_view());
+      break;
     case RouteConfig::Kind::proxy:
       // An upgrade is never cached: it goes straight through.
       if (!route.cache || decide_upgrade(down.request(), route.upgrade, down.can_tunnel()).tunnel)

@@ -281,10 +281,18 @@ asio::awaitable<void> redirect_to_directory(Downstream& down) {
 
 }  // namespace
 
-asio::awaitable<void> serve(Downstream& down, const StaticConfig& config) {
+asio::awaitable<void> serve(Downstream& down, const StaticConfig& config, std::string_view strip) {
   const auto& req = down.request();
   if (req.method != "GET" && req.method != "HEAD") co_return co_await refuse_method(down);
-  const auto uri = clean_path(req.path());
+  std::string_view path = req.path();
+  std::string rooted;  // the path after the prefix, with its '/'
+  if (!strip.empty() && path.starts_with(strip)) {
+    path.remove_prefix(strip.size());
+    // "/assets" for prefix "/assets": the directory without its '/'.
+    if (path.empty()) co_return co_await redirect_to_directory(down);
+    if (path.front() != '/') path = rooted = "/" + std::string(path);
+  }
+  const auto uri = clean_path(path);
   if (!uri) {
     co_await respond(down, 400, status_text(400));
     co_return;

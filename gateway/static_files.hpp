@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -69,7 +70,9 @@ struct StaticConfig {
 
 namespace static_files {
 
-boost::asio::awaitable<void> serve(Downstream& down, const StaticConfig& config);
+// `strip`: the route's prefix with `strip_prefix: true` (nginx's alias:
+// the file is root + the path after the prefix), else empty.
+boost::asio::awaitable<void> serve(Downstream& down, const StaticConfig& config, std::string_view strip);
 
 }  // namespace static_files
 }  // namespace gateway

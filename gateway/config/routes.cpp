@@ -377,15 +377,16 @@ void read_kind(Context& ctx, const Field& field, const KindKeys& kinds, std::siz
 }
 
 // strip_prefix, name, strip_request_headers and cache: strip_prefix needs a
-// prefix, and all but name need a proxy route.
+// prefix and a proxy or static route (there it is nginx's alias), the
+// others but name a proxy route.
 void read_options(Context& ctx, const MapReader& map, const Field& field, const KindKeys& kinds,
                   std::size_t index, RouteRefs& refs, RouteConfig& route) {
   if (map.get("strip_prefix") && !map.get("prefix")) {
     ctx.diag.error(*map.key_mark("strip_prefix"),
                    field.path + ": strip_prefix needs a prefix route");
-  } else if (map.get("strip_prefix") && kinds.one() && !kinds.proxies()) {
+  } else if (map.get("strip_prefix") && kinds.one() && !kinds.proxies() && !kinds.static_files) {
     ctx.diag.error(*map.key_mark("strip_prefix"),
-                   field.path + ": strip_prefix needs an upstream, not " + kinds.not_proxy());
+                   field.path + ": strip_prefix needs an upstream or a static root, not " + kinds.not_proxy());
   } else {
     map.read_bool("strip_prefix", route.strip_prefix);
   }

@@ -292,3 +292,32 @@ TEST_CASE("static: kept small files follow their file: rewritten, mtime put back
   REQUIRE(::unlink(dir.file("www/hello.txt").c_str()) == 0);
   CHECK(c.get(hello).status == 404);
 }
+
+TEST_CASE("static: strip_prefix serves the path after the prefix from the root, as nginx's alias") {
+  TempDir dir;
+  write_site(dir);
+  Gateway gw(dir, "workers: 1\naccess_log: off\nroutes:\n"
+                  "  - prefix: /assets/\n    strip_prefix: true\n    static: {root: \"" + dir.file("www") + "\"}\n"
+                  "  - prefix: /manual\n    strip_prefix: true\n    static: {root: \"" + dir.file("www/docs") + "\"}\n");
+  auto hello = http_get(url(gw.port(), "/assets/hello.txt"));
+  CHECK(hello.status == 200);
+  CHECK(hello.body == "hello, world\n");
+  auto dir_slash = raw_get(gw.port(), "/assets/docs?x=1");
+  CHECK(dir_slash.status == 301);
+  CHECK(dir_slash.head.find("Location: /assets/docs/?x=1\r\n") != std::string::npos);
+  CHECK(http_get(url(gw.port(), "/assets/docs/")).body == "<p>docs</p>\n");
+  // The prefix itself, without a '/': the directory's 301 first, as nginx.
+  auto bare = raw_get(gw.port(), "/manual");
+  CHECK(bare.status == 301);
+  CHECK(bare.head.find("Location: /manual/\r\n") != std::string::npos);
+  CHECK(http_get(url(gw.port(), "/manual/")).body == "<p>docs</p>\n");
+  CHECK(http_get(url(gw.port(), "/assets/nothing.txt")).status == 404);
+  CHECK(http_get(url(gw.port(), "/hello.txt")).status == 404);  // no route
+  for (const char* target : {"/assets/../secret.txt", "/assets/%2e%2e/secret.txt", "/manual/../../secret.txt"}) {
+    CAPTURE(std::string(target));
+    auto r = raw_get(gw.port(), target);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("top secret") == std::string::npos);
+  }
+  CHECK(raw_get(gw.port(), "/assets/leak.txt").status == 403);
+}

@@ -58,7 +58,7 @@ routes:
   - prefix: /channels/
     page: static.html
     strip_prefix: true
-)", "gw.yaml", 5, 5, "routes[0]: strip_prefix needs an upstream, not a page route"},
+)", "gw.yaml", 5, 5, "routes[0]: strip_prefix needs an upstream or a static root, not a page route"},
 };
 
 constexpr FileErrorCase kPageErrors[] = {
