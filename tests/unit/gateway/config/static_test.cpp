@@ -208,7 +208,7 @@ routes:
   CHECK_FALSE(www.error_pages);
 }
 
-TEST_CASE("config static: small files are kept in 4 MiB by default; memory: 0 keeps none") {
+TEST_CASE("config static: small files are kept in 4 MiB by default, and memory: 0 keeps none") {
   TempDir dir;
   write_files(dir);
   auto file = dir.write("gw.yaml", R"(routes:
