@@ -17,12 +17,7 @@ const ErrorPages& for_route(const RouteConfig& route, const Config& config) {
 bool InterceptDownstream::replace(int status) {
   page_ = page_for(pages_, status);
   if (!page_) return false;
-  http::Response resp;
-  resp.status = status;
-  resp.headers.add("Server", "gateway");
-  resp.headers.add("Content-Type", kContentType);
-  resp.headers.add("Cache-Control", "no-store");
-  resp.content_length = page_->size();
+  http::Response resp = own_head(status, kContentType, page_->size());
   inner_.write_head(resp);
   return true;
 }

@@ -13,16 +13,20 @@ http::Response own_response(Downstream& down, int status, std::string_view& body
     body = *page;
     content_type = error_pages::kContentType;
   }
+  return own_head(status, content_type, body.size());
+}
+
+}  // namespace
+
+http::Response own_head(int status, std::string_view content_type, std::size_t length) {
   http::Response resp;
   resp.status = status;
   resp.headers.add("Server", "gateway");
   resp.headers.add("Content-Type", content_type);
   resp.headers.add("Cache-Control", "no-store");
-  resp.content_length = body.size();
+  resp.content_length = length;
   return resp;
 }
-
-}  // namespace
 
 boost::asio::awaitable<boost::system::error_code> respond(Downstream& down, int status, std::string_view body,
                                                           std::string_view content_type) {
