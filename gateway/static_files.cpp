@@ -83,13 +83,10 @@ struct Found {
   Fd fd;
   struct stat st {};
   std::string name;  // the file, relative to the root: its type, its siblings
-};
 
-std::int64_t wall_clock_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
+  std::uint64_t size() const { return kept ? kept->version.size : static_cast<std::uint64_t>(st.st_size); }
+  std::time_t mtime() const { return kept ? kept->version.mtime_ns / 1'000'000'000 : st.st_mtim.tv_sec; }
+};
 
 // The open file `fd` read whole into a copy to keep, if it is keepable and
 // reads as long as fstat said; else null (the file changes: serve it open).
@@ -129,21 +126,18 @@ int open_file(const StaticConfig& config, const std::string& rel, Found& out) {
   auto kept = config.kept && !rel.empty() ? config.kept->find(rel) : nullptr;
   if (kept && current(root, rel, *kept)) {
     out.kept = std::move(kept);
-    out.fd = Fd();
-    out.name = rel;
-    out.kind = Found::Kind::file;
-    return 0;
+  } else {
+    if (kept) config.kept->forget(rel);
+    Fd fd(open_beneath(root, rel));
+    if (fd.get() < 0) return fd.get();
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return -errno;
+    if (!S_ISREG(st.st_mode)) return -EISDIR;
+    out.kept = config.kept ? read_to_keep(*config.kept, fd.get(), st) : nullptr;
+    if (out.kept) config.kept->keep(rel, out.kept);
+    out.fd = std::move(fd);
+    out.st = st;
   }
-  if (kept) config.kept->forget(rel);
-  Fd fd(open_beneath(root, rel));
-  if (fd.get() < 0) return fd.get();
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return -errno;
-  if (!S_ISREG(st.st_mode)) return -EISDIR;
-  out.kept = config.kept ? read_to_keep(*config.kept, fd.get(), st) : nullptr;
-  if (out.kept) config.kept->keep(rel, out.kept);
-  out.fd = std::move(fd);
-  out.st = st;
   out.name = rel;
   out.kind = Found::Kind::file;
   return 0;
@@ -215,10 +209,11 @@ std::string_view use_precompressed(const StaticConfig& config, const http::Reque
 }
 
 // Bytes [offset, offset + n) of the file, from memory or with sendfile.
+// (Not a coroutine: the downstream's own operation, no frame of its own.)
 asio::awaitable<boost::system::error_code> write_part(Downstream& down, const Found& found, std::uint64_t offset,
                                                       std::uint64_t n, bool last) {
-  if (found.kept) co_return co_await down.write_body(std::span(found.kept->bytes).subspan(offset, n), last);
-  co_return co_await down.write_file(found.fd.get(), offset, n, last);
+  if (found.kept) return down.write_body(std::span<const char>(found.kept->bytes).subspan(offset, n), last);
+  return down.write_file(found.fd.get(), offset, n, last);
 }
 
 asio::awaitable<void> send_file(Downstream& down, const StaticConfig& config, Found found) {
@@ -226,8 +221,8 @@ asio::awaitable<void> send_file(Downstream& down, const StaticConfig& config, Fo
   const auto type = content_type_for(found.name);
   const auto coding = use_precompressed(config, req, found);
   const KeptFile* kept = found.kept.get();
-  const auto size = kept ? kept->version.size : static_cast<std::uint64_t>(found.st.st_size);
-  const std::time_t mtime = kept ? kept->version.mtime_ns / 1'000'000'000 : found.st.st_mtim.tv_sec;
+  const auto size = found.size();
+  const std::time_t mtime = found.mtime();
   http::Response resp;
   resp.headers.add("Server", "gateway");
   resp.headers.add("Content-Type", type);

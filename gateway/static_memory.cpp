@@ -2,6 +2,8 @@
 
 #include <sys/sysmacros.h>
 
+#include <ctime>
+
 namespace gateway::static_files {
 
 namespace {
@@ -18,6 +20,12 @@ FileVersion version_of(const struct statx& stx) {
   return {static_cast<std::uint64_t>(makedev(stx.stx_dev_major, stx.stx_dev_minor)), stx.stx_ino, stx.stx_size,
           nanoseconds(stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec),
           nanoseconds(stx.stx_ctime.tv_sec, stx.stx_ctime.tv_nsec)};
+}
+
+std::int64_t wall_clock_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return nanoseconds(now.tv_sec, now.tv_nsec);
 }
 
 bool keepable(const FileVersion& v, std::uint64_t budget, std::int64_t now_ns) {

@@ -48,6 +48,8 @@ inline constexpr std::uint64_t kMemoryFileMax = 64 * 1024;
 // wall-clock time `now_ns`: no larger than kMemoryFileMax or an eighth of
 // the budget, and last changed at least a second before now.
 bool keepable(const FileVersion& v, std::uint64_t budget, std::int64_t now_ns);
+// The wall clock (CLOCK_REALTIME, the file times' clock) in nanoseconds.
+std::int64_t wall_clock_ns();
 
 // A kept file: its bytes and what the response says about them.
 struct KeptFile {

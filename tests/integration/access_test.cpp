@@ -144,15 +144,24 @@ TEST_CASE("access: basic auth against an htpasswd file made now, re-read at a re
   CHECK(http_get(url(gw.port(), "/private/a"), {basic("ann:s3cret")}).status == 401);
 }
 
+namespace {
+
+// One worker, /private/ behind users with ann:right at bcrypt cost 13 (about
+// half a second of CPU per check), `top` and `routes` added.
+std::string costly_auth_config(const TempDir& dir, const SampleService& svc, const std::string& top,
+                               const std::string& routes) {
+  dir.write("users", "ann:$2b$13$EMVrmOFHKoD7zeyb/FlUmu4.xxPVP0qceElYQ2bpCc3/aqHgZmXDK\n");
+  return "workers: 1\naccess_log: off\n" + top + "upstreams:\n" + upstream_yaml("app", {&svc}) +
+         "routes:\n"
+         "  - {prefix: /private/, upstream: app, strip_prefix: true, auth: {htpasswd: users}}\n" + routes;
+}
+
+}  // namespace
+
 TEST_CASE("access: wrong passwords against a costly bcrypt do not hold up the worker's other requests") {
   TempDir dir;
   SampleService svc(dir);
-  // ann:right at bcrypt cost 13: about half a second of CPU per check.
-  dir.write("users", "ann:$2b$13$EMVrmOFHKoD7zeyb/FlUmu4.xxPVP0qceElYQ2bpCc3/aqHgZmXDK\n");
-  Gateway gw(dir, "workers: 1\naccess_log: off\nupstreams:\n" + upstream_yaml("app", {&svc}) +
-                      "routes:\n"
-                      "  - {prefix: /private/, upstream: app, strip_prefix: true, auth: {htpasswd: users}}\n"
-                      "  - {prefix: /, upstream: app}\n");
+  Gateway gw(dir, costly_auth_config(dir, svc, "", "  - {prefix: /, upstream: app}\n"));
   // Two guessers keep a check running for about three seconds.
   std::atomic<int> refused{0};
   std::vector<std::thread> guessers;
@@ -185,11 +194,7 @@ TEST_CASE("access: wrong passwords against a costly bcrypt do not hold up the wo
 TEST_CASE("access: stopped while bcrypt checks run and wait, the gateway exits cleanly") {
   TempDir dir;
   SampleService svc(dir);
-  dir.write("users", "ann:$2b$13$EMVrmOFHKoD7zeyb/FlUmu4.xxPVP0qceElYQ2bpCc3/aqHgZmXDK\n");  // ~0.5 s a check
-  Gateway gw(dir, "workers: 1\naccess_log: off\ntimeouts: {shutdown: 100ms}\nupstreams:\n" +
-                      upstream_yaml("app", {&svc}) +
-                      "routes:\n"
-                      "  - {prefix: /private/, upstream: app, strip_prefix: true, auth: {htpasswd: users}}\n");
+  Gateway gw(dir, costly_auth_config(dir, svc, "timeouts: {shutdown: 100ms}\n", ""));
   std::vector<std::thread> guessers;
   for (int g = 0; g < 4; ++g)
     guessers.emplace_back([&] { (void)http_get(url(gw.port(), "/private/api/channels/1"), {basic("ann:wrong")}); });
